@@ -1,0 +1,2 @@
+/* Placeholder until the event codec lands. */
+#include "folio/event.h"

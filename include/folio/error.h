@@ -1,0 +1,47 @@
+/*
+ * folio error codes.
+ *
+ * One X-macro list makes the enum, the human message and the stable name.
+ * 0 is success, errors are negative, and a code is never renumbered: names
+ * and numbers appear in logs, CLI exit reports and (later) the HTTP API's
+ * error table.
+ */
+#ifndef FOLIO_ERROR_H
+#define FOLIO_ERROR_H
+
+/*        enum suffix      value  stable name            message */
+#define FOLIO_ERRORS(X)                                                                    \
+    X(OK,              0,  "ok",                  "success")                              \
+    X(NOMEM,          -1,  "out_of_memory",       "out of memory")                        \
+    X(IO,             -2,  "io_error",            "input/output error")                   \
+    X(INVALID,        -3,  "invalid_argument",    "invalid argument")                     \
+    X(NOT_FOUND,      -4,  "not_found",           "not found")                            \
+    X(EXISTS,         -5,  "already_exists",      "already exists")                       \
+    X(CORRUPT,        -6,  "corrupt",             "data is corrupt")                      \
+    X(TORN_TAIL,      -7,  "torn_tail",           "journal ends in a torn write")         \
+    X(DECODE,         -8,  "decode_error",        "malformed encoded data")               \
+    X(TOO_LARGE,      -9,  "too_large",           "value exceeds its size limit")         \
+    X(VERSION,       -10,  "unsupported_version", "unsupported format version")           \
+    X(CLOSED,        -11,  "closed",              "closed")                               \
+    X(AGAIN,         -12,  "again",               "no data yet, try again")               \
+    X(NOSPC,         -13,  "no_space_left",       "no space left on device")              \
+    X(LOCKED,        -14,  "locked",              "locked by another process")            \
+    X(TIMEOUT,       -15,  "timeout",             "timed out")                            \
+    X(END,           -16,  "end",                 "end of data")                          \
+    X(UNKNOWN_TYPE,  -17,  "unknown_type",        "unknown type")
+
+enum folio_err {
+#define FOLIO_ERR_ENUM(name, value, str, msg) FOLIO_E_##name = (value),
+    FOLIO_ERRORS(FOLIO_ERR_ENUM)
+#undef FOLIO_ERR_ENUM
+};
+#define FOLIO_OK FOLIO_E_OK
+
+/* Stable snake_case name of an error code ("corrupt"); "unknown_error" if unknown. */
+const char *folio_err_name(int err);
+/* Human message of an error code ("data is corrupt"). */
+const char *folio_err_message(int err);
+/* Maps an errno value to the closest folio error (ENOSPC -> FOLIO_E_NOSPC, ...). */
+int folio_err_from_errno(int errnum);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int folio_journal_placeholder;
