@@ -172,3 +172,38 @@ tu_rand(uint64_t *state)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+
+uint8_t *
+tu_make_event(uint64_t task_uid, size_t approx_len, size_t *len)
+{
+    char uid[512];
+    size_t pad = approx_len > 80 ? approx_len - 80 : 1;
+    if (pad > sizeof(uid) - 1)
+        pad = sizeof(uid) - 1;
+    for (size_t i = 0; i < pad; i++)
+        uid[i] = (char)('a' + (task_uid + i) % 26);
+    uid[pad] = '\0';
+    struct folio_str idx = folio_str_c(uid);
+    struct folio_event ev = {.type = FOLIO_EV_TASK_REGISTERED, .at_ns = 1700000000000000000ll};
+    ev.u.task_registered.task_uid = task_uid;
+    ev.u.task_registered.kind = folio_str_c("documentAdditionOrUpdate");
+    ev.u.task_registered.index_uids.items = &idx;
+    ev.u.task_registered.index_uids.count = 1;
+    ev.u.task_registered.enqueued_at_ns = 1700000000000000000ll;
+    uint8_t *buf = NULL;
+    int err = folio_event_encode(&ev, &buf, len);
+    assert_int_equal(err, 0);
+    return buf;
+}
+
+uint64_t
+tu_event_task_uid(const uint8_t *data, size_t len)
+{
+    struct folio_event ev;
+    int err = folio_event_decode(data, len, &ev);
+    assert_int_equal(err, 0);
+    assert_int_equal(ev.type, FOLIO_EV_TASK_REGISTERED);
+    uint64_t uid = ev.u.task_registered.task_uid;
+    folio_event_clear(&ev);
+    return uid;
+}

@@ -34,4 +34,14 @@ int tu_system(const char *cmd, char **out);
 uint64_t tu_seed(void);
 uint64_t tu_rand(uint64_t *state);
 
+
+
+/*
+ * Encodes a task_registered event for task_uid whose index uid is padded so
+ * the encoded event is about approx_len bytes (at least ~60). Caller frees.
+ */
+#include "folio/event.h"
+uint8_t *tu_make_event(uint64_t task_uid, size_t approx_len, size_t *len);
+/* Decodes an event and returns its task uid (task_registered), asserting it decodes. */
+uint64_t tu_event_task_uid(const uint8_t *data, size_t len);
 #endif

@@ -1,1 +1,0 @@
-/* placeholder */ typedef int folio_journal_placeholder;
