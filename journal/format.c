@@ -63,7 +63,7 @@ seg_header_decode(const uint8_t *buf, struct seg_header *h, char *why, size_t wh
     if (h->header_bytes != SEG_HEADER_BYTES || !folio_is_zero(buf + 80, SEG_HEADER_HASH_OFF - 80) ||
         h->segment_bytes < SEG_BYTES_MIN || h->segment_bytes > SEG_BYTES_MAX ||
         h->segment_bytes % FRAME_ALIGN != 0 || h->frame_body_max < FRAME_BODY_MIN ||
-        h->frame_body_max > FOLIO_EVENT_BYTES_MAX + EVENT_LEN_BYTES ||
+        h->frame_body_max > FRAME_BODY_MAX_DEFAULT ||
         frame_disk_bytes(h->frame_body_max) + SEAL_FRAME_BYTES + SEG_HEADER_BYTES >
             h->segment_bytes ||
         h->first_seq == 0) {

@@ -29,7 +29,8 @@
 #define FRAME_FLAG_SEAL 0x0001u
 #define FRAME_FLAGS_KNOWN FRAME_FLAG_SEAL
 #define FRAME_ALIGN 8u
-#define FRAME_BODY_MAX_DEFAULT (1u << 20)
+/* Largest frame body: one maximum-size event plus its length prefix, 8-aligned. */
+#define FRAME_BODY_MAX_DEFAULT (FOLIO_EVENT_BYTES_MAX + FRAME_ALIGN)
 #define FRAME_BODY_MIN 1024u
 #define SEAL_BODY_BYTES 24u               /* last_seq, frame_count, seal_offset */
 #define SEAL_FRAME_BYTES (FRAME_HEADER_BYTES + SEAL_BODY_BYTES)

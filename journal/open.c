@@ -45,7 +45,7 @@ opts_normalise(const struct folio_journal_opts *in, struct folio_journal_opts *o
         out->segment_bytes % 4096 != 0)
         return FOLIO_E_INVALID;
     uint64_t body_cap = out->segment_bytes / 4;
-    if (out->frame_body_max == 0 || out->frame_body_max > FRAME_BODY_MAX_DEFAULT + EVENT_LEN_BYTES)
+    if (out->frame_body_max == 0 || out->frame_body_max > FRAME_BODY_MAX_DEFAULT)
         out->frame_body_max = FRAME_BODY_MAX_DEFAULT;
     if (out->frame_body_max > body_cap)
         out->frame_body_max = (uint32_t)body_cap;

@@ -44,7 +44,7 @@ struct folio_journal_diag {
 
 struct folio_journal_opts {
     uint64_t segment_bytes;     /* segment file size; default 64 MiB, min 64 KiB */
-    uint32_t frame_body_max;    /* max frame body bytes; default 1 MiB (clamped to segment/4) */
+    uint32_t frame_body_max;    /* max frame body bytes; default 1 MiB + 8 (clamped to segment/4) */
     uint32_t frame_events_max;  /* max events per frame; default 4096 */
     uint32_t queue_bytes_max;   /* producers block above this; default 8 MiB */
     uint32_t group_window_us;   /* extra wait for a frame to fill when the queue is
