@@ -51,7 +51,8 @@ reader_map(struct folio_journal_reader *r, uint64_t first_seq, struct folio_jour
     if (r->have_seg) {
         /* Continuing from a seal: the new segment must link to it. */
         if (m.hdr.first_seq != r->pos.next_seq || m.hdr.prev_hash != r->pos.prev_hash ||
-            m.hdr.segment_no != r->segment_no + 1 || m.hdr.first_seq != first_seq) {
+            m.hdr.segment_no != r->segment_no + 1 || m.hdr.first_seq != first_seq ||
+            memcmp(m.hdr.journal_uid, r->seg.hdr.journal_uid, 16) != 0) {
             journal_diag_set(diag, name, 0, r->pos.next_seq,
                              "segment does not continue the sealed one before it");
             seg_map_close(&m);
@@ -170,12 +171,39 @@ reader_damage(struct folio_journal_reader *r, const char *why, struct folio_jour
     return FOLIO_E_CORRUPT;
 }
 
+/*
+ * A clean end (zeros) while not following: it must be the end of the log, as
+ * in verify. A segment that stops without a seal while a newer one exists, or
+ * non-zero bytes after the zeros, is damage, not an end.
+ */
+static int
+reader_end(struct folio_journal_reader *r, struct folio_journal_diag *diag)
+{
+    if (newer_segment_exists(r)) {
+        journal_diag_set(diag, r->seg.name, r->pos.offset, r->pos.next_seq,
+                         "segment ends without a seal but a newer segment exists");
+        return FOLIO_E_CORRUPT;
+    }
+    if (r->pos.offset < r->seg.size &&
+        !folio_is_zero(r->seg.base + r->pos.offset, r->seg.size - r->pos.offset))
+        return reader_damage(r, "non-zero bytes after the end of the log", diag);
+    return FOLIO_E_END;
+}
+
 /* Moves to the segment after a seal; AGAIN/END if it does not exist yet. */
 static int
 reader_next_segment(struct folio_journal_reader *r, struct folio_journal_diag *diag)
 {
     int err = reader_map(r, r->next_first_seq, diag);
     if (err == FOLIO_E_NOT_FOUND) {
+        if (newer_segment_exists(r)) {
+            /* Not a roll in progress: the segment after the seal is missing. */
+            char name[SEG_NAME_LEN];
+            seg_name(r->next_first_seq, name);
+            journal_diag_set(diag, name, 0, r->pos.next_seq,
+                             "segment missing: a newer segment exists");
+            return FOLIO_E_CORRUPT;
+        }
         if (diag != NULL)
             memset(diag, 0, sizeof(*diag));
         return (r->flags & FOLIO_READER_FOLLOW) ? FOLIO_E_AGAIN : FOLIO_E_END;
@@ -235,7 +263,7 @@ folio_journal_reader_next(struct folio_journal_reader *r, struct folio_journal_r
             r->next_first_seq = f.h.first_seq;
             continue;
         case SCAN_END:
-            return follow ? FOLIO_E_AGAIN : FOLIO_E_END;
+            return follow ? FOLIO_E_AGAIN : reader_end(r, diag);
         case SCAN_BAD:
             if (follow && (head == UINT64_MAX || r->pos.next_seq > head))
                 return FOLIO_E_AGAIN;

@@ -130,6 +130,14 @@ walk_frames(struct walk *w, const struct seg_map *m, struct scan_pos *pos, bool 
                                  "sealed segment file has the wrong size");
                 return FOLIO_E_CORRUPT;
             }
+            /*
+             * A newest segment cut short after its seal is a torn tail like any
+             * other short newest segment: recovery restores its size. Calling it
+             * sound would let open roll past it, after which the short file is
+             * no longer the newest and every later walk reports corruption.
+             */
+            if (newest)
+                return check_clean_end(w, m, pos);
             return FOLIO_OK;
         case SCAN_END:
             if (!newest) {
