@@ -227,7 +227,6 @@ struct folio_journal {
     pthread_mutex_t mu;
     pthread_cond_t cv_work;      /* writer: items queued or closing */
     pthread_cond_t cv_space;     /* producers: queue has room */
-    pthread_cond_t cv_acked;     /* blocking producers: durable_seq moved */
     struct jitem *q_head, *q_tail;
     uint64_t q_bytes;
     uint64_t next_seq;           /* next seq to hand out */

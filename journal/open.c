@@ -186,7 +186,6 @@ journal_alloc(const char *dir, const struct folio_journal_opts *opts)
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv_work, NULL);
     pthread_cond_init(&j->cv_space, NULL);
-    pthread_cond_init(&j->cv_acked, NULL);
     pthread_mutex_init(&j->prep_mu, NULL);
     pthread_cond_init(&j->prep_cv, NULL);
     return j;
@@ -317,7 +316,6 @@ folio_journal_close(struct folio_journal *j)
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv_work);
     pthread_cond_destroy(&j->cv_space);
-    pthread_cond_destroy(&j->cv_acked);
     pthread_mutex_destroy(&j->prep_mu);
     pthread_cond_destroy(&j->prep_cv);
     folio_free(j->frame_buf);

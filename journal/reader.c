@@ -143,17 +143,32 @@ frame_next_event(struct folio_journal_reader *r, struct folio_journal_record *re
     return false;
 }
 
-/* Is there a segment newer than the current one? */
+/*
+ * Is there a segment newer than the current one? *has_first tells whether
+ * one of them is named first_seq (it may have been renamed into place since
+ * the caller last looked).
+ */
 static bool
-newer_segment_exists(struct folio_journal_reader *r)
+newer_segment_exists_ex(struct folio_journal_reader *r, uint64_t first_seq, bool *has_first)
 {
     uint64_t *firsts = NULL;
     size_t count = 0;
     bool newer = false;
-    if (seg_list(r->dir, &firsts, &count) == FOLIO_OK && count > 0)
+    *has_first = false;
+    if (seg_list(r->dir, &firsts, &count) == FOLIO_OK && count > 0) {
         newer = firsts[count - 1] > r->seg.hdr.first_seq;
+        for (size_t i = 0; i < count; i++)
+            *has_first = *has_first || firsts[i] == first_seq;
+    }
     folio_free(firsts);
     return newer;
+}
+
+static bool
+newer_segment_exists(struct folio_journal_reader *r)
+{
+    bool unused;
+    return newer_segment_exists_ex(r, 0, &unused);
 }
 
 /* A frame failed its checks at the current position (not following). */
@@ -187,6 +202,13 @@ reader_end(struct folio_journal_reader *r, struct folio_journal_diag *diag)
     if (r->pos.offset < r->seg.size &&
         !folio_is_zero(r->seg.base + r->pos.offset, r->seg.size - r->pos.offset))
         return reader_damage(r, "non-zero bytes after the end of the log", diag);
+    if (!(r->flags & FOLIO_READER_FOLLOW) && r->seg.size < r->seg.hdr.segment_bytes) {
+        journal_diag_set(diag, r->seg.name, r->pos.offset, r->pos.next_seq,
+                         "torn tail: segment file cut short (%llu of %llu bytes)",
+                         (unsigned long long)r->seg.size,
+                         (unsigned long long)r->seg.hdr.segment_bytes);
+        return FOLIO_E_TORN_TAIL;
+    }
     return FOLIO_E_END;
 }
 
@@ -196,14 +218,20 @@ reader_next_segment(struct folio_journal_reader *r, struct folio_journal_diag *d
 {
     int err = reader_map(r, r->next_first_seq, diag);
     if (err == FOLIO_E_NOT_FOUND) {
-        if (newer_segment_exists(r)) {
-            /* Not a roll in progress: the segment after the seal is missing. */
+        /* One listing decides: renamed into place meanwhile, missing, or not there yet. */
+        bool has_next = false;
+        bool newer = newer_segment_exists_ex(r, r->next_first_seq, &has_next);
+        if (has_next)
+            err = reader_map(r, r->next_first_seq, diag);
+        else if (newer) {
             char name[SEG_NAME_LEN];
             seg_name(r->next_first_seq, name);
             journal_diag_set(diag, name, 0, r->pos.next_seq,
                              "segment missing: a newer segment exists");
             return FOLIO_E_CORRUPT;
         }
+    }
+    if (err == FOLIO_E_NOT_FOUND) {
         if (diag != NULL)
             memset(diag, 0, sizeof(*diag));
         return (r->flags & FOLIO_READER_FOLLOW) ? FOLIO_E_AGAIN : FOLIO_E_END;
@@ -263,7 +291,15 @@ folio_journal_reader_next(struct folio_journal_reader *r, struct folio_journal_r
             r->next_first_seq = f.h.first_seq;
             continue;
         case SCAN_END:
-            return follow ? FOLIO_E_AGAIN : reader_end(r, diag);
+            if (!follow)
+                return reader_end(r, diag);
+            if (head != UINT64_MAX && r->pos.next_seq <= head) {
+                /* Durable events should be here: an end that is not the log's end is damage. */
+                int err = reader_end(r, diag);
+                if (err != FOLIO_E_END)
+                    return err;
+            }
+            return FOLIO_E_AGAIN;
         case SCAN_BAD:
             if (follow && (head == UINT64_MAX || r->pos.next_seq > head))
                 return FOLIO_E_AGAIN;

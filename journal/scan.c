@@ -162,8 +162,11 @@ scan_check_events(const struct scan_frame *f, char *why, size_t why_len)
             return FOLIO_E_CORRUPT;
         }
         uint64_t seq = 0;
-        if (folio_event_peek(p, len, &seq, NULL, NULL) != FOLIO_OK ||
-            seq != f->h.first_seq + i) {
+        if (!folio_event_prefix_seq(p, len, &seq)) {
+            snprintf(why, why_len, "event %u: does not start with the event prefix", i);
+            return FOLIO_E_CORRUPT;
+        }
+        if (seq != f->h.first_seq + i) {
             snprintf(why, why_len, "event %u: seq %llu in event, frame says %llu", i,
                      (unsigned long long)seq, (unsigned long long)(f->h.first_seq + i));
             return FOLIO_E_CORRUPT;
