@@ -701,7 +701,7 @@ jt_check_recovered_event(const struct jt_rec *r, const char *seg, const struct j
     if (err != 0)
         return;
     const struct folio_ev_journal_recovered *jr = &ev.u.journal_recovered;
-    char qname[128] = "";
+    char qname[512] = "";
     if (ex->dropped > 0)
         snprintf(qname, sizeof(qname), "%s.%llu.broken", seg, (unsigned long long)ex->P);
     JT_CHECK(fails, ev.type == FOLIO_EV_JOURNAL_RECOVERED, "%s: seq %llu is type %d", label,

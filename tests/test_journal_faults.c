@@ -781,14 +781,14 @@ check_targeted_journal(const char *dir, const struct outcome *o, const char *lab
             continue;
         if (r->a < 1 || r->a > rs.n)
             fail_msg("%s: acknowledged seq %llu lost", label, (unsigned long long)r->a);
-        enum folio_event_type type;
+        enum folio_event_type type = FOLIO_EV_NONE;
         uint64_t uid = 0;
         assert_true(jt_event_info(rs.r[r->a - 1].data, rs.r[r->a - 1].len, &type, &uid));
         assert_int_equal(uid, r->b);
     }
     uint64_t last_uid = 0;
     for (size_t i = 0; i < rs.n; i++) {
-        enum folio_event_type type;
+        enum folio_event_type type = FOLIO_EV_NONE;
         uint64_t uid = 0;
         assert_int_equal(rs.r[i].seq, i + 1);
         assert_true(jt_event_info(rs.r[i].data, rs.r[i].len, &type, &uid));
