@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "folio/error.h"
@@ -66,6 +67,8 @@ folio_io_fault_parse(const char *spec, struct folio_io_fault *out)
             f.errnum = atoi(val);
         } else if (strcmp(tok, "bytes") == 0) {
             f.bytes = strtoull(val, NULL, 10);
+        } else if (strcmp(tok, "lose") == 0) {
+            f.lose_unsynced = atoi(val);
         } else {
             return FOLIO_E_INVALID;
         }
@@ -110,9 +113,103 @@ folio_io_count(enum folio_io_op op)
     return __atomic_load_n(&op_counts[op], __ATOMIC_RELAXED);
 }
 
+/*
+ * Power-loss simulation (lose_unsynced): an undo log of every write since the
+ * last successful sync of its descriptor. Each record keeps a dup of the
+ * descriptor, so a file closed without a sync is still rolled back.
+ */
+struct undo_rec {
+    int fd;          /* caller's descriptor, -1 once that number was reused */
+    int dup_fd;      /* our own descriptor of the same file */
+    off_t off;
+    size_t old_len;  /* bytes of old content saved (may be < len past EOF) */
+    off_t size_before;
+    uint8_t *old;
+};
+
+#define UNDO_BYTES_MAX (512u << 20)
+
+static pthread_mutex_t undo_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct undo_rec *undo_log;
+static size_t undo_count, undo_cap, undo_bytes;
+
+static int
+lose_mode(void)
+{
+    return __atomic_load_n(&fault_active, __ATOMIC_ACQUIRE) && fault_plan.lose_unsynced;
+}
+
+/* Records the bytes a write of len at off is about to replace (undo_mu held). */
+static void
+undo_record(int fd, size_t len, off_t off)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (undo_count == undo_cap) {
+        undo_cap = undo_cap ? undo_cap * 2 : 256;
+        undo_log = realloc(undo_log, undo_cap * sizeof(*undo_log));
+        if (undo_log == NULL)
+            abort();
+    }
+    struct undo_rec *u = &undo_log[undo_count++];
+    u->fd = fd;
+    u->dup_fd = dup(fd);
+    u->off = off;
+    u->size_before = st.st_size;
+    u->old_len = off < st.st_size ? (size_t)(st.st_size - off) : 0;
+    if (u->old_len > len)
+        u->old_len = len;
+    u->old = malloc(u->old_len ? u->old_len : 1);
+    undo_bytes += u->old_len;
+    if (u->old == NULL || u->dup_fd < 0 || undo_bytes > UNDO_BYTES_MAX)
+        abort();
+    if (u->old_len > 0 && pread(fd, u->old, u->old_len, off) != (ssize_t)u->old_len)
+        abort();
+}
+
+/* Drops the records of fd: a sync made its writes durable (undo_mu held). */
+static void
+undo_forget(int fd, int reused)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < undo_count; i++) {
+        struct undo_rec *u = &undo_log[i];
+        if (u->fd == fd && reused) {
+            u->fd = -1; /* an old file's unsynced writes: still to be rolled back */
+        } else if (u->fd == fd) {
+            close(u->dup_fd);
+            undo_bytes -= u->old_len;
+            free(u->old);
+            continue;
+        }
+        undo_log[keep++] = *u;
+    }
+    undo_count = keep;
+}
+
+/* Rolls back every unsynced write, newest first (undo_mu held). */
+static void
+undo_apply(void)
+{
+    for (size_t i = undo_count; i-- > 0;) {
+        struct undo_rec *u = &undo_log[i];
+        if (u->old_len > 0 && pwrite(u->dup_fd, u->old, u->old_len, u->off) < 0)
+            abort();
+        struct stat st;
+        if (fstat(u->dup_fd, &st) == 0 && st.st_size > u->size_before &&
+            ftruncate(u->dup_fd, u->size_before) != 0)
+            abort();
+    }
+}
+
 static _Noreturn void
 die_now(void)
 {
+    if (lose_mode()) {
+        pthread_mutex_lock(&undo_mu); /* held until death: no write slips in */
+        undo_apply();
+    }
     kill(getpid(), SIGKILL);
     _exit(137);
 }
@@ -150,6 +247,11 @@ folio_io_pwrite(int fd, const void *buf, size_t len, off_t off)
     case FOLIO_IO_ACT_SHORT:
     case FOLIO_IO_ACT_TEAR: {
         size_t part = fault_plan.bytes < len ? fault_plan.bytes : (len > 0 ? len - 1 : 0);
+        if (lose_mode()) {
+            pthread_mutex_lock(&undo_mu);
+            undo_record(fd, part, off);
+            pthread_mutex_unlock(&undo_mu);
+        }
         n = part > 0 ? pwrite(fd, buf, part, off) : 0;
         if (act == FOLIO_IO_ACT_TEAR)
             die_now();
@@ -158,9 +260,16 @@ folio_io_pwrite(int fd, const void *buf, size_t len, off_t off)
     default:
         break;
     }
+    int lose = lose_mode();
+    if (lose) {
+        pthread_mutex_lock(&undo_mu);
+        undo_record(fd, len, off);
+    }
     do {
         n = pwrite(fd, buf, len, off);
     } while (n < 0 && errno == EINTR);
+    if (lose)
+        pthread_mutex_unlock(&undo_mu);
     if (act == FOLIO_IO_ACT_CRASH)
         die_now();
     return n;
@@ -181,16 +290,35 @@ folio_io_pwrite(int fd, const void *buf, size_t len, off_t off)
         return rc_;                                                                            \
     } while (0)
 
+static int
+sync_fd(int fd, int data_only)
+{
+    SEAM_CALL(FOLIO_IO_FSYNC, data_only ? fdatasync(fd) : fsync(fd));
+}
+
+/* A successful sync makes the descriptor's writes durable: forget their undo records. */
+static int
+sync_and_forget(int fd, int data_only)
+{
+    int rc = sync_fd(fd, data_only);
+    if (rc == 0 && lose_mode()) {
+        pthread_mutex_lock(&undo_mu);
+        undo_forget(fd, 0);
+        pthread_mutex_unlock(&undo_mu);
+    }
+    return rc;
+}
+
 int
 folio_io_fsync(int fd)
 {
-    SEAM_CALL(FOLIO_IO_FSYNC, fsync(fd));
+    return sync_and_forget(fd, 0);
 }
 
 int
 folio_io_fdatasync(int fd)
 {
-    SEAM_CALL(FOLIO_IO_FSYNC, fdatasync(fd));
+    return sync_and_forget(fd, 1);
 }
 
 int
@@ -211,17 +339,30 @@ folio_io_unlink(const char *path)
     SEAM_CALL(FOLIO_IO_UNLINK, unlink(path));
 }
 
+static int
+open_created(const char *path, int flags, mode_t mode)
+{
+    SEAM_CALL(FOLIO_IO_OPEN, open(path, flags | O_CLOEXEC, mode));
+}
+
 int
 folio_io_open(const char *path, int flags, mode_t mode)
 {
-    if (!(flags & O_CREAT)) {
-        int fd;
+    int fd;
+    if (flags & O_CREAT) {
+        fd = open_created(path, flags, mode);
+    } else {
         do {
             fd = open(path, flags | O_CLOEXEC);
         } while (fd < 0 && errno == EINTR);
-        return fd;
     }
-    SEAM_CALL(FOLIO_IO_OPEN, open(path, flags | O_CLOEXEC, mode));
+    if (fd >= 0 && lose_mode()) {
+        /* Records under this number belong to a file closed without a sync. */
+        pthread_mutex_lock(&undo_mu);
+        undo_forget(fd, 1);
+        pthread_mutex_unlock(&undo_mu);
+    }
+    return fd;
 }
 
 int

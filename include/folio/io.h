@@ -16,8 +16,16 @@
  *   crash - the call completes, then the process dies (SIGKILL)
  *   before- the process dies (SIGKILL) before the call does anything
  *
+ * With lose_unsynced set, a death (tear, crash, before) is a power loss rather
+ * than a process crash: before dying, every write not yet covered by a
+ * successful fsync/fdatasync of its file descriptor is rolled back (old bytes
+ * restored, files grown by it cut back), newest first. This is one legal
+ * post-power-loss state, and the one that exposes an acknowledgement given
+ * before the data was synced.
+ *
  * Plans come from folio_io_fault_set() or, for whole programs, from the
- * environment variable FOLIO_IO_FAULT="op=fsync,nth=3,action=fail,errno=28,bytes=100".
+ * environment variable
+ * FOLIO_IO_FAULT="op=fsync,nth=3,action=fail,errno=28,bytes=100,lose=1".
  */
 #ifndef FOLIO_IO_H
 #define FOLIO_IO_H
@@ -51,6 +59,7 @@ struct folio_io_fault {
     uint64_t nth;      /* 1-based index of the call that faults */
     int errnum;        /* for FAIL; 0 means EIO */
     size_t bytes;      /* for SHORT and TEAR: bytes actually written */
+    int lose_unsynced; /* on death, roll back writes no fsync covered */
 };
 
 /* Installs a plan (NULL clears it) and resets all call counters. */
