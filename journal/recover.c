@@ -44,15 +44,37 @@ journal_random_bytes(void *buf, size_t len)
     return FOLIO_OK;
 }
 
+/*
+ * Creates quarantine/<name>, or <name>.1, <name>.2, ... if an earlier
+ * recovery (interrupted before it finished zeroing) already used the name:
+ * a forensic copy is never overwritten. name is updated to the one used.
+ */
+static int
+quarantine_create(const char *qdir, char *name, size_t name_len)
+{
+    char base[256], qpath[4608];
+    snprintf(base, sizeof(base), "%s", name);
+    for (int i = 0; i < 1000; i++) {
+        if (i > 0)
+            snprintf(name, name_len, "%s.%d", base, i);
+        snprintf(qpath, sizeof(qpath), "%s/%s", qdir, name);
+        int qfd = folio_io_open(qpath, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (qfd >= 0 || errno != EEXIST)
+            return qfd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 /* Copies bytes [from, to) of fd into quarantine/<name>; durable on return. */
 static int
-quarantine_copy(struct folio_journal *j, int fd, uint64_t from, uint64_t to, const char *name)
+quarantine_copy(struct folio_journal *j, int fd, uint64_t from, uint64_t to, char *name,
+                size_t name_len)
 {
-    char qdir[4096], qpath[4608];
+    char qdir[4096];
     journal_path(j, QUARANTINE_DIR, qdir, sizeof(qdir));
     if (mkdir(qdir, 0700) != 0 && errno != EEXIST)
         return folio_err_from_errno(errno);
-    snprintf(qpath, sizeof(qpath), "%s/%s", qdir, name);
     size_t len = (size_t)(to - from);
     uint8_t *buf = folio_malloc(len);
     int err = FOLIO_OK;
@@ -61,7 +83,7 @@ quarantine_copy(struct folio_journal *j, int fd, uint64_t from, uint64_t to, con
         err = FOLIO_E_IO;
         goto out;
     }
-    qfd = folio_io_open(qpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    qfd = quarantine_create(qdir, name, name_len);
     if (qfd < 0 || folio_io_pwrite_all(qfd, buf, len, 0) != 0 || folio_io_fsync(qfd) != 0 ||
         folio_io_fsync_dir(qdir) != 0 || folio_io_fsync_dir(j->dir) != 0)
         err = folio_err_from_errno(errno);
@@ -87,7 +109,8 @@ journal_recover_torn_tail(struct folio_journal *j, const struct walk_end *end,
     int err = FOLIO_OK;
     if (end->damage_end > end->offset) {
         snprintf(quarantine_name, quarantine_len, "%s.%" PRIu64 ".broken", name, end->offset);
-        err = quarantine_copy(j, fd, end->offset, end->damage_end, quarantine_name);
+        err = quarantine_copy(j, fd, end->offset, end->damage_end, quarantine_name,
+                              quarantine_len);
         if (err != FOLIO_OK)
             goto out;
         uint8_t zeros[4096] = {0};

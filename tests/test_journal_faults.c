@@ -518,16 +518,16 @@ sweep_worker(struct scenario *sc, int id, int workers, int out_fd)
         for (uint64_t nth = 1; nth <= sc->calls[op]; nth++) {
             struct folio_io_fault plans[8];
             int n = 0;
-            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_FAIL, nth, EIO, 0};
+            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_FAIL, nth, EIO, 0, 0};
             if (op == FOLIO_IO_WRITE) {
                 for (size_t k = 0; k < FOLIO_ARRAY_LEN(tear_fixed); k++)
                     plans[n++] =
-                        (struct folio_io_fault){op, FOLIO_IO_ACT_TEAR, nth, 0, tear_fixed[k]};
+                        (struct folio_io_fault){op, FOLIO_IO_ACT_TEAR, nth, 0, tear_fixed[k], 0};
                 plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_TEAR, nth, 0,
-                                                     tear_turn[nth % FOLIO_ARRAY_LEN(tear_turn)]};
+                                                     tear_turn[nth % FOLIO_ARRAY_LEN(tear_turn)], 0};
             }
-            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_CRASH, nth, 0, 0};
-            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_BEFORE, nth, 0, 0};
+            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_CRASH, nth, 0, 0, 0};
+            plans[n++] = (struct folio_io_fault){op, FOLIO_IO_ACT_BEFORE, nth, 0, 0, 0};
             for (int i = 0; i < n; i++)
                 if (index++ % (unsigned long)workers == (unsigned long)id)
                     sweep_one(&c, &plans[i]);
@@ -859,7 +859,7 @@ test_preparer_failures_do_not_abort(void **state)
             /* A fresh journal: open creates the first segment itself (open #1, write #1-2,
              * fsync #1-3); the preparer's calls come next (open #2, write #3, fsync #4). */
             uint64_t nth = ops[i] == FOLIO_IO_WRITE ? 3 : ops[i] == FOLIO_IO_FSYNC ? 4 : 2;
-            struct folio_io_fault plan = {ops[i], FOLIO_IO_ACT_FAIL, nth, errs[e], 0};
+            struct folio_io_fault plan = {ops[i], FOLIO_IO_ACT_FAIL, nth, errs[e], 0, 0};
             char label[96];
             snprintf(label, sizeof(label), "preparer %s #%llu fails with errno %d",
                      folio_io_op_name(ops[i]), (unsigned long long)nth, errs[e]);
@@ -903,7 +903,7 @@ test_first_segment_failures(void **state)
         {FOLIO_IO_FSYNC, 3, 0},
     };
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(cases); i++) {
-        struct folio_io_fault plan = {cases[i].op, FOLIO_IO_ACT_FAIL, cases[i].nth, EIO, 0};
+        struct folio_io_fault plan = {cases[i].op, FOLIO_IO_ACT_FAIL, cases[i].nth, EIO, 0, 0};
         char label[96];
         snprintf(label, sizeof(label), "first segment: %s #%llu fails",
                  folio_io_op_name(cases[i].op), (unsigned long long)cases[i].nth);
@@ -930,7 +930,7 @@ test_no_space_for_next_segment(void **state)
 {
     (void)state;
     char *dir = jt_mkdtemp("jfaultnospc");
-    struct folio_io_fault plan = {FOLIO_IO_WRITE, FOLIO_IO_ACT_FAIL, 3, ENOSPC, 0};
+    struct folio_io_fault plan = {FOLIO_IO_WRITE, FOLIO_IO_ACT_FAIL, 3, ENOSPC, 0, 0};
     struct outcome o = targeted_run(TGT_NOSPC, &plan, 4, dir);
     char sb[64];
     if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0 || !o.have_end)
@@ -965,7 +965,7 @@ test_active_segment_failures_abort(void **state)
         {FOLIO_IO_FSYNC, EIO, "fdatasync of 0"},
     };
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(cases); i++) {
-        struct folio_io_fault plan = {cases[i].op, FOLIO_IO_ACT_FAIL, 1, cases[i].errnum, 0};
+        struct folio_io_fault plan = {cases[i].op, FOLIO_IO_ACT_FAIL, 1, cases[i].errnum, 0, 0};
         struct outcome o = targeted_run(TGT_ACTIVE, &plan, 2, dir);
         char sb[64];
         if (!WIFSIGNALED(o.status) || WTERMSIG(o.status) != SIGABRT ||
@@ -1005,7 +1005,7 @@ test_roll_failures_abort_and_crashes_recover(void **state)
         for (size_t k = 0; k < FOLIO_ARRAY_LEN(actions); k++) {
             if (actions[k] == FOLIO_IO_ACT_TEAR && calls[i].op != FOLIO_IO_WRITE)
                 continue;
-            struct folio_io_fault plan = {calls[i].op, actions[k], calls[i].nth, EIO, 40};
+            struct folio_io_fault plan = {calls[i].op, actions[k], calls[i].nth, EIO, 40, 0};
             char label[128];
             snprintf(label, sizeof(label), "roll: %s #%llu action %d", folio_io_op_name(plan.op),
                      (unsigned long long)plan.nth, plan.action);
