@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "folio/common.h"
@@ -354,6 +355,72 @@ test_lock_and_errors(void **state)
     folio_free(dir);
 }
 
+/* A recovery never overwrites an earlier quarantine file at the same offset. */
+static void
+test_quarantine_never_overwritten(void **state)
+{
+    char *dir = tu_mkdtemp("jquar");
+    struct folio_journal *j = open_small(dir);
+    for (uint64_t i = 1; i <= 10; i++)
+        append_one(j, i, 120);
+    folio_journal_close(j);
+
+    /* Cut the newest segment 30 bytes into its last frame. */
+    struct folio_journal_reader *r;
+    assert_int_equal(folio_journal_reader_open(dir, 10, 0, &r, NULL), 0);
+    struct folio_journal_record rec;
+    assert_int_equal(folio_journal_reader_next(r, &rec, NULL), 0);
+    uint64_t off = rec.frame_offset;
+    char segname[64], qname[160];
+    snprintf(segname, sizeof(segname), "%s", rec.segment);
+    folio_journal_reader_close(r);
+    char *seg = tu_path(dir, segname);
+    assert_int_equal(truncate(seg, (off_t)off + 30), 0);
+
+    /* An earlier, interrupted recovery left its copy under the name this one would use. */
+    char *qdir = tu_path(dir, "quarantine");
+    assert_int_equal(mkdir(qdir, 0700), 0);
+    snprintf(qname, sizeof(qname), "%s.%llu.broken", segname, (unsigned long long)off);
+    char *qold = tu_path(qdir, qname);
+    tu_write_file(qold, "earlier", 7);
+
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    struct folio_journal_open_info info;
+    assert_int_equal(folio_journal_open(dir, &o, &j, &info, NULL), 0);
+    assert_true(info.recovered);
+    assert_int_equal(info.recovered_seq, 10);
+    folio_journal_close(j);
+
+    size_t len = 0;
+    uint8_t *old = tu_read_file(qold, &len);
+    assert_int_equal(len, 7);
+    assert_memory_equal(old, "earlier", 7);
+    folio_free(old);
+    char qnew[200];
+    snprintf(qnew, sizeof(qnew), "%s.1", qname);
+    char *qnew_path = tu_path(qdir, qnew);
+    assert_int_equal(tu_file_size(qnew_path), 30);
+
+    assert_int_equal(folio_journal_reader_open(dir, 10, 0, &r, NULL), 0);
+    assert_int_equal(folio_journal_reader_next(r, &rec, NULL), 0);
+    struct folio_event ev;
+    assert_int_equal(folio_event_decode(rec.data, rec.len, &ev), 0);
+    assert_int_equal(ev.type, FOLIO_EV_JOURNAL_RECOVERED);
+    assert_string_equal(ev.u.journal_recovered.quarantine.ptr, qnew);
+    assert_int_equal(ev.u.journal_recovered.bytes_dropped, 30);
+    assert_int_equal(ev.u.journal_recovered.last_valid_seq, 9);
+    folio_event_clear(&ev);
+    folio_journal_reader_close(r);
+    folio_free(qnew_path);
+    folio_free(qold);
+    folio_free(qdir);
+    folio_free(seg);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 int
 main(void)
 {
@@ -364,6 +431,7 @@ main(void)
         cmocka_unit_test(test_async_eventfd),
         cmocka_unit_test(test_follower_mid_stream),
         cmocka_unit_test(test_lock_and_errors),
+        cmocka_unit_test(test_quarantine_never_overwritten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
