@@ -135,6 +135,8 @@ frame_next_event(struct folio_journal_reader *r, struct folio_journal_record *re
         rec->len = len;
         rec->seq = seq;
         rec->frame_at_ns = r->frame.h.timestamp_ns;
+        rec->frame_hash = r->frame.h.frame_hash;
+        rec->frame_last = r->frame_next_event == r->frame.h.event_count;
         rec->frame_offset = r->frame_offset;
         rec->segment = r->seg.name;
         return true;

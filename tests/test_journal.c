@@ -138,6 +138,8 @@ test_multi_event_append_is_one_frame(void **state)
         if (i == 0)
             frame_off = rec.frame_offset;
         assert_int_equal(rec.frame_offset, frame_off);
+        assert_int_equal(rec.frame_last, i == 9);
+        assert_true(rec.frame_hash != 0);
         assert_int_equal(tu_event_task_uid(rec.data, rec.len), (uint64_t)(i + 1));
     }
     assert_int_equal(folio_journal_reader_next(r, &rec, NULL), FOLIO_E_END);

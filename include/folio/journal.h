@@ -158,6 +158,8 @@ struct folio_journal_record {
     size_t len;
     uint64_t seq;
     int64_t frame_at_ns;         /* the frame's commit timestamp */
+    uint64_t frame_hash;         /* the frame's hash (its link in the chain) */
+    bool frame_last;             /* the last event of its frame */
     uint64_t frame_offset;       /* byte offset of its frame in the segment */
     const char *segment;         /* segment file name */
 };
