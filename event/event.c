@@ -21,6 +21,7 @@
 #define FIELD(key_, kind_, member_, opt_, min_, max_)                                        \
     {                                                                                      \
         .key = key_, .key_len = sizeof(key_) - 1, .kind = FK_##kind_, .optional = opt_,     \
+        .key_mask = {EV_KEY_MASK(sizeof(key_) - 1, 0), EV_KEY_MASK(sizeof(key_) - 1, 1)},   \
         .offset = offsetof(struct folio_event, member_), .min = min_, .max = max_,          \
     }
 #define SCALAR(key_, kind_, member_) FIELD(key_, kind_, member_, REQ, 0, 0)
@@ -171,7 +172,7 @@ swap_check(const struct folio_event *ev)
         .field_count = FOLIO_ARRAY_LEN(fields_), .fields = fields_, .check = check_,       \
     }
 
-static const struct event_schema schemas[FOLIO_EV_TYPE_COUNT] = {
+const struct event_schema ev_schemas[FOLIO_EV_TYPE_COUNT] = {
     [FOLIO_EV_TASK_REGISTERED] = SCHEMA(task_registered_fields, NULL),
     [FOLIO_EV_BATCH_STARTED] = SCHEMA(batch_started_fields, NULL),
     [FOLIO_EV_PROGRESS] = SCHEMA(progress_fields, NULL),
@@ -193,41 +194,22 @@ static const struct event_schema schemas[FOLIO_EV_TYPE_COUNT] = {
 };
 
 /* Wire names come from event.h's X-macro so the two lists cannot drift. */
-static const struct {
-    const char *name;
-    size_t len;
-} wire_names[FOLIO_EV_TYPE_COUNT] = {
+const struct ev_wire_name ev_wire_names[FOLIO_EV_TYPE_COUNT] = {
 #define EV_WIRE_NAME(name_, wire_) [FOLIO_EV_##name_] = {wire_, sizeof(wire_) - 1},
     FOLIO_EVENT_TYPES(EV_WIRE_NAME)
 #undef EV_WIRE_NAME
 };
 
-const struct event_schema *
-ev_schema(enum folio_event_type type)
-{
-    if ((int)type <= FOLIO_EV_NONE || (int)type >= FOLIO_EV_TYPE_COUNT)
-        return NULL;
-    FOLIO_ASSERT(schemas[type].fields != NULL && schemas[type].field_count <= EV_FIELDS_MAX);
-    return &schemas[type];
-}
-
 const char *
 folio_event_type_name(enum folio_event_type type)
 {
-    return ev_schema(type) ? wire_names[type].name : NULL;
+    return ev_schema(type) != NULL ? ev_wire_names[type].name : NULL;
 }
 
 enum folio_event_type
 folio_event_type_parse(const char *name, size_t len)
 {
-    if (name == NULL)
-        return FOLIO_EV_NONE;
-    for (int t = FOLIO_EV_NONE + 1; t < FOLIO_EV_TYPE_COUNT; t++) {
-        if (wire_names[t].len == len &&
-            ev_bytes_eq((const uint8_t *)name, wire_names[t].name, len))
-            return (enum folio_event_type)t;
-    }
-    return FOLIO_EV_NONE;
+    return name != NULL ? ev_type_lookup((const uint8_t *)name, len) : FOLIO_EV_NONE;
 }
 
 struct folio_str

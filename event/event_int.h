@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "folio/common.h"
 #include "folio/error.h"
 #include "folio/event.h"
 
@@ -81,6 +82,19 @@ mp_store_be64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/*
+ * A native 8-byte load, for comparing and testing bytes a word at a time. The
+ * masks and shifts that go with it (and mp_be* above) assume little-endian.
+ */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the event codec assumes little-endian");
+static inline uint64_t
+ev_load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
 /* Reads a (width)-byte length after the tag, then checks the payload fits. */
@@ -246,6 +260,19 @@ ev_copy(void *dst, const void *src, size_t n)
     }
 }
 
+/*
+ * Zeroes an event. A plain memset of the whole struct compiles to `rep stos`,
+ * whose start-up alone costs more than the rest of zeroing; 64-byte pieces
+ * compile to a few vector stores.
+ */
+static inline void
+ev_zero(struct folio_event *ev)
+{
+    char *p = (char *)ev;
+    for (size_t off = 0; off < sizeof(*ev); off += 64)
+        memset(p + off, 0, sizeof(*ev) - off < 64 ? sizeof(*ev) - off : 64);
+}
+
 /* ---- UTF-8 ------------------------------------------------------------ */
 
 /* Length (1..4) of the well-formed UTF-8 sequence at s[0..n), or 0 if ill-formed. */
@@ -265,9 +292,18 @@ enum field_kind {
     FK_OBJECT,
 };
 
-/* One wire field of an event type; offset is into struct folio_event. */
+/* Longest key, and the longest that decode compares as two words (key_mask). */
+#define EV_KEY_MAX 23u
+#define EV_KEY_WORDS_MAX 16u
+
+/*
+ * One wire field of an event type; offset is into struct folio_event. The
+ * key is stored zero-padded so decode can compare it a word at a time:
+ * key_mask[i] selects the bytes of key word i that belong to the key.
+ */
 struct field_desc {
-    const char *key;
+    char key[EV_KEY_MAX + 1];
+    uint64_t key_mask[2];
     uint8_t key_len;
     uint8_t kind;          /* enum field_kind */
     uint8_t optional;
@@ -275,6 +311,12 @@ struct field_desc {
     uint32_t min;          /* arrays: fewest items */
     uint32_t max;          /* str: most bytes; arrays: most items */
 };
+
+/* key_mask[word] for a key of len bytes: the low (len - 8 * word) bytes, at most 8. */
+#define EV_KEY_MASK(len, word)                                                                     \
+    ((len) >= 8u * (word) + 8u ? ~0ull                                                             \
+     : (len) <= 8u * (word)    ? 0ull                                                              \
+                               : (1ull << 8u * ((len) % 8u)) - 1u)
 
 /*
  * The wire shape of one event type: its fields in encoding order ("at"
@@ -290,8 +332,52 @@ struct event_schema {
 /* Most fields any type has (including "at"); decode keeps a slot per field. */
 #define EV_FIELDS_MAX 12u
 
-/* The schema of a valid type, or NULL. */
-const struct event_schema *ev_schema(enum folio_event_type type);
+/* Indexed by type; [FOLIO_EV_NONE] is empty. Use ev_schema(). */
+extern const struct event_schema ev_schemas[FOLIO_EV_TYPE_COUNT];
+
+/* The schema of a valid type, or NULL. Inline: decode looks it up per event. */
+static inline const struct event_schema *
+ev_schema(enum folio_event_type type)
+{
+    if ((int)type <= FOLIO_EV_NONE || (int)type >= FOLIO_EV_TYPE_COUNT)
+        return NULL;
+    FOLIO_ASSERT(ev_schemas[type].fields != NULL && ev_schemas[type].field_count <= EV_FIELDS_MAX);
+    return &ev_schemas[type];
+}
+
+/* Wire names by type, zero-padded so lookups can compare them a word at a time. */
+#define EV_TYPE_NAME_MAX 23u
+struct ev_wire_name {
+    char name[EV_TYPE_NAME_MAX + 1];
+    uint8_t len;
+};
+extern const struct ev_wire_name ev_wire_names[FOLIO_EV_TYPE_COUNT];
+
+/*
+ * The type whose wire name is s[0..n), or FOLIO_EV_NONE. Reads only
+ * s[0..n). Names of 8 to 23 bytes (all of today's) are compared as three
+ * overlapping words, loaded once; a candidate of another length costs one
+ * compare.
+ */
+static inline enum folio_event_type
+ev_type_lookup(const uint8_t *s, size_t n)
+{
+    if (n >= 8 && n <= EV_TYPE_NAME_MAX) {
+        size_t mid = n >= 16 ? 8 : 0;
+        uint64_t first = ev_load64(s), middle = ev_load64(s + mid), last = ev_load64(s + n - 8);
+        for (int t = FOLIO_EV_NONE + 1; t < FOLIO_EV_TYPE_COUNT; t++) {
+            const char *w = ev_wire_names[t].name;
+            if (ev_wire_names[t].len == n && ev_load64(w) == first &&
+                ev_load64(w + mid) == middle && ev_load64(w + n - 8) == last)
+                return (enum folio_event_type)t;
+        }
+        return FOLIO_EV_NONE;
+    }
+    for (int t = FOLIO_EV_NONE + 1; t < FOLIO_EV_TYPE_COUNT; t++)
+        if (ev_wire_names[t].len == n && ev_bytes_eq(s, ev_wire_names[t].name, n))
+            return (enum folio_event_type)t;
+    return FOLIO_EV_NONE;
+}
 
 /* The i-th field's storage in ev. */
 static inline void *
@@ -310,6 +396,16 @@ ev_field_cptr(const struct folio_event *ev, const struct field_desc *f)
  * Reads the fixed 16-byte prefix. On success *count is the map's entry count
  * (seq included) and *seq the sequence number.
  */
-int ev_read_prefix(const uint8_t *buf, size_t len, uint32_t *count, uint64_t *seq);
+static inline int
+ev_read_prefix(const uint8_t *buf, size_t len, uint32_t *count, uint64_t *seq)
+{
+    static const uint8_t seq_key[5] = {0xa3, 's', 'e', 'q', 0xcf};
+    if (len < FOLIO_EVENT_PREFIX_LEN || buf[0] != 0xde ||
+        !ev_bytes_eq(buf + 3, (const char *)seq_key, 5))
+        return FOLIO_E_DECODE;
+    *count = mp_be16(buf + 1);
+    *seq = mp_be64(buf + FOLIO_EVENT_SEQ_OFFSET);
+    return 0;
+}
 
 #endif

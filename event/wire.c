@@ -1,8 +1,9 @@
 /*
  * The msgpack wire reader behind event decoding, peeking and JSON rendering:
  * the less common headers (mp_next in event_int.h handles fixint, fixstr,
- * fixmap/fixarray and uint8..64 inline), the prefix check, the bounded skip
- * over one nested value, and UTF-8 validation.
+ * fixmap/fixarray and uint8..64 inline), the bounded skip over one nested
+ * value, and UTF-8 validation. (The prefix check, ev_read_prefix, is inline in
+ * event_int.h.)
  *
  * Invariant: no function here reads a byte outside the cursor's [p, end).
  * Work is linear in the input: every element of a container consumes at least
@@ -181,18 +182,6 @@ mp_object_extent(const uint8_t *buf, size_t avail, size_t *len)
         return rc;
     *len = (size_t)(c.p - buf);
     return *len > FOLIO_EVENT_OBJECT_BYTES_MAX ? FOLIO_E_TOO_LARGE : 0;
-}
-
-int
-ev_read_prefix(const uint8_t *buf, size_t len, uint32_t *count, uint64_t *seq)
-{
-    static const uint8_t seq_key[5] = {0xa3, 's', 'e', 'q', 0xcf};
-    if (len < FOLIO_EVENT_PREFIX_LEN || buf[0] != 0xde ||
-        !ev_bytes_eq(buf + 3, (const char *)seq_key, 5))
-        return FOLIO_E_DECODE;
-    *count = mp_be16(buf + 1);
-    *seq = mp_be64(buf + FOLIO_EVENT_SEQ_OFFSET);
-    return 0;
 }
 
 size_t

@@ -1471,6 +1471,403 @@ test_decode_bad_objects(void **state)
                 FOLIO_E_DECODE);
 }
 
+/* ---- the decoder's fast paths against every form the contract allows ---- */
+
+/* An integer packed in one particular msgpack form, and its value. */
+struct int_form {
+    uint8_t bytes[9];
+    size_t len;
+    int negative; /* the value is i if set, else u */
+    uint64_t u;
+    int64_t i;
+};
+
+#define FF8 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+static const struct int_form int_forms[] = {
+    {{0x00}, 1, 0, 0, 0},
+    {{0x7f}, 1, 0, 127, 0},
+    {{0xcc, 0x05}, 2, 0, 5, 0}, /* small values in wide forms */
+    {{0xcd, 0x00, 0x05}, 3, 0, 5, 0},
+    {{0xce, 0, 0, 0, 0x05}, 5, 0, 5, 0},
+    {{0xcf, 0, 0, 0, 0, 0, 0, 0, 0x05}, 9, 0, 5, 0},
+    {{0xcc, 0xff}, 2, 0, 255, 0},
+    {{0xcd, 0xff, 0xff}, 3, 0, 65535, 0},
+    {{0xce, 0xff, 0xff, 0xff, 0xff}, 5, 0, UINT32_MAX, 0},
+    {{0xcf, 0, 0, 0, 0x01, 0, 0, 0, 0}, 9, 0, (uint64_t)UINT32_MAX + 1, 0},
+    {{0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, 0, INT64_MAX, 0},
+    {{0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9, 0, (uint64_t)INT64_MAX + 1, 0},
+    {{0xcf, FF8}, 9, 0, UINT64_MAX, 0},
+    {{0xd0, 0x05}, 2, 0, 5, 0}, /* non-negative values in signed forms */
+    {{0xd1, 0x00, 0x05}, 3, 0, 5, 0},
+    {{0xd2, 0x7f, 0xff, 0xff, 0xff}, 5, 0, INT32_MAX, 0},
+    {{0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, 0, INT64_MAX, 0},
+    {{0xff}, 1, 1, 0, -1},
+    {{0xe0}, 1, 1, 0, -32},
+    {{0xd0, 0x80}, 2, 1, 0, -128},
+    {{0xd1, 0x80, 0x00}, 3, 1, 0, -32768},
+    {{0xd2, 0x80, 0, 0, 0}, 5, 1, 0, INT32_MIN},
+    {{0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9, 1, 0, INT64_MIN},
+    {{0xd3, FF8}, 9, 1, 0, -1},
+};
+
+static const uint8_t *raw_param;
+static size_t raw_len_param;
+static void
+v_raw(msgpack_packer *pk)
+{
+    msgpack_sbuffer_write(pk->data, (const char *)raw_param, raw_len_param);
+}
+static void
+v_raw_in_array(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int(pk, 1);
+    v_raw(pk);
+}
+
+/* What the contract says a field of kind k holds for f: 1 and *want if accepted, else 0. */
+static int
+int_form_accepted(enum tkind k, const struct int_form *f, uint64_t *want)
+{
+    *want = f->negative ? (uint64_t)f->i : f->u;
+    if (k == T_I64)
+        return f->negative || f->u <= INT64_MAX;
+    if (k == T_U32)
+        return !f->negative && f->u <= UINT32_MAX;
+    return !f->negative;
+}
+
+/* Progress fields by key, widened to 64 bits (signed ones as their bit pattern). */
+static uint64_t
+progress_int(const struct folio_event *ev, const char *key)
+{
+    if (strcmp(key, "at") == 0)
+        return (uint64_t)ev->at_ns;
+    if (strcmp(key, "batch_uid") == 0)
+        return ev->u.progress.batch_uid;
+    if (strcmp(key, "step_index") == 0)
+        return ev->u.progress.step_index;
+    return ev->u.progress.step_total;
+}
+
+/* Packs the field in form f into buf (an encoded progress event) and checks the result. */
+static void
+check_int_form(const uint8_t *buf, size_t len, const struct tfield *tf, const struct int_form *f)
+{
+    uint64_t want;
+    int ok = int_form_accepted(tf->kind, f, &want);
+    raw_param = f->bytes;
+    raw_len_param = f->len;
+    struct edit e = {E_REPLACE, tf->key, v_raw};
+    size_t elen;
+    uint8_t *ebuf = rebuild(buf, len, &e, &elen);
+    struct folio_event got;
+    int rc = decode_copy(ebuf, elen, &got);
+    if (rc != (ok ? FOLIO_OK : FOLIO_E_DECODE))
+        fail_msg("%s as %02x (%zu bytes): %s", tf->key, f->bytes[0], f->len, folio_err_name(rc));
+    if (ok && progress_int(&got, tf->key) != want)
+        fail_msg("%s as %02x (%zu bytes): wrong value", tf->key, f->bytes[0], f->len);
+    folio_event_clear(&got);
+    free(ebuf);
+}
+
+/*
+ * Every integer form for an I64 field (first), a U64, and two U32s (the last
+ * one at the very end of the event, where few bytes are left), with the keys
+ * as the encoder writes them and with "type" moved last (another order).
+ */
+static void
+test_decode_every_int_form(void **state)
+{
+    static const struct tfield fields[] = {{"at", T_I64, 0},
+                                           {"batch_uid", T_U64, 0},
+                                           {"step_index", T_U32, 0},
+                                           {"step_total", T_U32, 0}};
+    struct folio_event ev;
+    size_t len, moved_len;
+    sample_event(FOLIO_EV_PROGRESS, 1, &ev);
+    uint8_t *buf = encode_ok(&ev, &len);
+    struct edit move = {E_MOVE_LAST, "type", NULL};
+    uint8_t *moved = rebuild(buf, len, &move, &moved_len);
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(fields); i++) {
+        for (size_t f = 0; f < FOLIO_ARRAY_LEN(int_forms); f++) {
+            check_int_form(buf, len, &fields[i], &int_forms[f]);
+            check_int_form(moved, moved_len, &fields[i], &int_forms[f]);
+        }
+    }
+    /* Items of a u64 array, last in the event. */
+    for (size_t f = 0; f < FOLIO_ARRAY_LEN(int_forms); f++) {
+        uint64_t want;
+        int ok = int_form_accepted(T_U64, &int_forms[f], &want);
+        raw_param = int_forms[f].bytes;
+        raw_len_param = int_forms[f].len;
+        struct edit e = {E_REPLACE, "task_uids", v_raw_in_array};
+        expect_edit(FOLIO_EV_TASKS_DELETED, 1, e, ok ? FOLIO_OK : FOLIO_E_DECODE);
+    }
+    free(moved);
+    folio_free(buf);
+}
+
+/* A string field by key, for the events the string tests use. */
+static struct folio_str
+str_field(const struct folio_event *ev, const char *key)
+{
+    if (strcmp(key, "kind") == 0)
+        return ev->u.task_registered.kind;
+    if (strcmp(key, "step") == 0)
+        return ev->u.progress.step;
+    return ev->u.task_requeued.reason;
+}
+
+/* s[0..n) packed with a header of the given width (0: the shortest) into key's field. */
+static void
+pack_str_form(msgpack_packer *pk, const uint8_t *s, size_t n, int width)
+{
+    uint8_t hdr[5];
+    size_t h = 0;
+    if (width == 0 && n < 32) {
+        hdr[h++] = (uint8_t)(0xa0 | n);
+    } else if (width <= 1 && n < 256) {
+        hdr[h++] = 0xd9;
+        hdr[h++] = (uint8_t)n;
+    } else if (width <= 2) {
+        hdr[h++] = 0xda;
+        hdr[h++] = (uint8_t)(n >> 8);
+        hdr[h++] = (uint8_t)n;
+    } else {
+        hdr[h++] = 0xdb;
+        for (int i = 3; i >= 0; i--)
+            hdr[h++] = (uint8_t)(n >> (8 * i));
+    }
+    msgpack_sbuffer_write(pk->data, (const char *)hdr, h);
+    msgpack_sbuffer_write(pk->data, (const char *)s, n);
+}
+
+static int str_width_param;
+static void
+v_str_form(msgpack_packer *pk)
+{
+    pack_str_form(pk, raw_param, raw_len_param, str_width_param);
+}
+
+/* Replaces key's string in a sample of type with s[0..n) and checks the result. */
+static void
+check_str(enum folio_event_type type, const char *key, const uint8_t *s, size_t n, int width,
+          int want)
+{
+    struct folio_event ev, got;
+    size_t len, elen;
+    sample_event(type, 1, &ev);
+    uint8_t *buf = encode_ok(&ev, &len);
+    raw_param = s;
+    raw_len_param = n;
+    str_width_param = width;
+    struct edit e = {E_REPLACE, key, v_str_form};
+    uint8_t *ebuf = rebuild(buf, len, &e, &elen);
+    int rc = decode_copy(ebuf, elen, &got);
+    if (rc != want)
+        fail_msg("%s of %zu bytes (width %d): %s, want %s", key, n, width, folio_err_name(rc),
+                 folio_err_name(want));
+    if (rc == FOLIO_OK) {
+        struct folio_str str = str_field(&got, key);
+        assert_int_equal(str.len, n);
+        if (n > 0)
+            assert_memory_equal(str.ptr, s, n);
+        assert_int_equal(str.ptr[n], '\0');
+    }
+    folio_free(buf);
+    free(ebuf);
+    folio_event_clear(&got);
+}
+
+/*
+ * Strings of every length up to 40 (short ones are checked a word at a
+ * time), in the middle of an event and at its very end: all ASCII, in every
+ * header width, with a two-byte character at each position, and with an
+ * invalid byte at each position.
+ */
+static void
+test_decode_string_every_length(void **state)
+{
+    static const struct {
+        enum folio_event_type type;
+        const char *key;
+    } where[] = {{FOLIO_EV_TASK_REGISTERED, "kind"}, {FOLIO_EV_PROGRESS, "step"},
+                 {FOLIO_EV_TASK_REQUEUED, "reason"}};
+    uint8_t s[41];
+    for (size_t w = 0; w < FOLIO_ARRAY_LEN(where); w++) {
+        for (size_t n = 0; n <= 40; n++) {
+            for (size_t i = 0; i < n; i++)
+                s[i] = (uint8_t)('a' + i % 26);
+            for (int width = 0; width <= 3; width++)
+                check_str(where[w].type, where[w].key, s, n, width, FOLIO_OK);
+            for (size_t i = 0; i < n; i++) {
+                uint8_t keep = s[i];
+                s[i] = 0x80; /* a lone continuation byte */
+                check_str(where[w].type, where[w].key, s, n, 0, FOLIO_E_DECODE);
+                s[i] = 0xff;
+                check_str(where[w].type, where[w].key, s, n, 1, FOLIO_E_DECODE);
+                if (i + 1 < n) {
+                    uint8_t keep2 = s[i + 1];
+                    s[i] = 0xc3; /* é */
+                    s[i + 1] = 0xa9;
+                    check_str(where[w].type, where[w].key, s, n, 0, FOLIO_OK);
+                    s[i + 1] = keep2;
+                }
+                s[i] = keep;
+            }
+        }
+    }
+}
+
+/*
+ * Re-packs an encoded event with its entries after "seq" in reverse order
+ * and/or every key as a str8 instead of a fixstr. The caller frees.
+ */
+static uint8_t *
+rebuild_layout(const uint8_t *buf, size_t len, int reverse, int str8_keys, size_t *out_len)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, (const char *)buf, len, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object_map *m = &u.data.via.map;
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    for (uint32_t n = 1; n < m->size; n++) {
+        const msgpack_object_kv *kv = &m->ptr[reverse ? m->size - n : n];
+        if (str8_keys)
+            pack_str_form(&pk, (const uint8_t *)kv->key.via.str.ptr, kv->key.via.str.size, 1);
+        else
+            msgpack_pack_object(&pk, kv->key);
+        msgpack_pack_object(&pk, kv->val);
+    }
+    uint8_t *out = malloc(FOLIO_EVENT_PREFIX_LEN + body.size);
+    memcpy(out, buf, FOLIO_EVENT_PREFIX_LEN); /* the prefix, entry count included, is unchanged */
+    memcpy(out + FOLIO_EVENT_PREFIX_LEN, body.data, body.size);
+    *out_len = FOLIO_EVENT_PREFIX_LEN + body.size;
+    msgpack_sbuffer_destroy(&body);
+    msgpack_unpacked_destroy(&u);
+    return out;
+}
+
+/* Decodes buf, which must hold the same event as want. */
+static void
+expect_same_event(const uint8_t *buf, size_t len, const struct folio_event *want, const char *what)
+{
+    struct folio_event got;
+    int rc = decode_copy(buf, len, &got);
+    if (rc != FOLIO_OK)
+        fail_msg("%s %s: %s", folio_event_type_name(want->type), what, folio_err_name(rc));
+    assert_event_equal(want, &got);
+    folio_event_clear(&got);
+}
+
+/*
+ * Every type, with each field moved to the end (after fields with strings,
+ * arrays or objects have been read in the encoder's order), with all keys in
+ * reverse order and/or as str8: the same event as the encoder's layout.
+ */
+static void
+test_decode_key_layouts(void **state)
+{
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(spec); i++) {
+        for (int full = 0; full <= 1; full++) {
+            struct folio_event ev;
+            size_t len;
+            sample_event(spec[i].type, full, &ev);
+            uint8_t *buf = encode_ok(&ev, &len);
+            for (int f = 0; f < spec_field_count(&spec[i]); f++) {
+                struct edit e = {E_MOVE_LAST, spec[i].fields[f].key, NULL};
+                size_t elen;
+                if (!full && spec[i].fields[f].optional)
+                    continue; /* absent: nothing to move */
+                uint8_t *ebuf = rebuild(buf, len, &e, &elen);
+                expect_same_event(ebuf, elen, &ev, spec[i].fields[f].key);
+                free(ebuf);
+            }
+            for (int layout = 1; layout <= 3; layout++) {
+                size_t elen;
+                uint8_t *ebuf = rebuild_layout(buf, len, layout & 1, layout & 2, &elen);
+                expect_same_event(ebuf, elen, &ev, layout & 1 ? "reversed" : "str8 keys");
+                /* Still strict: one more entry than the count says is trailing bytes. */
+                uint8_t *more = malloc(elen + 2);
+                memcpy(more, ebuf, elen);
+                memcpy(more + elen, "\xa1x", 2);
+                expect_decode_error(more, elen + 2, FOLIO_E_DECODE);
+                free(more);
+                free(ebuf);
+            }
+            folio_free(buf);
+        }
+    }
+}
+
+/* Decrements the map16 entry count of an encoded event in place. */
+static void
+drop_count(uint8_t *buf)
+{
+    unsigned count = ((unsigned)buf[1] << 8 | buf[2]) - 1;
+    buf[1] = (uint8_t)(count >> 8);
+    buf[2] = (uint8_t)count;
+}
+
+/*
+ * The entry count bounds what is read: with one entry fewer than present,
+ * the last entry is trailing bytes (FOLIO_E_DECODE) even when its value,
+ * had it been read, is too large; whether that field is required or not.
+ */
+static void
+test_decode_count_bounds_entries(void **state)
+{
+    static const struct {
+        enum folio_event_type type;
+        const char *key;
+        void (*val)(msgpack_packer *pk);
+    } last[] = {{FOLIO_EV_TASK_REQUEUED, "reason", v_long_str},
+                {FOLIO_EV_TASK_REGISTERED, "content", v_deep_object}};
+    str_len_param = FOLIO_EVENT_STR_MAX + 1;
+    depth_param = FOLIO_EVENT_OBJECT_DEPTH_MAX + 1;
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(last); i++) {
+        struct folio_event ev;
+        size_t len, elen;
+        sample_event(last[i].type, 1, &ev);
+        uint8_t *buf = encode_ok(&ev, &len);
+        struct edit e = {E_REPLACE, last[i].key, last[i].val};
+        uint8_t *ebuf = rebuild(buf, len, &e, &elen);
+        expect_decode_error(ebuf, elen, FOLIO_E_TOO_LARGE);
+        drop_count(ebuf);
+        expect_decode_error(ebuf, elen, FOLIO_E_DECODE);
+        free(ebuf);
+        folio_free(buf);
+    }
+}
+
+/* Type names are compared a word at a time: a change to any one byte is another name. */
+static void
+test_type_name_every_byte(void **state)
+{
+    char name[32];
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(spec); i++) {
+        size_t n = strlen(spec[i].name);
+        memcpy(name, spec[i].name, n);
+        for (size_t k = 0; k < n; k++) {
+            char keep = name[k];
+            name[k] = '#';
+            assert_int_equal(folio_event_type_parse(name, n), FOLIO_EV_NONE);
+            name[k] = keep;
+        }
+        assert_int_equal(folio_event_type_parse(name, n), spec[i].type);
+        for (size_t k = 0; k < n; k++) /* every proper prefix */
+            assert_int_equal(folio_event_type_parse(name, k), FOLIO_EV_NONE);
+        name[n] = 'x';
+        assert_int_equal(folio_event_type_parse(name, n + 1), FOLIO_EV_NONE);
+    }
+}
+
 /* A failed decode leaves ev zeroed; clear() is safe on a cleared or zeroed event. */
 static void
 test_decode_error_leaves_clear(void **state)
@@ -1738,6 +2135,11 @@ main(void)
         cmocka_unit_test(test_decode_array_counts),
         cmocka_unit_test(test_decode_requires_prefix),
         cmocka_unit_test(test_decode_bad_objects),
+        cmocka_unit_test(test_decode_every_int_form),
+        cmocka_unit_test(test_decode_string_every_length),
+        cmocka_unit_test(test_decode_key_layouts),
+        cmocka_unit_test(test_decode_count_bounds_entries),
+        cmocka_unit_test(test_type_name_every_byte),
         cmocka_unit_test(test_decode_error_leaves_clear),
         cmocka_unit_test(test_encode_rejects),
         cmocka_unit_test(test_encode_too_large),
