@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -103,7 +104,100 @@ struct producer {
     uint64_t appends;
     int err;
     struct bench_hist latency;
+    unsigned slots;              /* > 0: asynchronous, this many appends in flight */
 };
+
+/*
+ * Asynchronous producers, the way the libev server appends: one thread keeps
+ * `slots` appends in flight with folio_journal_append_async; each ack (on the
+ * writer thread) frees its slot and writes an eventfd, and the thread
+ * re-submits from the freed slots. No thread sleeps per append.
+ */
+struct async_slot {
+    struct async_state *owner;
+    int64_t t0;
+};
+
+struct async_state {
+    struct producer *p;
+    int efd;
+    pthread_mutex_t mu;
+    struct async_slot *slots;
+    unsigned *free_slots;
+    unsigned *taken;             /* the submitting thread's copy of free_slots */
+    unsigned free_n;
+};
+
+static void
+async_ack(void *ctx, int err, uint64_t first_seq)
+{
+    (void)first_seq;
+    struct async_slot *slot = ctx;
+    struct async_state *st = slot->owner;
+    int64_t now = bench_now_ns();
+    pthread_mutex_lock(&st->mu);
+    if (err != FOLIO_OK)
+        st->p->err = err;
+    else
+        st->p->appends++;
+    bench_hist_add(&st->p->latency, (uint64_t)(now - slot->t0));
+    st->free_slots[st->free_n++] = (unsigned)(slot - st->slots);
+    pthread_mutex_unlock(&st->mu);
+    uint64_t one = 1;
+    if (write(st->efd, &one, sizeof(one)) != sizeof(one))
+        FOLIO_PANIC("bench: eventfd write failed");
+}
+
+/* Submits from every free slot; returns how many are in flight. */
+static unsigned
+async_submit_free(struct async_state *st, const struct folio_journal_entry *entry)
+{
+    pthread_mutex_lock(&st->mu);
+    unsigned n = st->free_n;
+    memcpy(st->taken, st->free_slots, n * sizeof(unsigned));
+    st->free_n = 0;
+    pthread_mutex_unlock(&st->mu);
+    for (unsigned i = 0; i < n; i++) {
+        struct async_slot *slot = &st->slots[st->taken[i]];
+        slot->t0 = bench_now_ns();
+        int err = folio_journal_append_async(st->p->journal, entry, 1, async_ack, slot);
+        if (err != FOLIO_OK)
+            FOLIO_PANIC("bench: append_async failed: %s", folio_err_message(err));
+    }
+    return n;
+}
+
+static void
+async_loop(struct producer *p, const struct folio_journal_entry *entry)
+{
+    struct async_state st = {.p = p, .efd = eventfd(0, 0)};
+    pthread_mutex_init(&st.mu, NULL);
+    st.slots = folio_calloc(p->slots, sizeof(*st.slots));
+    st.free_slots = folio_calloc(p->slots, sizeof(unsigned));
+    st.taken = folio_calloc(p->slots, sizeof(unsigned));
+    for (unsigned i = 0; i < p->slots; i++) {
+        st.slots[i].owner = &st;
+        st.free_slots[st.free_n++] = i;
+    }
+    unsigned in_flight = 0;
+    uint64_t acks = 0;
+    while (!atomic_load_explicit(p->stop, memory_order_relaxed)) {
+        in_flight += async_submit_free(&st, entry);
+        if (read(st.efd, &acks, sizeof(acks)) != sizeof(acks))
+            FOLIO_PANIC("bench: eventfd read failed");
+        in_flight -= (unsigned)acks;
+    }
+    while (in_flight > 0) { /* callbacks point into st: wait for every one */
+        if (read(st.efd, &acks, sizeof(acks)) != sizeof(acks))
+            FOLIO_PANIC("bench: eventfd read failed");
+        in_flight -= (unsigned)acks;
+    }
+    close(st.efd);
+    pthread_mutex_destroy(&st.mu);
+    folio_free(st.slots);
+    folio_free(st.free_slots);
+    folio_free(st.taken);
+}
 
 static void *
 producer_main(void *arg)
@@ -116,6 +210,11 @@ producer_main(void *arg)
     if (p->err != FOLIO_OK)
         return NULL;
     struct folio_journal_entry entry = {event, event_len};
+    if (p->slots > 0) {
+        async_loop(p, &entry);
+        folio_free(event);
+        return NULL;
+    }
     while (!atomic_load_explicit(p->stop, memory_order_relaxed)) {
         int64_t t0 = bench_now_ns();
         int err = folio_journal_append(p->journal, &entry, 1, NULL);
@@ -169,7 +268,8 @@ append_result_fill(const struct folio_journal_stats *s0, const struct folio_jour
 
 /* Runs `producers` threads appending for `seconds`; 0 or the first append error. */
 static int
-append_run(struct folio_journal *j, unsigned producers, double seconds, struct append_result *out)
+append_run(struct folio_journal *j, unsigned producers, unsigned slots, double seconds,
+           struct append_result *out)
 {
     struct producer *ps = folio_calloc(producers, sizeof(*ps));
     pthread_barrier_t start;
@@ -179,7 +279,8 @@ append_run(struct folio_journal *j, unsigned producers, double seconds, struct a
     struct folio_journal_stats s0, s1;
     folio_journal_get_stats(j, &s0);
     for (unsigned i = 0; i < producers; i++) {
-        ps[i] = (struct producer){.journal = j, .start = &start, .stop = &stop, .task_uid = i + 1};
+        ps[i] = (struct producer){
+            .journal = j, .start = &start, .stop = &stop, .task_uid = i + 1, .slots = slots};
         bench_hist_init(&ps[i].latency);
         thread_start(&ps[i].thread, producer_main, &ps[i]);
     }
@@ -219,6 +320,7 @@ append_run(struct folio_journal *j, unsigned producers, double seconds, struct a
 /* Medians (and extremes of the throughput) over the runs of one row. */
 struct append_row {
     unsigned producers;
+    unsigned slots;              /* > 0: one thread with this many async appends in flight */
     double events_med, events_min, events_max;
     struct append_result med;
 };
@@ -272,7 +374,7 @@ journal_open_new(const char *dir, struct folio_journal **out)
 /* One row of table 1: a fresh journal, one warm-up run, then opts->runs runs. */
 static int
 append_bench_row(const struct bench_opts *opts, const char *scratch, unsigned producers,
-                 struct append_row *row)
+                 unsigned slots, struct append_row *row)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/append-%u", scratch, producers);
@@ -283,12 +385,13 @@ append_bench_row(const struct bench_opts *opts, const char *scratch, unsigned pr
     struct append_result *rs = folio_calloc(opts->runs, sizeof(*rs));
     struct append_result warm;
     double warm_s = opts->seconds < 1.0 ? opts->seconds : 1.0;
-    err = append_run(j, producers, warm_s, &warm);
+    err = append_run(j, producers, slots, warm_s, &warm);
     for (unsigned r = 0; r < opts->runs && err == FOLIO_OK; r++)
-        err = append_run(j, producers, opts->seconds, &rs[r]);
+        err = append_run(j, producers, slots, opts->seconds, &rs[r]);
     folio_journal_close(j);
     if (err == FOLIO_OK) {
         row->producers = producers;
+        row->slots = slots;
         append_row_summarise(rs, opts->runs, row);
     } else {
         fprintf(stderr, "bench: append failed: %s\n", folio_err_message(err));
@@ -308,8 +411,12 @@ append_table_header(void)
 static void
 append_table_row(const struct append_row *row)
 {
-    char a[32], b[32], c[32];
-    printf("%9u %12s %10s %10s %11.1f %9.1f %5.0f %9.1f %9.1f %9.1f %5.0f\n", row->producers,
+    char a[32], b[32], c[32], who[32];
+    if (row->slots > 0)
+        snprintf(who, sizeof(who), "%u async", row->slots);
+    else
+        snprintf(who, sizeof(who), "%u", row->producers);
+    printf("%9s %12s %10s %10s %11.1f %9.1f %5.0f %9.1f %9.1f %9.1f %5.0f\n", who,
            bench_fmt_count(a, row->events_med), bench_fmt_count(b, row->events_min),
            bench_fmt_count(c, row->events_max), row->med.fsyncs_per_kev, row->med.events_per_frame,
            row->med.rolls, row->med.p50_us, row->med.p99_us, row->med.max_us, row->med.cpu_pct);
@@ -711,12 +818,17 @@ durable_benches(const struct bench_opts *o, const char *scratch)
     append_table_header();
     struct append_row rows[PRODUCER_COUNTS_MAX], *top = NULL;
     for (unsigned i = 0; i < o->producer_count_n; i++) {
-        if (append_bench_row(o, scratch, o->producer_counts[i], &rows[i]) != FOLIO_OK)
+        if (append_bench_row(o, scratch, o->producer_counts[i], 0, &rows[i]) != FOLIO_OK)
             return -1;
         append_table_row(&rows[i]);
         if (top == NULL || rows[i].producers >= top->producers)
             top = &rows[i];
     }
+    /* The server's way: one event-loop thread, 64 requests each with one append in flight. */
+    struct append_row async_row;
+    if (append_bench_row(o, scratch, 1, 64, &async_row) != FOLIO_OK)
+        return -1;
+    append_table_row(&async_row);
     printf("\n2. Baseline on the same disk: one fdatasync per event, %g s per run, "
            "median of %u\n\n",
            o->seconds, o->runs);
