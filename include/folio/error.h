@@ -28,7 +28,26 @@
     X(LOCKED,        -14,  "locked",              "locked by another process")            \
     X(TIMEOUT,       -15,  "timeout",             "timed out")                            \
     X(END,           -16,  "end",                 "end of data")                          \
-    X(UNKNOWN_TYPE,  -17,  "unknown_type",        "unknown type")
+    X(UNKNOWN_TYPE,  -17,  "unknown_type",        "unknown type")                         \
+    /* index/ (from -100): names are Meilisearch's codes where one exists */               \
+    X(MISSING_DOCUMENT_ID,   -100, "missing_document_id",                                    \
+      "a document has no value for the primary key")                                      \
+    X(INVALID_DOCUMENT_ID,   -101, "invalid_document_id",  "invalid document identifier")  \
+    X(PRIMARY_KEY_NO_CANDIDATE, -102, "index_primary_key_no_candidate_found",               \
+      "no attribute ending with id to infer the primary key from")                        \
+    X(PRIMARY_KEY_MULTIPLE_CANDIDATES, -103, "index_primary_key_multiple_candidates_found", \
+      "several attributes could be the primary key")                                      \
+    X(PRIMARY_KEY_ALREADY_PRESENT, -104, "index_primary_key_already_exists",                \
+      "the index already has another primary key")                                        \
+    X(INVALID_PRIMARY_KEY,   -105, "invalid_index_primary_key", "invalid primary key")     \
+    X(MALFORMED_PAYLOAD,     -106, "malformed_payload",    "malformed document payload")   \
+    X(MISSING_PAYLOAD,       -107, "missing_payload",      "document payload is missing")  \
+    X(PAYLOAD_TOO_LARGE,     -108, "payload_too_large",    "payload exceeds its size limit") \
+    X(INVALID_SETTINGS,      -109, "invalid_settings",     "invalid settings value")       \
+    X(UNKNOWN_SETTING,       -110, "unknown_setting",      "unknown settings key")         \
+    X(DOCUMENT_NOT_FOUND,    -111, "document_not_found",   "document not found")           \
+    X(MAP_FULL_MAX,          -112, "database_size_limit_reached",                           \
+      "the index reached its maximum size")
 
 enum folio_err {
 #define FOLIO_ERR_ENUM(name, value, str, msg) FOLIO_E_##name = (value),

@@ -1,0 +1,288 @@
+/*
+ * The index store: one LMDB environment per index holding its documents, its
+ * primary key, its settings and the applied-task marker.
+ *
+ * The on-disk layout (named databases, keys, values, meta fields) is in
+ * docs/index-format.md. This header is the programming contract.
+ *
+ * Writes. Every mutating call is one LMDB write transaction: all of it
+ * happens or none of it does, and the applied-task marker the caller passes
+ * (never NULL) is stored in that same transaction (DESIGN.md §6 "Exactly
+ * once"). A failed
+ * call leaves documents, settings, primary key, counters and the marker
+ * exactly as they were. Calls on one handle are serialised by a writer lock.
+ * When the LMDB map is full, the call is retried transparently after the map
+ * has grown (doubling, up to map_bytes_max); only reaching that maximum is an
+ * error the caller sees.
+ *
+ * Reads. Each read call runs in one LMDB read transaction, so what it returns
+ * (documents and total, or all stats fields) is one consistent state. No read
+ * transaction outlives the call; returned data is copied out of LMDB.
+ *
+ * Threads. A handle may be shared by any number of threads: reads run
+ * concurrently with each other and with the writer.
+ *
+ * Errors. Every function returns 0 or a negative folio error code
+ * (folio/error.h) and, when err is not NULL, a human message in the style of
+ * Meilisearch's (what was wrong and where). Raw LMDB codes and errno values
+ * never leave this module. The knowledge of the journal and the scheduler
+ * stays outside it: a marker is two opaque numbers here.
+ *
+ * "The storage errors", which any write may return besides its own:
+ * FOLIO_E_MAP_FULL_MAX (map_bytes_max reached; Meilisearch's
+ * database_size_limit_reached), FOLIO_E_TOO_LARGE (the change does not fit in
+ * one LMDB transaction), FOLIO_E_INVALID (read-only handle), FOLIO_E_CORRUPT,
+ * FOLIO_E_IO, FOLIO_E_NOSPC. Reads may return FOLIO_E_CORRUPT, FOLIO_E_IO and
+ * FOLIO_E_AGAIN (all LMDB reader slots in use).
+ */
+#ifndef FOLIO_INDEX_H
+#define FOLIO_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct folio_index;      /* an open index; thread-safe */
+
+/* Filled by every call that can fail (when not NULL). Always NUL-terminated. */
+struct folio_index_error {
+    char message[512];
+};
+
+/*
+ * The applied-task marker: the uid of the last task applied to the index and
+ * the journal seq of that task's batch. The index stores what it is given; the
+ * caller decides what the numbers mean and keeps them ordered.
+ */
+struct folio_index_marker {
+    uint64_t task_uid;
+    uint64_t batch_seq;
+};
+
+/* Bounds on one document (any input format). */
+#define FOLIO_INDEX_DOC_BYTES_MAX (16u << 20)    /* compact JSON of one document */
+#define FOLIO_INDEX_DOC_DEPTH_MAX 128            /* nesting of objects and arrays */
+#define FOLIO_INDEX_ID_BYTES_MAX 511             /* external document id */
+#define FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX 511
+#define FOLIO_INDEX_PAYLOAD_BYTES_DEFAULT (100ull << 20)
+/* Largest JSON text one read call returns (documents_get, document_get). */
+#define FOLIO_INDEX_READ_BYTES_MAX (256u << 20)
+
+struct folio_index_options {
+    uint64_t map_bytes_initial; /* LMDB map size to start with; 0: 64 MiB; min 32 KiB */
+    uint64_t map_bytes_max;     /* the map doubles up to this; 0: 1 TiB */
+    bool read_only;             /* open only: no write call is allowed */
+    bool no_lock;               /* read_only only: no lock.mdb (a private copy nobody
+                                   else opens, e.g. a snapshot being checked) */
+};
+
+/* Fills opts with the defaults. */
+void folio_index_options_default(struct folio_index_options *opts);
+
+/*
+ * Creates a new index in dir, which must exist (the caller makes
+ * indexes/<uuid>/) and must not hold an index yet. primary_key may be NULL
+ * (inferred at the first document addition). The marker is that of the task
+ * creating the index. opts may be NULL. Files are 0600; the directory is
+ * fsynced so the new files survive a crash.
+ * Errors: FOLIO_E_NOT_FOUND (dir missing), FOLIO_E_EXISTS (an index is there),
+ * FOLIO_E_INVALID_PRIMARY_KEY, FOLIO_E_INVALID (options), FOLIO_E_IO,
+ * FOLIO_E_NOSPC. On failure no file is left behind.
+ * On success *out is owned by the caller: folio_index_free() it.
+ */
+int folio_index_create(const char *dir, const struct folio_index_options *opts,
+                       const char *primary_key, const struct folio_index_marker *marker,
+                       struct folio_index **out, struct folio_index_error *err);
+
+/*
+ * Opens the index in dir (read-write, or read-only with opts->read_only).
+ * Errors: FOLIO_E_NOT_FOUND (no index in dir), FOLIO_E_CORRUPT (not a folio
+ * index or damaged), FOLIO_E_VERSION (format version unknown), FOLIO_E_LOCKED,
+ * FOLIO_E_IO. The same env must not be opened twice in one process (LMDB).
+ */
+int folio_index_open(const char *dir, const struct folio_index_options *opts,
+                     struct folio_index **out, struct folio_index_error *err);
+
+/* Closes the index. NULL is accepted. No call may be running on it. */
+void folio_index_free(struct folio_index *idx);
+
+/* ---- payloads ----------------------------------------------------------- */
+
+enum folio_index_format {
+    FOLIO_INDEX_FORMAT_JSON = 0, /* one object, or an array of objects */
+    FOLIO_INDEX_FORMAT_NDJSON,   /* objects separated by whitespace (one per line) */
+    FOLIO_INDEX_FORMAT_CSV,      /* header line of name[:string|number|boolean] */
+};
+
+/* A document payload: caller-owned bytes, read but never modified or kept. */
+struct folio_index_payload {
+    enum folio_index_format format;
+    const char *data;
+    size_t len;
+    size_t bytes_max;    /* len above this: FOLIO_E_PAYLOAD_TOO_LARGE; 0: 100 MiB */
+    char csv_delimiter;  /* CSV only; 0 means ',' */
+};
+
+/*
+ * Parses a whole payload without touching any index and counts its documents
+ * (what a registration needs: well-formed, bounded, receivedDocuments). It
+ * does not check ids: that needs the index's primary key.
+ * Errors: FOLIO_E_MISSING_PAYLOAD (empty), FOLIO_E_PAYLOAD_TOO_LARGE,
+ * FOLIO_E_MALFORMED_PAYLOAD (message names line and column, or the CSV line),
+ * FOLIO_E_INVALID (bad delimiter).
+ */
+int folio_index_payload_count(const struct folio_index_payload *payload, uint64_t *out_count,
+                              struct folio_index_error *err);
+
+/* ---- writes (each one transaction; each stores *marker) ------------------ */
+
+enum folio_index_method {
+    FOLIO_INDEX_REPLACE = 0, /* POST: the new document replaces the stored one */
+    FOLIO_INDEX_UPDATE,      /* PUT: its top-level fields are merged into the stored one */
+};
+
+/*
+ * Adds the payload's documents (in order; a later duplicate id wins, or is
+ * merged in with FOLIO_INDEX_UPDATE). The primary key is the stored one; else
+ * primary_key (then stored); else inferred from the first document (then
+ * stored). A replaced or updated document keeps its internal id; a new one gets
+ * the next id (ids are never reused). *out_indexed (may be NULL) = documents
+ * in the payload.
+ * Errors (nothing changes): the payload errors above,
+ * FOLIO_E_PRIMARY_KEY_ALREADY_PRESENT (primary_key differs from the stored one),
+ * FOLIO_E_INVALID_PRIMARY_KEY, FOLIO_E_PRIMARY_KEY_NO_CANDIDATE,
+ * FOLIO_E_PRIMARY_KEY_MULTIPLE_CANDIDATES, FOLIO_E_MISSING_DOCUMENT_ID,
+ * FOLIO_E_INVALID_DOCUMENT_ID, FOLIO_E_MALFORMED_PAYLOAD (a merged document
+ * over the size bound), FOLIO_E_MAP_FULL_MAX, FOLIO_E_TOO_LARGE (one LMDB
+ * transaction cannot hold it, or the 2^32 internal ids are used up),
+ * FOLIO_E_INVALID (read-only handle), FOLIO_E_IO, FOLIO_E_NOSPC.
+ */
+int folio_index_documents_add(struct folio_index *idx, const struct folio_index_payload *payload,
+                              enum folio_index_method method, const char *primary_key,
+                              const struct folio_index_marker *marker, uint64_t *out_indexed,
+                              struct folio_index_error *err);
+
+/*
+ * Deletes the documents with these external ids (integers in decimal form).
+ * Ids that are absent or not valid ids are ignored. *out_deleted (may be
+ * NULL) = documents actually deleted.
+ */
+int folio_index_documents_delete(struct folio_index *idx, const char *const *ids, size_t count,
+                                 const struct folio_index_marker *marker, uint64_t *out_deleted,
+                                 struct folio_index_error *err);
+
+/* Deletes every document; the primary key and settings stay. */
+int folio_index_documents_clear(struct folio_index *idx, const struct folio_index_marker *marker,
+                                uint64_t *out_deleted, struct folio_index_error *err);
+
+/*
+ * Applies a settings object (JSON text): keys present are set, a null value
+ * resets that setting to its default, absent keys are left alone. Known keys:
+ * displayedAttributes, searchableAttributes (default ["*"]),
+ * filterableAttributes, sortableAttributes, stopWords (default [], stored
+ * sorted and deduplicated), rankingRules (Meilisearch's six default rules),
+ * synonyms (default {}), distinctAttribute (default null).
+ * Errors (nothing changes): FOLIO_E_MALFORMED_PAYLOAD (not JSON, or nested
+ * deeper than FOLIO_INDEX_DOC_DEPTH_MAX), FOLIO_E_PAYLOAD_TOO_LARGE (over
+ * 16 MiB), FOLIO_E_UNKNOWN_SETTING (Meilisearch's bad_request),
+ * FOLIO_E_INVALID_SETTINGS (not an object, or a bad value: the message names
+ * the setting, e.g. "`.sortableAttributes`"), plus the storage errors.
+ */
+int folio_index_settings_update(struct folio_index *idx, const char *json, size_t len,
+                                const struct folio_index_marker *marker,
+                                struct folio_index_error *err);
+
+/* Resets every setting to its default. */
+int folio_index_settings_reset(struct folio_index *idx, const struct folio_index_marker *marker,
+                               struct folio_index_error *err);
+
+/* Checks a settings object as folio_index_settings_update would, without an index. */
+int folio_index_settings_validate(const char *json, size_t len, struct folio_index_error *err);
+
+/*
+ * Sets the primary key. Allowed while the index has no documents; with
+ * documents, the same value is a no-op and another one is
+ * FOLIO_E_PRIMARY_KEY_ALREADY_PRESENT. Errors also: FOLIO_E_INVALID_PRIMARY_KEY.
+ */
+int folio_index_primary_key_set(struct folio_index *idx, const char *primary_key,
+                                const struct folio_index_marker *marker,
+                                struct folio_index_error *err);
+
+/*
+ * Stores only the marker (a task that failed or changed nothing still
+ * advances it). updated_at is left alone.
+ */
+int folio_index_mark(struct folio_index *idx, const struct folio_index_marker *marker,
+                     struct folio_index_error *err);
+
+/* ---- reads ---------------------------------------------------------------- */
+
+/* The applied-task marker of the last successful write. */
+int folio_index_marker_get(struct folio_index *idx, struct folio_index_marker *out,
+                           struct folio_index_error *err);
+
+/*
+ * One document as compact JSON text (*out_json NUL-terminated, owned by the
+ * caller: folio_free() it). fields == NULL, or a list containing "*", returns
+ * every field; otherwise only the listed top-level fields (in stored order).
+ * Errors: FOLIO_E_DOCUMENT_NOT_FOUND (also for an id that cannot be valid).
+ */
+int folio_index_document_get(struct folio_index *idx, const char *id, const char *const *fields,
+                             size_t field_count, char **out_json, size_t *out_len,
+                             struct folio_index_error *err);
+
+/*
+ * Documents [offset, offset + limit) in internal id order, as one JSON array
+ * text (owned by the caller: folio_free() it), and the total document count,
+ * from one read transaction. fields as in folio_index_document_get.
+ * Errors: FOLIO_E_TOO_LARGE (the array would exceed FOLIO_INDEX_READ_BYTES_MAX).
+ */
+int folio_index_documents_get(struct folio_index *idx, uint64_t offset, uint64_t limit,
+                              const char *const *fields, size_t field_count, char **out_json,
+                              size_t *out_len, uint64_t *out_total,
+                              struct folio_index_error *err);
+
+/* All settings with defaults filled in, as JSON text (caller frees with folio_free). */
+int folio_index_settings_get(struct folio_index *idx, char **out_json, size_t *out_len,
+                             struct folio_index_error *err);
+
+struct folio_index_stats {
+    uint64_t document_count;
+    bool has_primary_key;
+    char primary_key[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1];
+    int64_t created_at_ns;     /* unix ns */
+    int64_t updated_at_ns;     /* unix ns; last successful change (not folio_index_mark) */
+    struct folio_index_marker marker;
+    uint64_t next_internal_id; /* ids below it were handed out once */
+    uint64_t raw_document_bytes; /* pages of the documents database, in bytes */
+    uint64_t map_bytes;        /* current LMDB map size */
+    char *settings_json;       /* effective settings, as folio_index_settings_get */
+    size_t settings_len;
+};
+
+/* Everything above from one read transaction. Free with folio_index_stats_free. */
+int folio_index_stats_get(struct folio_index *idx, struct folio_index_stats **out,
+                          struct folio_index_error *err);
+void folio_index_stats_free(struct folio_index_stats *stats);
+
+/* ---- copies and checks ---------------------------------------------------- */
+
+/*
+ * Writes a compacted copy of the env (mdb_env_copy2 with MDB_CP_COMPACT, one
+ * consistent read transaction) into dest_dir, which must exist and not hold a
+ * data.mdb, then fsyncs dest_dir/data.mdb and dest_dir. While it runs, a
+ * write that must grow the map waits for it.
+ * Errors: FOLIO_E_NOT_FOUND (dest_dir missing), FOLIO_E_EXISTS, FOLIO_E_IO,
+ * FOLIO_E_NOSPC.
+ */
+int folio_index_copy_compact(struct folio_index *idx, const char *dest_dir,
+                             struct folio_index_error *err);
+
+/*
+ * Checks the whole index: every document parses and carries the primary key
+ * whose id maps back to it, the id maps and counters agree, no internal id is
+ * at or above next_internal_id. Errors: FOLIO_E_CORRUPT (message says what).
+ */
+int folio_index_verify(struct folio_index *idx, struct folio_index_error *err);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * Private structures of the index module: the open handle with its locks, the
+ * write and read transaction contexts, the meta record, and the helpers the
+ * module's files share (JSON output, payload readers, document ids,
+ * settings). The on-disk layout is documented in docs/index-format.md.
+ *
+ * Locking (why mdb_env_set_mapsize is safe). LMDB allows resizing the map
+ * only while no transaction of this process is active. Two locks make that
+ * true:
+ *   - write_mu serialises writers: at most one write transaction exists, and
+ *     the writer that grows the map has already aborted its own;
+ *   - the gate counts read transactions (reads, compact copies). A resize
+ *     closes the gate, waits until the count drops to zero, resizes, reopens.
+ *     Readers arriving meanwhile wait at the gate; no read transaction ever
+ *     outlives the public call that began it.
+ * Lock order: write_mu, then the gate (exclusively). A reader holding the gate
+ * never waits for write_mu.
+ */
+#ifndef FOLIO_INDEX_INT_H
+#define FOLIO_INDEX_INT_H
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "folio/index.h"
+
+/* ---- on-disk constants (docs/index-format.md) ------------------------- */
+
+#define INDEX_FORMAT_VERSION 1u
+#define INDEX_MAXDBS 8u
+#define INDEX_DB_DOCUMENTS "documents"
+#define INDEX_DB_EXTERNAL_IDS "external_ids"
+#define INDEX_DB_META "meta"
+
+#define META_FORMAT_VERSION "format_version"   /* u32 LE */
+#define META_PRIMARY_KEY "primary_key"         /* UTF-8 bytes, absent if none */
+#define META_SETTINGS "settings"               /* compact JSON object of overrides */
+#define META_DOCUMENT_COUNT "document_count"   /* u64 LE */
+#define META_NEXT_INTERNAL_ID "next_internal_id" /* u64 LE, <= 2^32 */
+#define META_CREATED_AT "created_at_ns"        /* i64 LE */
+#define META_UPDATED_AT "updated_at_ns"        /* i64 LE */
+#define META_APPLIED_MARKER "applied_marker"   /* u64 LE task_uid, u64 LE batch_seq */
+
+#define INDEX_MARKER_BYTES 16u
+#define INDEX_INTERNAL_IDS_MAX (1ull << 32)
+
+#define INDEX_MAP_BYTES_MIN (32ull << 10)
+#define INDEX_MAP_BYTES_DEFAULT (64ull << 20)
+#define INDEX_MAP_BYTES_MAX_DEFAULT (1ull << 40)
+#define INDEX_CSV_FIELDS_MAX 65536u
+#define INDEX_SETTINGS_BYTES_MAX (16u << 20)
+
+/*
+ * Internal: LMDB said MDB_MAP_FULL. Only the write runner sees it (it grows
+ * the map and retries); it never leaves the module.
+ */
+#define INDEX_E_MAP_FULL (-1000)
+/* Internal: the map was resized by another process; begin again. */
+#define INDEX_E_RETRY (-1001)
+
+/* ---- the handle --------------------------------------------------------- */
+
+struct index_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned readers;  /* read transactions in flight */
+    bool closed;       /* a resize is waiting for, or doing, its work */
+};
+
+struct folio_index {
+    MDB_env *env;
+    MDB_dbi dbi_documents;
+    MDB_dbi dbi_external_ids;
+    MDB_dbi dbi_meta;
+    struct folio_index_options opts;
+    uint64_t map_bytes;        /* changed only under write_mu + closed gate */
+    pthread_mutex_t write_mu;
+    struct index_gate gate;
+};
+
+/* The meta record as one struct (settings are read and written separately). */
+struct index_meta {
+    bool has_primary_key;
+    char primary_key[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1];
+    uint64_t document_count;
+    uint64_t next_internal_id;
+    int64_t created_at_ns;
+    int64_t updated_at_ns;
+    struct folio_index_marker marker;
+};
+
+/* A write transaction in progress; ops change meta, the runner stores it. */
+struct wtxn {
+    struct folio_index *idx;
+    MDB_txn *txn;
+    struct index_meta meta;
+    struct folio_index_error *err;
+};
+
+typedef int (*index_write_fn)(struct wtxn *w, void *arg);
+
+enum index_write_flags {
+    WRITE_TOUCH = 1u << 0, /* set updated_at to now */
+    WRITE_FRESH = 1u << 1, /* a new env: do not load meta, write it whole */
+};
+
+/* env.c */
+int index_options_normalise(const struct folio_index_options *in, struct folio_index_options *out,
+                            struct folio_index_error *err);
+int index_write(struct folio_index *idx, index_write_fn fn, void *arg,
+                const struct folio_index_marker *marker, unsigned flags,
+                struct folio_index_error *err);
+int index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_error *err);
+void index_read_end(struct folio_index *idx, MDB_txn *txn);
+void index_gate_enter(struct index_gate *g);
+void index_gate_leave(struct index_gate *g);
+
+/* error.c */
+int index_errorf(struct folio_index_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int index_mdb_error(struct folio_index_error *err, int mdb_rc, const char *what);
+
+/* meta.c */
+int meta_load(MDB_txn *txn, MDB_dbi dbi, struct index_meta *m, struct folio_index_error *err);
+int meta_store(MDB_txn *txn, MDB_dbi dbi, const struct index_meta *m,
+               struct folio_index_error *err);
+int meta_check_format(MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err);
+int meta_put_format(MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err);
+int meta_settings_load(MDB_txn *txn, MDB_dbi dbi, json_t **out, struct folio_index_error *err);
+int meta_settings_store(MDB_txn *txn, MDB_dbi dbi, const json_t *overrides,
+                        struct folio_index_error *err);
+void index_iid_encode(uint32_t iid, uint8_t out[4]);
+uint32_t index_iid_decode(const uint8_t in[4]);
+
+/* json_out.c: compact JSON with shortest round-trip reals, bounded. */
+struct dbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+void dbuf_init(struct dbuf *b, size_t max);
+void dbuf_release(struct dbuf *b);
+int dbuf_append(struct dbuf *b, const void *p, size_t n);
+int json_out(struct dbuf *b, const json_t *v);
+int json_out_alloc(const json_t *v, size_t max, char **out, size_t *out_len);
+void json_snippet(const json_t *v, char *buf, size_t cap);
+bool json_depth_ok(const json_t *v, int depth_left);
+const char *json_type_phrase(const json_t *v);
+
+/* payload.c, csv.c: one document at a time from a payload. */
+struct csv_column {
+    char *name;
+    int type; /* CSV_STRING, CSV_NUMBER, CSV_BOOLEAN */
+};
+
+struct payload_reader {
+    const struct folio_index_payload *payload;
+    const char *buf;
+    size_t len;
+    size_t off;
+    int json_state;
+    uint64_t line;              /* CSV: line number at off (1-based) */
+    char delimiter;
+    struct csv_column *columns;
+    size_t column_count;
+    struct dbuf field_bytes;    /* CSV: unescaped bytes of one record */
+    size_t *field_ends;         /* CSV: end offset of each field in field_bytes */
+    size_t field_cap;
+};
+
+int payload_reader_open(struct payload_reader *r, const struct folio_index_payload *payload,
+                        struct folio_index_error *err);
+/* 1 and *doc (caller decrefs), 0 at the end, or a negative error. */
+int payload_reader_next(struct payload_reader *r, json_t **doc, struct folio_index_error *err);
+void payload_reader_close(struct payload_reader *r);
+const char *payload_format_name(enum folio_index_format f);
+void payload_line_col(const char *buf, size_t pos, uint64_t *line, uint64_t *col);
+int csv_open(struct payload_reader *r, struct folio_index_error *err);
+int csv_next(struct payload_reader *r, json_t **doc, struct folio_index_error *err);
+void csv_close(struct payload_reader *r);
+
+/* docid.c */
+int docid_check_primary_key(const char *pk, struct folio_index_error *err);
+int docid_infer_primary_key(const json_t *first_doc, char *out, size_t out_size,
+                            struct folio_index_error *err);
+int docid_extract(const json_t *doc, const char *pk, char id[FOLIO_INDEX_ID_BYTES_MAX + 1],
+                  size_t *id_len, struct folio_index_error *err);
+bool docid_valid(const char *id, size_t len);
+
+/* settings.c */
+int settings_apply_patch(const json_t *overrides, const json_t *patch, json_t **out,
+                         struct folio_index_error *err);
+json_t *settings_effective(const json_t *overrides);
+
+#endif
