@@ -36,6 +36,7 @@ struct cli_journal_opts {
     uint32_t type_mask; /* --type: bit per enum folio_event_type; 0 = all */
     bool json;
     bool follow;
+    bool verify;        /* replay --verify */
 };
 
 /* ---- subcommands (cli_journal.c, cli_verify.c) --------------------------- */
@@ -45,6 +46,7 @@ int cli_journal_inspect(struct cli_journal_opts *o);
 int cli_journal_tail(struct cli_journal_opts *o);
 int cli_journal_verify(struct cli_journal_opts *o);
 int cli_journal_stats(struct cli_journal_opts *o);
+int cli_journal_replay(struct cli_journal_opts *o); /* cli_replay.c */
 
 /* ---- output helpers (cli_out.c) ------------------------------------------ */
 

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  journal verify DIR    check every segment, frame, seal, chain link and seq\n"
     "  journal tail DIR      print the newest events; --follow keeps printing new ones\n"
     "  journal stats DIR     segments, bytes, seq and time range, events by type\n"
+    "  journal replay DB     rebuild the scheduler state; --verify compares with a full replay\n"
     "\n"
     "DIR is a journal directory or a data directory containing journal/.\n"
     "Every command takes --help; --json prints one JSON object per line (NDJSON).\n"
