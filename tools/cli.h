@@ -20,6 +20,7 @@ enum cli_exit {
     CLI_OK = 0,          /* success (also: stopped by SIGINT/SIGTERM, reader went away) */
     CLI_CORRUPT = 1,     /* corruption, verification failure, unsupported version */
     CLI_TORN = 2,        /* the journal ends in a torn tail that recovery would repair */
+    CLI_NOT_FOUND = 3,   /* task show / index history: no event mentions the uid */
     CLI_USAGE = 64,      /* bad command line (EX_USAGE) */
     CLI_NO_JOURNAL = 66, /* no journal at DIR (EX_NOINPUT) */
     CLI_IO = 74,         /* I/O error (EX_IOERR) */
@@ -47,6 +48,10 @@ int cli_journal_tail(struct cli_journal_opts *o);
 int cli_journal_verify(struct cli_journal_opts *o);
 int cli_journal_stats(struct cli_journal_opts *o);
 int cli_journal_replay(struct cli_journal_opts *o); /* cli_replay.c */
+
+/* `folio task show`, `folio index history` (cli_audit.c); argv[0] is the group. */
+int cli_task_main(int argc, char **argv);
+int cli_index_main(int argc, char **argv);
 
 /* ---- output helpers (cli_out.c) ------------------------------------------ */
 

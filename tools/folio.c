@@ -26,14 +26,17 @@ static const char usage_text[] =
     "  journal tail DIR      print the newest events; --follow keeps printing new ones\n"
     "  journal stats DIR     segments, bytes, seq and time range, events by type\n"
     "  journal replay DB     rebuild the scheduler state; --verify compares with a full replay\n"
+    "  task show DB UID      a task's whole life: registration, batches, progress, outcome\n"
+    "  index history DB UID  every event that touched an index, swaps included\n"
     "\n"
-    "DIR is a journal directory or a data directory containing journal/.\n"
+    "DIR (DB) is a journal directory or a data directory containing journal/.\n"
     "Every command takes --help; --json prints one JSON object per line (NDJSON).\n"
     "\n"
     "Exit codes:\n"
     "   0  success\n"
     "   1  corruption or verification failure (also an unsupported format version)\n"
     "   2  the journal ends in a torn tail (what recovery on open would repair)\n"
+    "   3  task show / index history: no event mentions that task or index\n"
     "  64  usage error\n"
     "  66  no such journal\n"
     "  74  I/O error\n"
@@ -64,6 +67,10 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "journal") == 0)
         return cli_journal_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "task") == 0)
+        return cli_task_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "index") == 0)
+        return cli_index_main(argc - 1, argv + 1);
     fprintf(stderr, "folio: unknown command '%s'\n\n", cmd);
     return usage(stderr, CLI_USAGE);
 }
