@@ -546,7 +546,7 @@ read_index(struct rd *d, struct sindex *ix)
     if (r_str(d, &x->source_instance_uid, true) != 0 || mpr_u64(&d->r, &x->source_seq) != 0 ||
         r_str(d, &x->archive_checksum, true) != 0)
         return FOLIO_E_CORRUPT;
-    if (!folio_index_uid_valid(x->uid.ptr, x->uid.len) || x->uuid.len != 36 ||
+    if (!folio_index_uid_valid(x->uid.ptr, x->uid.len) || !sched_uuid_valid(x->uuid) ||
         strmap_get(&d->s->indexes, x->uid.ptr, x->uid.len) != NULL ||
         strmap_get(&d->s->uuids, x->uuid.ptr, x->uuid.len) != NULL)
         return FOLIO_E_CORRUPT;
@@ -559,13 +559,16 @@ read_indexes(struct rd *d)
     uint32_t n;
     if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n > FOLIO_SCHED_TASKS_MAX)
         return bad(d, "the index list is malformed");
+    const struct sindex *prev = NULL;
     for (uint32_t i = 0; i < n; i++) {
         struct sindex *ix = folio_calloc(1, sizeof(*ix));
-        if (read_index(d, ix) != 0) {
+        /* Canonical order (uid bytes) keeps "equal state => equal bytes" true for loaded files. */
+        if (read_index(d, ix) != 0 || (prev != NULL && str_cmp(&prev->v.uid, &ix->v.uid) >= 0)) {
             sindex_free(ix);
-            return bad(d, "index #%u is malformed or repeated", i);
+            return bad(d, "index #%u is malformed, repeated or out of order", i);
         }
         sindex_link(d->s, ix);
+        prev = ix;
     }
     return 0;
 }

@@ -244,9 +244,14 @@ list_checkpoints(const char *dir, uint64_t **seqs, size_t *count)
     return 0;
 }
 
-/* Removes all but the newest FOLIO_CKPT_KEEP checkpoints and every .tmp. */
+/*
+ * Removes every .tmp and all but the newest FOLIO_CKPT_KEEP checkpoints, but
+ * never the one just written (written_seq) nor anything newer than it: files
+ * above it (restored by an operator, or kept by retention) are not this
+ * writer's to judge, and deleting the fresh one would leave only them.
+ */
 static int
-prune(const char *dir, struct folio_sched_diag *d)
+prune(const char *dir, uint64_t written_seq, struct folio_sched_diag *d)
 {
     uint64_t *seqs;
     size_t n;
@@ -255,6 +260,8 @@ prune(const char *dir, struct folio_sched_diag *d)
     if (list_checkpoints(dir, &seqs, &n) != 0)
         return io_error(d, "", 0, "listing the checkpoint directory");
     for (size_t i = FOLIO_CKPT_KEEP; i < n; i++) {
+        if (seqs[i] >= written_seq)
+            continue;
         ckpt_name(seqs[i], "bin", name, sizeof(name));
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         removed |= folio_io_unlink(path) == 0;
@@ -309,7 +316,7 @@ folio_sched_checkpoint_write(const char *checkpoint_dir, const char *journal_dir
     if (rc == 0)
         rc = write_file(checkpoint_dir, tmp_name, bin_name, header, w.buf, w.len, seq, d);
     if (rc == 0)
-        rc = prune(checkpoint_dir, d);
+        rc = prune(checkpoint_dir, seq, d);
     if (rc == 0 && name != NULL)
         snprintf(name, name_len, "%s", bin_name);
 out:

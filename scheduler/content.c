@@ -367,7 +367,7 @@ content_decode(enum folio_task_kind kind, const uint8_t *buf, size_t len,
 {
     memset(c, 0, sizeof(*c));
     c->kind = kind;
-    struct cdec d = {c, {buf, buf + len}, why, why_len};
+    struct cdec d = {c, {buf, len ? buf + len : buf}, why, why_len};
     if ((unsigned)kind >= FOLIO_KIND_COUNT)
         return fail(&d, "unknown task kind %d", (int)kind);
     const struct kind_rule *rule = &kind_rules[kind];

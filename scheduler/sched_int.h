@@ -266,6 +266,7 @@ void task_unlink_free_nodates(struct folio_sched_state *s, struct stask *t);
 void task_set_canceled_by(struct folio_sched_state *s, struct stask *t, uint32_t canceler);
 /* Byte order of two strings (shorter first on a common prefix). */
 int str_cmp(const struct folio_str *a, const struct folio_str *b);
+bool sched_uuid_valid(struct folio_str u);
 
 struct sbatch *batch_new(uint32_t uid);
 void batch_free(struct sbatch *b);

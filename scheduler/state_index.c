@@ -39,9 +39,9 @@ is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* 8-4-4-4-12 hex digits. */
-static bool
-uuid_valid(struct folio_str u)
+/* 8-4-4-4-12 hex digits (checked on apply and on checkpoint load: it names a directory). */
+bool
+sched_uuid_valid(struct folio_str u)
 {
     if (u.len != 36)
         return false;
@@ -79,7 +79,7 @@ check_new_index(struct folio_sched_state *s, uint64_t seq, const struct folio_ev
 {
     if (!folio_index_uid_valid(uid.ptr, uid.len))
         return CONFLICT("index uid `%.64s` is not valid", uid.ptr);
-    if (!uuid_valid(uuid))
+    if (!sched_uuid_valid(uuid))
         return CONFLICT("index uuid `%.64s` is not a UUID", uuid.ptr);
     if (index_find(s, uid) != NULL)
         return CONFLICT("index `%s` already exists", uid.ptr);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <xxhash.h>
 
 #include "folio/common.h"
 #include "folio/error.h"
@@ -185,6 +187,63 @@ test_replay_missing_db(void **state)
     folio_free(out);
 }
 
+/*
+ * A checkpoint whose checksums are right but whose index uuid is a path
+ * ("../" x 9 + "tmp/pwned", 36 bytes) must be refused: indexes live under
+ * indexes/<uuid>/, and XXH3 is no MAC.
+ */
+static void
+test_checkpoint_hostile_uuid_refused(void **state)
+{
+    char *db = make_db();
+    char *cdir = tu_path(db, "checkpoints");
+    DIR *dh = opendir(cdir);
+    assert_non_null(dh);
+    struct dirent *e;
+    char *path = NULL;
+    while ((e = readdir(dh)) != NULL)
+        if (strstr(e->d_name, ".bin") != NULL)
+            path = tu_path(cdir, e->d_name);
+    closedir(dh);
+    assert_non_null(path);
+    struct folio_sched_state *st = NULL;
+    assert_int_equal(folio_sched_checkpoint_read(path, &st, NULL, NULL), 0);
+    folio_sched_state_free(st);
+
+    size_t len = 0;
+    uint8_t *buf = tu_read_file(path, &len);
+    const char *uuid = "00000000-0000-4000-8000-000000000001";
+    const char *evil = "../../../../../../../../../tmp/pwned";
+    assert_int_equal(strlen(evil), 36);
+    uint8_t *at = memmem(buf, len, uuid, 36);
+    assert_non_null(at);
+    memcpy(at, evil, 36);
+    /* Re-seal: state hash = XXH3(body) at 32, checksum = XXH3(header[0,56) + body) at 56. */
+    const size_t hdr = 64;
+    uint64_t state_hash = XXH3_64bits(buf + hdr, len - hdr);
+    for (int i = 0; i < 8; i++)
+        buf[32 + i] = (uint8_t)(state_hash >> (8 * i));
+    XXH3_state_t *x = XXH3_createState();
+    XXH3_64bits_reset(x);
+    XXH3_64bits_update(x, buf, 56);
+    XXH3_64bits_update(x, buf + hdr, len - hdr);
+    uint64_t sum = XXH3_64bits_digest(x);
+    XXH3_freeState(x);
+    for (int i = 0; i < 8; i++)
+        buf[56 + i] = (uint8_t)(sum >> (8 * i));
+    tu_write_file(path, buf, len);
+    folio_free(buf);
+
+    struct folio_sched_diag d;
+    st = NULL;
+    assert_int_equal(folio_sched_checkpoint_read(path, &st, NULL, &d), FOLIO_E_CORRUPT);
+    assert_null(st);
+    folio_free(path);
+    folio_free(cdir);
+    tu_rmrf(db);
+    folio_free(db);
+}
+
 int
 main(void)
 {
@@ -192,6 +251,7 @@ main(void)
         cmocka_unit_test(test_replay_verify_agrees),
         cmocka_unit_test(test_replay_contradiction_exits_1),
         cmocka_unit_test(test_replay_missing_db),
+        cmocka_unit_test(test_checkpoint_hostile_uuid_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
