@@ -55,6 +55,16 @@ int cli_index_main(int argc, char **argv);
 
 /* ---- output helpers (cli_out.c) ------------------------------------------ */
 
+/* Parses a decimal u64, nothing else allowed. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/*
+ * The journal directory for a DIR/DB argument: arg/journal when arg is a data
+ * directory, else arg itself. Reports and returns CLI_NO_JOURNAL, CLI_IO or
+ * CLI_USAGE when it cannot; CLI_OK otherwise.
+ */
+int cli_resolve_dir(const char *arg, char *dir, size_t dir_len);
+
 /* Exit code for a folio error code (FOLIO_E_CORRUPT -> 1, ...). */
 int cli_exit_for(int err);
 

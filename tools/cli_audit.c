@@ -516,47 +516,7 @@ static const char index_usage[] =
     "corrupt, 2 if it ends in a torn tail (events before the damage are printed),\n"
     "66 if DB holds no journal.\n";
 
-/* DB, or DB/journal when DB is a data directory. */
-static int
-resolve_dir(struct audit *a)
-{
-    struct stat st;
-    if (stat(a->dir_arg, &st) != 0) {
-        bool missing = errno == ENOENT || errno == ENOTDIR;
-        fprintf(stderr, "folio: no such journal: %s: %s\n", a->dir_arg, strerror(errno));
-        return missing ? CLI_NO_JOURNAL : CLI_IO;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "folio: no such journal: %s: not a directory\n", a->dir_arg);
-        return CLI_NO_JOURNAL;
-    }
-    int n = snprintf(a->dir, sizeof(a->dir), "%s/journal", a->dir_arg);
-    if (n < 0 || (size_t)n >= sizeof(a->dir)) {
-        fprintf(stderr, "folio: path too long: %s\n", a->dir_arg);
-        return CLI_USAGE;
-    }
-    if (stat(a->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        snprintf(a->dir, sizeof(a->dir), "%s", a->dir_arg);
-    return CLI_OK;
-}
 
-static bool
-parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
 
 /*
  * `folio <group> <cmd> ...`: argv[0] is the group, argv[1] the command.
@@ -607,7 +567,7 @@ audit_main(enum audit_mode mode, int argc, char **argv)
     a.dir_arg = argv[optind];
     a.uid_arg = argv[optind + 1];
     if (mode == AUDIT_TASK) {
-        if (!parse_u64(a.uid_arg, &a.task_uid)) {
+        if (!cli_parse_u64(a.uid_arg, &a.task_uid)) {
             fprintf(stderr, "folio task show: UID must be a task uid (a number)\n");
             return CLI_USAGE;
         }
@@ -624,7 +584,7 @@ audit_main(enum audit_mode mode, int argc, char **argv)
         }
         a.type_mask = TYPE_BIT(TASK_REGISTERED) | OUTCOME_BITS | INDEX_CHANGE_BITS;
     }
-    int rc = resolve_dir(&a);
+    int rc = cli_resolve_dir(a.dir_arg, a.dir, sizeof(a.dir));
     if (rc == CLI_OK)
         rc = audit_run(&a);
     folio_free(a.batches.v);

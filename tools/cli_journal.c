@@ -125,24 +125,6 @@ usage_error(const char *cmd, const char *msg)
     return CLI_USAGE;
 }
 
-/* Parses a decimal u64, nothing else allowed. */
-static bool
-parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
 
 /* Adds the comma-separated type names in s to *mask. */
 static bool
@@ -170,18 +152,18 @@ apply_option(const struct subcommand *sc, int c, const char *arg, struct cli_jou
 {
     switch (c) {
     case 'F':
-        if (!parse_u64(arg, &o->from_seq))
+        if (!cli_parse_u64(arg, &o->from_seq))
             return usage_error(sc->name, "--from takes a sequence number");
         o->from_set = true;
         return CLI_OK;
     case 'T':
-        if (!parse_u64(arg, &o->to_seq))
+        if (!cli_parse_u64(arg, &o->to_seq))
             return usage_error(sc->name, "--to takes a sequence number");
         return CLI_OK;
     case 'y':
         return parse_types(arg, &o->type_mask) ? CLI_OK : CLI_USAGE;
     case 'n':
-        if (!parse_u64(arg, &o->lines))
+        if (!cli_parse_u64(arg, &o->lines))
             return usage_error(sc->name, "-n takes a number of events");
         return CLI_OK;
     case 'f':
@@ -239,29 +221,6 @@ parse_args(const struct subcommand *sc, int argc, char **argv, struct cli_journa
     return CLI_OK;
 }
 
-/* DIR, or DIR/journal when DIR is a data directory. */
-static int
-resolve_dir(struct cli_journal_opts *o)
-{
-    struct stat st;
-    if (stat(o->dir_arg, &st) != 0) {
-        bool missing = errno == ENOENT || errno == ENOTDIR;
-        fprintf(stderr, "folio: no such journal: %s: %s\n", o->dir_arg, strerror(errno));
-        return missing ? CLI_NO_JOURNAL : CLI_IO;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "folio: no such journal: %s: not a directory\n", o->dir_arg);
-        return CLI_NO_JOURNAL;
-    }
-    int n = snprintf(o->dir, sizeof(o->dir), "%s/journal", o->dir_arg);
-    if (n < 0 || (size_t)n >= sizeof(o->dir)) {
-        fprintf(stderr, "folio: path too long: %s\n", o->dir_arg);
-        return CLI_USAGE;
-    }
-    if (stat(o->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        snprintf(o->dir, sizeof(o->dir), "%s", o->dir_arg);
-    return CLI_OK;
-}
 
 int
 cli_journal_main(int argc, char **argv)
@@ -283,7 +242,7 @@ cli_journal_main(int argc, char **argv)
         if (rc == -1)
             return cli_out_flush(NULL);
         if (rc == CLI_OK)
-            rc = resolve_dir(&o);
+            rc = cli_resolve_dir(o.dir_arg, o.dir, sizeof(o.dir));
         if (rc == CLI_OK)
             rc = sc->run(&o);
         return rc;
@@ -384,7 +343,7 @@ newest_segment_first(const char *dir)
             continue;
         memcpy(digits, e->d_name, 20);
         digits[20] = '\0';
-        if (parse_u64(digits, &first) && first > newest)
+        if (cli_parse_u64(digits, &first) && first > newest)
             newest = first;
     }
     closedir(d);

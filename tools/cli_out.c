@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "folio/clock.h"
@@ -231,4 +232,45 @@ cli_type_selected(const struct folio_journal_record *rec, uint32_t type_mask, in
     if (*err != FOLIO_OK)
         return false;
     return (type_mask & (1u << type)) != 0;
+}
+
+bool
+cli_parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+int
+cli_resolve_dir(const char *arg, char *dir, size_t dir_len)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        bool missing = errno == ENOENT || errno == ENOTDIR;
+        fprintf(stderr, "folio: no such journal: %s: %s\n", arg, strerror(errno));
+        return missing ? CLI_NO_JOURNAL : CLI_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "folio: no such journal: %s: not a directory\n", arg);
+        return CLI_NO_JOURNAL;
+    }
+    int n = snprintf(dir, dir_len, "%s/journal", arg);
+    if (n < 0 || (size_t)n >= dir_len) {
+        fprintf(stderr, "folio: path too long: %s\n", arg);
+        return CLI_USAGE;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        snprintf(dir, dir_len, "%s", arg);
+    return CLI_OK;
 }
