@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -54,6 +55,56 @@
 #define JT_MAX_FILES 16
 
 /* ---- time --------------------------------------------------------------- */
+
+#define JT_WORKERS_MAX 4
+
+/* A worker: runs share i of n and writes its result_bytes-long result to fd, then _exits. */
+typedef void (*jt_worker_fn)(void *ctx, int i, int n, int fd);
+
+/*
+ * Fans work out to one forked worker per CPU (at most JT_WORKERS_MAX) and
+ * collects each worker's fixed-size result into results[i * result_bytes].
+ * *workers gets the worker count. Returns how many workers died or sent a
+ * short result (their slots are zeroed); each is reported on stderr.
+ */
+static inline int
+jt_fork_workers(jt_worker_fn fn, void *ctx, void *results, size_t result_bytes, int *workers)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = ncpu < 1 ? 1 : ncpu > JT_WORKERS_MAX ? JT_WORKERS_MAX : (int)ncpu;
+    pid_t pids[JT_WORKERS_MAX];
+    int fds[JT_WORKERS_MAX];
+    for (int i = 0; i < n; i++) {
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        fflush(NULL);
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(pfd[0]);
+            fn(ctx, i, n, pfd[1]);
+            _exit(6); /* workers _exit themselves; getting here is a bug */
+        }
+        close(pfd[1]);
+        fds[i] = pfd[0];
+    }
+    int dead = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t *slot = (uint8_t *)results + (size_t)i * result_bytes;
+        ssize_t got = read(fds[i], slot, result_bytes);
+        close(fds[i]);
+        int status = 0;
+        while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (got != (ssize_t)result_bytes || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "worker %d died (status 0x%x)\n", i, status);
+            memset(slot, 0, result_bytes);
+            dead++;
+        }
+    }
+    *workers = n;
+    return dead;
+}
 
 static inline double
 jt_now(void)

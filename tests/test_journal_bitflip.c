@@ -345,49 +345,30 @@ worker_main(int id, int workers, int out_fd)
 }
 
 static void
+worker_entry(void *ctx, int i, int n, int fd)
+{
+    (void)ctx;
+    worker_main(i, n, fd);
+}
+
+static void
 test_bitflip_everywhere(void **state)
 {
     (void)state;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
     struct plan count = {.workers = 1};
     plan_all(&count);
-    fprintf(stderr, "bitflip: %lu trials over %d workers\n", count.total, workers);
+    fprintf(stderr, "bitflip: %lu trials\n", count.total);
 
     double t0 = jt_now();
-    pid_t pids[4];
-    int fds[4];
-    for (int i = 0; i < workers; i++) {
-        int pfd[2];
-        assert_int_equal(pipe(pfd), 0);
-        fflush(NULL);
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            close(pfd[0]);
-            worker_main(i, workers, pfd[1]);
-        }
-        close(pfd[1]);
-        fds[i] = pfd[0];
-    }
+    struct worker_result rs[JT_WORKERS_MAX];
+    int workers = 0;
+    int bad_workers = jt_fork_workers(worker_entry, NULL, rs, sizeof(rs[0]), &workers);
     struct worker_result total = {{0}, 0, 0};
-    int bad_workers = 0;
     for (int i = 0; i < workers; i++) {
-        struct worker_result r;
-        ssize_t n = read(fds[i], &r, sizeof(r));
-        close(fds[i]);
-        int status = 0;
-        while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (n != (ssize_t)sizeof(r) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "worker %d died (status 0x%x)\n", i, status);
-            bad_workers++;
-            continue;
-        }
         for (int c = 0; c < C_COUNT; c++)
-            total.trials[c] += r.trials[c];
-        total.opens += r.opens;
-        total.fails += r.fails;
+            total.trials[c] += rs[i].trials[c];
+        total.opens += rs[i].opens;
+        total.fails += rs[i].fails;
     }
     unsigned long done = 0;
     for (int c = 0; c < C_COUNT; c++) {

@@ -584,47 +584,27 @@ count_calls(struct scenario *sc)
 }
 
 static void
+sweep_entry(void *ctx, int i, int n, int fd)
+{
+    sweep_worker(ctx, i, n, fd);
+}
+
+static void
 run_sweep(struct scenario *sc)
 {
     count_calls(sc);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu;
     double t0 = jt_now();
-    pid_t pids[4];
-    int fds[4];
-    for (int i = 0; i < workers; i++) {
-        int pfd[2];
-        assert_int_equal(pipe(pfd), 0);
-        fflush(NULL);
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            close(pfd[0]);
-            sweep_worker(sc, i, workers, pfd[1]);
-        }
-        close(pfd[1]);
-        fds[i] = pfd[0];
-    }
+    struct sweep_stats rs[JT_WORKERS_MAX];
+    int workers = 0;
+    int dead = jt_fork_workers(sweep_entry, sc, rs, sizeof(rs[0]), &workers);
     struct sweep_stats tot = {0};
-    int dead = 0;
     for (int i = 0; i < workers; i++) {
-        struct sweep_stats s;
-        ssize_t n = read(fds[i], &s, sizeof(s));
-        close(fds[i]);
-        int status = 0;
-        while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (n != (ssize_t)sizeof(s) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "sweep worker %d died (status 0x%x)\n", i, status);
-            dead++;
-            continue;
-        }
-        tot.runs += s.runs;
-        tot.aborted += s.aborted;
-        tot.killed += s.killed;
-        tot.survived_fault += s.survived_fault;
-        tot.not_reached += s.not_reached;
-        tot.fails += s.fails;
+        tot.runs += rs[i].runs;
+        tot.aborted += rs[i].aborted;
+        tot.killed += rs[i].killed;
+        tot.survived_fault += rs[i].survived_fault;
+        tot.not_reached += rs[i].not_reached;
+        tot.fails += rs[i].fails;
     }
     fprintf(stderr,
             "%s sweep: %lu runs in %.1f s: %lu aborted, %lu killed, %lu survived a failed call, "
