@@ -275,8 +275,7 @@ int segment_create_first(struct folio_journal *j);
 
 /* recover.c */
 int journal_recover_torn_tail(struct folio_journal *j, const struct walk_end *end,
-                              const struct folio_journal_diag *where, char *quarantine_name,
-                              size_t quarantine_len);
+                              char *quarantine_name, size_t quarantine_len);
 int journal_random_bytes(void *buf, size_t len);
 void journal_path(const struct folio_journal *j, const char *name, char *out, size_t out_len);
 

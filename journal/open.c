@@ -210,7 +210,7 @@ journal_position(struct folio_journal *j, struct folio_journal_open_info *info,
     if (err == FOLIO_E_TORN_TAIL) {
         if (info != NULL)
             info->recovery = *diag;
-        err = journal_recover_torn_tail(j, end, diag, quarantine, quarantine_len);
+        err = journal_recover_torn_tail(j, end, quarantine, quarantine_len);
         if (err != FOLIO_OK)
             return err;
         *recovered = true;

@@ -96,8 +96,7 @@ out:
 
 int
 journal_recover_torn_tail(struct folio_journal *j, const struct walk_end *end,
-                          const struct folio_journal_diag *where, char *quarantine_name,
-                          size_t quarantine_len)
+                          char *quarantine_name, size_t quarantine_len)
 {
     char name[SEG_NAME_LEN], path[4096];
     seg_name(end->last_first_seq, name);
@@ -132,6 +131,5 @@ journal_recover_torn_tail(struct folio_journal *j, const struct walk_end *end,
         err = folio_err_from_errno(errno);
 out:
     close(fd);
-    (void)where;
     return err;
 }
