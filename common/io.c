@@ -415,3 +415,63 @@ folio_io_fsync_dir(const char *dir)
     errno = saved;
     return rc;
 }
+
+/* ---- named crash points ---------------------------------------------------- */
+
+static pthread_once_t point_once = PTHREAD_ONCE_INIT;
+static char point_name[64];
+static uint64_t point_nth;
+static uint64_t point_hits;
+
+static void
+parse_point(const char *spec)
+{
+    point_nth = 0;
+    point_name[0] = '\0';
+    __atomic_store_n(&point_hits, 0, __ATOMIC_RELAXED);
+    if (spec == NULL || spec[0] == '\0')
+        return;
+    const char *colon = strchr(spec, ':');
+    size_t n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof(point_name)) {
+        fprintf(stderr, "folio: ignoring malformed FOLIO_CRASH_POINT=%s\n", spec);
+        return;
+    }
+    uint64_t nth = 1;
+    if (colon != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(colon + 1, &end, 10);
+        if (errno != 0 || end == colon + 1 || *end != '\0' || v == 0) {
+            fprintf(stderr, "folio: ignoring malformed FOLIO_CRASH_POINT=%s\n", spec);
+            return;
+        }
+        nth = v;
+    }
+    memcpy(point_name, spec, n);
+    point_name[n] = '\0';
+    point_nth = nth;
+}
+
+static void
+load_point_env(void)
+{
+    parse_point(getenv("FOLIO_CRASH_POINT"));
+}
+
+void
+folio_crash_point_set(const char *spec)
+{
+    pthread_once(&point_once, load_point_env);
+    parse_point(spec);
+}
+
+void
+folio_crash_point(const char *name)
+{
+    pthread_once(&point_once, load_point_env);
+    if (point_nth == 0 || strcmp(name, point_name) != 0)
+        return;
+    if (__atomic_add_fetch(&point_hits, 1, __ATOMIC_RELAXED) == point_nth)
+        die_now();
+}

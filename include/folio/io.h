@@ -86,4 +86,16 @@ ssize_t folio_io_pread_all(int fd, void *buf, size_t len, off_t off);
 /* Opens dir and fsyncs it. 0, or -1 and errno. */
 int folio_io_fsync_dir(const char *dir);
 
+/*
+ * A named crash point: code that wants tests to be able to stop the world
+ * between two steps (an index commit and the event recording it, ...) calls
+ * folio_crash_point("name") there. With FOLIO_CRASH_POINT="name" or
+ * "name:N" in the environment, the Nth call (default 1st) with that name
+ * kills the process with SIGKILL (after rolling back unsynced writes if the
+ * FOLIO_IO_FAULT plan asked for lose=1). Otherwise it does nothing.
+ */
+void folio_crash_point(const char *name);
+/* Sets the crash point as FOLIO_CRASH_POINT would ("name[:N]"; NULL clears) and resets its count. */
+void folio_crash_point_set(const char *spec);
+
 #endif
