@@ -18,14 +18,14 @@
 #include "sched_int.h"
 
 enum cfield {
-    CF_METHOD, CF_PRIMARY_KEY, CF_CONTENT_FILE, CF_CONTENT_BYTES, CF_CONTENT_CHECKSUM,
+    CF_METHOD, CF_FORMAT, CF_CSV_DELIMITER, CF_PAYLOAD, CF_PRIMARY_KEY, CF_CONTENT_FILE, CF_CONTENT_BYTES, CF_CONTENT_CHECKSUM,
     CF_DOCUMENTS_COUNT, CF_ALLOW_INDEX_CREATION, CF_IDS, CF_CLEAR, CF_SETTINGS, CF_IS_DELETION,
     CF_NEW_INDEX_UID, CF_SWAPS, CF_QUERY, CF_MATCHED_TASKS, CF_SNAPSHOT_PATH, CF_INDEX_UID,
     CF_COUNT
 };
 
 static const char *const cfield_names[CF_COUNT] = {
-    "method", "primaryKey", "contentFile", "contentBytes", "contentChecksum", "documentsCount",
+    "method", "format", "csvDelimiter", "payload", "primaryKey", "contentFile", "contentBytes", "contentChecksum", "documentsCount",
     "allowIndexCreation", "ids", "clear", "settings", "isDeletion", "newIndexUid", "swaps",
     "query", "matchedTasks", "snapshotPath", "indexUid",
 };
@@ -39,7 +39,8 @@ struct kind_rule {
     uint32_t required;
 };
 
-static const enum cfield o_doc_add[] = {CF_METHOD, CF_PRIMARY_KEY, CF_CONTENT_FILE,
+static const enum cfield o_doc_add[] = {CF_METHOD, CF_FORMAT, CF_CSV_DELIMITER, CF_PRIMARY_KEY,
+                                        CF_CONTENT_FILE, CF_PAYLOAD,
                                         CF_CONTENT_BYTES, CF_CONTENT_CHECKSUM,
                                         CF_DOCUMENTS_COUNT, CF_ALLOW_INDEX_CREATION};
 static const enum cfield o_doc_del[] = {CF_IDS, CF_CLEAR};
@@ -54,7 +55,7 @@ static const enum cfield o_si_import[] = {CF_SNAPSHOT_PATH, CF_INDEX_UID, CF_NEW
 #define RULE(arr, req) {arr, FOLIO_ARRAY_LEN(arr), req}
 static const struct kind_rule kind_rules[FOLIO_KIND_COUNT] = {
     [FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE] =
-        RULE(o_doc_add, B(METHOD) | B(CONTENT_FILE) | B(CONTENT_BYTES) | B(CONTENT_CHECKSUM)),
+        RULE(o_doc_add, B(METHOD) | B(CONTENT_BYTES) | B(CONTENT_CHECKSUM)),
     [FOLIO_KIND_DOCUMENT_DELETION] = RULE(o_doc_del, 0),
     [FOLIO_KIND_SETTINGS_UPDATE] = RULE(o_settings, B(SETTINGS)),
     [FOLIO_KIND_INDEX_CREATION] = RULE(o_idx_create, 0),
@@ -69,6 +70,7 @@ static const struct kind_rule kind_rules[FOLIO_KIND_COUNT] = {
 };
 
 #define CONTENT_FILE_MAX 128u
+#define CONTENT_INLINE_MAX (256u << 10) /* FOLIO_SCHED_INLINE_PAYLOAD_MAX */
 
 /* ---- owned storage of a decoded content -------------------------------- */
 
@@ -161,6 +163,12 @@ dec_str(struct cdec *d, enum cfield f, struct folio_str *out)
         break;
     case CF_METHOD:
         ok = mp_str_eq(p, n, "replace") || mp_str_eq(p, n, "update");
+        break;
+    case CF_FORMAT:
+        ok = mp_str_eq(p, n, "json") || mp_str_eq(p, n, "ndjson") || mp_str_eq(p, n, "csv");
+        break;
+    case CF_CSV_DELIMITER:
+        ok = n == 1 && p[0] >= 0x20 && p[0] < 0x7f && p[0] != '"';
         break;
     default:
         break;
@@ -281,6 +289,21 @@ dec_swaps(struct cdec *d)
     return rc;
 }
 
+/* An inline payload: msgpack bin, 1..FOLIO_SCHED_INLINE_PAYLOAD_MAX bytes. */
+static int
+dec_payload(struct cdec *d)
+{
+    struct mpv v;
+    if (mpr_next(&d->r, &v) != 0 || v.kind != MPK_BIN || v.len == 0 ||
+        v.len > CONTENT_INLINE_MAX)
+        return fail(d, "content key `payload` must be binary of 1..%u bytes", CONTENT_INLINE_MAX);
+    uint8_t *copy = owned_alloc(d->c, v.len);
+    memcpy(copy, v.ptr, v.len);
+    d->c->payload = copy;
+    d->c->payload_len = v.len;
+    return 0;
+}
+
 static int
 dec_settings(struct cdec *d)
 {
@@ -308,6 +331,23 @@ dec_field(struct cdec *d, enum cfield f)
         c->method = rc == 0 && strcmp(m.ptr, "update") == 0 ? FOLIO_DOC_UPDATE : FOLIO_DOC_REPLACE;
         return rc;
     }
+    case CF_FORMAT: {
+        struct folio_str m;
+        int rc = dec_str(d, f, &m);
+        if (rc == 0)
+            c->format = strcmp(m.ptr, "csv") == 0      ? FOLIO_DOC_CSV
+                        : strcmp(m.ptr, "ndjson") == 0 ? FOLIO_DOC_NDJSON
+                                                       : FOLIO_DOC_JSON;
+        return rc;
+    }
+    case CF_CSV_DELIMITER: {
+        struct folio_str m;
+        int rc = dec_str(d, f, &m);
+        if (rc == 0)
+            c->csv_delimiter = m.ptr[0];
+        return rc;
+    }
+    case CF_PAYLOAD: return dec_payload(d);
     case CF_PRIMARY_KEY: return dec_str(d, f, &c->primary_key);
     case CF_CONTENT_FILE: return dec_str(d, f, &c->content_file);
     case CF_CONTENT_CHECKSUM: return dec_str(d, f, &c->content_checksum);
@@ -357,6 +397,15 @@ dec_cross_rules(struct cdec *d)
     if (c->kind == FOLIO_KIND_DOCUMENT_DELETION) {
         if ((c->ids.count > 0) == c->clear)
             return fail(d, "documentDeletion content needs either `ids` or `clear: true`");
+    }
+    if (c->kind == FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) {
+        if ((c->content_file.len > 0) == (c->payload != NULL))
+            return fail(d, "documentAdditionOrUpdate content needs either `contentFile` or "
+                           "`payload`");
+        if (c->payload != NULL && c->content_bytes != c->payload_len)
+            return fail(d, "content key `contentBytes` must equal the inline payload's size");
+        if (c->csv_delimiter != 0 && c->format != FOLIO_DOC_CSV)
+            return fail(d, "content key `csvDelimiter` needs `format: \"csv\"`");
     }
     return 0;
 }
@@ -435,6 +484,10 @@ content_has(const struct folio_task_content *c, const struct kind_rule *rule, en
     if ((rule->required & (1u << f)) != 0)
         return true;
     switch (f) {
+    case CF_FORMAT: return c->format != FOLIO_DOC_JSON;
+    case CF_CSV_DELIMITER: return c->csv_delimiter != 0;
+    case CF_CONTENT_FILE: return c->content_file.len > 0;
+    case CF_PAYLOAD: return c->payload != NULL;
     case CF_PRIMARY_KEY: return c->primary_key.len > 0;
     case CF_DOCUMENTS_COUNT: return c->documents_count_set;
     case CF_ALLOW_INDEX_CREATION: return c->allow_index_creation_set;
@@ -471,6 +524,11 @@ enc_field(struct mpw *w, const struct folio_task_content *c, enum cfield f)
     mpw_cstr(w, cfield_names[f]);
     switch (f) {
     case CF_METHOD: mpw_cstr(w, c->method == FOLIO_DOC_UPDATE ? "update" : "replace"); break;
+    case CF_FORMAT:
+        mpw_cstr(w, c->format == FOLIO_DOC_CSV ? "csv" : c->format == FOLIO_DOC_NDJSON ? "ndjson" : "json");
+        break;
+    case CF_CSV_DELIMITER: mpw_str(w, &c->csv_delimiter, 1); break;
+    case CF_PAYLOAD: mpw_bin(w, c->payload, c->payload_len); break;
     case CF_PRIMARY_KEY: mpw_fstr(w, c->primary_key); break;
     case CF_CONTENT_FILE: mpw_fstr(w, c->content_file); break;
     case CF_CONTENT_BYTES: mpw_u64(w, c->content_bytes); break;

@@ -104,6 +104,13 @@ enum folio_doc_method {
     FOLIO_DOC_UPDATE = 1,        /* "update": PUT documents */
 };
 
+/* Payload formats (key `format`; absent means json). Same order as folio_index_format. */
+enum folio_doc_format {
+    FOLIO_DOC_JSON = 0,
+    FOLIO_DOC_NDJSON = 1,
+    FOLIO_DOC_CSV = 2,
+};
+
 struct folio_task_swap {
     struct folio_str indexes[2];
     bool rename;
@@ -117,7 +124,11 @@ struct folio_task_content {
     struct folio_str new_index_uid;
     /* documentAdditionOrUpdate */
     enum folio_doc_method method;
-    struct folio_str content_file;        /* id of the payload file in content/ */
+    enum folio_doc_format format;
+    char csv_delimiter;                   /* csv only; 0: absent (',') */
+    struct folio_str content_file;        /* id of the payload file in content/, or */
+    const uint8_t *payload;               /* the payload itself, inline (small payloads) */
+    uint32_t payload_len;
     uint64_t content_bytes;
     struct folio_str content_checksum;    /* 32 lowercase hex digits: XXH3-128 of the payload */
     bool documents_count_set;

@@ -1,0 +1,159 @@
+/*
+ * Internals of the running scheduler (folio/sched_run.h): run.c (open, close,
+ * appends and their application to the state, waits, checkpoints),
+ * run_dir.c (data directory, recovery of interrupted batches, leftovers),
+ * run_register.c (validation and registration), run_batch.c (which batch is
+ * next), run_process.c (the processing thread and the processors).
+ */
+#ifndef FOLIO_RUN_INT_H
+#define FOLIO_RUN_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "folio/event.h"
+#include "folio/index.h"
+#include "folio/journal.h"
+#include "folio/sched.h"
+#include "folio/sched_run.h"
+
+#define RUN_UUID_LEN 36u
+
+/* An index env folio has open, by uuid. */
+struct run_index {
+    char uuid[RUN_UUID_LEN + 1];
+    struct folio_index *idx;
+    uint32_t refs;                   /* acquired and not released */
+    bool doomed;                     /* deleted: close once refs drop to 0 */
+    struct run_index *next;
+};
+
+struct folio_sched {
+    struct folio_sched_opts opts;
+    char *db_path, *journal_dir, *ckpt_dir, *content_dir, *indexes_dir, *tmp_dir;
+    char *snapshot_dir;              /* NULL if none */
+    char instance_uid[RUN_UUID_LEN + 1];
+    struct folio_journal *journal;
+    struct folio_index_options index_opts;
+
+    /* The state, changed only by run_apply on the journal's writer thread. */
+    struct folio_sched_state *state;
+    pthread_rwlock_t state_lock;
+
+    /* mu guards everything below it and is what cond waits on. */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;             /* broadcast after every application and flag change */
+    uint64_t applied_gen;            /* increments with every application */
+    bool stopping, paused, worker_busy;
+    uint32_t running_batch;          /* FOLIO_SCHED_NONE when none */
+    atomic_bool must_stop;           /* a cancelation matched a task of the running batch */
+    struct run_index *indexes;
+    uint64_t events_since_ckpt;
+    int64_t last_ckpt_mono_ns;
+
+    /* Registration order: uids are assigned and queued to the journal under it. */
+    pthread_mutex_t reg_mu;
+    uint64_t next_task_uid;
+
+    /* Content files written but not yet fsynced (the journal's before_sync hook). */
+    pthread_mutex_t sync_mu;
+    int *sync_fds;
+    size_t sync_count, sync_cap;
+
+    pthread_t worker;
+    bool worker_started;
+};
+
+/* ---- run.c ---- */
+
+/*
+ * Appends n events as one atomic journal append and, once durable, applies
+ * them to the state (in seq order, on the writer thread), then calls done
+ * (may be NULL) with the result. The events' memory must stay valid until
+ * done runs. Returns 0 if queued, or an error (done not called).
+ */
+struct run_append;
+typedef void (*run_done_fn)(struct run_append *a, int err, uint64_t first_seq);
+struct run_append {
+    struct folio_sched *s;
+    struct folio_event *events;
+    size_t count;
+    uint8_t **bufs;                  /* encoded events, owned */
+    run_done_fn done;
+    void *ctx;
+    /* for run_append_wait */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool fired;
+    int err;
+    uint64_t first_seq;
+};
+int run_append_async(struct folio_sched *s, struct run_append *a);
+/* Appends and waits: 0 and *first_seq, or an error. */
+int run_append_wait(struct folio_sched *s, struct folio_event *events, size_t count,
+                    uint64_t *first_seq);
+/* Frees what run_append_async allocated in a (not a itself). */
+void run_append_release(struct run_append *a);
+
+/* Index envs by uuid: opened on first use. */
+int run_index_get(struct folio_sched *s, const char *uuid, struct folio_index **out);
+void run_index_put(struct folio_sched *s, struct folio_index *idx);
+/* Registers an env just created (refs 1: run_index_put it). */
+void run_index_adopt(struct folio_sched *s, const char *uuid, struct folio_index *idx);
+/* Closes the env of uuid once unused and forgets it. */
+void run_index_forget(struct folio_sched *s, const char *uuid);
+
+void run_wake(struct folio_sched *s);
+int run_checkpoint(struct folio_sched *s, struct folio_sched_diag *diag);
+char *run_path(const char *a, const char *b);
+
+/* ---- run_dir.c ---- */
+
+int run_dir_prepare(struct folio_sched *s, struct folio_sched_diag *diag);
+void run_uuid_new(char out[RUN_UUID_LEN + 1]);
+int run_rmrf(const char *path, uint64_t *bytes);
+/* Finishes or requeues the tasks a crash left processing. */
+int run_recover_processing(struct folio_sched *s, struct folio_sched_open_info *info,
+                           struct folio_sched_diag *diag);
+/* Removes orphan index dirs, unneeded content files and tmp/ entries; records them. */
+int run_remove_leftovers(struct folio_sched *s, struct folio_sched_open_info *info,
+                         struct folio_sched_diag *diag);
+
+/* ---- run_register.c ---- */
+
+void run_content_unlink(struct folio_sched *s, const char *content_file);
+int run_before_sync(void *ctx);
+
+/* ---- run_batch.c ---- */
+
+struct run_batch {
+    uint32_t *tasks;                 /* ascending uids */
+    uint32_t count;
+    enum folio_task_kind kind;       /* of the first task */
+    char index_uid[FOLIO_INDEX_UID_MAX + 1]; /* "" for global batches */
+    char reason[512];
+};
+/* Picks the next batch from the state (read-locked by the caller). 1 if one, 0 if none. */
+int run_batch_next(struct folio_sched *s, const struct folio_sched_state *st,
+                   struct run_batch *b);
+void run_batch_clear(struct run_batch *b);
+
+/* ---- run_process.c ---- */
+
+void *run_worker_main(void *arg);
+
+/* Outcome stored with the applied marker: msgpack {status, details?, error?}. */
+int run_outcome_encode(bool failed, const uint8_t *details, size_t details_len,
+                       const uint8_t *error, size_t error_len, uint8_t **out, size_t *len);
+int run_outcome_decode(const uint8_t *buf, size_t len, bool *failed, struct folio_object *details,
+                       struct folio_object *error);
+
+/* Meilisearch error object (msgpack) for a folio error code and message. */
+int run_error_object(const char *code, const char *type, const char *message, uint8_t **out,
+                     size_t *len);
+/* Maps a folio error to Meilisearch's code, type and HTTP status. */
+void run_error_code(int folio_err, const char **code, const char **type, int *http_status);
+
+#endif
