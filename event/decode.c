@@ -353,6 +353,8 @@ scan_str_array(struct mp_cursor *c, const struct field_desc *f, struct dec_state
         rc = read_str(c, st->buf, FOLIO_EVENT_STR_MAX, &s, &n);
         if (rc != 0)
             return rc;
+        if (n == 0 && f->items_nonempty)
+            return FOLIO_E_DECODE;
         st->byte_bytes += (size_t)n + 1;
     }
     a->count = count;

@@ -83,7 +83,8 @@ str_array_valid(const struct folio_str_array *a, const struct field_desc *f)
     if (a->count < f->min || a->count > f->max || (a->count != 0 && a->items == NULL))
         return 0;
     for (uint32_t i = 0; i < a->count; i++)
-        if (!str_valid(&a->items[i], FOLIO_EVENT_STR_MAX))
+        if (!str_valid(&a->items[i], FOLIO_EVENT_STR_MAX) ||
+            (a->items[i].len == 0 && f->items_nonempty))
             return 0;
     return 1;
 }

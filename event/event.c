@@ -18,17 +18,23 @@
 
 #define REQ 0
 #define OPT 1
-#define FIELD(key_, kind_, member_, opt_, min_, max_)                                        \
+#define FIELD_X(key_, kind_, member_, opt_, min_, max_, items_nonempty_)                      \
     {                                                                                      \
         .key = key_, .key_len = sizeof(key_) - 1, .kind = FK_##kind_, .optional = opt_,     \
         .key_mask = {EV_KEY_MASK(sizeof(key_) - 1, 0), EV_KEY_MASK(sizeof(key_) - 1, 1)},   \
         .offset = offsetof(struct folio_event, member_), .min = min_, .max = max_,          \
+        .items_nonempty = items_nonempty_,                                                 \
     }
+#define FIELD(key_, kind_, member_, opt_, min_, max_)                                        \
+    FIELD_X(key_, kind_, member_, opt_, min_, max_, 0)
 #define SCALAR(key_, kind_, member_) FIELD(key_, kind_, member_, REQ, 0, 0)
 #define STR(key_, member_, opt_) FIELD(key_, STR, member_, opt_, 0, FOLIO_EVENT_STR_MAX)
 #define OBJ(key_, member_, opt_) FIELD(key_, OBJECT, member_, opt_, 0, FOLIO_EVENT_OBJECT_BYTES_MAX)
 #define ARR(key_, kind_, member_, opt_, min_)                                               \
     FIELD(key_, kind_, member_, opt_, min_, FOLIO_EVENT_ARRAY_MAX)
+/* A [str] whose items must not be empty (paths: "" would name nothing). */
+#define NONEMPTY_STRS(key_, member_, opt_, min_)                                            \
+    FIELD_X(key_, STR_ARRAY, member_, opt_, min_, FOLIO_EVENT_ARRAY_MAX, 1)
 #define AT SCALAR("at", I64, at_ns)
 
 #define TR(m) u.task_registered.m
@@ -145,6 +151,14 @@ static const struct field_desc journal_recovered_fields[] = {
     SCALAR("last_valid_seq", U64, JR(last_valid_seq)),
 };
 
+#define FR(m) u.files_removed.m
+static const struct field_desc files_removed_fields[] = {
+    AT,
+    STR("reason", FR(reason), REQ),
+    NONEMPTY_STRS("paths", FR(paths), REQ, 1),
+    SCALAR("bytes", U64, FR(bytes)),
+};
+
 /*
  * The three outcomes share one struct, so a caller can fill a member its type
  * does not carry; encoding it silently would lose it, so it is refused.
@@ -191,6 +205,7 @@ const struct event_schema ev_schemas[FOLIO_EV_TYPE_COUNT] = {
     [FOLIO_EV_SERVER_STARTED] = SCHEMA(server_started_fields, NULL),
     [FOLIO_EV_JOURNAL_RECOVERED] =
         SCHEMA(journal_recovered_fields, NULL),
+    [FOLIO_EV_FILES_REMOVED] = SCHEMA(files_removed_fields, NULL),
 };
 
 /* Wire names come from event.h's X-macro so the two lists cannot drift. */

@@ -305,11 +305,12 @@ struct field_desc {
     char key[EV_KEY_MAX + 1];
     uint64_t key_mask[2];
     uint8_t key_len;
-    uint8_t kind;          /* enum field_kind */
+    uint8_t kind;           /* enum field_kind */
     uint8_t optional;
+    uint8_t items_nonempty; /* str arrays: no item may be "" (fits the padding before offset) */
     uint32_t offset;
-    uint32_t min;          /* arrays: fewest items */
-    uint32_t max;          /* str: most bytes; arrays: most items */
+    uint32_t min;           /* arrays: fewest items */
+    uint32_t max;           /* str: most bytes; arrays: most items */
 };
 
 /* key_mask[word] for a key of len bytes: the low (len - 8 * word) bytes, at most 8. */

@@ -540,6 +540,7 @@ folio_sched_state_apply(struct folio_sched_state *s, uint64_t seq, uint64_t fram
         break;
     case FOLIO_EV_SERVER_STARTED:
     case FOLIO_EV_JOURNAL_RECOVERED:
+    case FOLIO_EV_FILES_REMOVED:
         break;
     case FOLIO_EV_NONE:
     case FOLIO_EV_TYPE_COUNT:

@@ -77,6 +77,8 @@ static const struct ttype spec[] = {
     {FOLIO_EV_JOURNAL_RECOVERED, "journal_recovered",
      {{"segment", T_STR, 0}, {"offset", T_U64, 0}, {"bytes_dropped", T_U64, 0},
       {"quarantine", T_STR, 1}, {"reason", T_STR, 0}, {"last_valid_seq", T_U64, 0}}},
+    {FOLIO_EV_FILES_REMOVED, "files_removed",
+     {{"reason", T_STR, 0}, {"paths", T_STRS, 0}, {"bytes", T_U64, 0}}},
 };
 
 /* ---- sample events ------------------------------------------------------ */
@@ -94,6 +96,8 @@ static const uint8_t error_obj[] = {0x82, 0xa7, 'm', 'e', 's', 's', 'a', 'g', 'e
 static const struct folio_str two_uids[] = {{"movies", 6}, {"b\xc3\xa9" "books", 8}};
 static const struct folio_str four_uids[] = {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}};
 static const uint64_t task_uid_list[] = {3, 4, 500000, UINT64_MAX};
+static const struct folio_str removed_paths[] = {
+    {"indexes/0b7b8e4c-0f7b-4c1e-9a53-1d2f3e4a5b6c", 44}, {"content/17", 10}, {"tmp/x", 5}};
 
 #define OBJ(a) ((struct folio_object){a, sizeof(a)})
 #define STR(s) folio_str_c(s)
@@ -168,6 +172,13 @@ sample_misc(struct folio_event *ev, int full)
             r->quarantine = STR("quarantine-1");
         r->reason = STR("torn tail");
         r->last_valid_seq = 41;
+        break;
+    }
+    case FOLIO_EV_FILES_REMOVED: {
+        struct folio_ev_files_removed *r = &ev->u.files_removed;
+        r->reason = STR(full ? "orphan index directory (no mapping entry)" : "");
+        r->paths = (struct folio_str_array){removed_paths, full ? 3 : 1};
+        r->bytes = full ? UINT64_MAX : 0;
         break;
     }
     default:
@@ -387,6 +398,14 @@ assert_misc_equal(const struct folio_event *want, const struct folio_event *got)
         EQ_STR(quarantine);
         EQ_STR(reason);
         EQ_INT(last_valid_seq);
+        break;
+    }
+    case FOLIO_EV_FILES_REMOVED: {
+        const struct folio_ev_files_removed *a = &want->u.files_removed,
+                                            *b = &got->u.files_removed;
+        EQ_STR(reason);
+        assert_strs_equal(a->paths, b->paths);
+        EQ_INT(bytes);
         break;
     }
     default:
@@ -2047,6 +2066,184 @@ test_encode_too_large(void **state)
     free(s);
 }
 
+/* ---- files_removed ------------------------------------------------------ */
+
+static void
+v_arr_with_empty(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    pack_key(pk, "tmp/a");
+    msgpack_pack_str_with_body(pk, "", 0);
+}
+static void
+v_arr_only_empty(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_str_with_body(pk, "", 0);
+}
+/* array_len_param one-byte strings. */
+static void
+v_long_str_array(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, array_len_param);
+    for (uint32_t i = 0; i < array_len_param; i++)
+        pack_key(pk, "p");
+}
+
+/* Exact bytes and JSON of a files_removed event, worked out by hand. */
+static void
+test_files_removed_golden(void **state)
+{
+    static const uint8_t want[] = {
+        0xde, 0x00, 0x06,                                     /* map16, 6 entries */
+        0xa3, 's', 'e', 'q', 0xcf, 0, 0, 0, 0, 0, 0, 0, 2,    /* "seq": uint64 2 */
+        0xa4, 't', 'y', 'p', 'e',                             /* "type" */
+        0xad, 'f', 'i', 'l', 'e', 's', '_', 'r', 'e', 'm', 'o', 'v', 'e', 'd',
+        0xa2, 'a', 't', 0x05,                                 /* "at": 5 */
+        0xa6, 'r', 'e', 'a', 's', 'o', 'n', 0xa1, 'r',        /* "reason": "r" */
+        0xa5, 'p', 'a', 't', 'h', 's', 0x91,                  /* "paths": [ */
+        0xa5, 't', 'm', 'p', '/', 'a',                        /*   "tmp/a" ] */
+        0xa5, 'b', 'y', 't', 'e', 's', 0xcd, 0x01, 0x2c,      /* "bytes": uint16 300 */
+    };
+    static const struct folio_str one_path[] = {{"tmp/a", 5}};
+    struct folio_event ev = {.type = FOLIO_EV_FILES_REMOVED, .seq = 2, .at_ns = 5};
+    ev.u.files_removed =
+        (struct folio_ev_files_removed){STR("r"), (struct folio_str_array){one_path, 1}, 300};
+    size_t len;
+    uint8_t *buf = encode_ok(&ev, &len);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+    folio_free(buf);
+
+    struct folio_event got;
+    assert_int_equal(folio_event_decode(want, sizeof(want), &got), FOLIO_OK);
+    assert_event_equal(&ev, &got);
+    folio_event_clear(&got);
+    expect_json(&ev, "{\"seq\":2,\"type\":\"files_removed\",\"at\":5,\"reason\":\"r\","
+                     "\"paths\":[\"tmp/a\"],\"bytes\":300}");
+
+    sample_event(FOLIO_EV_FILES_REMOVED, 1, &ev);
+    expect_json(&ev, "{\"seq\":123456789,\"type\":\"files_removed\",\"at\":1700000000123456789,"
+                     "\"reason\":\"orphan index directory (no mapping entry)\","
+                     "\"paths\":[\"indexes/0b7b8e4c-0f7b-4c1e-9a53-1d2f3e4a5b6c\","
+                     "\"content/17\",\"tmp/x\"],\"bytes\":18446744073709551615}");
+
+    static const struct folio_str odd[] = {{"tmp/a\"b\\c", 9}, {"tmp/\xc3\xa9", 6}};
+    sample_event(FOLIO_EV_FILES_REMOVED, 0, &ev);
+    ev.u.files_removed.paths = (struct folio_str_array){odd, 2};
+    expect_json(&ev, "{\"seq\":0,\"type\":\"files_removed\",\"at\":-9223372036854775808,"
+                     "\"reason\":\"\",\"paths\":[\"tmp/a\\\"b\\\\c\",\"tmp/\xc3\xa9\"],"
+                     "\"bytes\":0}");
+}
+
+/* Decoding files_removed: every key, type, bound and the non-empty paths rule. */
+static void
+test_files_removed_decode_strict(void **state)
+{
+    const enum folio_event_type t = FOLIO_EV_FILES_REMOVED;
+    static const char *keys[] = {"reason", "paths", "bytes"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(keys); i++) {
+        expect_edit(t, 1, (struct edit){E_DROP, keys[i], NULL}, FOLIO_E_DECODE);
+        expect_edit(t, 1, (struct edit){E_DUP, keys[i], NULL}, FOLIO_E_DECODE);
+        expect_edit(t, 1, (struct edit){E_MOVE_LAST, keys[i], NULL}, FOLIO_OK);
+    }
+    expect_edit(t, 1, (struct edit){E_ADD, "path", v_arr_str}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_ADD, "segment", v_str}, FOLIO_E_DECODE); /* another type's */
+    expect_edit(t, 1, (struct edit){E_ADD, "bytes_dropped", v_int5}, FOLIO_E_DECODE);
+
+    /* Wrong msgpack types. */
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_int5}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_nil}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_str}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_int}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_nil}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_map}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "bytes", v_neg1}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "bytes", v_float}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "bytes", v_str}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "bytes", v_u64_max}, FOLIO_OK);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "bytes", v_signed_form5}, FOLIO_OK);
+
+    /* paths: at least one, none empty; the rule is this field's, not every [str]'s. */
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_empty}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_only_empty}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_with_empty}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_str}, FOLIO_OK);
+    expect_edit(FOLIO_EV_TASK_REGISTERED, 1,
+                (struct edit){E_REPLACE, "index_uids", v_arr_with_empty}, FOLIO_OK);
+    expect_edit(FOLIO_EV_INDEXES_SWAPPED, 1,
+                (struct edit){E_REPLACE, "index_uids", v_arr_with_empty}, FOLIO_OK);
+    /* An empty reason is a value, as for the other types' reasons. */
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_type_empty}, FOLIO_OK);
+
+    /* Bounds: string length, item count, UTF-8. */
+    str_len_param = FOLIO_EVENT_STR_MAX;
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_long_str}, FOLIO_OK);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_long_str}, FOLIO_OK);
+    str_len_param = FOLIO_EVENT_STR_MAX + 1;
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_long_str}, FOLIO_E_TOO_LARGE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_long_str}, FOLIO_E_TOO_LARGE);
+    array_len_param = FOLIO_EVENT_ARRAY_MAX;
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_long_str_array}, FOLIO_OK);
+    array_len_param = FOLIO_EVENT_ARRAY_MAX + 1;
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_long_str_array}, FOLIO_E_TOO_LARGE);
+    utf8_param = "\xc0\xaf"; /* overlong '/' */
+    expect_edit(t, 1, (struct edit){E_REPLACE, "paths", v_arr_utf8}, FOLIO_E_DECODE);
+    expect_edit(t, 1, (struct edit){E_REPLACE, "reason", v_utf8}, FOLIO_E_DECODE);
+}
+
+/* Encoding refuses every files_removed that decoding would refuse. */
+static void
+test_files_removed_encode_strict(void **state)
+{
+    struct folio_event ev;
+    struct folio_ev_files_removed *r = &ev.u.files_removed;
+    static const struct folio_str empty_last[] = {{"tmp/a", 5}, {"", 0}};
+    static const struct folio_str null_item[] = {{"tmp/a", 5}, {NULL, 0}};
+    static const struct folio_str bad_utf8[] = {{"tmp/\xff", 5}};
+    char *long_str = malloc(FOLIO_EVENT_STR_MAX + 1);
+    memset(long_str, 'p', FOLIO_EVENT_STR_MAX + 1);
+    struct folio_str long_path[1] = {{long_str, FOLIO_EVENT_STR_MAX + 1}};
+
+    sample_event(FOLIO_EV_FILES_REMOVED, 1, &ev);
+    expect_encode(&ev, FOLIO_OK);
+    r->paths.count = 0;
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->paths = (struct folio_str_array){NULL, 1};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->paths = (struct folio_str_array){empty_last, 2};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->paths = (struct folio_str_array){empty_last, 1};
+    expect_encode(&ev, FOLIO_OK);
+    r->paths = (struct folio_str_array){null_item, 2};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->paths = (struct folio_str_array){bad_utf8, 1};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->paths = (struct folio_str_array){long_path, 1};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    long_path[0].len = FOLIO_EVENT_STR_MAX;
+    expect_encode(&ev, FOLIO_OK);
+    r->paths = (struct folio_str_array){removed_paths, FOLIO_EVENT_ARRAY_MAX + 1};
+    expect_encode(&ev, FOLIO_E_INVALID); /* the count is refused before any item is read */
+
+    sample_event(FOLIO_EV_FILES_REMOVED, 1, &ev);
+    r->reason = (struct folio_str){NULL, 0}; /* required string missing */
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->reason = (struct folio_str){long_str, FOLIO_EVENT_STR_MAX + 1};
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->reason = STR("a\xc0\xafz");
+    expect_encode(&ev, FOLIO_E_INVALID);
+    r->reason = STR("");
+    expect_encode(&ev, FOLIO_OK);
+    free(long_str);
+
+    /* Other [str] fields keep accepting empty items. */
+    static const struct folio_str empty_uid[] = {{"", 0}};
+    sample_event(FOLIO_EV_TASK_REGISTERED, 1, &ev);
+    ev.u.task_registered.index_uids = (struct folio_str_array){empty_uid, 1};
+    expect_encode(&ev, FOLIO_OK);
+}
+
 static const uint8_t interesting[] = {0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
                                       0xc0, 0xc1, 0xc4, 0xc6, 0xc7, 0xca, 0xcb, 0xcf, 0xd3,
                                       0xd4, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0,
@@ -2143,6 +2340,9 @@ main(void)
         cmocka_unit_test(test_decode_error_leaves_clear),
         cmocka_unit_test(test_encode_rejects),
         cmocka_unit_test(test_encode_too_large),
+        cmocka_unit_test(test_files_removed_golden),
+        cmocka_unit_test(test_files_removed_decode_strict),
+        cmocka_unit_test(test_files_removed_encode_strict),
         cmocka_unit_test(test_decode_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

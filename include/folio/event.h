@@ -15,7 +15,8 @@
  *
  * Decoding is strict and bounded: an unknown type, an unknown or repeated key,
  * a missing required field, a wrong msgpack type, a string longer than
- * FOLIO_EVENT_STR_MAX, an array longer than FOLIO_EVENT_ARRAY_MAX, a nested
+ * FOLIO_EVENT_STR_MAX, an array longer than FOLIO_EVENT_ARRAY_MAX (or shorter
+ * than its type allows, or, for files_removed's paths, holding ""), a nested
  * object deeper than FOLIO_EVENT_OBJECT_DEPTH_MAX or larger than
  * FOLIO_EVENT_OBJECT_BYTES_MAX, or trailing bytes are each an error; decoding
  * never reads outside [buf, buf + len).
@@ -52,7 +53,8 @@
     X(TASK_REQUEUED,       "task_requeued")                                                    \
     X(CHECKPOINT_WRITTEN,  "checkpoint_written")                                               \
     X(SERVER_STARTED,      "server_started")                                                   \
-    X(JOURNAL_RECOVERED,   "journal_recovered")
+    X(JOURNAL_RECOVERED,   "journal_recovered")                                                \
+    X(FILES_REMOVED,       "files_removed")
 
 enum folio_event_type {
     FOLIO_EV_NONE = 0,
@@ -182,6 +184,18 @@ struct folio_ev_journal_recovered {
     uint64_t last_valid_seq;             /* seq of the last event kept (0 if none) */
 };
 
+/*
+ * Leftovers removed from the data directory at start-up, put on record:
+ * orphan index directories ("indexes/<uuid>"), content files no living task
+ * needs ("content/<id>"), anything in tmp/ ("tmp/<name>"). Each path is a
+ * non-empty string of at most FOLIO_EVENT_STR_MAX bytes.
+ */
+struct folio_ev_files_removed {
+    struct folio_str reason;             /* why, for people, e.g. "orphan index directory" */
+    struct folio_str_array paths;        /* at least one; relative to the data directory */
+    uint64_t bytes;                      /* total bytes removed (0 if unknown) */
+};
+
 struct folio_event {
     enum folio_event_type type;
     uint64_t seq;                        /* 0 until the journal assigns it */
@@ -199,6 +213,7 @@ struct folio_event {
         struct folio_ev_checkpoint_written checkpoint_written;
         struct folio_ev_server_started server_started;
         struct folio_ev_journal_recovered journal_recovered;
+        struct folio_ev_files_removed files_removed;
     } u;
     void *owned_;                        /* private: storage of a decoded event */
 };
