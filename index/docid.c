@@ -6,9 +6,9 @@
  *     the primary key, none or several is an error;
  *   - a primary key may name a nested attribute with dots ("a.b"); every
  *     split of the path is tried and more than one value is an error;
- *   - an id is an integer (stored as its decimal text, so 1 and "1" are the
- *     same document; negative integers are allowed, floats are not) or a
- *     string of 1..511 bytes of [A-Za-z0-9_-].
+ *   - an id is an integer from INT64_MIN to UINT64_MAX (stored as its
+ *     decimal text, so 1 and "1" are the same document; negative integers are
+ *     allowed, floats are not) or a string of 1..511 bytes of [A-Za-z0-9_-].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +132,12 @@ id_from_value(const json_t *v, char id[FOLIO_INDEX_ID_BYTES_MAX + 1], size_t *id
         int n = snprintf(id, FOLIO_INDEX_ID_BYTES_MAX + 1, "%" JSON_INTEGER_FORMAT,
                          json_integer_value(v));
         *id_len = (size_t)n;
+        return FOLIO_OK;
+    }
+    if (json_is_u64(v)) { /* an integer in (INT64_MAX, UINT64_MAX] (json_in.c) */
+        const char *digits = json_u64_digits(v, id_len);
+        memcpy(id, digits, *id_len);
+        id[*id_len] = '\0';
         return FOLIO_OK;
     }
     if (json_is_string(v) && docid_valid(json_string_value(v), json_string_length(v))) {

@@ -4,8 +4,9 @@
  * retry) and read transactions (counted by the gate).
  *
  * Invariants kept here:
- *   - every write stores the caller's marker and the meta counters in the
- *     same transaction as its changes (index_write), or stores nothing;
+ *   - every write stores the caller's marker, its outcome (outcome.c) and the
+ *     meta counters in the same transaction as its changes (index_write), or
+ *     stores nothing;
  *   - mdb_env_set_mapsize runs only with no transaction of this process
  *     active: the writer holds write_mu and has aborted its own transaction,
  *     and the gate is closed with no reader inside (see index_int.h);
@@ -184,8 +185,15 @@ write_attempt(struct folio_index *idx, index_write_fn fn, void *arg,
         if (rc == FOLIO_OK)
             rc = fn(&w, arg);
     }
+    bool keep = (flags & WRITE_KEEP_MARKER) != 0;
+    if (rc == FOLIO_OK && !keep)
+        rc = outcome_store(&w, marker, err); /* before the stored marker is replaced */
     if (rc == FOLIO_OK) {
-        w.meta.marker = *marker;
+        /* Only the two numbers go to meta; the outcome went to `outcomes`. */
+        if (!keep) {
+            w.meta.marker.task_uid = marker->task_uid;
+            w.meta.marker.batch_seq = marker->batch_seq;
+        }
         if (flags & WRITE_TOUCH)
             w.meta.updated_at_ns = now;
         rc = meta_store(w.txn, idx->dbi_meta, &w.meta, err);
@@ -205,11 +213,12 @@ index_write(struct folio_index *idx, index_write_fn fn, void *arg,
             const struct folio_index_marker *marker, unsigned flags,
             struct folio_index_error *err)
 {
-    FOLIO_ASSERT(marker != NULL);
+    int rc = outcome_check(marker, err);
+    if (rc != FOLIO_OK)
+        return rc;
     if (idx->opts.read_only)
         return index_errorf(err, FOLIO_E_INVALID, "The index is open read-only.");
     pthread_mutex_lock(&idx->write_mu);
-    int rc;
     for (;;) {
         rc = write_attempt(idx, fn, arg, marker, flags, err);
         if (rc == INDEX_E_RETRY)

@@ -35,6 +35,8 @@
 #define INDEX_DB_DOCUMENTS "documents"
 #define INDEX_DB_EXTERNAL_IDS "external_ids"
 #define INDEX_DB_META "meta"
+#define INDEX_DB_OUTCOMES "outcomes" /* u64 BE task uid -> opaque outcome bytes */
+#define INDEX_OUTCOME_KEY_BYTES 8u
 
 #define META_FORMAT_VERSION "format_version"   /* u32 LE */
 #define META_PRIMARY_KEY "primary_key"         /* UTF-8 bytes, absent if none */
@@ -76,6 +78,8 @@ struct folio_index {
     MDB_dbi dbi_documents;
     MDB_dbi dbi_external_ids;
     MDB_dbi dbi_meta;
+    MDB_dbi dbi_outcomes;      /* valid only when has_outcomes */
+    bool has_outcomes;         /* the env holds `outcomes`; fixed once open returns */
     struct folio_index_options opts;
     uint64_t map_bytes;        /* changed only under write_mu + closed gate */
     pthread_mutex_t write_mu;
@@ -90,7 +94,7 @@ struct index_meta {
     uint64_t next_internal_id;
     int64_t created_at_ns;
     int64_t updated_at_ns;
-    struct folio_index_marker marker;
+    struct folio_index_marker marker; /* outcome always NULL/0 here */
 };
 
 /* A write transaction in progress; ops change meta, the runner stores it. */
@@ -106,6 +110,7 @@ typedef int (*index_write_fn)(struct wtxn *w, void *arg);
 enum index_write_flags {
     WRITE_TOUCH = 1u << 0, /* set updated_at to now */
     WRITE_FRESH = 1u << 1, /* a new env: do not load meta, write it whole */
+    WRITE_KEEP_MARKER = 1u << 2, /* keep the stored marker and outcomes (marker unused) */
 };
 
 /* env.c */
@@ -118,6 +123,15 @@ int index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_
 void index_read_end(struct folio_index *idx, MDB_txn *txn);
 void index_gate_enter(struct index_gate *g);
 void index_gate_leave(struct index_gate *g);
+
+/* outcome.c */
+int outcome_check(const struct folio_index_marker *marker, struct folio_index_error *err);
+int outcome_dbi_open(MDB_txn *txn, struct folio_index *idx, bool create,
+                     struct folio_index_error *err);
+int outcome_store(struct wtxn *w, const struct folio_index_marker *marker,
+                  struct folio_index_error *err);
+int outcome_verify(MDB_txn *txn, struct folio_index *idx, const struct index_meta *meta,
+                   struct folio_index_error *err);
 
 /* error.c */
 int index_errorf(struct folio_index_error *err, int code, const char *fmt, ...)
@@ -151,6 +165,17 @@ int json_out_alloc(const json_t *v, size_t max, char **out, size_t *out_len);
 void json_snippet(const json_t *v, char *buf, size_t cap);
 bool json_depth_ok(const json_t *v, int depth_left);
 const char *json_type_phrase(const json_t *v);
+
+/*
+ * json_in.c: documents are parsed with json_in_load (json_loadb's contract),
+ * which also takes integers in (INT64_MAX, UINT64_MAX]; such an integer is a
+ * JSON_STRING holding a NUL byte and its decimal digits (json_is_u64), which
+ * json_out prints as the number. Code that looks at document values must test
+ * json_is_u64 before json_is_string.
+ */
+json_t *json_in_load(const char *buf, size_t len, size_t flags, json_error_t *jerr);
+bool json_is_u64(const json_t *v);
+const char *json_u64_digits(const json_t *v, size_t *len);
 
 /* payload.c, csv.c: one document at a time from a payload. */
 struct csv_column {

@@ -6,7 +6,9 @@
  * writer prints each real with the fewest significant digits (15, 16 or 17)
  * that read back to the same double, so a stored value round-trips exactly
  * and looks as sent. Strings are escaped as jansson does (", \, control
- * characters; UTF-8 passes through). Every output buffer has a hard maximum.
+ * characters; UTF-8 passes through). An integer above INT64_MAX, held as a
+ * NUL-prefixed string (json_in.c), is printed as the bare number. Every
+ * output buffer has a hard maximum.
  */
 #include <math.h>
 #include <stdio.h>
@@ -161,6 +163,11 @@ json_out(struct dbuf *b, const json_t *v)
     case JSON_ARRAY:
         return out_array(b, v);
     case JSON_STRING:
+        if (json_is_u64(v)) { /* an integer above INT64_MAX (json_in.c) */
+            size_t n = 0;
+            const char *digits = json_u64_digits(v, &n);
+            return dbuf_append(b, digits, n);
+        }
         return out_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER: {
         int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -255,7 +262,7 @@ json_type_phrase(const json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_STRING: return json_is_u64(v) ? "an integer" : "a string";
     case JSON_INTEGER: return "an integer";
     case JSON_REAL: return "a number";
     case JSON_TRUE:

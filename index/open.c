@@ -5,7 +5,9 @@
  * databases and writes the whole meta record (format version, primary key,
  * counters, times, marker) in one transaction, then fsyncs the directory; on
  * failure it removes the files it made. Open checks that the env is a folio
- * index of a known format version before handing it out.
+ * index of a known format version before handing it out, and gives an env
+ * written before the `outcomes` database existed an empty one (read-write
+ * opens only; read-only ones read it as holding no outcome).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,7 +91,8 @@ dbis_open(MDB_txn *txn, struct folio_index *idx, unsigned flags, struct folio_in
         if (rc != 0)
             return index_mdb_error(err, rc, "opening the index databases");
     }
-    return FOLIO_OK;
+    /* `outcomes` came later: an older env lacks it (created on open, below). */
+    return outcome_dbi_open(txn, idx, (flags & MDB_CREATE) != 0, err);
 }
 
 struct create_args {
@@ -163,6 +166,8 @@ folio_index_create(const char *dir, const struct folio_index_options *opts_in,
     if (rc == FOLIO_OK && primary_key != NULL)
         rc = docid_check_primary_key(primary_key, err);
     if (rc == FOLIO_OK)
+        rc = outcome_check(marker, err); /* before any file is made */
+    if (rc == FOLIO_OK)
         rc = create_check_dir(dir, err);
     if (rc != FOLIO_OK)
         goto out;
@@ -185,6 +190,23 @@ out:
     }
     *out = idx;
     return FOLIO_OK;
+}
+
+static int
+outcomes_create_op(struct wtxn *w, void *arg)
+{
+    return outcome_dbi_open(w->txn, w->idx, true, w->err);
+}
+
+/*
+ * Gives an env written before outcomes existed its empty `outcomes` database,
+ * in one write that keeps the marker (whatever it is by then) and times.
+ */
+static int
+outcomes_upgrade(struct folio_index *idx, struct folio_index_error *err)
+{
+    static const struct folio_index_marker unused;
+    return index_write(idx, outcomes_create_op, NULL, &unused, WRITE_KEEP_MARKER, err);
 }
 
 int
@@ -227,6 +249,8 @@ folio_index_open(const char *dir, const struct folio_index_options *opts_in,
         if (mrc != 0)
             rc = index_mdb_error(err, mrc, "opening the index databases");
     }
+    if (rc == FOLIO_OK && !idx->has_outcomes && !opts.read_only)
+        rc = outcomes_upgrade(idx, err);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);

@@ -5,9 +5,11 @@
  * Nothing is buffered beyond the current document: the JSON array is walked
  * element by element (jansson parses one element, JSON_DISABLE_EOF_CHECK
  * tells how many bytes it took), so memory stays bounded by the largest
- * document, not the payload. Every document is checked against the size and
- * nesting bounds of index.h. Errors name the format, what was wrong and the
- * line and column (1-based, in bytes) where it was found.
+ * document, not the payload. Documents are parsed by json_in_load
+ * (json_in.c), which keeps integers up to UINT64_MAX as Meilisearch does.
+ * Every document is checked against the size and nesting bounds of index.h.
+ * Errors name the format, what was wrong and the line and column (1-based,
+ * in bytes) where it was found.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,8 +76,8 @@ parse_object(struct payload_reader *r, json_t **doc, struct folio_index_error *e
     char what[200];
     json_error_t jerr;
     size_t start = r->off;
-    json_t *v = json_loadb(r->buf + start, r->len - start, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY,
-                           &jerr);
+    json_t *v = json_in_load(r->buf + start, r->len - start,
+                             JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &jerr);
     if (v == NULL) {
         /* jansson counts the offending byte as read: point at it. */
         size_t pos = start + (jerr.position > 0 ? (size_t)jerr.position - 1 : 0);

@@ -58,7 +58,7 @@ document_emit(struct dbuf *b, const MDB_val *v, const char *const *fields, size_
         rc = dbuf_append(b, v->mv_data, v->mv_size);
     } else {
         json_error_t jerr;
-        json_t *doc = json_loadb(v->mv_data, v->mv_size, 0, &jerr);
+        json_t *doc = json_in_load(v->mv_data, v->mv_size, 0, &jerr);
         if (doc == NULL || !json_is_object(doc)) {
             json_decref(doc);
             return index_errorf(err, FOLIO_E_CORRUPT, "A stored document is not a JSON object.");

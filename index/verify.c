@@ -7,7 +7,8 @@
  * valid id; that id maps back (external_ids) to the document's internal id;
  * no internal id is at or above next_internal_id; and documents,
  * external_ids and document_count all count the same. Together these make
- * external_ids and documents a bijection.
+ * external_ids and documents a bijection. Stored outcomes (outcome.c) have
+ * 8-byte keys at or below the marker's task uid and bounded sizes.
  */
 #include <string.h>
 
@@ -30,7 +31,7 @@ verify_document(MDB_txn *txn, struct folio_index *idx, const struct index_meta *
     if (!meta->has_primary_key)
         return index_errorf(err, FOLIO_E_CORRUPT, "The index has documents but no primary key.");
     json_error_t jerr;
-    json_t *doc = json_loadb(v->mv_data, v->mv_size, 0, &jerr);
+    json_t *doc = json_in_load(v->mv_data, v->mv_size, 0, &jerr);
     if (doc == NULL || !json_is_object(doc)) {
         json_decref(doc);
         return index_errorf(err, FOLIO_E_CORRUPT, "Document %u is not a JSON object.", iid);
@@ -97,6 +98,8 @@ folio_index_verify(struct folio_index *idx, struct folio_index_error *err)
                           "says %llu.",
                           (unsigned long long)documents, (unsigned long long)st.ms_entries,
                           (unsigned long long)meta.document_count);
+    if (rc == FOLIO_OK)
+        rc = outcome_verify(txn, idx, &meta, err);
     index_read_end(idx, txn);
     return rc;
 }

@@ -62,7 +62,7 @@ document_load(struct wtxn *w, MDB_val *key, json_t **out)
     if (rc != 0)
         return index_mdb_error(w->err, rc, "reading a document");
     json_error_t jerr;
-    *out = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+    *out = json_in_load(v.mv_data, v.mv_size, 0, &jerr);
     if (*out == NULL || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;

@@ -32,7 +32,7 @@ static struct folio_index_error E;
 static struct folio_index_marker
 mk_marker(uint64_t task_uid)
 {
-    struct folio_index_marker m = {task_uid, task_uid * 10 + 7};
+    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = task_uid * 10 + 7};
     return m;
 }
 
@@ -174,7 +174,7 @@ test_create_open(void **state)
 {
     char *dir = tu_mkdtemp("index");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {42, 4200};
+    struct folio_index_marker m = {.task_uid = 42, .batch_seq = 4200};
     folio_clock_set_fixed(1000000, 1);
     assert_int_equal(folio_index_create(dir, NULL, "isbn", &m, &idx, &E), 0);
     folio_clock_set(NULL, NULL);
@@ -213,7 +213,7 @@ test_create_open_errors(void **state)
     char *dir = tu_mkdtemp("index");
     char *missing = tu_path(dir, "missing");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {1, 1};
+    struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
 
     assert_int_equal(folio_index_create(missing, NULL, NULL, &m, &idx, &E), FOLIO_E_NOT_FOUND);
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), FOLIO_E_NOT_FOUND);
@@ -917,7 +917,7 @@ test_copy_compact(void **state)
         snprintf(idbuf[i], sizeof(idbuf[i]), "%d", i * 2);
         ids[i] = idbuf[i];
     }
-    struct folio_index_marker m = {77, 7777};
+    struct folio_index_marker m = {.task_uid = 77, .batch_seq = 7777};
     assert_int_equal(folio_index_documents_delete(idx, ids, 200, &m, NULL, &E), 0);
     assert_int_equal(settings_update(idx, "{\"filterableAttributes\":[\"pad\"]}", 78), 0);
 
@@ -1058,21 +1058,27 @@ test_format_pinned(void **state)
 {
     char *dir = tu_mkdtemp("index");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {7, 9};
+    struct folio_index_marker m = {.task_uid = 7, .batch_seq = 9};
     /* created_at = 0x0102030405060708 ns; each later write reads the clock once more. */
     folio_clock_set_fixed(0x0102030405060708ll, 1);
+    /* The creation's outcome is dropped by the add (another batch seq). */
+    m.outcome = (const uint8_t *)"made";
+    m.outcome_len = 4;
     assert_int_equal(folio_index_create(dir, NULL, NULL, &m, &idx, &E), 0);
     assert_int_equal(add(idx, "[{\"id\":\"a\"},{\"id\":7,\"x\":0.1}]", FOLIO_INDEX_REPLACE,
                          NULL, 0x1122334455667788ull),
                      0);
-    assert_int_equal(settings_update(idx, "{\"sortableAttributes\":[\"x\"]}", 0x10), 0);
+    static const char settings[] = "{\"sortableAttributes\":[\"x\"]}";
+    struct folio_index_marker sm = {.task_uid = 0x10, .batch_seq = 0xa7,
+                                    .outcome = (const uint8_t *)"done", .outcome_len = 4};
+    assert_int_equal(folio_index_settings_update(idx, settings, strlen(settings), &sm, &E), 0);
     folio_clock_set(NULL, NULL);
     folio_index_free(idx);
 
     /* The bytes, read with LMDB alone, as the format document gives them. */
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi docs, ids, meta;
+    MDB_dbi docs, ids, meta, outcomes, main_db;
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
     assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
@@ -1080,6 +1086,8 @@ test_format_pinned(void **state)
     assert_int_equal(mdb_dbi_open(txn, "documents", 0, &docs), 0);
     assert_int_equal(mdb_dbi_open(txn, "external_ids", 0, &ids), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "outcomes", 0, &outcomes), 0);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
     static const uint8_t iid0[4] = {0, 0, 0, 0}, iid1[4] = {0, 0, 0, 1};
     expect_record(txn, docs, iid0, 4, "{\"id\":\"a\"}", 10);
     expect_record(txn, docs, iid1, 4, "{\"id\":7,\"x\":0.1}", 16);
@@ -1098,6 +1106,13 @@ test_format_pinned(void **state)
     MDB_stat st;
     assert_int_equal(mdb_stat(txn, meta, &st), 0);
     assert_int_equal(st.ms_entries, 8);
+    static const uint8_t task16[8] = {0, 0, 0, 0, 0, 0, 0, 0x10};
+    expect_record(txn, outcomes, task16, 8, "done", 4);
+    assert_int_equal(mdb_stat(txn, outcomes, &st), 0);
+    assert_int_equal(st.ms_entries, 1);
+    /* The four named databases and nothing else. */
+    assert_int_equal(mdb_stat(txn, main_db, &st), 0);
+    assert_int_equal(st.ms_entries, 4);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     tu_rmrf(dir);

@@ -55,7 +55,7 @@ add_range(struct folio_index *idx, uint64_t first, uint64_t count, uint64_t g, u
     }
     body[o++] = ']';
     struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = body, .len = o};
-    struct folio_index_marker m = {task, task + 1000};
+    struct folio_index_marker m = {.task_uid = task, .batch_seq = task + 1000};
     uint64_t indexed = 0;
     int rc = folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, &indexed, &E);
     if (rc == 0)
@@ -105,7 +105,7 @@ tiny_index(const char *dir, uint64_t max)
     o.map_bytes_initial = 64u << 10;
     o.map_bytes_max = max;
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {1, 1};
+    struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
     assert_int_equal(folio_index_create(dir, &o, "id", &m, &idx, &E), 0);
     assert_int_equal(map_bytes(idx), 64u << 10);
     return idx;

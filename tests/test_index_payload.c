@@ -66,7 +66,7 @@ load_all(enum folio_index_format f, const char *data, char delimiter)
 {
     char *dir = tu_mkdtemp("payload");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {1, 1};
+    struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
     assert_int_equal(folio_index_create(dir, NULL, "id", &m, &idx, &E), 0);
     struct folio_index_payload p = {
         .format = f, .data = data, .len = strlen(data), .csv_delimiter = delimiter};
@@ -119,8 +119,27 @@ test_json(void **state)
                "unexpected data after the end of the payload (line 1, column 12)");
     assert_bad(J, "{\"id\":1} {\"id\":2}", FOLIO_E_MALFORMED_PAYLOAD, "unexpected data");
     assert_bad(J, "[{\"id\":1}{\"id\":2}]", FOLIO_E_MALFORMED_PAYLOAD, "(line 1, column 10)");
-    /* jansson's integers are int64: a larger one is refused, not rounded. */
-    assert_bad(J, "[{\"id\":9223372036854775808}]", FOLIO_E_MALFORMED_PAYLOAD, "too big");
+    /*
+     * Integers run from INT64_MIN to UINT64_MAX (serde_json's, which
+     * Meilisearch uses); beyond, they are refused, not rounded.
+     */
+    assert_count(J, "[{\"id\":9223372036854775808},{\"id\":18446744073709551615}]", 2);
+    assert_bad(J, "[{\"id\":18446744073709551616}]", FOLIO_E_MALFORMED_PAYLOAD,
+               "too big integer near '18446744073709551616' (line 1, column");
+    assert_bad(J, "[{\"id\":-9223372036854775809}]", FOLIO_E_MALFORMED_PAYLOAD,
+               "too big negative integer");
+    assert_bad(J, "[{\"a\":18446744073709551615,\"id\":18446744073709551616}]",
+               FOLIO_E_MALFORMED_PAYLOAD, "too big integer");
+    /* The big-integer path refuses \u0000 too, and keeps error positions. */
+    assert_bad(J, "[{\"id\":1},\n{\"a\":18446744073709551615,\"s\":\"\\u0000\"}]",
+               FOLIO_E_MALFORMED_PAYLOAD, "\\u0000 is not allowed");
+    assert_contains(E.message, "(line 2, column 32)"); /* the backslash */
+    assert_bad(J, "[{\"id\":1},\n{\"a\":18446744073709551615, \"b\":}]",
+               FOLIO_E_MALFORMED_PAYLOAD, "(line 2, column 32)");
+    assert_bad(J, "[{\"id\":1},\n{\"a\":1844674407370955161, \"b\":}]",
+               FOLIO_E_MALFORMED_PAYLOAD, "(line 2, column 31)");
+    assert_bad(J, "[{\"a\":18446744073709551615}, 7]", FOLIO_E_MALFORMED_PAYLOAD,
+               "found an integer (line 1, column 30)");
     assert_bad(J, "[{\"s\":\"\\u0000\"}]", FOLIO_E_MALFORMED_PAYLOAD, NULL);
     assert_bad(J, "[{\"s\":\"\xff\"}]", FOLIO_E_MALFORMED_PAYLOAD, NULL);
 }
@@ -269,7 +288,7 @@ test_csv_ids(void **state)
     /* A string id from CSV follows the string rules, a number column the integer ones. */
     char *dir = tu_mkdtemp("payload");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = {1, 1};
+    struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
     assert_int_equal(folio_index_create(dir, NULL, NULL, &m, &idx, &E), 0);
     static const char bad_id[] = "id,t\nok,1\nnot ok,2\n";
     struct folio_index_payload p = {
@@ -298,6 +317,73 @@ test_csv_ids(void **state)
     folio_free(dir);
 }
 
+/*
+ * Integer ids above INT64_MAX (Meilisearch takes any u64): stored and
+ * returned as the number sent, the same document as their decimal string,
+ * and kept through merges, field selection, deletes and verify.
+ */
+static void
+test_u64_ids(void **state)
+{
+    char *got = load_all(FOLIO_INDEX_FORMAT_JSON,
+                         "[{\"id\":18446744073709551615,\"n\":[9223372036854775808]},"
+                         "{\"id\":9223372036854775807},{\"id\":-9223372036854775808}]",
+                         0);
+    assert_string_equal(got, "[{\"id\":18446744073709551615,\"n\":[9223372036854775808]},"
+                             "{\"id\":9223372036854775807},{\"id\":-9223372036854775808}]");
+    folio_free(got);
+    got = load_all(FOLIO_INDEX_FORMAT_NDJSON, "{\"id\":12345678901234567890}\n", 0);
+    assert_string_equal(got, "[{\"id\":12345678901234567890}]");
+    folio_free(got);
+
+    char *dir = tu_mkdtemp("payload");
+    struct folio_index *idx = NULL;
+    struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
+    assert_int_equal(folio_index_create(dir, NULL, "id", &m, &idx, &E), 0);
+    static const char first[] = "{\"id\":18446744073709551615,\"big\":10000000000000000000}";
+    struct folio_index_payload p = {
+        .format = FOLIO_INDEX_FORMAT_JSON, .data = first, .len = sizeof(first) - 1};
+    assert_int_equal(folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E),
+                     0);
+    /* A merge reloads the stored document, big integers included. */
+    static const char merge[] = "{\"id\":18446744073709551615,\"x\":2}";
+    p.data = merge;
+    p.len = sizeof(merge) - 1;
+    assert_int_equal(folio_index_documents_add(idx, &p, FOLIO_INDEX_UPDATE, NULL, &m, NULL, &E),
+                     0);
+    char *json = NULL;
+    assert_int_equal(folio_index_document_get(idx, "18446744073709551615", NULL, 0, &json, NULL,
+                                              &E),
+                     0);
+    assert_string_equal(json,
+                        "{\"id\":18446744073709551615,\"big\":10000000000000000000,\"x\":2}");
+    folio_free(json);
+    const char *fields[] = {"big"};
+    assert_int_equal(folio_index_document_get(idx, "18446744073709551615", fields, 1, &json,
+                                              NULL, &E),
+                     0);
+    assert_string_equal(json, "{\"big\":10000000000000000000}");
+    folio_free(json);
+    assert_int_equal(folio_index_verify(idx, &E), 0);
+    /* One above INT64_MAX and its neighbour are different documents. */
+    static const char near[] = "[{\"id\":18446744073709551614},{\"id\":9223372036854775808}]";
+    p.data = near;
+    p.len = sizeof(near) - 1;
+    assert_int_equal(folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E),
+                     0);
+    const char *ids[] = {"18446744073709551615"};
+    uint64_t deleted = 0;
+    assert_int_equal(folio_index_documents_delete(idx, ids, 1, &m, &deleted, &E), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(folio_index_documents_get(idx, 0, 10, NULL, 0, &json, NULL, NULL, &E), 0);
+    assert_string_equal(json, "[{\"id\":18446744073709551614},{\"id\":9223372036854775808}]");
+    folio_free(json);
+    assert_int_equal(folio_index_verify(idx, &E), 0);
+    folio_index_free(idx);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 int
 main(void)
 {
@@ -307,6 +393,7 @@ main(void)
         cmocka_unit_test(test_ndjson),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_ids),
+        cmocka_unit_test(test_u64_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

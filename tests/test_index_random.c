@@ -224,7 +224,7 @@ send_docs(struct folio_index *idx, json_t *docs, enum folio_index_method method,
     enum folio_index_format format;
     char *text = payload_text(docs, &format);
     struct folio_index_payload p = {.format = format, .data = text, .len = strlen(text)};
-    struct folio_index_marker mk = {task, task * 3};
+    struct folio_index_marker mk = {.task_uid = task, .batch_seq = task * 3};
     uint64_t indexed = 0;
     int rc = folio_index_documents_add(idx, &p, method, NULL, &mk, &indexed, &E);
     if (rc == 0)
@@ -283,7 +283,7 @@ op_delete(struct folio_index *idx, struct model *m)
         ids[i] = buf[i];
     }
     m->task++;
-    struct folio_index_marker mk = {m->task, m->task * 3};
+    struct folio_index_marker mk = {.task_uid = m->task, .batch_seq = m->task * 3};
     uint64_t deleted = 99;
     assert_int_equal(folio_index_documents_delete(idx, ids, n, &mk, &deleted, &E), 0);
     assert_int_equal(deleted, expected);
@@ -297,7 +297,7 @@ op_clear(struct folio_index *idx, struct model *m)
 {
     uint64_t deleted = 0, before = m->count;
     m->task++;
-    struct folio_index_marker mk = {m->task, m->task * 3};
+    struct folio_index_marker mk = {.task_uid = m->task, .batch_seq = m->task * 3};
     assert_int_equal(folio_index_documents_clear(idx, &mk, &deleted, &E), 0);
     assert_int_equal(deleted, before);
     for (uint64_t id = 0; id < ID_SPACE; id++)
@@ -308,7 +308,7 @@ static void
 op_mark(struct folio_index *idx, struct model *m)
 {
     m->task++;
-    struct folio_index_marker mk = {m->task, m->task * 3};
+    struct folio_index_marker mk = {.task_uid = m->task, .batch_seq = m->task * 3};
     assert_int_equal(folio_index_mark(idx, &mk, &E), 0);
 }
 
@@ -426,7 +426,7 @@ test_random_against_model(void **state)
     struct folio_index *idx = NULL;
     struct model *m = calloc(1, sizeof(*m));
     m->task = 1;
-    struct folio_index_marker mk = {1, 3};
+    struct folio_index_marker mk = {.task_uid = 1, .batch_seq = 3};
     assert_int_equal(folio_index_create(index_dir, &o, "id", &mk, &idx, &E), 0);
 
     run_ops(idx, m);

@@ -22,17 +22,32 @@
  * Threads. A handle may be shared by any number of threads: reads run
  * concurrently with each other and with the writer.
  *
+ * Outcomes. A marker may carry an outcome: opaque bytes (the details of the
+ * task, or its error) that are stored with it in the same transaction, so that
+ * after a crash the caller can report a task it finds applied exactly as it
+ * ended (DESIGN.md §6 "Exactly once"). The index keeps the outcomes of the
+ * tasks of the latest batch_seq only: a write whose marker.batch_seq differs
+ * from the stored marker's first drops every stored outcome; then, when
+ * marker.outcome_len > 0, it stores the outcome under marker.task_uid
+ * (replacing one stored for that uid; outcome_len 0 leaves it alone). This
+ * holds for every write, folio_index_create and folio_index_mark included. A
+ * failed write stores no outcome, as it stores no marker: the caller records
+ * the outcome of a failed task with folio_index_mark.
+ *
  * Errors. Every function returns 0 or a negative folio error code
  * (folio/error.h) and, when err is not NULL, a human message in the style of
  * Meilisearch's (what was wrong and where). Raw LMDB codes and errno values
  * never leave this module. The knowledge of the journal and the scheduler
- * stays outside it: a marker is two opaque numbers here.
+ * stays outside it: a marker is two opaque numbers and opaque outcome bytes
+ * here.
  *
  * "The storage errors", which any write may return besides its own:
  * FOLIO_E_MAP_FULL_MAX (map_bytes_max reached; Meilisearch's
  * database_size_limit_reached), FOLIO_E_TOO_LARGE (the change does not fit in
  * one LMDB transaction), FOLIO_E_INVALID (read-only handle), FOLIO_E_CORRUPT,
- * FOLIO_E_IO, FOLIO_E_NOSPC. Reads may return FOLIO_E_CORRUPT, FOLIO_E_IO and
+ * FOLIO_E_IO, FOLIO_E_NOSPC; and FOLIO_E_TOO_LARGE also when
+ * marker->outcome_len is above FOLIO_INDEX_OUTCOME_BYTES_MAX (checked before
+ * anything is written). Reads may return FOLIO_E_CORRUPT, FOLIO_E_IO and
  * FOLIO_E_AGAIN (all LMDB reader slots in use).
  */
 #ifndef FOLIO_INDEX_H
@@ -53,11 +68,25 @@ struct folio_index_error {
  * The applied-task marker: the uid of the last task applied to the index and
  * the journal seq of that task's batch. The index stores what it is given; the
  * caller decides what the numbers mean and keeps them ordered.
+ *
+ * outcome/outcome_len: the task's outcome (see "Outcomes" above), borrowed
+ * for the call only and never interpreted; at most FOLIO_INDEX_OUTCOME_BYTES_MAX
+ * bytes, else the write fails with FOLIO_E_TOO_LARGE; outcome_len 0 (outcome
+ * may then be NULL) stores none. Initialise a marker whole: designated
+ * initialisers ({.task_uid = u, .batch_seq = s}) leave these NULL/0 (a
+ * positional {u, s} does too, but warns under -Wextra). A marker read back
+ * (folio_index_marker_get, folio_index_stats) always has outcome NULL and
+ * outcome_len 0: read outcomes with folio_index_outcome_get.
  */
 struct folio_index_marker {
     uint64_t task_uid;
     uint64_t batch_seq;
+    const uint8_t *outcome;
+    size_t outcome_len;
 };
+
+/* Largest outcome stored with a marker. */
+#define FOLIO_INDEX_OUTCOME_BYTES_MAX (64u << 10)
 
 /* Bounds on one document (any input format). */
 #define FOLIO_INDEX_DOC_BYTES_MAX (16u << 20)    /* compact JSON of one document */
@@ -86,8 +115,8 @@ void folio_index_options_default(struct folio_index_options *opts);
  * creating the index. opts may be NULL. Files are 0600; the directory is
  * fsynced so the new files survive a crash.
  * Errors: FOLIO_E_NOT_FOUND (dir missing), FOLIO_E_EXISTS (an index is there),
- * FOLIO_E_INVALID_PRIMARY_KEY, FOLIO_E_INVALID (options), FOLIO_E_IO,
- * FOLIO_E_NOSPC. On failure no file is left behind.
+ * FOLIO_E_INVALID_PRIMARY_KEY, FOLIO_E_INVALID (options), FOLIO_E_TOO_LARGE
+ * (outcome), FOLIO_E_IO, FOLIO_E_NOSPC. On failure no file is left behind.
  * On success *out is owned by the caller: folio_index_free() it.
  */
 int folio_index_create(const char *dir, const struct folio_index_options *opts,
@@ -98,7 +127,10 @@ int folio_index_create(const char *dir, const struct folio_index_options *opts,
  * Opens the index in dir (read-write, or read-only with opts->read_only).
  * Errors: FOLIO_E_NOT_FOUND (no index in dir), FOLIO_E_CORRUPT (not a folio
  * index or damaged), FOLIO_E_VERSION (format version unknown), FOLIO_E_LOCKED,
- * FOLIO_E_IO. The same env must not be opened twice in one process (LMDB).
+ * FOLIO_E_IO, and (read-write only) the storage errors: an env written before
+ * outcomes existed gets its empty `outcomes` database here, in one write
+ * transaction that changes nothing else. The same env must not be opened
+ * twice in one process (LMDB).
  */
 int folio_index_open(const char *dir, const struct folio_index_options *opts,
                      struct folio_index **out, struct folio_index_error *err);
@@ -209,17 +241,33 @@ int folio_index_primary_key_set(struct folio_index *idx, const char *primary_key
                                 struct folio_index_error *err);
 
 /*
- * Stores only the marker (a task that failed or changed nothing still
- * advances it). updated_at is left alone.
+ * Stores only the marker and its outcome (a task that failed or changed
+ * nothing still advances it, and its error or details are kept for recovery).
+ * updated_at is left alone.
  */
 int folio_index_mark(struct folio_index *idx, const struct folio_index_marker *marker,
                      struct folio_index_error *err);
 
 /* ---- reads ---------------------------------------------------------------- */
 
-/* The applied-task marker of the last successful write. */
+/*
+ * The applied-task marker of the last successful write (outcome NULL,
+ * outcome_len 0: see folio_index_outcome_get).
+ */
 int folio_index_marker_get(struct folio_index *idx, struct folio_index_marker *out,
                            struct folio_index_error *err);
+
+/*
+ * The outcome stored for task_uid (only tasks of the stored marker's
+ * batch_seq have one: see "Outcomes" above). On success *out is a copy of
+ * *out_len (1 to FOLIO_INDEX_OUTCOME_BYTES_MAX) bytes owned by the caller:
+ * folio_free() it. On error *out is NULL and *out_len 0.
+ * Errors: FOLIO_E_NOT_FOUND (no outcome stored for task_uid, also in an index
+ * written before outcomes existed), FOLIO_E_CORRUPT (a stored outcome of a bad
+ * size), and the read errors.
+ */
+int folio_index_outcome_get(struct folio_index *idx, uint64_t task_uid, uint8_t **out,
+                            size_t *out_len, struct folio_index_error *err);
 
 /*
  * One document as compact JSON text (*out_json NUL-terminated, owned by the
@@ -252,7 +300,7 @@ struct folio_index_stats {
     char primary_key[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1];
     int64_t created_at_ns;     /* unix ns */
     int64_t updated_at_ns;     /* unix ns; last successful change (not folio_index_mark) */
-    struct folio_index_marker marker;
+    struct folio_index_marker marker; /* outcome NULL, outcome_len 0 */
     uint64_t next_internal_id; /* ids below it were handed out once */
     uint64_t raw_document_bytes; /* pages of the documents database, in bytes */
     uint64_t map_bytes;        /* current LMDB map size */
@@ -268,10 +316,10 @@ void folio_index_stats_free(struct folio_index_stats *stats);
 /* ---- copies and checks ---------------------------------------------------- */
 
 /*
- * Writes a compacted copy of the env (mdb_env_copy2 with MDB_CP_COMPACT, one
- * consistent read transaction) into dest_dir, which must exist and not hold a
- * data.mdb, then fsyncs dest_dir/data.mdb and dest_dir. While it runs, a
- * write that must grow the map waits for it.
+ * Writes a compacted copy of the env, outcomes included (mdb_env_copy2 with
+ * MDB_CP_COMPACT, one consistent read transaction) into dest_dir, which must
+ * exist and not hold a data.mdb, then fsyncs dest_dir/data.mdb and dest_dir.
+ * While it runs, a write that must grow the map waits for it.
  * Errors: FOLIO_E_NOT_FOUND (dest_dir missing), FOLIO_E_EXISTS, FOLIO_E_IO,
  * FOLIO_E_NOSPC.
  */
@@ -281,7 +329,9 @@ int folio_index_copy_compact(struct folio_index *idx, const char *dest_dir,
 /*
  * Checks the whole index: every document parses and carries the primary key
  * whose id maps back to it, the id maps and counters agree, no internal id is
- * at or above next_internal_id. Errors: FOLIO_E_CORRUPT (message says what).
+ * at or above next_internal_id; every stored outcome has an 8-byte key at or
+ * below marker.task_uid and 1 to FOLIO_INDEX_OUTCOME_BYTES_MAX bytes.
+ * Errors: FOLIO_E_CORRUPT (message says what).
  */
 int folio_index_verify(struct folio_index *idx, struct folio_index_error *err);
 
