@@ -87,6 +87,9 @@ frame_commit(struct folio_journal *j, struct jitem *items, uint32_t events, uint
     if (folio_io_pwrite_all(j->seg_fd, j->frame_buf, disk, (off_t)j->seg_offset) != 0)
         FOLIO_PANIC("journal: write of frame at %s+%llu failed: %s", j->seg_name,
                     (unsigned long long)j->seg_offset, strerror(errno));
+    if (j->opts.before_sync != NULL && j->opts.before_sync(j->opts.before_sync_ctx) != 0)
+        FOLIO_PANIC("journal: before_sync hook failed for the frame at %s+%llu", j->seg_name,
+                    (unsigned long long)j->seg_offset);
     if (folio_io_fdatasync(j->seg_fd) != 0)
         FOLIO_PANIC("journal: fdatasync of %s failed: %s", j->seg_name, strerror(errno));
     j->last_hash = folio_load_le64(j->frame_buf + FRAME_HASH_OFF);

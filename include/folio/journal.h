@@ -51,6 +51,20 @@ struct folio_journal_opts {
                                    shallow; default 0 (group commit comes from
                                    draining what queued during the last fsync) */
     bool create;                /* create the directory and first segment if missing */
+    /*
+     * Called on the writer thread once per frame of events (not for seal
+     * frames), after the frame's events were taken from the queue and after the
+     * frame's write(), just before its fdatasync: the frame is not durable yet
+     * and nothing in it has been acknowledged. Every event in the frame was
+     * queued before the call. Calls never overlap. Used by the scheduler to
+     * fsync the content files of the tasks in the frame, so a payload shares
+     * the frame's group commit instead of costing its own fsync. It must not
+     * append to or close the journal (folio_journal_durable_seq and
+     * folio_journal_get_stats are safe). A non-zero return is fatal like a
+     * failed fsync: the process aborts. NULL: no hook.
+     */
+    int (*before_sync)(void *ctx);
+    void *before_sync_ctx;
 };
 
 /* Fills opts with the defaults. */
