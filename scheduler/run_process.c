@@ -231,7 +231,7 @@ ob_file(struct outbuf *o, const char *name)
 struct progress_op {
     struct run_append a;
     struct folio_event ev;
-    char step[256];
+    char step[FOLIO_INDEX_UID_MAX + 128];
 };
 
 static void
@@ -247,7 +247,7 @@ progress(struct folio_sched *s, uint32_t batch_uid, const char *step, uint32_t i
          uint32_t total)
 {
     struct progress_op *op = folio_calloc(1, sizeof(*op));
-    snprintf(op->step, sizeof(op->step), "%s", step);
+    snprintf(op->step, sizeof(op->step), "%.*s", (int)(sizeof(op->step) - 1), step);
     op->ev.type = FOLIO_EV_PROGRESS;
     op->ev.u.progress.batch_uid = batch_uid;
     op->ev.u.progress.step = folio_str_c(op->step);
@@ -557,9 +557,9 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
             }
             folio_free(payload);
         }
-        if (t->c.content_file.len > 0)
-            ob_file(&b->out, t->c.content_file.ptr);
     }
+    if (t->c.content_file.len > 0)
+        ob_file(&b->out, t->c.content_file.ptr);
     folio_free(ok);
     folio_free(failed);
     folio_free(oc);
@@ -1033,7 +1033,7 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
         b->uuid[0] = '\0';
     char step[FOLIO_INDEX_UID_MAX + 64];
     for (uint32_t i = 0; i < rb->count; i++) {
-        if (i > 0 && should_stop(b->s)) {
+        if (should_stop(b->s)) {
             for (uint32_t j = i; j < rb->count; j++)
                 requeue(b, rb->tasks[j], "the batch was stopped (a cancelation or shutdown) "
                                          "before this task was applied");
@@ -1133,7 +1133,9 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
     if (b.idx != NULL)
         run_index_put(s, b.idx);
     b.idx = NULL;
-    progress(s, b.uid, "writing tasks to disk", 1, 2);
+    /* Only while the batch still has a task without an outcome (pending events). */
+    if (b.out.count > 0)
+        progress(s, b.uid, "writing tasks to disk", 1, 2);
     ob_flush(s, &b.out);
     ob_free(&b.out);
     pthread_mutex_lock(&s->mu);
