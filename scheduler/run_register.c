@@ -599,7 +599,13 @@ build_content(struct folio_sched *s, const struct folio_sched_request *req, stru
                              "The query string is longer than %u bytes.", FOLIO_EVENT_STR_MAX);
         c->query = req->query;
         return 0;
+    case FOLIO_KIND_INDEX_DELETION:
+        return 0;
     case FOLIO_KIND_SNAPSHOT_CREATION:
+        if (s->snapshot_dir == NULL)
+            return reg_error(err, FOLIO_E_INVALID, 400, "invalid_snapshot_path",
+                             "Snapshot tasks need a snapshot directory: start folio with "
+                             "--snapshot-dir.");
         return 0;
     case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION:
         if (s->snapshot_dir == NULL)
@@ -638,7 +644,8 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
     memset(err, 0, sizeof(*err));
     if ((unsigned)req->kind >= FOLIO_KIND_COUNT)
         return reg_error(err, FOLIO_E_INVALID, 400, "invalid_task_types", "Unknown task kind.");
-    bool one = folio_task_kind_one_index(req->kind);
+    bool import = req->kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT;
+    bool one = folio_task_kind_one_index(req->kind) && !import;
     if (one && !str_valid_uid(req->index_uid))
         return bad_uid(err, req->index_uid);
 
@@ -738,7 +745,7 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
         op->out.task_uid = (uint32_t)uid;
         op->out.kind = req->kind;
         op->out.enqueued_at_ns = now;
-        if (one || req->kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT)
+        if (one || import)
             snprintf(op->out.index_uid, sizeof(op->out.index_uid), "%.*s", (int)uids[0].len,
                      uids[0].ptr);
         op->a.events = &op->ev;
