@@ -333,16 +333,17 @@ index_may_exist(const struct folio_sched_state *st, struct folio_str uid)
     q.kinds = (1u << FOLIO_KIND_INDEX_CREATION) | (1u << FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) |
               (1u << FOLIO_KIND_SETTINGS_UPDATE) | (1u << FOLIO_KIND_INDEX_UPDATE) |
               (1u << FOLIO_KIND_INDEX_SWAP) | (1u << FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT);
-    q.index_uids = &uid;
-    q.index_uid_count = 1;
-    q.index_uids_set = true;
-    q.limit_set = true;
-    q.limit = 1;
-    struct folio_sched_page page;
-    if (folio_sched_query_tasks(st, &q, &page) != 0)
+    /* Not an indexUids filter: a swap's public indexUid is null, yet it may create uid. */
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    if (folio_sched_match_tasks(st, &q, &uids, &n) != 0)
         return true;
-    bool any = page.total > 0;
-    folio_sched_page_clear(&page);
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++) {
+        struct folio_task_view tv;
+        any = folio_sched_task_get(st, uids[i], &tv) == 0 && run_task_touches(&tv, uid);
+    }
+    folio_free(uids);
     return any;
 }
 
