@@ -679,12 +679,27 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
 
     uint64_t *matched = NULL;
     bool stop_running = false;
+    bool query_kind =
+        req->kind == FOLIO_KIND_TASK_CANCELATION || req->kind == FOLIO_KIND_TASK_DELETION;
+    size_t clen = 0;
+    /* Content that does not depend on the state is encoded before taking the lock. */
+    if (!query_kind) {
+        rc = folio_task_content_encode(&c, &op->content, &clen);
+        if (rc != 0) {
+            rc = reg_error(err, rc, 413, "payload_too_large",
+                           "The task is too large to be recorded (%s).", folio_err_message(rc));
+            goto undo;
+        }
+    }
     pthread_mutex_lock(&s->reg_mu);
-    const struct folio_sched_state *st = folio_sched_read_lock(s);
+    /*
+     * next_task_uid is never below the state's next uid (it starts there and
+     * only registrations, serialised here, raise either), so the state is
+     * locked only for the checks that read it.
+     */
+    bool need_state = kind_needs_index(req) || import || query_kind;
+    const struct folio_sched_state *st = need_state ? folio_sched_read_lock(s) : NULL;
     uint64_t uid = s->next_task_uid;
-    uint64_t state_next = folio_sched_state_next_task_uid(st);
-    if (uid < state_next)
-        uid = state_next;
     if (uid > FOLIO_SCHED_UID_MAX) {
         rc = reg_error(err, FOLIO_E_TOO_LARGE, 422, "no_space_left_on_device",
                        "folio has used every task uid.");
@@ -698,7 +713,7 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
                            "Index `%.*s` already exists: import the snapshot under another uid "
                            "with `newIndexUid`, or delete the index first.",
                            (int)uids[0].len, uids[0].ptr);
-    } else if (req->kind == FOLIO_KIND_TASK_CANCELATION || req->kind == FOLIO_KIND_TASK_DELETION) {
+    } else if (query_kind) {
         uint32_t *m = NULL;
         size_t mcount = 0;
         rc = folio_sched_match_tasks(st, req->filter, &m, &mcount);
@@ -726,9 +741,9 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
         }
         folio_free(m);
     }
-    folio_sched_read_unlock(s);
-    size_t clen = 0;
-    if (rc == 0) {
+    if (need_state)
+        folio_sched_read_unlock(s);
+    if (rc == 0 && query_kind) {
         rc = folio_task_content_encode(&c, &op->content, &clen);
         if (rc != 0)
             rc = reg_error(err, rc, 413, "payload_too_large",
