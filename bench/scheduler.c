@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "sched_run_bench.h"
 #include "folio/common.h"
 #include "folio/error.h"
 #include "folio/event.h"
@@ -875,7 +876,9 @@ main(int argc, char **argv)
         return 1;
     printf("folio scheduler benchmark\n");
     bench_print_machine(scratch, FOLIO_BENCH_BUILD_TYPE);
-    int err = bench_all(&o, scratch);
+    int err = getenv("BENCH_RUN_ONLY") ? FOLIO_OK : bench_all(&o, scratch);
+    if (err == FOLIO_OK)
+        err = bench_sched_run(scratch, o.seconds);
     printf("\nload average at end: %.2f\n", bench_loadavg());
     bench_rmrf(scratch);
     folio_free(scratch);

@@ -135,12 +135,6 @@ run_append_wait(struct folio_sched *s, struct folio_event *events, size_t count,
 }
 
 void
-run_append_release(struct run_append *a)
-{
-    (void)a;
-}
-
-void
 run_wake(struct folio_sched *s)
 {
     pthread_mutex_lock(&s->mu);

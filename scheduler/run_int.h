@@ -80,7 +80,6 @@ struct run_append {
     struct folio_sched *s;
     struct folio_event *events;
     size_t count;
-    uint8_t **bufs;                  /* encoded events, owned */
     run_done_fn done;
     void *ctx;
     /* for run_append_wait */
@@ -94,8 +93,6 @@ int run_append_async(struct folio_sched *s, struct run_append *a);
 /* Appends and waits: 0 and *first_seq, or an error. */
 int run_append_wait(struct folio_sched *s, struct folio_event *events, size_t count,
                     uint64_t *first_seq);
-/* Frees what run_append_async allocated in a (not a itself). */
-void run_append_release(struct run_append *a);
 
 /* Index envs by uuid: opened on first use. */
 int run_index_get(struct folio_sched *s, const char *uuid, struct folio_index **out);

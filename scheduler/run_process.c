@@ -469,12 +469,11 @@ ensure_index(struct batch_ctx *b, const struct task_copy *t, bool create,
 }
 
 static void
-index_error(const char *code_hint, int rc, const struct folio_index_error *ierr,
+index_error(int rc, const struct folio_index_error *ierr,
             const char **code, const char **type, const char **msg)
 {
     int http;
     run_error_code(rc, code, type, &http);
-    (void)code_hint;
     *msg = ierr->message[0] ? ierr->message : folio_err_message(rc);
 }
 
@@ -603,7 +602,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
         index_not_found(b, t, failed, fail_len);
     } else if (rc != 0) {
         const char *code, *type, *msg;
-        index_error(NULL, rc, &ierr, &code, &type, &msg);
+        index_error(rc, &ierr, &code, &type, &msg);
         fail_task(b, t, failed, fail_len, code, type, msg);
     } else {
         char *payload = NULL;
@@ -626,7 +625,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
                 add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
             } else {
                 const char *code, *type, *msg;
-                index_error(NULL, rc, &ierr, &code, &type, &msg);
+                index_error(rc, &ierr, &code, &type, &msg);
                 fail_marked(b, t, failed, fail_len, code, type, msg);
             }
             folio_free(payload);
@@ -658,7 +657,7 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
             index_not_found(b, t, failed, fail_len);
         } else {
             const char *code, *type, *msg;
-            index_error(NULL, rc, &ierr, &code, &type, &msg);
+            index_error(rc, &ierr, &code, &type, &msg);
             fail_task(b, t, failed, fail_len, code, type, msg);
         }
         folio_free(failed);
@@ -713,7 +712,7 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
     }
     if (rc != 0) {
         const char *code, *type, *msg;
-        index_error(NULL, rc, &ierr, &code, &type, &msg);
+        index_error(rc, &ierr, &code, &type, &msg);
         fail_marked(b, t, failed, fail_len, code, type, msg);
     }
     folio_free(ids);
@@ -738,7 +737,7 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
         index_not_found(b, t, ok, ok_len);
     } else if (rc != 0) {
         const char *code, *type, *msg;
-        index_error(NULL, rc, &ierr, &code, &type, &msg);
+        index_error(rc, &ierr, &code, &type, &msg);
         fail_task(b, t, ok, ok_len, code, type, msg);
     } else {
         char *json = NULL;
@@ -763,7 +762,7 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
         } else {
             const char *code, *type, *msg;
-            index_error(NULL, rc, &ierr, &code, &type, &msg);
+            index_error(rc, &ierr, &code, &type, &msg);
             fail_marked(b, t, ok, ok_len, code, type, msg);
         }
     }
@@ -797,7 +796,7 @@ do_index_creation(struct batch_ctx *b, const struct task_copy *t)
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
         } else {
             const char *code, *type, *msg;
-            index_error(NULL, rc, &ierr, &code, &type, &msg);
+            index_error(rc, &ierr, &code, &type, &msg);
             fail_task(b, t, ok, ok_len, rc == FOLIO_E_INVALID_PRIMARY_KEY ? code : "index_creation_failed",
                       type, msg);
         }
@@ -909,7 +908,7 @@ do_index_update(struct batch_ctx *b, const struct task_copy *t)
         folio_free(oc);
         if (rc != 0) {
             const char *code, *type, *msg;
-            index_error(NULL, rc, &ierr, &code, &type, &msg);
+            index_error(rc, &ierr, &code, &type, &msg);
             if (b->idx != NULL)
                 fail_marked(b, t, ok, ok_len, code, type, msg);
             else
