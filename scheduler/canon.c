@@ -9,9 +9,28 @@
  * written: reading rebuilds them, so no roaring bitmap is ever deserialised
  * from a file.
  *
- * Reading trusts nothing: a checkpoint's checksum vouches for its bytes but
- * not for the writer, so every field is checked, and every cross-reference
- * (a task's batch, counts that must agree) is verified after the load.
+ * Reading checks the form of every field and every cross-reference: a
+ * task's fields agree with its status, its batch exists and started when it
+ * did, a batch's counts agree with each other and with its tasks, index uids
+ * and uuids are valid, unique and in order, uids ascend. It does not decode
+ * the task objects (content, details, error) again: each passed its kind's
+ * checker when the event that brought it was applied, a checkpoint only
+ * holds the objects of such a state, and the checksum over the whole file
+ * vouches that these are the bytes that were written. (Decoding a million
+ * contents was most of the time a load took.) Whatever reads an object later
+ * checks it as it decodes it, so a bad one could fail a request, never read
+ * out of bounds.
+ *
+ * Reading is built for a million tasks in well under a second: the objects
+ * stay in the file's bytes (borrowed, not copied), the tasks go into an
+ * arena, each is linked into the sets while it is in the cache, the sets
+ * are filled in bulk, and the maps are sized from the counts up front.
+ *
+ * Reading may run on bytes whose checksum is still being computed
+ * (checkpoint.c hashes them just ahead of the decoder, and drops the result
+ * if the checksum fails). So it takes any bytes: every read is bounded,
+ * every count is checked against the bytes left, and a count sizes only
+ * best-effort reservations, never an allocation that must succeed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,12 +215,63 @@ canon_write(const struct folio_sched_state *s, struct mpw *w)
 
 /* ---- reading ----------------------------------------------------------- */
 
+#define NAMES_MAX 16u
+_Static_assert((unsigned)FOLIO_KIND_COUNT <= NAMES_MAX && (unsigned)FOLIO_STATUS_COUNT <= NAMES_MAX,
+               "struct names holds every kind and status");
+
+/* The names of an enum, with their lengths, and the one matched last (names repeat in runs). */
+struct names {
+    struct folio_str v[NAMES_MAX];
+    unsigned count;
+    unsigned last;
+};
+
+/*
+ * What tasks say about their batch, kept so the batches read later need not
+ * look at the tasks again: a run of tasks with consecutive uids in the same
+ * batch (a batch's tasks mostly come in one run).
+ */
+struct batch_run {
+    uint32_t batch_uid;
+    uint32_t first_uid;
+    uint32_t count;
+    uint32_t processing;
+    int64_t started_at_ns;
+};
+
 struct rd {
     struct mpr r;
     struct folio_sched_state *s;
     char *why;
     size_t why_len;
+    struct names kinds, statuses;
+    struct task_linker *linker;
+    struct batch_run *runs;    /* the batches of the tasks, in uid order */
+    uint32_t run_count;
+    uint32_t run_cap;
+    const struct canon_feed *feed;
+    const uint8_t *fed;        /* the bytes before this went to feed */
 };
+
+/* How far ahead of the reader the feed runs: a few hundred tasks, well within the L2 cache. */
+#define FEED_AHEAD (64u << 10)
+
+/* Hands feed the bytes up to FEED_AHEAD past where the reader is (all of them with at_end). */
+static void
+feed_ahead(struct rd *d, bool at_end)
+{
+    const uint8_t *to = d->r.end;
+    if (!at_end && (size_t)(d->r.end - d->r.p) > FEED_AHEAD)
+        to = d->r.p + FEED_AHEAD;
+    if (to > d->fed) {
+        if (d->feed != NULL)
+            d->feed->bytes(d->feed->ctx, d->fed, (size_t)(to - d->fed));
+        d->fed = to;
+    }
+}
+
+/* The smallest task: a fixarray header and 12 one-byte fields. */
+#define TASK_BYTES_MIN (1u + TASK_FIELDS)
 
 __attribute__((format(printf, 2, 3))) static int
 bad(struct rd *d, const char *fmt, ...)
@@ -213,6 +283,39 @@ bad(struct rd *d, const char *fmt, ...)
         va_end(ap);
     }
     return FOLIO_E_CORRUPT;
+}
+
+static void
+names_init(struct names *nm, const char *(*name)(unsigned), unsigned count)
+{
+    FOLIO_ASSERT(count <= FOLIO_ARRAY_LEN(nm->v));
+    for (unsigned i = 0; i < count; i++)
+        nm->v[i] = folio_str_c(name(i));
+    nm->count = count;
+    nm->last = 0;
+}
+
+/*
+ * Names are short and compared a few million times per load: eight bytes
+ * at a time, inline, rather than a call to memcmp each.
+ */
+static inline bool
+name_is(const struct folio_str *name, const uint8_t *p, uint32_t n)
+{
+    const uint8_t *q = (const uint8_t *)name->ptr;
+    if (name->len != n)
+        return false;
+    for (; n >= 8; n -= 8, p += 8, q += 8) {
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        memcpy(&y, q, 8);
+        if (x != y)
+            return false;
+    }
+    for (; n > 0; n--)
+        if (*p++ != *q++)
+            return false;
+    return true;
 }
 
 static bool
@@ -249,16 +352,21 @@ r_opt_time(struct rd *d, bool *set, int64_t *v)
     return mpr_i64(&d->r, v) == 0 ? 0 : FOLIO_E_CORRUPT;
 }
 
+/*
+ * A task object, left in the body (borrowed) rather than copied. Its bytes
+ * are not looked at here (see canon_read): every reader of an object checks
+ * it is one well-formed value before it decodes it.
+ */
 static int
 r_opt_blob(struct rd *d, struct blob *b)
 {
-    struct mpv v;
+    const uint8_t *p;
+    uint32_t len;
     if (r_nil(d))
         return 0;
-    if (mpr_next(&d->r, &v) != 0 || v.kind != MPK_BIN || v.len == 0 ||
-        v.len > FOLIO_EVENT_OBJECT_BYTES_MAX || !mp_one_value(v.ptr, v.len, FOLIO_EVENT_OBJECT_DEPTH_MAX))
+    if (mpr_bin(&d->r, &p, &len) != 0 || len == 0 || len > FOLIO_EVENT_OBJECT_BYTES_MAX)
         return FOLIO_E_CORRUPT;
-    blob_set(b, v.ptr, v.len);
+    blob_borrow(b, p, len);
     return 0;
 }
 
@@ -278,82 +386,133 @@ r_str(struct rd *d, struct folio_str *out, bool opt)
 }
 
 static int
-r_name(struct rd *d, const char *(*name)(unsigned), unsigned count, unsigned *out)
+r_name(struct rd *d, struct names *nm, unsigned *out)
 {
     const uint8_t *p;
     uint32_t n;
     if (mpr_str(&d->r, &p, &n) != 0)
         return FOLIO_E_CORRUPT;
-    for (unsigned i = 0; i < count; i++)
-        if (mp_str_eq(p, n, name(i))) {
-            *out = i;
+    if (name_is(&nm->v[nm->last], p, n)) {
+        *out = nm->last;
+        return 0;
+    }
+    for (unsigned i = 0; i < nm->count; i++)
+        if (name_is(&nm->v[i], p, n)) {
+            *out = nm->last = i;
             return 0;
         }
     return FOLIO_E_CORRUPT;
 }
 
-static int
-r_index_uids(struct rd *d, struct stask *t)
+/*
+ * An index uid, interned. Every name in a state being loaded was checked
+ * when it was interned, so only a new one is checked here.
+ */
+static struct iuid *
+r_iuid(struct rd *d)
 {
-    uint32_t n;
-    if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n > FOLIO_EVENT_ARRAY_MAX)
-        return FOLIO_E_CORRUPT;
-    t->index_uids = folio_calloc(n ? n : 1, sizeof(*t->index_uids));
+    const uint8_t *p;
+    uint32_t len;
+    if (mpr_str(&d->r, &p, &len) != 0)
+        return NULL;
+    const struct iuid *last = d->s->iuid_last;
+    if ((last == NULL || !name_is(&last->name, p, len)) &&
+        strmap_get(&d->s->iuids, (const char *)p, len) == NULL &&
+        !folio_index_uid_valid((const char *)p, len))
+        return NULL;
+    return iuid_intern(d->s, (const char *)p, len);
+}
+
+static int
+r_index_uids(struct rd *d, struct stask *t, uint32_t n)
+{
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *p;
-        uint32_t len;
-        if (mpr_str(&d->r, &p, &len) != 0 || !folio_index_uid_valid((const char *)p, len))
+        const struct iuid *u = r_iuid(d);
+        if (u == NULL)
             return FOLIO_E_CORRUPT;
-        /* Interned right away; task_link finds the same entry. */
-        t->index_uids[i] = iuid_intern(d->s, (const char *)p, len)->name;
+        t->index_uids[i] = u->name;
         t->index_count = i + 1;
     }
     return 0;
 }
 
-/* The fields of one task, checked for consistency with each other. */
+/* A task's fields must agree with each other as apply would have left them. */
+static bool
+task_consistent(const struct stask *t)
+{
+    bool enq = t->status == FOLIO_STATUS_ENQUEUED;
+    bool fin = folio_task_status_finished((enum folio_task_status)t->status);
+    return t->started != enq && t->finished == fin && (t->batch_uid == FOLIO_SCHED_NONE) == enq &&
+           (t->canceled_by != FOLIO_SCHED_NONE) == (t->status == FOLIO_STATUS_CANCELED) &&
+           (t->error.len > 0) == (t->status == FOLIO_STATUS_FAILED);
+}
+
+/* One task into *out (a new task, also on failure: the caller frees it). */
 static int
-read_task_fields(struct rd *d, struct stask *t)
+read_task(struct rd *d, struct stask **out)
 {
     uint64_t uid;
     unsigned kind, status;
-    uint32_t n;
+    uint32_t n, index_count;
+    *out = NULL;
     if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n != TASK_FIELDS ||
         mpr_u64(&d->r, &uid) != 0 || uid > FOLIO_SCHED_UID_MAX ||
-        r_name(d, kind_name_u, FOLIO_KIND_COUNT, &kind) != 0 ||
-        r_name(d, status_name_u, FOLIO_STATUS_COUNT, &status) != 0)
+        r_name(d, &d->kinds, &kind) != 0 || r_name(d, &d->statuses, &status) != 0 ||
+        mpr_container(&d->r, MPK_ARRAY, &index_count) != 0 || index_count > FOLIO_EVENT_ARRAY_MAX)
         return FOLIO_E_CORRUPT;
+    struct stask *t = task_new_loaded(d->s, index_count);
+    *out = t;
     t->uid = (uint32_t)uid;
     t->kind = (uint8_t)kind;
     t->status = (uint8_t)status;
-    if (r_index_uids(d, t) != 0 || r_opt_u32(d, &t->batch_uid) != 0 ||
+    if (r_index_uids(d, t, index_count) != 0 || r_opt_u32(d, &t->batch_uid) != 0 ||
         r_opt_u32(d, &t->canceled_by) != 0 || mpr_i64(&d->r, &t->enqueued_at_ns) != 0 ||
         r_opt_time(d, &t->started, &t->started_at_ns) != 0 ||
         r_opt_time(d, &t->finished, &t->finished_at_ns) != 0 || r_opt_blob(d, &t->content) != 0 ||
-        r_opt_blob(d, &t->details) != 0 || r_opt_blob(d, &t->error) != 0)
-        return FOLIO_E_CORRUPT;
-    bool enq = status == FOLIO_STATUS_ENQUEUED;
-    bool fin = folio_task_status_finished((enum folio_task_status)status);
-    if (t->started == enq || t->finished != fin || (t->batch_uid == FOLIO_SCHED_NONE) != enq ||
-        (t->canceled_by != FOLIO_SCHED_NONE) != (status == FOLIO_STATUS_CANCELED) ||
-        (t->error.len > 0) != (status == FOLIO_STATUS_FAILED))
-        return FOLIO_E_CORRUPT;
-    if (folio_task_content_check((enum folio_task_kind)kind, t->content.ptr, t->content.len, NULL,
-                                 0) != 0)
+        r_opt_blob(d, &t->details) != 0 || r_opt_blob(d, &t->error) != 0 || !task_consistent(t))
         return FOLIO_E_CORRUPT;
     return 0;
 }
 
+/* Notes what attach_tasks will need of t once the batches are read. */
+static void
+note_batch(struct rd *d, const struct stask *t)
+{
+    if (t->batch_uid == FOLIO_SCHED_NONE)
+        return;
+    struct batch_run *run = d->run_count > 0 ? &d->runs[d->run_count - 1] : NULL;
+    if (run == NULL || run->batch_uid != t->batch_uid ||
+        run->started_at_ns != t->started_at_ns || run->first_uid + run->count != t->uid) {
+        if (d->run_count == d->run_cap) {
+            d->run_cap = d->run_cap ? 2 * d->run_cap : 1024;
+            d->runs = folio_reallocarray(d->runs, d->run_cap, sizeof(*d->runs));
+        }
+        run = &d->runs[d->run_count++];
+        *run = (struct batch_run){t->batch_uid, t->uid, 0, 0, t->started_at_ns};
+    }
+    run->count++;
+    run->processing += t->status == FOLIO_STATUS_PROCESSING;
+}
+
+/*
+ * The tasks, each linked into the state as soon as it is read (while it is
+ * in the cache). The count comes from bytes not verified yet (see
+ * canon_read), so it sizes nothing that must be had.
+ */
 static int
 read_tasks(struct rd *d)
 {
     uint32_t n;
-    if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n > FOLIO_SCHED_TASKS_MAX)
+    if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n > FOLIO_SCHED_TASKS_MAX ||
+        n > (size_t)(d->r.end - d->r.p) / TASK_BYTES_MIN)
         return bad(d, "the task list is malformed");
+    d->linker = task_linker_new(d->s, n);
     int64_t prev = -1;
     for (uint32_t i = 0; i < n; i++) {
-        struct stask *t = folio_calloc(1, sizeof(*t));
-        int rc = read_task_fields(d, t);
+        struct stask *t;
+        if (d->fed < d->r.end && (d->r.p >= d->fed || (size_t)(d->fed - d->r.p) < FEED_AHEAD / 2))
+            feed_ahead(d, false);
+        int rc = read_task(d, &t);
         if (rc == 0 && ((int64_t)t->uid <= prev || t->uid >= d->s->next_task_uid))
             rc = FOLIO_E_CORRUPT;
         if (rc != 0) {
@@ -361,21 +520,22 @@ read_tasks(struct rd *d)
             return bad(d, "task #%u (after uid %lld) is malformed", i, (long long)prev);
         }
         prev = t->uid;
-        task_link(d->s, t);
+        task_linker_add(d->linker, t);
+        note_batch(d, t);
     }
     return 0;
 }
 
 static int
-r_counts(struct rd *d, uint32_t *counts, unsigned count, const char *(*name)(unsigned))
+r_counts(struct rd *d, uint32_t *counts, struct names *nm)
 {
     uint32_t n;
-    if (mpr_container(&d->r, MPK_MAP, &n) != 0 || n > count)
+    if (mpr_container(&d->r, MPK_MAP, &n) != 0 || n > nm->count)
         return FOLIO_E_CORRUPT;
     for (uint32_t i = 0; i < n; i++) {
         unsigned k;
         uint64_t v;
-        if (r_name(d, name, count, &k) != 0 || counts[k] != 0 || mpr_u64(&d->r, &v) != 0 ||
+        if (r_name(d, nm, &k) != 0 || counts[k] != 0 || mpr_u64(&d->r, &v) != 0 ||
             v == 0 || v > UINT32_MAX)
             return FOLIO_E_CORRUPT;
         counts[k] = (uint32_t)v;
@@ -416,14 +576,12 @@ r_index_counts(struct rd *d, struct sbatch *b)
     b->index_cap = n ? n : 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t two;
-        const uint8_t *p;
-        uint32_t len;
+        const struct iuid *u;
         uint64_t count;
-        if (mpr_container(&d->r, MPK_ARRAY, &two) != 0 || two != 2 ||
-            mpr_str(&d->r, &p, &len) != 0 || !folio_index_uid_valid((const char *)p, len) ||
+        if (mpr_container(&d->r, MPK_ARRAY, &two) != 0 || two != 2 || (u = r_iuid(d)) == NULL ||
             mpr_u64(&d->r, &count) != 0 || count == 0 || count > UINT32_MAX)
             return FOLIO_E_CORRUPT;
-        struct folio_str name = iuid_intern(d->s, (const char *)p, len)->name;
+        struct folio_str name = u->name;
         if (i > 0 && str_cmp(&b->index_counts[i - 1].index_uid, &name) >= 0)
             return FOLIO_E_CORRUPT;
         b->index_counts[i] = (struct folio_batch_index_count){name, (uint32_t)count};
@@ -448,8 +606,8 @@ read_batch_fields(struct rd *d, struct sbatch *b)
     if (r_opt_time(d, &b->has_outcome, &b->finished_at_ns) != 0 ||
         mpr_i64(&d->r, &b->enqueued_first_ns) != 0 || mpr_i64(&d->r, &b->enqueued_last_ns) != 0 ||
         r_steps(d, b) != 0 || mpr_u64(&d->r, &total) != 0 || total > UINT32_MAX ||
-        r_counts(d, b->status_counts, FOLIO_STATUS_COUNT, status_name_u) != 0 ||
-        r_counts(d, b->kind_counts, FOLIO_KIND_COUNT, kind_name_u) != 0 || r_index_counts(d, b) != 0)
+        r_counts(d, b->status_counts, &d->statuses) != 0 ||
+        r_counts(d, b->kind_counts, &d->kinds) != 0 || r_index_counts(d, b) != 0)
         return FOLIO_E_CORRUPT;
     b->finished = fin;
     b->total_tasks = (uint32_t)total;
@@ -463,22 +621,45 @@ batch_uid_cmp(const void *a, const void *b)
     return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Gives each batch its living tasks; false if a task names a batch that is not there. */
-static bool
-attach_tasks(struct folio_sched_state *s, struct sbatch **v, uint32_t n)
+/* Uids of a batch to add to its task set, gathered for roaring_bitmap_add_many. */
+#define ATTACH_UIDS 256u
+
+/* Adds run's uids to its batch's task set (as arrays of uids, like apply's adds). */
+static void
+attach_run(struct sbatch *b, const struct batch_run *run)
 {
-    roaring_uint32_iterator_t it;
-    for (roaring_init_iterator(s->all_tasks, &it); it.has_value;
-         roaring_advance_uint32_iterator(&it)) {
-        const struct stask *t = u32map_get(&s->tasks, it.current_value);
-        if (t->batch_uid == FOLIO_SCHED_NONE)
-            continue;
-        struct sbatch key = {.uid = t->batch_uid}, *kp = &key;
-        struct sbatch **found = bsearch(&kp, v, n, sizeof(*v), batch_uid_cmp);
-        if (found == NULL || t->started_at_ns != (*found)->started_at_ns)
+    uint32_t uids[ATTACH_UIDS];
+    for (uint32_t done = 0; done < run->count;) {
+        uint32_t n = run->count - done < ATTACH_UIDS ? run->count - done : ATTACH_UIDS;
+        for (uint32_t i = 0; i < n; i++)
+            uids[i] = run->first_uid + done + i;
+        roaring_bitmap_add_many(b->tasks, n, uids);
+        done += n;
+    }
+    b->processing += run->processing;
+}
+
+/*
+ * Gives each batch its living tasks; false if a task names a batch that is
+ * not there or started at another time. Runs mostly follow each other in
+ * batch order, so the batch found last is tried first.
+ */
+static bool
+attach_tasks(const struct rd *d, struct sbatch **v, uint32_t n)
+{
+    struct sbatch *b = NULL;
+    for (uint32_t i = 0; i < d->run_count; i++) {
+        const struct batch_run *run = &d->runs[i];
+        if (b == NULL || b->uid != run->batch_uid) {
+            struct sbatch key = {.uid = run->batch_uid}, *kp = &key;
+            struct sbatch **found = n > 0 ? bsearch(&kp, v, n, sizeof(*v), batch_uid_cmp) : NULL;
+            if (found == NULL)
+                return false;
+            b = *found;
+        }
+        if (run->started_at_ns != b->started_at_ns)
             return false;
-        roaring_bitmap_add((*found)->tasks, t->uid);
-        (*found)->processing += t->status == FOLIO_STATUS_PROCESSING;
+        attach_run(b, run);
     }
     return true;
 }
@@ -505,9 +686,13 @@ read_batches(struct rd *d)
     int rc = 0;
     if (mpr_container(&d->r, MPK_ARRAY, &n) != 0 || n > FOLIO_SCHED_TASKS_MAX)
         return bad(d, "the batch list is malformed");
-    struct sbatch **v = folio_calloc(n ? n : 1, sizeof(*v));
-    uint32_t got = 0;
+    struct sbatch **v = NULL;
+    uint32_t got = 0, cap = 0;
     for (; got < n && rc == 0; got++) {
+        if (got == cap) { /* grown as batches come: n is not verified yet (see canon_read) */
+            cap = cap ? 2 * cap : 1024;
+            v = folio_reallocarray(v, cap, sizeof(*v));
+        }
         v[got] = batch_new(0);
         rc = read_batch_fields(d, v[got]);
         if (rc == 0 && ((got > 0 && v[got]->uid <= v[got - 1]->uid) ||
@@ -516,7 +701,7 @@ read_batches(struct rd *d)
         if (rc != 0)
             rc = bad(d, "batch #%u is malformed", got);
     }
-    if (rc == 0 && !attach_tasks(d->s, v, n))
+    if (rc == 0 && !attach_tasks(d, v, n))
         rc = bad(d, "a task names a batch that is missing or started at another time");
     for (uint32_t i = 0; i < n && rc == 0; i++)
         if (!batch_consistent(v[i]))
@@ -606,11 +791,14 @@ read_header(struct rd *d)
 }
 
 int
-canon_read(const uint8_t *buf, size_t len, struct folio_sched_state **out, char *why,
-           size_t why_len)
+canon_read(const uint8_t *body, size_t len, struct ckpt_mem *mem, const struct canon_feed *feed,
+           struct folio_sched_state **out, char *why, size_t why_len)
 {
     struct folio_sched_state *s = folio_sched_state_new();
-    struct rd d = {{buf, buf + len}, s, why, why_len};
+    struct rd d = {.r = {body, body + len}, .s = s, .why = why, .why_len = why_len,
+                   .feed = feed, .fed = body};
+    names_init(&d.kinds, kind_name_u, FOLIO_KIND_COUNT);
+    names_init(&d.statuses, status_name_u, FOLIO_STATUS_COUNT);
     struct tindex *all[] = {&s->t_enqueued, &s->t_started, &s->t_finished,
                             &s->b_enqueued, &s->b_started, &s->b_finished};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(all); i++)
@@ -624,12 +812,16 @@ canon_read(const uint8_t *buf, size_t len, struct folio_sched_state **out, char 
         rc = r_key(&d, "indexes") == 0 ? read_indexes(&d) : FOLIO_E_CORRUPT;
     if (rc == 0 && d.r.p != d.r.end)
         rc = bad(&d, "bytes after the state");
+    feed_ahead(&d, true);
+    task_linker_finish(d.linker); /* also after a failure: the state then frees the tasks */
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(all); i++)
         tindex_sort(all[i]);
+    folio_free(d.runs);
     if (rc != 0) {
-        folio_sched_state_free(s);
+        folio_sched_state_free(s); /* its tasks borrow from *mem, which it does not own yet */
         return FOLIO_E_CORRUPT;
     }
+    state_adopt_file(s, mem);
     *out = s;
     return 0;
 }

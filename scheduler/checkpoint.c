@@ -15,6 +15,12 @@
  * held to everything: its body must decode and hash to its state hash, and
  * its (seq, frame hash) must be the journal's; if not, that is corruption,
  * not a reason to fall back silently.
+ *
+ * For speed the file is mapped, not copied (the loaded state keeps the
+ * mapping: its tasks' objects point into it), and the body is hashed piece
+ * by piece just ahead of the decoder, so its bytes come from memory once.
+ * The verdict is still the checksum's first: a decode of bytes that then
+ * fail the checksum is thrown away and the file skipped.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -354,13 +361,59 @@ header_parse(const uint8_t *h, struct folio_ckpt_header *hdr, const char *file,
     return 0;
 }
 
-/* Reads header and body and checks the checksum; *sound tells whether it matched. */
+/*
+ * The file's bytes, which a loaded state keeps (its tasks' objects point
+ * into the body): a read-only private mapping, so start-up neither copies
+ * hundreds of megabytes nor faults in as much fresh memory (MAP_POPULATE:
+ * the whole file is read through right away anyway). Where the file cannot
+ * be mapped, a heap copy.
+ */
 static int
-read_verified(const char *path, const char *file, uint8_t *header, uint8_t **body,
-              struct folio_ckpt_header *hdr, struct folio_sched_diag *d)
+file_load(int fd, size_t size, struct ckpt_mem *m)
+{
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+        *m = (struct ckpt_mem){p, size};
+        return 0;
+    }
+    *m = (struct ckpt_mem){folio_malloc(size), 0};
+    if (folio_io_pread_all(fd, m->base, size, 0) != (ssize_t)size) {
+        ckpt_mem_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The checksum (header [0, 56) then body) and XXH3-64 of the body (the state
+ * hash), fed the body piece by piece by canon_read just before it parses
+ * each piece: the bytes come from memory once, for both hashes and the
+ * parse, instead of once per pass.
+ */
+struct body_hashes {
+    XXH3_state_t *sum;
+    XXH3_state_t *state;
+};
+
+static void
+hashes_feed(void *ctx, const uint8_t *p, size_t n)
+{
+    struct body_hashes *h = ctx;
+    XXH3_64bits_update(h->sum, p, n);
+    XXH3_64bits_update(h->state, p, n);
+}
+
+/*
+ * Opens the file, checks the header and the size, and loads it (into *mem;
+ * *body is where the body starts in it).
+ */
+static int
+read_file(const char *path, const char *file, uint8_t *header, struct ckpt_mem *mem,
+          const uint8_t **body, struct folio_ckpt_header *hdr, struct folio_sched_diag *d)
 {
     struct stat st;
     int rc = 0;
+    *mem = (struct ckpt_mem){NULL, 0};
     *body = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -384,46 +437,60 @@ read_verified(const char *path, const char *file, uint8_t *header, uint8_t **bod
         rc = FOLIO_E_CORRUPT;
         goto out;
     }
-    *body = folio_malloc(hdr->body_bytes ? hdr->body_bytes : 1);
-    if (folio_io_pread_all(fd, *body, hdr->body_bytes, FOLIO_CKPT_HEADER_BYTES) !=
-        (ssize_t)hdr->body_bytes) {
+    if (file_load(fd, (size_t)st.st_size, mem) != 0) {
         rc = io_error(d, file, hdr->seq, "read");
         goto out;
     }
-    if (ckpt_checksum(header, *body, hdr->body_bytes) != hdr->checksum) {
-        diag_file(d, file, hdr->seq, "checksum mismatch");
-        rc = FOLIO_E_CORRUPT;
-    }
+    *body = (const uint8_t *)mem->base + FOLIO_CKPT_HEADER_BYTES;
 out:
     close(fd);
-    if (rc != 0) {
-        folio_free(*body);
-        *body = NULL;
-    }
     return rc;
 }
 
-/* Everything after the checksum: a failure here is corruption, never a reason to skip. */
+/*
+ * Decodes the body while hashing it, then judges in the documented order:
+ * a wrong checksum means the file is skipped whatever the decode gave (so
+ * the decode ran on bytes not yet trusted, which it is built for: it reads
+ * nothing out of bounds and its result is dropped); with a valid checksum
+ * any other failure is corruption, never a reason to skip. On success the
+ * state takes *mem; otherwise it is freed here. *checksum_ok tells which
+ * of the two kinds of failure it was.
+ */
 static int
-decode_verified(const uint8_t *body, const struct folio_ckpt_header *hdr, const char *file,
-                struct folio_sched_state **out, struct folio_sched_diag *d)
+decode_verified(struct ckpt_mem *mem, const uint8_t *body, const uint8_t *header,
+                const struct folio_ckpt_header *hdr, const char *file,
+                struct folio_sched_state **out, bool *checksum_ok, struct folio_sched_diag *d)
 {
     char why[SCHED_WHY_LEN];
-    if (XXH3_64bits(body, hdr->body_bytes) != hdr->state_hash) {
-        diag_file(d, file, hdr->seq, "valid checksum but the body does not hash to its state hash");
-        return FOLIO_E_CORRUPT;
-    }
-    why[0] = '\0';
     struct folio_sched_state *s = NULL;
-    if (canon_read(body, hdr->body_bytes, &s, why, sizeof(why)) != 0) {
+    struct body_hashes h = {XXH3_createState(), XXH3_createState()};
+    FOLIO_ASSERT(h.sum != NULL && h.state != NULL);
+    XXH3_64bits_reset(h.sum);
+    XXH3_64bits_reset(h.state);
+    XXH3_64bits_update(h.sum, header, CKPT_OFF_CHECKSUM);
+    struct canon_feed feed = {hashes_feed, &h};
+    why[0] = '\0';
+    int decoded = canon_read(body, hdr->body_bytes, mem, &feed, &s, why, sizeof(why));
+    uint64_t checksum = XXH3_64bits_digest(h.sum), state_hash = XXH3_64bits_digest(h.state);
+    XXH3_freeState(h.sum);
+    XXH3_freeState(h.state);
+    int rc = FOLIO_E_CORRUPT;
+    *checksum_ok = checksum == hdr->checksum;
+    if (!*checksum_ok)
+        diag_file(d, file, hdr->seq, "checksum mismatch");
+    else if (state_hash != hdr->state_hash)
+        diag_file(d, file, hdr->seq, "valid checksum but the body does not hash to its state hash");
+    else if (decoded != 0)
         diag_file(d, file, hdr->seq, "valid checksum but the state does not decode: %s", why);
-        return FOLIO_E_CORRUPT;
-    }
-    if (s->last_seq != hdr->seq) {
+    else if (s->last_seq != hdr->seq)
         diag_file(d, file, hdr->seq, "header seq %" PRIu64 " but the state is at seq %" PRIu64,
                   hdr->seq, s->last_seq);
-        folio_sched_state_free(s);
-        return FOLIO_E_CORRUPT;
+    else
+        rc = 0;
+    if (rc != 0) {
+        folio_sched_state_free(s); /* with *mem if it took it */
+        ckpt_mem_free(mem);
+        return rc;
     }
     s->frame_hash = hdr->frame_hash;
     *out = s;
@@ -438,19 +505,19 @@ ckpt_read(const char *path, struct folio_sched_state **out, struct folio_ckpt_he
     const char *slash = strrchr(path, '/');
     const char *file = slash ? slash + 1 : path;
     uint8_t header[FOLIO_CKPT_HEADER_BYTES];
-    uint8_t *body = NULL;
+    struct ckpt_mem mem;
+    const uint8_t *body = NULL;
     struct folio_ckpt_header local;
     if (hdr == NULL)
         hdr = &local;
     *out = NULL;
     *checksum_ok = false;
-    int rc = read_verified(path, file, header, &body, hdr, d);
-    if (rc != 0)
+    int rc = read_file(path, file, header, &mem, &body, hdr, d);
+    if (rc != 0) {
+        ckpt_mem_free(&mem);
         return rc;
-    *checksum_ok = true;
-    rc = decode_verified(body, hdr, file, out, d);
-    folio_free(body);
-    return rc;
+    }
+    return decode_verified(&mem, body, header, hdr, file, out, checksum_ok, d);
 }
 
 int

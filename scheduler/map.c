@@ -6,14 +6,21 @@
  *
  * Both maps use open addressing with linear probing, a load factor of at
  * most 1/2 and backward-shift deletion (no tombstones), so lookups stay short
- * however many tasks come and go. Their size is bounded by the state's own
- * limits (FOLIO_SCHED_TASKS_MAX living tasks).
+ * however many tasks come and go. A slot holds key and value side by side:
+ * a lookup in a map of a million tasks costs one cache miss, not two. Their
+ * size is bounded by the state's own limits (FOLIO_SCHED_TASKS_MAX living
+ * tasks).
+ *
+ * An arena hands out zeroed memory in large chunks and frees it all at
+ * once: the tasks loaded from a checkpoint live in one.
  *
  * A date index is mostly appended to (time moves forward), so inserting at
  * the end is O(1); an out-of-order time costs one memmove.
  */
+#define _DEFAULT_SOURCE /* madvise */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "folio/common.h"
 #include "sched_int.h"
@@ -24,21 +31,90 @@ u32_slot(uint32_t key, size_t cap)
     return (size_t)((key * 0x9E3779B1u) ^ (key >> 16)) & (cap - 1);
 }
 
+/*
+ * A large table is looked up at random (a million tasks: 32 MiB of slots),
+ * and with small pages nearly every lookup is a TLB miss, expensive under
+ * virtualisation; filling fresh memory also costs a page fault per 4 KiB.
+ * So large tables and arena chunks ask for transparent huge pages; where
+ * the kernel gives none, they work as before.
+ */
+#define HUGE_PAGE_BYTES (2u << 20)
+
+/*
+ * Zeroed memory, in huge pages where the kernel allows; freed with
+ * folio_free; NULL if there is none. A large calloc is fresh zero pages not
+ * yet touched, so advising its 2 MiB-aligned part before use is enough (and
+ * nothing is zeroed twice).
+ */
+static void
+huge_advise(void *p, size_t bytes)
+{
+    uintptr_t from = ((uintptr_t)p + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+    uintptr_t to = ((uintptr_t)p + bytes) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+    if (to > from)
+        (void)madvise((void *)from, to - from, MADV_HUGEPAGE); /* advice only */
+}
+
+static void *
+huge_calloc_try(size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (p != NULL)
+        huge_advise(p, bytes);
+    return p;
+}
+
+static void *
+huge_calloc(size_t bytes)
+{
+    void *p = huge_calloc_try(bytes);
+    if (p == NULL)
+        FOLIO_PANIC("out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+/* Rehashes into new_cap zeroed slots (a power of two above twice the entries). */
+static void
+u32map_rehash(struct u32map *m, struct u32map_slot *slots, size_t new_cap)
+{
+    size_t old_cap = m->cap;
+    struct u32map_slot *old = m->slots;
+    m->cap = new_cap;
+    m->slots = slots;
+    m->n = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].val != NULL)
+            u32map_put(m, old[i].key, old[i].val);
+    folio_free(old);
+}
+
 static void
 u32map_grow(struct u32map *m)
 {
-    size_t old_cap = m->cap;
-    uint32_t *old_keys = m->keys;
-    void **old_vals = m->vals;
-    m->cap = old_cap ? old_cap * 2 : 16;
-    m->keys = folio_calloc(m->cap, sizeof(*m->keys));
-    m->vals = folio_calloc(m->cap, sizeof(*m->vals));
-    m->n = 0;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old_vals[i] != NULL)
-            u32map_put(m, old_keys[i], old_vals[i]);
-    folio_free(old_keys);
-    folio_free(old_vals);
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    u32map_rehash(m, huge_calloc(cap * sizeof(*m->slots)), cap);
+}
+
+/*
+ * Best effort: n may come from a file not verified yet, so room that cannot
+ * be had is not taken (the map then grows as it goes).
+ */
+void
+u32map_reserve(struct u32map *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 16;
+    while (cap < 2 * (m->n + n) && cap <= SIZE_MAX / 4 / sizeof(*m->slots))
+        cap *= 2;
+    struct u32map_slot *slots = cap > m->cap ? huge_calloc_try(cap * sizeof(*slots)) : NULL;
+    if (slots != NULL)
+        u32map_rehash(m, slots, cap);
+}
+
+void
+u32map_prefetch(const struct u32map *m, uint32_t key)
+{
+    if (m->cap > 0)
+        __builtin_prefetch(&m->slots[u32_slot(key, m->cap)], 1);
 }
 
 void *
@@ -47,10 +123,10 @@ u32map_get(const struct u32map *m, uint32_t key)
     if (m->cap == 0)
         return NULL;
     for (size_t i = u32_slot(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-        if (m->vals[i] == NULL)
+        if (m->slots[i].val == NULL)
             return NULL;
-        if (m->keys[i] == key)
-            return m->vals[i];
+        if (m->slots[i].key == key)
+            return m->slots[i].val;
     }
 }
 
@@ -61,12 +137,11 @@ u32map_put(struct u32map *m, uint32_t key, void *val)
     if ((m->n + 1) * 2 > m->cap)
         u32map_grow(m);
     size_t i = u32_slot(key, m->cap);
-    while (m->vals[i] != NULL && m->keys[i] != key)
+    while (m->slots[i].val != NULL && m->slots[i].key != key)
         i = (i + 1) & (m->cap - 1);
-    if (m->vals[i] == NULL)
+    if (m->slots[i].val == NULL)
         m->n++;
-    m->keys[i] = key;
-    m->vals[i] = val;
+    m->slots[i] = (struct u32map_slot){key, val};
 }
 
 void *
@@ -76,22 +151,21 @@ u32map_del(struct u32map *m, uint32_t key)
         return NULL;
     size_t mask = m->cap - 1;
     size_t i = u32_slot(key, m->cap);
-    while (m->vals[i] != NULL && m->keys[i] != key)
+    while (m->slots[i].val != NULL && m->slots[i].key != key)
         i = (i + 1) & mask;
-    void *val = m->vals[i];
+    void *val = m->slots[i].val;
     if (val == NULL)
         return NULL;
     /* Backward shift: pull later members of the cluster into the hole. */
     size_t hole = i;
-    for (size_t j = (i + 1) & mask; m->vals[j] != NULL; j = (j + 1) & mask) {
-        size_t home = u32_slot(m->keys[j], m->cap);
+    for (size_t j = (i + 1) & mask; m->slots[j].val != NULL; j = (j + 1) & mask) {
+        size_t home = u32_slot(m->slots[j].key, m->cap);
         if (((j - home) & mask) >= ((j - hole) & mask)) {
-            m->keys[hole] = m->keys[j];
-            m->vals[hole] = m->vals[j];
+            m->slots[hole] = m->slots[j];
             hole = j;
         }
     }
-    m->vals[hole] = NULL;
+    m->slots[hole] = (struct u32map_slot){0, NULL};
     m->n--;
     return val;
 }
@@ -99,9 +173,54 @@ u32map_del(struct u32map *m, uint32_t key)
 void
 u32map_free(struct u32map *m)
 {
-    folio_free(m->keys);
-    folio_free(m->vals);
+    folio_free(m->slots);
     memset(m, 0, sizeof(*m));
+}
+
+/* ---- arenas ------------------------------------------------------------ */
+
+/*
+ * A chunk of an arena: the memory follows the header. Chunks are large and
+ * in huge pages, so a million small objects cost a few page faults and no
+ * allocator calls.
+ */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used;
+    size_t cap;
+    _Alignas(16) uint8_t mem[];
+};
+_Static_assert(sizeof(struct arena_chunk) % 16 == 0, "arena memory starts 16-aligned");
+
+#define ARENA_CHUNK_BYTES (8u << 20)
+
+void *
+arena_alloc(struct arena *a, size_t bytes)
+{
+    bytes = (bytes + 7) & ~(size_t)7;
+    struct arena_chunk *c = a->chunks;
+    if (c == NULL || c->cap - c->used < bytes) {
+        size_t cap = ARENA_CHUNK_BYTES - sizeof(*c);
+        if (bytes > cap)
+            cap = bytes;
+        c = huge_calloc(sizeof(*c) + cap);
+        c->cap = cap;
+        c->next = a->chunks;
+        a->chunks = c;
+    }
+    void *p = c->mem + c->used;
+    c->used += bytes;
+    return p;
+}
+
+void
+arena_free(struct arena *a)
+{
+    for (struct arena_chunk *c = a->chunks, *next; c != NULL; c = next) {
+        next = c->next;
+        folio_free(c);
+    }
+    a->chunks = NULL;
 }
 
 /* ---- strings ----------------------------------------------------------- */
@@ -215,6 +334,20 @@ tindex_lower(const struct tindex *ti, int64_t t, uint32_t uid)
     return lo;
 }
 
+/* Best effort, as u32map_reserve. */
+void
+tindex_reserve(struct tindex *ti, size_t n)
+{
+    if (ti->cap - ti->n >= n || n > SIZE_MAX / sizeof(*ti->v) - ti->n)
+        return;
+    struct tentry *v = realloc(ti->v, (ti->n + n) * sizeof(*v));
+    if (v != NULL) {
+        huge_advise(v + ti->n, n * sizeof(*v)); /* the room not written yet */
+        ti->v = v;
+        ti->cap = ti->n + n;
+    }
+}
+
 void
 tindex_insert(struct tindex *ti, int64_t t, uint32_t uid)
 {
@@ -223,9 +356,10 @@ tindex_insert(struct tindex *ti, int64_t t, uint32_t uid)
         ti->v = folio_reallocarray(ti->v, ti->cap, sizeof(*ti->v));
     }
     size_t pos = ti->n;
-    if (!ti->bulk && ti->n > 0 && tentry_less(t, uid, &ti->v[ti->n - 1]))
+    if (!ti->bulk && ti->n > 0 && tentry_less(t, uid, &ti->v[ti->n - 1])) {
         pos = tindex_lower(ti, t, uid);
-    memmove(&ti->v[pos + 1], &ti->v[pos], (ti->n - pos) * sizeof(*ti->v));
+        memmove(&ti->v[pos + 1], &ti->v[pos], (ti->n - pos) * sizeof(*ti->v));
+    }
     ti->v[pos] = (struct tentry){t, uid};
     ti->n++;
 }
@@ -258,10 +392,17 @@ tentry_cmp(const void *a, const void *b)
     return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
+/*
+ * Times mostly grow with uids, and a load appends in uid order, so the
+ * index is often sorted already: one pass to check is cheaper than a sort.
+ */
 void
 tindex_sort(struct tindex *ti)
 {
-    if (ti->n > 1)
+    size_t i = 1;
+    while (i < ti->n && !tentry_less(ti->v[i].t, ti->v[i].uid, &ti->v[i - 1]))
+        i++;
+    if (i < ti->n)
         qsort(ti->v, ti->n, sizeof(*ti->v), tentry_cmp);
     ti->bulk = false;
 }

@@ -374,31 +374,97 @@ mpr_next(struct mpr *r, struct mpv *v)
     }
 }
 
+/*
+ * Bytes and entries behind the tag c, read from p (at most end - p bytes
+ * there): *skip bytes of payload follow, and a container has *entries
+ * values (a map twice its pairs). False on 0xc1, ext types and short input.
+ */
+static inline bool
+tag_extent(uint8_t c, const uint8_t *p, const uint8_t *end, uint64_t *skip, uint64_t *entries)
+{
+    static const uint8_t fixed[32] = {
+        /* c0 nil, c1 -, c2/c3 bool, c4-c6 bin (len), c7-c9 ext, ca/cb float, cc-cf uint,
+           d0-d3 int, d4-d8 fixext, d9-db str (len), dc/dd array, de/df map */
+        0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 4, 8, 1, 2, 4, 8,
+        1, 2, 4, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    *entries = 0;
+    if (c <= 0x7f || c >= 0xe0 || (c & 0xe0) == 0xa0) {
+        *skip = (c & 0xe0) == 0xa0 ? (uint64_t)(c & 0x1f) : 0;
+        return true;
+    }
+    if (c < 0xc0) {
+        *skip = 0;
+        *entries = (uint64_t)(c & 0x0f) << ((c & 0xf0) == 0x80); /* fixmap: 2 per pair */
+        return true;
+    }
+    unsigned width;
+    switch (c) {
+    case 0xc4: case 0xd9: width = 1; break;
+    case 0xc5: case 0xda: width = 2; break;
+    case 0xc6: case 0xdb: width = 4; break;
+    case 0xdc: case 0xde: width = 2; break;
+    case 0xdd: case 0xdf: width = 4; break;
+    default:
+        *skip = fixed[c - 0xc0];
+        return *skip != 0xff;
+    }
+    if ((size_t)(end - p) < width)
+        return false;
+    uint64_t n = 0;
+    for (unsigned i = 0; i < width; i++)
+        n = (n << 8) | p[i];
+    if (c >= 0xdc) {
+        /* Every entry needs at least one byte: a cheap bound on hostile counts. */
+        if (n > (uint64_t)(end - p - width))
+            return false;
+        *skip = width;
+        *entries = c >= 0xde ? 2 * n : n;
+    } else {
+        *skip = width + n;
+    }
+    return true;
+}
+
+/*
+ * Skips values straight from the tag bytes (no token is built): this runs
+ * over every object of every event and checkpoint, so it is kept lean. It
+ * accepts and refuses exactly what mpr_next does.
+ */
 int
 mpr_skip(struct mpr *r, unsigned depth_max)
 {
     /* Iterative: a count of values still to skip at each open level. */
     uint64_t pending[MP_DEPTH_MAX + 1];
     unsigned depth = 0;
+    const uint8_t *p = r->p, *end = r->end;
     if (depth_max > MP_DEPTH_MAX)
         depth_max = MP_DEPTH_MAX;
     pending[0] = 1;
     for (;;) {
         while (depth > 0 && pending[depth] == 0)
             depth--;
-        if (pending[depth] == 0)
+        if (pending[depth] == 0) {
+            r->p = p;
             return 0;
+        }
         pending[depth]--;
-        struct mpv v;
-        int rc = mpr_next(r, &v);
-        if (rc != 0)
-            return rc;
-        if (v.kind != MPK_ARRAY && v.kind != MPK_MAP)
+        if (p >= end)
+            return FOLIO_E_DECODE;
+        uint8_t c = *p;
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            p++; /* fixint, nil, bool: most of the scalars */
+            continue;
+        }
+        uint64_t skip, entries;
+        if (!tag_extent(c, p + 1, end, &skip, &entries) || skip > (uint64_t)(end - p - 1))
+            return FOLIO_E_DECODE;
+        p += 1 + skip;
+        if (!(c >= 0x80 && c <= 0x9f) && c != 0xdc && c != 0xdd && c != 0xde && c != 0xdf)
             continue;
         if (depth + 1 > depth_max)
             return FOLIO_E_DECODE;
         depth++;
-        pending[depth] = v.kind == MPK_MAP ? 2ull * v.len : v.len;
+        pending[depth] = entries;
     }
 }
 
@@ -409,9 +475,36 @@ mp_one_value(const uint8_t *buf, size_t len, unsigned depth_max)
     return mpr_skip(&r, depth_max) == 0 && r.p == r.end;
 }
 
-int
-mpr_u64(struct mpr *r, uint64_t *v)
+/* Width of the big-endian payload of an unsigned (0xcc-0xcf) or signed (0xd0-0xd3) integer tag. */
+static inline unsigned
+int_width(uint8_t c)
 {
+    return 1u << (c & 3);
+}
+
+static inline uint64_t
+load_be(const uint8_t *p, unsigned n)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < n; i++)
+        x = (x << 8) | p[i];
+    return x;
+}
+
+int
+mpr_u64_any(struct mpr *r, uint64_t *v)
+{
+    if (r->p >= r->end)
+        return FOLIO_E_DECODE;
+    uint8_t c = *r->p;
+    if (c >= 0xcc && c <= 0xcf) {
+        unsigned n = int_width(c);
+        if ((size_t)(r->end - r->p - 1) < n)
+            return FOLIO_E_DECODE;
+        *v = load_be(r->p + 1, n);
+        r->p += 1 + n;
+        return 0;
+    }
     struct mpv t;
     int rc = mpr_next(r, &t);
     if (rc != 0)
@@ -423,7 +516,7 @@ mpr_u64(struct mpr *r, uint64_t *v)
 }
 
 int
-mpr_i64(struct mpr *r, int64_t *v)
+mpr_i64_any(struct mpr *r, int64_t *v)
 {
     struct mpv t;
     int rc = mpr_next(r, &t);
@@ -440,7 +533,7 @@ mpr_i64(struct mpr *r, int64_t *v)
 }
 
 int
-mpr_str(struct mpr *r, const uint8_t **p, uint32_t *len)
+mpr_str_any(struct mpr *r, const uint8_t **p, uint32_t *len)
 {
     struct mpv t;
     int rc = mpr_next(r, &t);
@@ -474,7 +567,21 @@ mpr_str_or_nil(struct mpr *r, const uint8_t **p, uint32_t *len, bool *is_nil)
 }
 
 int
-mpr_container(struct mpr *r, enum mp_kind kind, uint32_t *n)
+mpr_bin_any(struct mpr *r, const uint8_t **p, uint32_t *len)
+{
+    struct mpv t;
+    int rc = mpr_next(r, &t);
+    if (rc != 0)
+        return rc;
+    if (t.kind != MPK_BIN)
+        return FOLIO_E_DECODE;
+    *p = t.ptr;
+    *len = t.len;
+    return 0;
+}
+
+int
+mpr_container_any(struct mpr *r, enum mp_kind kind, uint32_t *n)
 {
     struct mpv t;
     int rc = mpr_next(r, &t);
@@ -484,11 +591,4 @@ mpr_container(struct mpr *r, enum mp_kind kind, uint32_t *n)
         return FOLIO_E_DECODE;
     *n = t.len;
     return 0;
-}
-
-bool
-mp_str_eq(const uint8_t *p, uint32_t len, const char *s)
-{
-    size_t n = strlen(s);
-    return n == len && memcmp(p, s, n) == 0;
 }

@@ -83,17 +83,96 @@ int mpr_next(struct mpr *r, struct mpv *v);
 int mpr_skip(struct mpr *r, unsigned depth_max);
 /* True if buf[0..len) is exactly one complete value. */
 bool mp_one_value(const uint8_t *buf, size_t len, unsigned depth_max);
+/*
+ * The typed readers below take the forms folio writes most inline (they
+ * read every field of every event and checkpoint) and leave every other
+ * form to the _any functions of mp.c, which read any form of their type.
+ */
+int mpr_u64_any(struct mpr *r, uint64_t *v);
+int mpr_i64_any(struct mpr *r, int64_t *v);
+int mpr_str_any(struct mpr *r, const uint8_t **p, uint32_t *len);
+int mpr_bin_any(struct mpr *r, const uint8_t **p, uint32_t *len);
+int mpr_container_any(struct mpr *r, enum mp_kind kind, uint32_t *n);
+
 /* Reads an unsigned integer (MPK_UINT). */
-int mpr_u64(struct mpr *r, uint64_t *v);
+static inline int
+mpr_u64(struct mpr *r, uint64_t *v)
+{
+    if (r->p < r->end && *r->p <= 0x7f) { /* positive fixint: counters, small uids */
+        *v = *r->p++;
+        return 0;
+    }
+    return mpr_u64_any(r, v);
+}
+
 /* Reads an integer in int64 range. */
-int mpr_i64(struct mpr *r, int64_t *v);
+static inline int
+mpr_i64(struct mpr *r, int64_t *v)
+{
+    if (r->end - r->p >= 9 && *r->p == 0xcf && r->p[1] < 0x80) { /* uint 64: times */
+        uint64_t x = 0;
+        for (unsigned i = 1; i <= 8; i++)
+            x = (x << 8) | r->p[i];
+        *v = (int64_t)x;
+        r->p += 9;
+        return 0;
+    }
+    return mpr_i64_any(r, v);
+}
+
 /* Reads a string. */
-int mpr_str(struct mpr *r, const uint8_t **p, uint32_t *len);
+static inline int
+mpr_str(struct mpr *r, const uint8_t **p, uint32_t *len)
+{
+    if (r->p < r->end && (*r->p & 0xe0) == 0xa0 && r->end - r->p > (*r->p & 0x1f)) {
+        *len = *r->p & 0x1f; /* fixstr: keys and names */
+        *p = r->p + 1;
+        r->p += 1 + *len;
+        return 0;
+    }
+    return mpr_str_any(r, p, len);
+}
+
+/* Reads a bin. */
+static inline int
+mpr_bin(struct mpr *r, const uint8_t **p, uint32_t *len)
+{
+    if (r->end - r->p >= 2 && *r->p == 0xc4 && r->end - r->p - 2 >= r->p[1]) {
+        *len = r->p[1]; /* bin 8: most task objects */
+        *p = r->p + 2;
+        r->p += 2 + *len;
+        return 0;
+    }
+    return mpr_bin_any(r, p, len);
+}
+
 /* Reads a string or nil (len 0, *is_nil set). */
 int mpr_str_or_nil(struct mpr *r, const uint8_t **p, uint32_t *len, bool *is_nil);
+
 /* Reads a container header of the given kind. */
-int mpr_container(struct mpr *r, enum mp_kind kind, uint32_t *n);
-bool mp_str_eq(const uint8_t *p, uint32_t len, const char *s);
+static inline int
+mpr_container(struct mpr *r, enum mp_kind kind, uint32_t *n)
+{
+    uint8_t fix = kind == MPK_ARRAY ? 0x90 : kind == MPK_MAP ? 0x80 : 0;
+    if (r->p < r->end && fix != 0 && (*r->p & 0xf0) == fix) {
+        *n = *r->p++ & 0x0f; /* fixarray, fixmap: nearly every header */
+        return 0;
+    }
+    return mpr_container_any(r, kind, n);
+}
+/*
+ * True if p[0..len) is the string s. Inline and in one pass, no strlen: it
+ * matches every key of every task object on replay, and the names compared
+ * are short and mostly differ early.
+ */
+static inline bool
+mp_str_eq(const uint8_t *p, uint32_t len, const char *s)
+{
+    for (uint32_t i = 0; i < len; i++)
+        if (s[i] == '\0' || (uint8_t)s[i] != p[i])
+            return false;
+    return s[len] == '\0';
+}
 
 /* ---- task objects (content.c, details.c) ------------------------------- */
 
@@ -107,13 +186,20 @@ int content_decode(enum folio_task_kind kind, const uint8_t *buf, size_t len,
 /* ---- maps and date indexes (map.c) ------------------------------------ */
 
 /* uint32 -> pointer; a NULL value marks an empty slot. */
+struct u32map_slot {
+    uint32_t key;
+    void *val;
+};
 struct u32map {
-    uint32_t *keys;
-    void **vals;
+    struct u32map_slot *slots;
     size_t cap;
     size_t n;
 };
 void *u32map_get(const struct u32map *m, uint32_t key);
+/* Makes room for n entries in all without growing again, if the memory is there. */
+void u32map_reserve(struct u32map *m, size_t n);
+/* Starts loading the slot where key lives or would go (bulk inserts). */
+void u32map_prefetch(const struct u32map *m, uint32_t key);
 void u32map_put(struct u32map *m, uint32_t key, void *val);
 void *u32map_del(struct u32map *m, uint32_t key);
 void u32map_free(struct u32map *m);
@@ -135,6 +221,14 @@ void strmap_put(struct strmap *m, const char *key, size_t len, void *val);
 void *strmap_del(struct strmap *m, const char *key, size_t len);
 void strmap_free(struct strmap *m);
 
+/* Zeroed, 8-aligned memory that is only ever freed all at once. */
+struct arena_chunk;
+struct arena {
+    struct arena_chunk *chunks;
+};
+void *arena_alloc(struct arena *a, size_t bytes);
+void arena_free(struct arena *a);
+
 /* (time, uid) pairs sorted by time then uid: a date index. */
 struct tentry {
     int64_t t;
@@ -147,6 +241,8 @@ struct tindex {
     bool bulk;       /* loading: insert appends, tindex_sort orders once at the end */
 };
 void tindex_insert(struct tindex *ti, int64_t t, uint32_t uid);
+/* Makes room for n entries in all (before bulk appends), if the memory is there. */
+void tindex_reserve(struct tindex *ti, size_t n);
 /* Removes the pair; it must be present. */
 void tindex_remove(struct tindex *ti, int64_t t, uint32_t uid);
 /* Removes every pair whose uid is in gone (one pass). */
@@ -165,9 +261,27 @@ roaring_bitmap_t *tindex_range(const struct tindex *ti, const struct folio_sched
 
 /* ---- the state -------------------------------------------------------- */
 
+/*
+ * The memory a state loaded from a checkpoint keeps its task objects in: a
+ * read-only private mapping of the checkpoint file, or a heap copy of it
+ * where the file cannot be mapped.
+ */
+struct ckpt_mem {
+    void *base;
+    size_t map_bytes;  /* > 0: a mapping of that many bytes; 0: heap memory (or none) */
+};
+void ckpt_mem_free(struct ckpt_mem *m);
+
+/*
+ * A task object (content, details, error) as msgpack bytes. A task loaded
+ * from a checkpoint borrows its objects from the checkpoint file the state
+ * keeps (struct folio_sched_state.file); blob_set and blob_free never free a
+ * borrowed pointer.
+ */
 struct blob {
     uint8_t *ptr;
     uint32_t len;
+    bool borrowed;
 };
 
 struct stask {
@@ -179,6 +293,7 @@ struct stask {
     uint32_t batch_uid;            /* FOLIO_SCHED_NONE */
     uint32_t canceled_by;          /* FOLIO_SCHED_NONE */
     uint32_t index_count;
+    bool loaded;                   /* from a checkpoint: it and index_uids are in the arena */
     struct folio_str *index_uids;  /* each points at an iuid's name */
     int64_t enqueued_at_ns;
     int64_t started_at_ns;
@@ -243,6 +358,20 @@ struct folio_sched_state {
 
     struct strmap indexes;                         /* uid -> struct sindex */
     struct strmap uuids;                           /* uuid -> struct sindex */
+    struct iuid *iuid_last;                        /* last one interned: names repeat in runs */
+
+    /*
+     * What the tasks loaded from a checkpoint live in: their structs and
+     * index uid arrays in the arena, their objects (content, details,
+     * error) in the checkpoint file's bytes. Both go when no loaded task is
+     * left, when fewer than a quarter of them are (the rest move to memory
+     * of their own, so deleting old tasks gives the memory back), or on
+     * folio_sched_checkpoint_detach.
+     */
+    struct ckpt_mem file;
+    struct arena arena;
+    uint64_t loaded_living;
+    uint64_t loaded_count;
 };
 
 /* state.c: building blocks shared by apply, canon and equal. */
@@ -252,11 +381,31 @@ struct iuid *iuid_intern(struct folio_sched_state *s, const char *name, size_t l
 struct iuid *iuid_find(const struct folio_sched_state *s, const struct folio_str *name);
 void blob_set(struct blob *b, const uint8_t *p, size_t len);
 void blob_free(struct blob *b);
+/* Points an empty b at bytes of the state's checkpoint file (see struct folio_sched_state.file). */
+void blob_borrow(struct blob *b, const uint8_t *p, size_t len);
+/* A new task of the state's arena with room for n index uids (checkpoint load). */
+struct stask *task_new_loaded(struct folio_sched_state *s, uint32_t index_count);
+/* Hands *mem, the checkpoint the loaded tasks point into, to s (*mem is cleared). */
+void state_adopt_file(struct folio_sched_state *s, struct ckpt_mem *mem);
 char *str_dup_n(const char *p, size_t n);
 
 /* Links a new task into the uid map and every set its fields put it in. */
 void task_link(struct folio_sched_state *s, struct stask *t);
-/* Removes a task from every set and the map, and frees it. */
+/*
+ * task_link for many tasks in ascending uid order (checkpoint load): the
+ * same sets, filled in bulk. Sized for n tasks; finish (always, also after
+ * a failure) puts the last ones in and frees the linker.
+ */
+struct task_linker;
+struct task_linker *task_linker_new(struct folio_sched_state *s, size_t n);
+void task_linker_add(struct task_linker *l, struct stask *t);
+void task_linker_finish(struct task_linker *l);
+/*
+ * Removes a task from every set and the map, and frees it. When that leaves
+ * few tasks loaded from a checkpoint, the others move (state.c,
+ * loaded_release): keep no struct stask pointer across it, look tasks up
+ * again in the uid map.
+ */
 void task_unlink_free(struct folio_sched_state *s, struct stask *t);
 /* Moves a living task to another status, keeping the status bitmaps in step. */
 void task_set_status(struct folio_sched_state *s, struct stask *t, enum folio_task_status st);
@@ -300,7 +449,24 @@ int apply_index_event(struct folio_sched_state *s, uint64_t seq, const struct fo
 
 /* canon.c: the canonical serialisation (the checkpoint body). */
 int canon_write(const struct folio_sched_state *s, struct mpw *w);
-int canon_read(const uint8_t *buf, size_t len, struct folio_sched_state **out, char *why,
+/*
+ * Sees the body being decoded piece by piece, each piece just before the
+ * decoder looks at it, and all of it whatever the outcome (the checkpoint
+ * loader hashes it there, while the bytes are in the cache).
+ */
+struct canon_feed {
+    void (*bytes)(void *ctx, const uint8_t *p, size_t n);
+    void *ctx;
+};
+
+/*
+ * Decodes a canonical state from body, which lies in *mem; feed (may be
+ * NULL) is handed every byte of body. On success the new state takes *mem
+ * (its task objects point into body) and *mem is cleared; on failure *mem
+ * is still the caller's.
+ */
+int canon_read(const uint8_t *body, size_t len, struct ckpt_mem *mem,
+               const struct canon_feed *feed, struct folio_sched_state **out, char *why,
                size_t why_len);
 
 #endif

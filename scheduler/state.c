@@ -10,10 +10,16 @@
  * times. A batch is in all_batches and in the status, kind and index-uid
  * batch sets for which its stats count is non-zero. Only the functions below
  * change these sets, so they cannot drift apart.
+ *
+ * A task loaded from a checkpoint lives in the state's arena and borrows its
+ * objects from the checkpoint's bytes; loaded_living counts those in the
+ * state, and the arena and the bytes go when that count falls low enough
+ * (the tasks left move out first).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "folio/common.h"
 #include "folio/error.h"
@@ -45,14 +51,22 @@ str_dup_n(const char *p, size_t n)
 void
 blob_set(struct blob *b, const uint8_t *p, size_t len)
 {
-    folio_free(b->ptr);
-    b->ptr = NULL;
-    b->len = 0;
+    if (!b->borrowed)
+        folio_free(b->ptr);
+    *b = (struct blob){NULL, 0, false};
     if (len == 0)
         return;
     b->ptr = folio_malloc(len);
     memcpy(b->ptr, p, len);
     b->len = (uint32_t)len;
+}
+
+void
+blob_borrow(struct blob *b, const uint8_t *p, size_t len)
+{
+    FOLIO_ASSERT(b->ptr == NULL && len <= UINT32_MAX);
+    if (len > 0)
+        *b = (struct blob){(uint8_t *)p, (uint32_t)len, true};
 }
 
 void
@@ -89,20 +103,110 @@ bitmaps_free(roaring_bitmap_t **v, unsigned n)
         roaring_bitmap_free(v[i]);
 }
 
+/* ---- tasks loaded from a checkpoint ------------------------------------ */
+
+/*
+ * A state loaded from a checkpoint keeps the file's bytes (its tasks'
+ * objects point into them) and an arena with the tasks' structs. When few
+ * of those tasks are left (deleted since), or when the owner asks, the rest
+ * move to memory of their own and both go, so neither the memory nor the
+ * file's disk space outlives the history they held.
+ */
+void
+ckpt_mem_free(struct ckpt_mem *m)
+{
+    if (m->map_bytes > 0) {
+        int rc = munmap(m->base, m->map_bytes);
+        FOLIO_ASSERT(rc == 0);
+    } else {
+        folio_free(m->base);
+    }
+    *m = (struct ckpt_mem){NULL, 0};
+}
+
+void
+state_adopt_file(struct folio_sched_state *s, struct ckpt_mem *mem)
+{
+    FOLIO_ASSERT(s->file.base == NULL);
+    s->file = *mem;
+    *mem = (struct ckpt_mem){NULL, 0};
+    if (s->loaded_living == 0)
+        ckpt_mem_free(&s->file);
+}
+
+static void
+blob_own(struct blob *b)
+{
+    if (b->borrowed) {
+        const uint8_t *p = b->ptr;
+        b->borrowed = false;
+        b->ptr = NULL;
+        blob_set(b, p, b->len);
+    }
+}
+
+/*
+ * Moves every loaded task still in the state to memory of its own (struct,
+ * index uids and objects) and frees the arena and the checkpoint. Only the
+ * uid map holds task pointers across changes of the state, and it is
+ * updated here: code must not keep a struct stask pointer across
+ * task_unlink_free, which may get here.
+ */
+static void
+loaded_release(struct folio_sched_state *s)
+{
+    for (size_t i = 0; s->loaded_living > 0 && i < s->tasks.cap; i++) {
+        struct stask *t = s->tasks.slots[i].val;
+        if (t == NULL || !t->loaded)
+            continue;
+        struct stask *own = folio_malloc(sizeof(*own));
+        *own = *t;
+        own->loaded = false;
+        own->index_uids = folio_calloc(t->index_count ? t->index_count : 1, sizeof(*t->index_uids));
+        memcpy(own->index_uids, t->index_uids, t->index_count * sizeof(*own->index_uids));
+        blob_own(&own->content);
+        blob_own(&own->details);
+        blob_own(&own->error);
+        s->tasks.slots[i].val = own;
+        s->loaded_living--;
+    }
+    FOLIO_ASSERT(s->loaded_living == 0);
+    arena_free(&s->arena);
+    ckpt_mem_free(&s->file);
+    s->loaded_count = 0;
+}
+
+/* A loaded task is about to go. */
+static void
+loaded_unref(struct folio_sched_state *s)
+{
+    FOLIO_ASSERT(s->loaded_living > 0);
+    s->loaded_living--;
+    if (s->loaded_living == 0 || s->loaded_living < s->loaded_count / 4)
+        loaded_release(s);
+}
+
+void
+folio_sched_checkpoint_detach(struct folio_sched_state *s)
+{
+    if (s->loaded_count > 0 || s->file.base != NULL)
+        loaded_release(s);
+}
+
 void
 folio_sched_state_free(struct folio_sched_state *s)
 {
     if (s == NULL)
         return;
     for (size_t i = 0; i < s->tasks.cap; i++)
-        if (s->tasks.vals[i] != NULL)
-            task_free(s->tasks.vals[i]);
+        if (s->tasks.slots[i].val != NULL)
+            task_free(s->tasks.slots[i].val);
     for (size_t i = 0; i < s->batches.cap; i++)
-        if (s->batches.vals[i] != NULL)
-            batch_free(s->batches.vals[i]);
+        if (s->batches.slots[i].val != NULL)
+            batch_free(s->batches.slots[i].val);
     for (size_t i = 0; i < s->canceled.cap; i++)
-        if (s->canceled.vals[i] != NULL)
-            roaring_bitmap_free(s->canceled.vals[i]);
+        if (s->canceled.slots[i].val != NULL)
+            roaring_bitmap_free(s->canceled.slots[i].val);
     for (size_t i = 0; i < s->iuids.cap; i++) {
         struct iuid *u = s->iuids.slots[i].val;
         if (u != NULL) {
@@ -133,22 +237,31 @@ folio_sched_state_free(struct folio_sched_state *s)
     tindex_free(&s->b_enqueued);
     tindex_free(&s->b_started);
     tindex_free(&s->b_finished);
+    /* After the tasks: they live in the arena and point into the file. */
+    arena_free(&s->arena);
+    ckpt_mem_free(&s->file);
     folio_free(s);
 }
 
 /* ---- index uids -------------------------------------------------------- */
 
+/* Interned names live as long as the state, so the last one can be remembered. */
 struct iuid *
 iuid_intern(struct folio_sched_state *s, const char *name, size_t len)
 {
-    struct iuid *u = strmap_get(&s->iuids, name, len);
-    if (u != NULL)
+    struct iuid *u = s->iuid_last;
+    if (u != NULL && u->name.len == len &&
+        (u->name.ptr == name || memcmp(u->name.ptr, name, len) == 0))
         return u;
-    u = folio_calloc(1, sizeof(*u));
-    u->name = (struct folio_str){str_dup_n(name, len), (uint32_t)len};
-    u->tasks = roaring_bitmap_create();
-    u->batches = roaring_bitmap_create();
-    strmap_put(&s->iuids, u->name.ptr, len, u);
+    u = strmap_get(&s->iuids, name, len);
+    if (u == NULL) {
+        u = folio_calloc(1, sizeof(*u));
+        u->name = (struct folio_str){str_dup_n(name, len), (uint32_t)len};
+        u->tasks = roaring_bitmap_create();
+        u->batches = roaring_bitmap_create();
+        strmap_put(&s->iuids, u->name.ptr, len, u);
+    }
+    s->iuid_last = u;
     return u;
 }
 
@@ -160,16 +273,30 @@ iuid_find(const struct folio_sched_state *s, const struct folio_str *name)
 
 /* ---- tasks ------------------------------------------------------------- */
 
+/* Counted as living once linked (task_linker_add), so a task refused on the way in is not. */
+struct stask *
+task_new_loaded(struct folio_sched_state *s, uint32_t index_count)
+{
+    size_t bytes = sizeof(struct stask) + (size_t)index_count * sizeof(struct folio_str);
+    struct stask *t = arena_alloc(&s->arena, bytes);
+    t->index_uids = (struct folio_str *)(t + 1);
+    t->loaded = true;
+    return t;
+}
+
+/* A loaded task's struct and index uids belong to the arena, its borrowed objects to the file. */
 void
 task_free(struct stask *t)
 {
     if (t == NULL)
         return;
-    folio_free(t->index_uids);
     blob_free(&t->content);
     blob_free(&t->details);
     blob_free(&t->error);
-    folio_free(t);
+    if (!t->loaded) {
+        folio_free(t->index_uids);
+        folio_free(t);
+    }
 }
 
 static void
@@ -217,6 +344,122 @@ task_link(struct folio_sched_state *s, struct stask *t)
         tindex_insert(&s->t_finished, t->finished_at_ns, t->uid);
 }
 
+/* ---- linking the tasks of a checkpoint in bulk ---------------------------- */
+
+/*
+ * A set filled in ascending uid order: uids are buffered and handed to
+ * roaring_bitmap_add_many, which appends to the container at hand instead of
+ * looking it up for every uid.
+ */
+#define APPENDER_UIDS 1024u
+
+struct appender {
+    roaring_bitmap_t *set;
+    uint32_t n;
+    uint32_t uids[APPENDER_UIDS];
+};
+
+static void
+appender_flush(struct appender *a)
+{
+    if (a->n > 0)
+        roaring_bitmap_add_many(a->set, a->n, a->uids);
+    a->n = 0;
+}
+
+static void
+appender_add(struct appender *a, uint32_t uid)
+{
+    a->uids[a->n++] = uid;
+    if (a->n == APPENDER_UIDS)
+        appender_flush(a);
+}
+
+/*
+ * Tasks wait this many adds before they go into the uid map: their slots
+ * are fetched when they arrive, and are in the cache when they are filled.
+ */
+#define LINKER_DELAY 8u
+
+enum { SET_ALL = 0, SET_STATUS = 1, SET_KIND = SET_STATUS + FOLIO_STATUS_COUNT,
+       SET_COUNT = SET_KIND + FOLIO_KIND_COUNT };
+
+struct task_linker {
+    struct folio_sched_state *s;
+    struct appender sets[SET_COUNT];
+    struct stask *delayed[LINKER_DELAY];
+    uint32_t added;
+    uint32_t last_uid;
+};
+
+struct task_linker *
+task_linker_new(struct folio_sched_state *s, size_t n)
+{
+    struct task_linker *l = folio_calloc(1, sizeof(*l));
+    l->s = s;
+    l->sets[SET_ALL].set = s->all_tasks;
+    for (unsigned i = 0; i < FOLIO_STATUS_COUNT; i++)
+        l->sets[SET_STATUS + i].set = s->task_status[i];
+    for (unsigned i = 0; i < FOLIO_KIND_COUNT; i++)
+        l->sets[SET_KIND + i].set = s->task_kind[i];
+    /* Sized once: no regrowth while a million tasks come in (unused room stays untouched). */
+    u32map_reserve(&s->tasks, n);
+    tindex_reserve(&s->t_enqueued, n);
+    tindex_reserve(&s->t_started, n);
+    tindex_reserve(&s->t_finished, n);
+    return l;
+}
+
+static void
+linker_map_put(struct task_linker *l, struct stask *t)
+{
+    FOLIO_ASSERT(u32map_get(&l->s->tasks, t->uid) == NULL);
+    u32map_put(&l->s->tasks, t->uid, t);
+}
+
+void
+task_linker_add(struct task_linker *l, struct stask *t)
+{
+    struct folio_sched_state *s = l->s;
+    FOLIO_ASSERT(l->added == 0 || l->last_uid < t->uid);
+    l->last_uid = t->uid;
+    if (t->loaded)
+        s->loaded_living = ++s->loaded_count;
+    u32map_prefetch(&s->tasks, t->uid);
+    struct stask **slot = &l->delayed[l->added % LINKER_DELAY];
+    if (l->added++ >= LINKER_DELAY)
+        linker_map_put(l, *slot);
+    *slot = t;
+    appender_add(&l->sets[SET_ALL], t->uid);
+    appender_add(&l->sets[SET_STATUS + t->status], t->uid);
+    appender_add(&l->sets[SET_KIND + t->kind], t->uid);
+    for (uint32_t i = 0; i < t->index_count; i++) {
+        struct iuid *u = iuid_intern(s, t->index_uids[i].ptr, t->index_uids[i].len);
+        t->index_uids[i] = u->name;
+        roaring_bitmap_add(u->tasks, t->uid);
+    }
+    if (t->canceled_by != FOLIO_SCHED_NONE)
+        canceled_add(s, t->canceled_by, t->uid);
+    tindex_insert(&s->t_enqueued, t->enqueued_at_ns, t->uid);
+    if (t->started)
+        tindex_insert(&s->t_started, t->started_at_ns, t->uid);
+    if (t->finished)
+        tindex_insert(&s->t_finished, t->finished_at_ns, t->uid);
+}
+
+void
+task_linker_finish(struct task_linker *l)
+{
+    if (l == NULL)
+        return;
+    uint32_t waiting = l->added < LINKER_DELAY ? l->added : LINKER_DELAY;
+    for (uint32_t i = l->added - waiting; i < l->added; i++)
+        linker_map_put(l, l->delayed[i % LINKER_DELAY]);
+    for (unsigned i = 0; i < SET_COUNT; i++)
+        appender_flush(&l->sets[i]);
+    folio_free(l);
+}
+
 /*
  * Takes a task out of every set and frees it. With dates false the caller
  * has already removed it from the date indexes (tasks_deleted does that for
@@ -243,7 +486,10 @@ task_unlink_common(struct folio_sched_state *s, struct stask *t, bool dates)
         if (t->finished)
             tindex_remove(&s->t_finished, t->finished_at_ns, t->uid);
     }
+    bool loaded = t->loaded;
     task_free(t);
+    if (loaded)
+        loaded_unref(s);
 }
 
 void

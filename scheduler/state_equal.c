@@ -250,12 +250,12 @@ canceled_eq(struct cmp *c, const struct folio_sched_state *a, const struct folio
     if (a->canceled.n != b->canceled.n)
         return differ(c, "%zu vs %zu cancelers", a->canceled.n, b->canceled.n);
     for (size_t i = 0; i < a->canceled.cap; i++) {
-        const roaring_bitmap_t *x = a->canceled.vals[i];
+        const roaring_bitmap_t *x = a->canceled.slots[i].val;
         if (x == NULL)
             continue;
-        const roaring_bitmap_t *y = u32map_get(&b->canceled, a->canceled.keys[i]);
+        const roaring_bitmap_t *y = u32map_get(&b->canceled, a->canceled.slots[i].key);
         if (y == NULL)
-            return differ(c, "canceler %u only in the first state", a->canceled.keys[i]);
+            return differ(c, "canceler %u only in the first state", a->canceled.slots[i].key);
         if (!bitmaps_eq(c, "canceledBy", x, y))
             return false;
     }

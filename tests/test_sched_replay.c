@@ -23,7 +23,10 @@
  *    ones to a full replay; a checkpoint that validates but disagrees with
  *    the journal (wrong frame hash, a seq the journal lacks, another
  *    journal) is FOLIO_E_CORRUPT naming file and seq; a failed rename
- *    during a checkpoint write leaves the previous checkpoints usable.
+ *    during a checkpoint write leaves the previous checkpoints usable;
+ *  - a state loaded from a checkpoint stays equal to the live one when most
+ *    of the loaded tasks are deleted (they then move out of the loaded
+ *    file's memory) and after folio_sched_checkpoint_detach.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -630,7 +633,7 @@ static void
 finish_deletion(struct gen *g, uint32_t uid)
 {
     struct mtask *t = &g->t[uid];
-    uint64_t gone[64];
+    uint64_t *gone = folio_calloc(t->nmatched ? t->nmatched : 1, sizeof(*gone));
     uint32_t k = 0;
     for (uint32_t i = 0; i < t->nmatched; i++) {
         struct mtask *m = &g->t[t->matched[i]];
@@ -647,6 +650,7 @@ finish_deletion(struct gen *g, uint32_t uid)
     ev.u.tasks_deleted.task_uid = uid;
     ev.u.tasks_deleted.task_uids = (struct folio_u64_array){gone, k};
     emit(g, &ev);
+    folio_free(gone);
     struct folio_task_details d = {0};
     d.present = (1ull << FOLIO_DETAIL_MATCHED_TASKS) | (1ull << FOLIO_DETAIL_DELETED_TASKS) |
                 (1ull << FOLIO_DETAIL_ORIGINAL_FILTER);
@@ -1516,6 +1520,189 @@ test_checkpoint_write_faults(void **state)
     folio_free(dir);
 }
 
+/* ---- memory of a loaded checkpoint ------------------------------------------------ */
+
+static void
+gen_reopen(struct gen *g)
+{
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = 256 * 1024;
+    assert_int_equal(folio_journal_open(g->jdir, &o, &g->j, NULL, NULL), 0);
+}
+
+/* Starts a batch of task uid alone (act_batch for one chosen task). */
+static void
+batch_one(struct gen *g, uint32_t uid)
+{
+    uint32_t bid = g->next_batch;
+    assert_true(bid < MAXB);
+    tick(g);
+    struct mtask *t = &g->t[uid];
+    struct mbatch *b = &g->b[bid];
+    memset(b, 0, sizeof(*b));
+    b->exists = true;
+    b->started = g->now;
+    b->enq_first = b->enq_last = t->enq;
+    t->status = FOLIO_STATUS_PROCESSING;
+    t->batch = bid;
+    t->started = true;
+    t->start = g->now;
+    mbatch_count(b, t, +1);
+    b->status_counts[FOLIO_STATUS_PROCESSING]++;
+    b->processing = b->living = 1;
+    uint64_t u = uid;
+    struct folio_event ev = {.type = FOLIO_EV_BATCH_STARTED};
+    ev.u.batch_started.batch_uid = bid;
+    ev.u.batch_started.task_uids = (struct folio_u64_array){&u, 1};
+    ev.u.batch_started.reason = folio_str_c("unspecified");
+    emit(g, &ev);
+    g->next_batch = bid + 1;
+}
+
+/* Registers a taskDeletion of up to `want` finished tasks, oldest first, and runs it to the end. */
+static uint32_t
+delete_finished(struct gen *g, uint32_t want)
+{
+    uint32_t uid = g->next_task, n = 0;
+    assert_true(uid < MAXT);
+    uint64_t *matched = folio_calloc(MAXT, sizeof(*matched));
+    for (uint32_t u = 0; u < uid && n < want; u++)
+        if (g->t[u].exists && g->t[u].finished)
+            matched[n++] = u;
+    struct mtask *mt = &g->t[uid];
+    memset(mt, 0, sizeof(*mt));
+    struct folio_task_content c = {.kind = FOLIO_KIND_TASK_DELETION};
+    c.query = folio_str_c("?statuses=succeeded,failed,canceled");
+    c.matched_tasks = (struct folio_u64_array){matched, n};
+    uint8_t *content;
+    size_t content_len;
+    assert_int_equal(folio_task_content_encode(&c, &content, &content_len), 0);
+    tick(g);
+    mt->exists = true;
+    mt->kind = FOLIO_KIND_TASK_DELETION;
+    mt->status = FOLIO_STATUS_ENQUEUED;
+    mt->batch = mt->canceled_by = NONE;
+    mt->enq = g->now;
+    mt->nmatched = n;
+    mt->matched = folio_calloc(n ? n : 1, sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++)
+        mt->matched[i] = (uint32_t)matched[i];
+    struct folio_event ev = {.type = FOLIO_EV_TASK_REGISTERED};
+    ev.u.task_registered.task_uid = uid;
+    ev.u.task_registered.kind = folio_str_c("taskDeletion");
+    ev.u.task_registered.enqueued_at_ns = mt->enq;
+    ev.u.task_registered.content = (struct folio_object){content, (uint32_t)content_len};
+    emit(g, &ev);
+    folio_free(content);
+    folio_free(matched);
+    g->next_task = uid + 1;
+    batch_one(g, uid);
+    finish_deletion(g, uid);
+    flush(g);
+    return n;
+}
+
+/* Catches s up with g's journal and checks it against the live state. */
+static void
+catch_up_equal(struct gen *g, struct folio_sched_state *s, const char *what)
+{
+    struct folio_sched_diag d;
+    int rc = folio_sched_state_catch_up(s, g->jdir, &d);
+    if (rc != 0)
+        fprintf(stderr, "%s: catch up: %s: %s\n", what, folio_err_name(rc), d.reason);
+    assert_int_equal(rc, 0);
+    check_equal(g->live, s, what);
+}
+
+/*
+ * A state loaded from a checkpoint keeps that file mapped and its tasks in
+ * an arena. When most of those tasks are deleted, the rest move to memory of
+ * their own; detach does it on request. Either way the state must stay
+ * equal to the live one while it goes on applying events, and ASan watches
+ * that nothing still points into what was freed.
+ */
+static uint32_t
+loaded_left(const struct gen *g, const bool *loaded)
+{
+    uint32_t n = 0;
+    for (uint32_t u = 0; u < MAXT; u++)
+        n += loaded[u] && g->t[u].exists;
+    return n;
+}
+
+/* Runs batches and outcomes until no task is enqueued or processing. */
+static void
+finish_everything(struct gen *g)
+{
+    static uint32_t list[MAXT];
+    for (int i = 0; i < 20000; i++) {
+        if (collect(g, FOLIO_STATUS_ENQUEUED, list) == 0 &&
+            collect(g, FOLIO_STATUS_PROCESSING, list) == 0)
+            return;
+        act_batch(g);
+        act_finish(g);
+    }
+    fail_msg("the history did not settle");
+}
+
+static void
+test_checkpoint_memory_released(void **state)
+{
+    (void)state;
+    static bool loaded[MAXT];
+    struct gen *g = gen_new(tu_rand(&G->rng), 400, "sched-release");
+    gen_reopen(g);
+    flush(g);
+    write_checkpoint(g);
+    for (uint32_t u = 0; u < MAXT; u++)
+        loaded[u] = g->t[u].exists;
+    char *path = bin_path(g->cdir, g->seq);
+    struct folio_sched_state *kept = NULL, *detached = NULL;
+    struct folio_sched_diag d;
+    assert_int_equal(folio_sched_checkpoint_read(path, &kept, NULL, &d), 0);
+    assert_int_equal(folio_sched_checkpoint_read(path, &detached, NULL, &d), 0);
+    folio_sched_checkpoint_detach(detached);
+    folio_sched_checkpoint_detach(detached); /* a no-op the second time */
+    check_equal(g->live, detached, "detached");
+    uint32_t count = loaded_left(g, loaded);
+    assert_int_equal(folio_sched_state_task_count(kept), count);
+
+    /* a few loaded tasks deleted: the others stay where they were loaded */
+    delete_finished(g, count / 10);
+    catch_up_equal(g, kept, "after deleting a tenth of the loaded tasks");
+    catch_up_equal(g, detached, "detached, after deleting a tenth");
+    /* most of them (the oldest first): the few left move to memory of their own */
+    finish_everything(g);
+    flush(g);
+    uint32_t left = loaded_left(g, loaded), keep = count * 15 / 100;
+    assert_true(left > keep && keep > 0);
+    delete_finished(g, left - keep);
+    left = loaded_left(g, loaded);
+    fprintf(stderr, "loaded %u tasks, %u left\n", count, left);
+    assert_true(left > 0 && left < count / 4);
+    catch_up_equal(g, kept, "after deleting most loaded tasks");
+    catch_up_equal(g, detached, "detached, after deleting most");
+    for (int i = 0; i < 40; i++) {
+        act_register(g);
+        act_batch(g);
+        act_finish(g);
+    }
+    finish_everything(g);
+    delete_finished(g, MAXT); /* and the rest, moved ones included */
+    assert_int_equal(loaded_left(g, loaded), 0);
+    catch_up_equal(g, kept, "after deleting all loaded tasks");
+    folio_sched_checkpoint_detach(kept); /* nothing left to detach */
+    check_equal(g->live, kept, "detach after the move");
+    catch_up_equal(g, detached, "detached, at the end");
+    folio_sched_state_free(kept);
+    folio_sched_state_free(detached);
+    folio_journal_close(g->j);
+    g->j = NULL;
+    folio_free(path);
+    gen_free(g);
+}
+
 /* ---- the tests ------------------------------------------------------------------ */
 
 static void
@@ -1605,6 +1792,7 @@ main(void)
         cmocka_unit_test(test_checkpoint_fallback),
         cmocka_unit_test(test_checkpoint_disagrees),
         cmocka_unit_test(test_checkpoint_write_faults),
+        cmocka_unit_test(test_checkpoint_memory_released),
         cmocka_unit_test(test_many_small_histories),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

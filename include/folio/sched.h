@@ -596,4 +596,20 @@ int folio_sched_checkpoint_load(const char *checkpoint_dir, const char *journal_
                                 struct folio_sched_replay_info *info,
                                 struct folio_sched_diag *diag);
 
+/*
+ * A state loaded from a checkpoint (folio_sched_checkpoint_read, _load,
+ * folio_sched_state_replay) keeps a read-only mapping of that file: its
+ * tasks' content, details and errors are read from it, not copied at
+ * start-up. So the file must not be truncated or rewritten in place while
+ * the state lives (folio never does: checkpoints are written to a .tmp and
+ * renamed, and pruning only unlinks), and an unlinked file keeps its disk
+ * space until the mapping goes. It goes when the state is freed, when fewer
+ * than a quarter of the tasks loaded from it are left, or here: every task
+ * loaded from it gets memory of its own and a copy of its objects, and the
+ * file is unmapped (seconds for a million tasks: call it when a pause does
+ * no harm, e.g. once the file has been pruned). No-op for a state that
+ * holds no checkpoint.
+ */
+void folio_sched_checkpoint_detach(struct folio_sched_state *s);
+
 #endif
