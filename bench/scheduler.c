@@ -63,6 +63,7 @@ struct bench_opts {
     unsigned runs;
     double seconds;
     bool registrations;
+    bool running_only;          /* only tables 5 and 6 (bench/sched_run.c) */
 };
 
 static const char *const index_names[INDEX_COUNT] = {
@@ -670,7 +671,7 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: bench_scheduler [--dir DIR] [--tasks N] [--runs N] [--seconds N]\n"
-               "                       [--quick] [--no-registrations]\n");
+               "                       [--quick] [--no-registrations] [--running-only]\n");
 }
 
 static int
@@ -685,6 +686,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
             o->seconds = 1;
         } else if (strcmp(a, "--no-registrations") == 0) {
             o->registrations = false;
+        } else if (strcmp(a, "--running-only") == 0) {
+            o->running_only = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -876,7 +879,7 @@ main(int argc, char **argv)
         return 1;
     printf("folio scheduler benchmark\n");
     bench_print_machine(scratch, FOLIO_BENCH_BUILD_TYPE);
-    int err = getenv("BENCH_RUN_ONLY") ? FOLIO_OK : bench_all(&o, scratch);
+    int err = o.running_only ? FOLIO_OK : bench_all(&o, scratch);
     if (err == FOLIO_OK)
         err = bench_sched_run(scratch, o.seconds);
     printf("\nload average at end: %.2f\n", bench_loadavg());
