@@ -431,6 +431,19 @@ req_error(struct fixture *f, const char *method, const char *path, const char *c
     resp_free(&r);
 }
 
+/* The request gets this error with exactly this message (Meilisearch's wording). */
+static void
+req_message(struct fixture *f, const char *method, const char *path, const char *ctype,
+            const char *body, int status, const char *code, const char *message)
+{
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    bool auth = status == 401 || status == 403;
+    expect_error_type(&r, status, code, auth ? "auth" : "invalid_request");
+    assert_string_equal(jstr(r.json, "message"), message);
+    resp_free(&r);
+}
+
 /* A summarized task ({taskUid, indexUid, status, type, enqueuedAt}); returns taskUid. */
 static long long
 expect_summarized(struct resp *r, int status, const char *type, const char *index_uid)
@@ -601,7 +614,16 @@ test_indexes(void **state)
     req_error(f, "GET", "/indexes?from=1", NULL, NULL, 400, "bad_request");
 
     /* Errors of GET and POST /indexes. */
-    req_error(f, "GET", "/indexes/nope", NULL, NULL, 404, "index_not_found");
+    req_message(f, "GET", "/indexes/nope", NULL, NULL, 404, "index_not_found",
+                "Index `nope` not found.");
+    req_message(f, "POST", "/indexes", "application/json", "{\"primaryKey\":\"id\"}", 400,
+                "missing_index_uid", "Missing field `uid`");
+    req_message(f, "POST", "/indexes", "application/json", "{\"uid\":12}", 400,
+                "invalid_index_uid",
+                "Invalid value type at `.uid`: expected a string, but found a positive integer: "
+                "`12`");
+    req_message(f, "POST", "/indexes", "application/json", "{\"uid\":\"x\",\"other\":1}", 400,
+                "bad_request", "Unknown field `other`: expected one of `uid`, `primaryKey`");
     req_error(f, "GET", "/indexes/bad%20uid", NULL, NULL, 400, "invalid_index_uid");
     req_error(f, "POST", "/indexes", "application/json", "{\"primaryKey\":\"id\"}", 400,
               "missing_index_uid");
@@ -725,6 +747,16 @@ test_documents(void **state)
               "bad_request");
     req_error(f, "POST", "/indexes/a%20b/documents", json, "[{\"id\":1}]", 400,
               "invalid_index_uid");
+
+    req_message(f, "POST", "/indexes/docs/documents", NULL, "[]", 415, "missing_content_type",
+                "A Content-Type header is missing. Accepted values for the Content-Type header "
+                "are: `application/json`, `application/x-ndjson`, `text/csv`");
+    req_message(f, "POST", "/indexes/docs/documents", "text/plain", "[]", 415,
+                "invalid_content_type",
+                "The Content-Type `text/plain` is invalid. Accepted values for the Content-Type "
+                "header are: `application/json`, `application/x-ndjson`, `text/csv`");
+    req_message(f, "POST", "/indexes/docs/documents", "application/x-ndjson", "", 400,
+                "missing_payload", "A ndjson payload is missing.");
 
     /* JSON (charset parameter allowed), NDJSON and CSV create and fill the index. */
     enqueue(f, "POST", "/indexes/docs/documents?primaryKey=id", "application/json; charset=utf-8",
@@ -983,8 +1015,18 @@ test_tasks(void **state)
     assert_string_equal(jstr(r.json, "type"), "indexCreation");
     assert_string_equal(jstr(r.json, "indexUid"), "t0");
     resp_free(&r);
-    req_error(f, "GET", "/tasks/77", NULL, NULL, 404, "task_not_found");
-    req_error(f, "GET", "/tasks/abc", NULL, NULL, 400, "invalid_task_uids");
+    req_message(f, "GET", "/tasks/77", NULL, NULL, 404, "task_not_found", "Task `77` not found.");
+    req_message(f, "GET", "/tasks/abc", NULL, NULL, 400, "invalid_task_uids",
+                "Task uid `abc` is invalid. It should only contain numeric characters.");
+    req_message(f, "GET", "/tasks?limit=1&doggo=2", NULL, NULL, 400, "bad_request",
+                "Unknown parameter `doggo`: expected one of `limit`, `from`, `reverse`, "
+                "`batchUids`, `uids`, `canceledBy`, `types`, `statuses`, `indexUids`, "
+                "`afterEnqueuedAt`, `beforeEnqueuedAt`, `afterStartedAt`, `beforeStartedAt`, "
+                "`afterFinishedAt`, `beforeFinishedAt`");
+    req_message(f, "GET", "/tasks?afterEnqueuedAt=doggo", NULL, NULL, 400,
+                "invalid_task_after_enqueued_at",
+                "Invalid value in parameter `afterEnqueuedAt`: `doggo` is an invalid date-time. "
+                "It should follow the YYYY-MM-DD or RFC 3339 date-time format.");
 
     /* Batches: each creation ran alone. */
     get_ok(f, "/batches", &r);
@@ -1012,7 +1054,11 @@ test_cancel_delete(void **state)
                            "indexCreation", "c");
     wait_succeeded(f, t0);
 
-    req_error(f, "POST", "/tasks/cancel", NULL, NULL, 400, "missing_task_filters");
+    req_message(f, "POST", "/tasks/cancel", NULL, NULL, 400, "missing_task_filters",
+                "Query parameters to filter the tasks to cancel are missing. Available query "
+                "parameters are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, "
+                "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, "
+                "`beforeFinishedAt`, `afterFinishedAt`.");
     req_error(f, "DELETE", "/tasks", NULL, NULL, 400, "missing_task_filters");
     req_error(f, "POST", "/tasks/cancel?limit=1", NULL, NULL, 400, "bad_request");
     req_error(f, "DELETE", "/tasks?from=1", NULL, NULL, 400, "bad_request");
@@ -1290,16 +1336,15 @@ test_auth(void **state)
     struct resp r;
     get_ok(f, "/health", &r);
     resp_free(&r);
-    req(f, "GET", "/tasks", NULL, NULL, &r);
-    expect_error_type(&r, 401, "missing_authorization_header", "auth");
-    resp_free(&r);
+    req_message(f, "GET", "/tasks", NULL, NULL, 401, "missing_authorization_header",
+                "The Authorization header is missing. It must use the bearer authorization "
+                "method.");
     req(f, "POST", "/indexes", "application/json", "{\"uid\":\"a\"}", &r);
     expect_error_type(&r, 401, "missing_authorization_header", "auth");
     resp_free(&r);
     f->key = "wrong-key";
-    req(f, "GET", "/version", NULL, NULL, &r);
-    expect_error_type(&r, 403, "invalid_api_key", "auth");
-    resp_free(&r);
+    req_message(f, "GET", "/version", NULL, NULL, 403, "invalid_api_key",
+                "The provided API key is invalid.");
     f->key = "s3cr3t-key";
     get_ok(f, "/tasks", &r);
     resp_free(&r);
