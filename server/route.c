@@ -9,7 +9,9 @@
  * one that matches nothing answers 404. With a master key, every route but
  * /health needs `Authorization: Bearer <key>`: missing → 401
  * missing_authorization_header, anything else → 403 invalid_api_key. The key
- * is compared in constant time.
+ * is compared in constant time. Authentication comes before any check of the
+ * request itself, as in Meilisearch. A handler that takes query parameters
+ * refuses unknown ones; one that takes none ignores them, as actix does.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
