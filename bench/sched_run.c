@@ -176,12 +176,13 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
 int
 bench_sched_run(const char *scratch, double seconds)
 {
-    printf("\n4. Registrations through folio_sched_register (documentAdditionOrUpdate, one\n"
+    printf("\n5. Registrations through folio_sched_register (documentAdditionOrUpdate, one\n"
            "   document each; processing paused), %.0f s per row\n\n", seconds);
     printf("| callers | payload | where | registrations/s |\n|---:|---:|---|---:|\n");
     static const unsigned callers[] = {1, 64};
     static const size_t sizes[] = {128, 32768};
     int rc = 0;
+    double target_row = 0;
     for (unsigned si = 0; si < 2 && rc == 0; si++) {
         for (unsigned ci = 0; ci < 2 && rc == 0; ci++) {
             double r = 0;
@@ -191,9 +192,13 @@ bench_sched_run(const char *scratch, double seconds)
                                                                     : "content file",
                    r);
             fflush(stdout);
+            if (si == 0 && callers[ci] == 64)
+                target_row = r;
         }
     }
-    printf("\n5. Documents applied (100,000 small documents, registered first, then\n"
+    printf("\n64 callers, inline payloads: %.0f registrations/s (target >= 50,000: %s)\n",
+           target_row, target_row >= 50000 ? "met" : "MISSED");
+    printf("\n6. Documents applied (100,000 small documents, registered first, then\n"
            "   processing resumed and timed until idle)\n\n");
     printf("| tasks | documents/task | documents/s | registration s |\n|---:|---:|---:|---:|\n");
     static const uint32_t task_counts[] = {1, 100, 1000};

@@ -361,11 +361,20 @@ folio_sched_wait_task(struct folio_sched *s, uint32_t uid, int timeout_ms)
     return wait_for(s, task_finished, uid, timeout_ms);
 }
 
+/* Idle: no task enqueued or processing, and the worker has finished its batch's cleanup. */
 static int
 idle_check(struct folio_sched *s, uint32_t unused)
 {
     (void)unused;
-    return queue_empty(s);
+    int rc = queue_empty(s);
+    if (rc == 1) {
+        pthread_mutex_lock(&s->mu);
+        bool busy = s->worker_busy && !s->paused;
+        pthread_mutex_unlock(&s->mu);
+        if (busy)
+            rc = 0;
+    }
+    return rc;
 }
 
 int

@@ -21,6 +21,16 @@
 #include "folio/error.h"
 #include "run_int.h"
 
+bool
+run_task_touches(const struct folio_task_view *t, struct folio_str index_uid)
+{
+    for (uint32_t i = 0; i < t->index_count; i++)
+        if (t->index_uids[i].len == index_uid.len &&
+            memcmp(t->index_uids[i].ptr, index_uid.ptr, index_uid.len) == 0)
+            return true;
+    return false;
+}
+
 void
 run_batch_clear(struct run_batch *b)
 {
@@ -274,9 +284,20 @@ run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct
     }
     struct folio_str index_uid = t.index_uids[0];
     snprintf(b->index_uid, sizeof(b->index_uid), "%.*s", (int)index_uid.len, index_uid.ptr);
-    rc = match(st, index_kinds, &index_uid, &uids, &n);
-    if (rc == 0 && n > 0 && uids[0] == t.uid)
-        rc = autobatch(s, st, index_uid, uids, n, b);
+    /*
+     * The index's enqueued tasks in uid order: every task that touches it,
+     * swaps and renames included (an indexUids filter would skip a swap, whose
+     * public indexUid is null, and let later tasks overtake it).
+     */
+    rc = match(st, index_kinds, NULL, &uids, &n);
+    size_t kept = 0;
+    for (size_t i = 0; i < n && rc == 0 && kept <= s->opts.batch_tasks_max; i++) {
+        struct folio_task_view v;
+        if (folio_sched_task_get(st, uids[i], &v) == 0 && run_task_touches(&v, index_uid))
+            uids[kept++] = uids[i];
+    }
+    if (rc == 0 && kept > 0 && uids[0] == t.uid)
+        rc = autobatch(s, st, index_uid, uids, kept, b);
     else if (rc == 0)
         alone(b, t.uid, t.kind);
     folio_free(uids);

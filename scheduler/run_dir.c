@@ -363,7 +363,8 @@ recover_task(struct folio_sched *s, const struct folio_sched_state *st, uint32_t
                 }
             }
         }
-        if (rc == 0 && outcome != NULL && t.kind == FOLIO_KIND_INDEX_UPDATE) {
+        bool doc_pk = t.kind == FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE && iv.primary_key.len == 0;
+        if (rc == 0 && outcome != NULL && (t.kind == FOLIO_KIND_INDEX_UPDATE || doc_pk)) {
             struct folio_index_stats *stats = NULL;
             rc = folio_index_stats_get(idx, &stats, &ierr);
             if (rc == 0) {
@@ -400,7 +401,8 @@ recover_task(struct folio_sched *s, const struct folio_sched_state *st, uint32_t
                  "task %u: the outcome stored in index `%s` does not decode", uid, iuid->ptr);
         return FOLIO_E_CORRUPT;
     }
-    if (t.kind == FOLIO_KIND_INDEX_UPDATE && !failed) {
+    bool pk_learned = t.kind == FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE && has_pk && !failed;
+    if ((t.kind == FOLIO_KIND_INDEX_UPDATE && !failed) || pk_learned) {
         struct folio_event *ev = rec_push(e);
         ev->type = FOLIO_EV_INDEX_UPDATED;
         ev->u.index_change.index_uid =

@@ -139,6 +139,8 @@ struct run_batch {
 int run_batch_next(struct folio_sched *s, const struct folio_sched_state *st,
                    struct run_batch *b);
 void run_batch_clear(struct run_batch *b);
+/* True if the task touches index_uid (its index, a rename target, a swap side). */
+bool run_task_touches(const struct folio_task_view *t, struct folio_str index_uid);
 
 /* ---- run_process.c ---- */
 

@@ -116,6 +116,53 @@ run_error_object(const char *code, const char *type, const char *message, uint8_
     return folio_task_error_encode(&e, out, len);
 }
 
+/*
+ * Meilisearch's to_failed(): the registration-time details of a task that
+ * will never run, with the counters of the work (null until then) set to 0.
+ * Returns a new object (caller frees) or NULL if details is not a map.
+ */
+static uint8_t *
+details_to_failed(const uint8_t *details, size_t len, size_t *out_len)
+{
+    static const char *const counters[] = {"indexedDocuments", "deletedDocuments",
+                                           "canceledTasks", "deletedTasks", "importedDocuments"};
+    struct mpr r = {details, details + len};
+    uint32_t n;
+    if (len == 0 || mpr_container(&r, MPK_MAP, &n) != 0)
+        return NULL;
+    struct mpw w;
+    mpw_init(&w, FOLIO_EVENT_OBJECT_BYTES_MAX);
+    mpw_map(&w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *k;
+        uint32_t kl;
+        if (mpr_str(&r, &k, &kl) != 0) {
+            mpw_free(&w);
+            return NULL;
+        }
+        mpw_str(&w, k, kl);
+        const uint8_t *vstart = r.p;
+        struct mpr probe = r;
+        struct mpv v;
+        if (mpr_next(&probe, &v) != 0 || mpr_skip(&r, FOLIO_EVENT_OBJECT_DEPTH_MAX) != 0) {
+            mpw_free(&w);
+            return NULL;
+        }
+        bool counter = false;
+        for (unsigned c = 0; c < FOLIO_ARRAY_LEN(counters); c++)
+            counter |= mp_str_eq(k, kl, counters[c]);
+        if (v.kind == MPK_NIL && counter)
+            mpw_u64(&w, 0);
+        else
+            mpw_raw(&w, vstart, (size_t)(r.p - vstart));
+    }
+    if (w.err != 0) {
+        mpw_free(&w);
+        return NULL;
+    }
+    return mpw_take(&w, out_len);
+}
+
 /* ---- the events of a batch -------------------------------------------------- */
 
 struct outbuf {
@@ -464,6 +511,32 @@ index_not_found(struct batch_ctx *b, const struct task_copy *t, const uint8_t *d
     fail_task(b, t, details, dlen, "index_not_found", "invalid_request", msg);
 }
 
+/*
+ * After a document addition: when the index had no primary key, the one it
+ * has now (given or inferred) goes to the mapping (index_updated), as
+ * Meilisearch shows an inferred primary key on the index.
+ */
+static void
+pk_to_mapping(struct batch_ctx *b, uint32_t task_uid)
+{
+    if (b->index_has_pk || b->idx == NULL)
+        return;
+    struct folio_index_stats *st = NULL;
+    struct folio_index_error ierr;
+    if (folio_index_stats_get(b->idx, &st, &ierr) != 0)
+        return;
+    if (st->has_primary_key) {
+        b->index_has_pk = true;
+        struct folio_event *ev = ob_push(&b->out, FOLIO_EV_INDEX_UPDATED);
+        ev->u.index_change.index_uid = ob_str(&b->out, b->index_uid, strlen(b->index_uid));
+        ev->u.index_change.index_uuid = ob_str(&b->out, b->uuid, strlen(b->uuid));
+        ev->u.index_change.primary_key = ob_str(&b->out, st->primary_key, strlen(st->primary_key));
+        ev->u.index_change.task_uid = task_uid;
+        ev->u.index_change.changed_at_ns = folio_clock_now_ns();
+    }
+    folio_index_stats_free(st);
+}
+
 /* Loads the payload of a document task (inline or its content file). */
 static int
 load_payload(struct folio_sched *s, const struct task_copy *t, char **out, size_t *len,
@@ -549,6 +622,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
                                            pk, &m, NULL, &ierr);
             if (rc == 0) {
                 folio_crash_point("index-committed");
+                pk_to_mapping(b, t->uid);
                 add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
             } else {
                 const char *code, *type, *msg;
@@ -933,10 +1007,16 @@ do_cancelation(struct batch_ctx *b, const struct task_copy *t)
         if (folio_sched_task_get(st, t->c.matched_tasks.items[i], &v) != 0 ||
             v.status != FOLIO_STATUS_ENQUEUED)
             continue;
-        uint8_t *det = NULL;
-        size_t dlen = 0;
-        if (folio_task_details_default(&v, &det, &dlen) != 0)
+        uint8_t *def = NULL, *det = NULL;
+        size_t deflen = 0, dlen = 0;
+        if (folio_task_details_default(&v, &def, &deflen) != 0)
             FOLIO_PANIC("task %u: details", v.uid);
+        if (deflen > 0) {
+            det = details_to_failed(def, deflen, &dlen);
+            if (det == NULL)
+                FOLIO_PANIC("task %u: details", v.uid);
+        }
+        folio_free(def);
         struct folio_event *ev = ob_push(&b->out, FOLIO_EV_TASK_CANCELED);
         ev->u.task_outcome.task_uid = v.uid;
         ev->u.task_outcome.batch_uid = b->uid;
@@ -1029,8 +1109,10 @@ static void
 process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
 {
     snprintf(b->index_uid, sizeof(b->index_uid), "%s", rb->index_uid);
-    if (!mapping_has(b->s, b->index_uid, b->uuid, NULL, 0))
+    char pk[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1] = "";
+    if (!mapping_has(b->s, b->index_uid, b->uuid, pk, sizeof(pk)))
         b->uuid[0] = '\0';
+    b->index_has_pk = pk[0] != '\0';
     char step[FOLIO_INDEX_UID_MAX + 64];
     for (uint32_t i = 0; i < rb->count; i++) {
         if (should_stop(b->s)) {
@@ -1076,7 +1158,10 @@ process_not_available(struct batch_ctx *b, const struct run_batch *rb)
         snprintf(msg, sizeof(msg),
                  "This folio build cannot process %s tasks yet: snapshots are not available.",
                  folio_task_kind_name(t.kind));
-        fail_task(b, &t, t.defaults, t.defaults_len, code, "internal", msg);
+        size_t flen = 0;
+        uint8_t *failed = details_to_failed(t.defaults, t.defaults_len, &flen);
+        fail_task(b, &t, failed, flen, code, "internal", msg);
+        folio_free(failed);
         tcopy_free(&t);
     }
 }

@@ -333,16 +333,17 @@ index_may_exist(const struct folio_sched_state *st, struct folio_str uid)
     q.kinds = (1u << FOLIO_KIND_INDEX_CREATION) | (1u << FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) |
               (1u << FOLIO_KIND_SETTINGS_UPDATE) | (1u << FOLIO_KIND_INDEX_UPDATE) |
               (1u << FOLIO_KIND_INDEX_SWAP) | (1u << FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT);
-    q.index_uids = &uid;
-    q.index_uid_count = 1;
-    q.index_uids_set = true;
-    q.limit_set = true;
-    q.limit = 1;
-    struct folio_sched_page page;
-    if (folio_sched_query_tasks(st, &q, &page) != 0)
+    /* Not an indexUids filter: a swap's public indexUid is null, yet it may create uid. */
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    if (folio_sched_match_tasks(st, &q, &uids, &n) != 0)
         return true;
-    bool any = page.total > 0;
-    folio_sched_page_clear(&page);
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++) {
+        struct folio_task_view tv;
+        any = folio_sched_task_get(st, uids[i], &tv) == 0 && run_task_touches(&tv, uid);
+    }
+    folio_free(uids);
     return any;
 }
 
@@ -599,7 +600,13 @@ build_content(struct folio_sched *s, const struct folio_sched_request *req, stru
                              "The query string is longer than %u bytes.", FOLIO_EVENT_STR_MAX);
         c->query = req->query;
         return 0;
+    case FOLIO_KIND_INDEX_DELETION:
+        return 0;
     case FOLIO_KIND_SNAPSHOT_CREATION:
+        if (s->snapshot_dir == NULL)
+            return reg_error(err, FOLIO_E_INVALID, 400, "invalid_snapshot_path",
+                             "Snapshot tasks need a snapshot directory: start folio with "
+                             "--snapshot-dir.");
         return 0;
     case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION:
         if (s->snapshot_dir == NULL)
@@ -638,7 +645,8 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
     memset(err, 0, sizeof(*err));
     if ((unsigned)req->kind >= FOLIO_KIND_COUNT)
         return reg_error(err, FOLIO_E_INVALID, 400, "invalid_task_types", "Unknown task kind.");
-    bool one = folio_task_kind_one_index(req->kind);
+    bool import = req->kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT;
+    bool one = folio_task_kind_one_index(req->kind) && !import;
     if (one && !str_valid_uid(req->index_uid))
         return bad_uid(err, req->index_uid);
 
@@ -738,7 +746,7 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
         op->out.task_uid = (uint32_t)uid;
         op->out.kind = req->kind;
         op->out.enqueued_at_ns = now;
-        if (one || req->kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT)
+        if (one || import)
             snprintf(op->out.index_uid, sizeof(op->out.index_uid), "%.*s", (int)uids[0].len,
                      uids[0].ptr);
         op->a.events = &op->ev;
