@@ -286,51 +286,11 @@ h_document_delete(struct srv_ctx *x)
     register_deletion(x, &id, 1, false);
 }
 
-/*
- * Whether the scheduler can describe (and so process) a documentDeletion that
- * clears the index. Some scheduler builds cannot: their default details of
- * such a task do not encode, and the processing thread stops the process on
- * the task, again at every start-up. Registering one would poison the
- * journal, so the route refuses until the scheduler passes this probe.
- */
-static bool
-clear_supported(void)
-{
-    static int supported = -1;
-    if (supported >= 0)
-        return supported == 1;
-    struct folio_task_content c = {.kind = FOLIO_KIND_DOCUMENT_DELETION, .clear = true};
-    uint8_t *content = NULL, *details = NULL;
-    size_t clen = 0, dlen = 0;
-    int rc = folio_task_content_encode(&c, &content, &clen);
-    if (rc == 0) {
-        struct folio_task_view v = {.kind = FOLIO_KIND_DOCUMENT_DELETION,
-                                    .status = FOLIO_STATUS_ENQUEUED,
-                                    .batch_uid = FOLIO_SCHED_NONE,
-                                    .canceled_by = FOLIO_SCHED_NONE,
-                                    .content = {content, (uint32_t)clen}};
-        rc = folio_task_details_default(&v, &details, &dlen);
-    }
-    folio_free(content);
-    folio_free(details);
-    supported = rc == 0;
-    if (!supported)
-        folio_log(FOLIO_LOG_WARN, "the scheduler cannot process document clears",
-                  "route=\"DELETE /indexes/{uid}/documents\" answer=501");
-    return supported == 1;
-}
-
 void
 h_documents_clear(struct srv_ctx *x)
 {
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
-    if (!clear_supported()) {
-        resp_error(x->req, 501, "not_implemented",
-                   "Deleting all the documents of an index is not available in this build: the "
-                   "scheduler cannot process such a task yet.");
-        return;
-    }
     register_deletion(x, NULL, 0, true);
 }
 

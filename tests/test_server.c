@@ -657,33 +657,37 @@ test_indexes(void **state)
               "bad_request");
 }
 
-/*
- * DELETE /indexes/{uid}. Skipped, saying why, while the scheduler refuses
- * to register indexDeletion ("Unknown task kind.": its registration has no
- * case for the kind).
- */
+/* DELETE /indexes/{uid}: the index and its documents are gone. */
 static void
 test_index_deletion(void **state)
 {
     struct fixture *f = *state;
     start(f, NULL);
-    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"gone\"}",
-                          "indexCreation", "gone");
+    long long t = enqueue(f, "POST", "/indexes/gone/documents", "application/json",
+                          "[{\"id\":1},{\"id\":2},{\"id\":3}]", "documentAdditionOrUpdate",
+                          "gone");
     wait_succeeded(f, t);
     req_error(f, "DELETE", "/indexes/a%20b", NULL, NULL, 400, "invalid_index_uid");
     struct resp r;
     req(f, "DELETE", "/indexes/gone", NULL, NULL, &r);
-    if (r.status == 400 && r.json != NULL &&
-        strcmp(jstr(r.json, "message"), "Unknown task kind.") == 0) {
-        resp_free(&r);
-        fprintf(stderr, "SKIP: the scheduler cannot register indexDeletion yet\n");
-        skip();
-    }
     t = expect_summarized(&r, 202, "indexDeletion", "gone");
     resp_free(&r);
     wait_succeeded(f, t);
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", t);
+    get_ok(f, path, &r);
+    assert_int_equal(jint(json_object_get(r.json, "details"), "deletedDocuments"), 3);
+    resp_free(&r);
     req_error(f, "GET", "/indexes/gone", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/gone/documents", NULL, NULL, 404, "index_not_found");
     req_error(f, "DELETE", "/indexes/never", NULL, NULL, 404, "index_not_found");
+    /* The uid can be used again, and the new index starts empty. */
+    t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"gone\"}",
+                "indexCreation", "gone");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/gone/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 0);
+    resp_free(&r);
 }
 
 static void
@@ -833,11 +837,7 @@ test_documents(void **state)
     req_error(f, "DELETE", "/indexes/none/documents/1", NULL, NULL, 404, "index_not_found");
 }
 
-/*
- * DELETE /indexes/{uid}/documents. Skipped, saying why, while the scheduler
- * cannot process a clear (foliod then answers 501 rather than register a
- * task that would stop the scheduler).
- */
+/* DELETE /indexes/{uid}/documents: every document goes, the index stays. */
 static void
 test_documents_clear(void **state)
 {
@@ -849,20 +849,29 @@ test_documents_clear(void **state)
     req_error(f, "DELETE", "/indexes/a%20b/documents", NULL, NULL, 400, "invalid_index_uid");
     struct resp r;
     req(f, "DELETE", "/indexes/c/documents", NULL, NULL, &r);
-    if (r.status == 501) {
-        expect_error_type(&r, 501, "not_implemented", "internal");
-        resp_free(&r);
-        get_ok(f, "/health", &r); /* and the server is still up */
-        resp_free(&r);
-        fprintf(stderr, "SKIP: the scheduler cannot process document clears yet\n");
-        skip();
-    }
     t = expect_summarized(&r, 202, "documentDeletion", "c");
     resp_free(&r);
     wait_succeeded(f, t);
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", t);
+    get_ok(f, path, &r);
+    json_t *d = json_object_get(r.json, "details");
+    assert_int_equal(jint(d, "deletedDocuments"), 2);
+    resp_free(&r);
     get_ok(f, "/indexes/c/documents", &r);
     assert_int_equal(jint(r.json, "total"), 0);
     resp_free(&r);
+    get_ok(f, "/indexes/c", &r); /* the index and its primary key stay */
+    assert_string_equal(jstr(r.json, "primaryKey"), "id");
+    resp_free(&r);
+    /* Documents can be added again after a clear. */
+    t = enqueue(f, "POST", "/indexes/c/documents", "application/json", "[{\"id\":3}]",
+                "documentAdditionOrUpdate", "c");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/c/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 1);
+    resp_free(&r);
+    req_error(f, "DELETE", "/indexes/none/documents", NULL, NULL, 404, "index_not_found");
 }
 
 static void
