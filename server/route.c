@@ -33,6 +33,7 @@ struct route {
 static const struct route routes[] = {
     {HTTP_GET, "/health", h_health, true},
     {HTTP_GET, "/version", h_version, false},
+    {HTTP_GET, "/stats", h_stats, false},
     {HTTP_GET, "/tasks", h_tasks_list, false},
     {HTTP_DELETE, "/tasks", h_tasks_delete, false},
     {HTTP_POST, "/tasks/cancel", h_tasks_cancel, false},
@@ -51,6 +52,7 @@ static const struct route routes[] = {
     {HTTP_POST, "/indexes/{uid}/documents/delete-batch", h_documents_delete_batch, false},
     {HTTP_GET, "/indexes/{uid}/documents/{id}", h_document_get, false},
     {HTTP_DELETE, "/indexes/{uid}/documents/{id}", h_document_delete, false},
+    {HTTP_GET, "/indexes/{uid}/stats", h_index_stats, false},
     {HTTP_GET, "/indexes/{uid}/settings", h_settings_get, false},
     {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, false},
     {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, false},

@@ -267,5 +267,7 @@ void h_documents_clear(struct srv_ctx *x);
 void h_settings_get(struct srv_ctx *x);
 void h_settings_update(struct srv_ctx *x);
 void h_settings_reset(struct srv_ctx *x);
+void h_stats(struct srv_ctx *x);
+void h_index_stats(struct srv_ctx *x);
 
 #endif

@@ -923,6 +923,92 @@ expect_uids(struct fixture *f, const char *path, const long long *uids, size_t c
     resp_free(&r);
 }
 
+/*
+ * GET /stats and GET /indexes/{uid}/stats: Meilisearch's shapes, the counts
+ * of the documents sent, fieldDistribution counted while the index is small
+ * and {} past folio's bound (10 000 documents).
+ */
+static void
+test_stats(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct resp r;
+    get_ok(f, "/stats", &r);
+    assert_true(jint(r.json, "databaseSize") > 0);
+    assert_true(jint(r.json, "usedDatabaseSize") >= 0);
+    assert_true(json_is_null(json_object_get(r.json, "lastUpdate")));
+    assert_int_equal(json_object_size(json_object_get(r.json, "indexes")), 0);
+    resp_free(&r);
+
+    long long t = enqueue(f, "POST", "/indexes/movies/documents", "application/json",
+                          "[{\"id\":1,\"title\":\"A\",\"genre\":\"drama\"},"
+                          "{\"id\":2,\"title\":\"B\"},{\"id\":3,\"year\":1999}]",
+                          "documentAdditionOrUpdate", "movies");
+    wait_succeeded(f, t);
+    t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"empty\"}",
+                "indexCreation", "empty");
+    wait_succeeded(f, t);
+
+    get_ok(f, "/indexes/movies/stats", &r);
+    assert_int_equal(json_object_size(r.json), 7);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 3);
+    long long raw = jint(r.json, "rawDocumentDbSize");
+    assert_true(raw > 0);
+    assert_int_equal(jint(r.json, "avgDocumentSize"), raw / 3);
+    assert_true(json_is_false(json_object_get(r.json, "isIndexing")));
+    assert_int_equal(jint(r.json, "numberOfEmbeddings"), 0);
+    assert_int_equal(jint(r.json, "numberOfEmbeddedDocuments"), 0);
+    char *fd = json_dumps(json_object_get(r.json, "fieldDistribution"), JSON_COMPACT);
+    assert_string_equal(fd, "{\"genre\":1,\"id\":3,\"title\":2,\"year\":1}");
+    free(fd);
+    resp_free(&r);
+
+    get_ok(f, "/indexes/empty/stats", &r);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 0);
+    assert_int_equal(jint(r.json, "avgDocumentSize"), 0);
+    assert_int_equal(json_object_size(json_object_get(r.json, "fieldDistribution")), 0);
+    resp_free(&r);
+
+    get_ok(f, "/stats", &r);
+    json_t *ix = json_object_get(r.json, "indexes");
+    assert_int_equal(json_object_size(ix), 2);
+    assert_int_equal(jint(json_object_get(ix, "movies"), "numberOfDocuments"), 3);
+    assert_int_equal(jint(json_object_get(ix, "empty"), "numberOfDocuments"), 0);
+    const char *last = jstr(r.json, "lastUpdate");
+    assert_true(strlen(last) >= 20 && last[strlen(last) - 1] == 'Z');
+    resp_free(&r);
+    /* lastUpdate is the latest updatedAt of the indexes. */
+    get_ok(f, "/indexes/empty", &r);
+    char empty_updated[64];
+    snprintf(empty_updated, sizeof(empty_updated), "%s", jstr(r.json, "updatedAt"));
+    resp_free(&r);
+    get_ok(f, "/stats", &r);
+    assert_string_equal(jstr(r.json, "lastUpdate"), empty_updated);
+    resp_free(&r);
+
+    req_error(f, "GET", "/indexes/none/stats", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/a%20b/stats", NULL, NULL, 400, "invalid_index_uid");
+
+    /* Past 10 000 documents folio does not count fields on a request. */
+    size_t cap = 20 * 10002 + 16, len = 0;
+    char *big = folio_malloc(cap);
+    big[len++] = '[';
+    for (int i = 0; i < 10001; i++)
+        len += (size_t)snprintf(big + len, cap - len, "%s{\"id\":%d}", i ? "," : "", i);
+    big[len++] = ']';
+    big[len] = '\0';
+    t = enqueue(f, "POST", "/indexes/big/documents", "application/json", big,
+                "documentAdditionOrUpdate", "big");
+    folio_free(big);
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/big/stats", &r);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 10001);
+    assert_true(json_is_object(json_object_get(r.json, "fieldDistribution")));
+    assert_int_equal(json_object_size(json_object_get(r.json, "fieldDistribution")), 0);
+    resp_free(&r);
+}
+
 static void
 test_tasks(void **state)
 {
@@ -1475,6 +1561,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive_pipelining, setup, teardown),
