@@ -67,6 +67,7 @@ req_new(struct srv_conn *c)
 static void
 req_free(struct srv_req *r)
 {
+    stream_free(r);
     buf_free(&r->url);
     buf_free(&r->header_name);
     buf_free(&r->content_type);
@@ -306,7 +307,7 @@ static void
 conn_parse(struct srv_conn *c)
 {
     while (!c->stop_parsing && c->in_off < c->in_len && c->depth < SRV_PIPELINE_MAX &&
-           c->regs == 0) {
+           c->regs == 0 && c->stream == NULL) {
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in + c->in_off,
                                        c->in_len - c->in_off);
         c->in_off += n;
@@ -371,11 +372,20 @@ conn_write(struct srv_conn *c)
     }
     while (c->head != NULL && c->head->ready) {
         struct srv_req *r = c->head;
+        if (r->stream != NULL)
+            stream_produce(r);
         int rc = send_some(c, r->resp.ptr, r->resp.len, &r->resp_off);
         if (rc < 0)
             return rc;
-        if (rc == 0)
+        if (rc == 0) {
+            if (r->stream != NULL)
+                stream_blocked(r);
             return progressed;
+        }
+        if (r->stream != NULL && !stream_finished(r)) {
+            stream_idle(r);
+            return progressed;
+        }
         c->head = r->next;
         if (c->head == NULL)
             c->tail = NULL;
@@ -395,7 +405,13 @@ conn_write(struct srv_conn *c)
 static bool
 write_pending(const struct srv_conn *c)
 {
-    return c->interim.len > 0 || (c->head != NULL && c->head->ready);
+    if (c->interim.len > 0)
+        return true;
+    const struct srv_req *r = c->head;
+    if (r == NULL || !r->ready)
+        return false;
+    /* A stream with everything written waits for its timer, not for the socket. */
+    return r->stream == NULL || r->resp_off < r->resp.len;
 }
 
 static int64_t
@@ -516,6 +532,8 @@ conn_close(struct srv_conn *c)
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
     ev_timer_stop(loop, &c->timer);
+    if (c->stream != NULL)
+        stream_blocked(c->stream); /* stops its timer; freed with the request */
     close(c->fd);
     c->fd = -1;
     c->dead = true;
@@ -581,7 +599,7 @@ conn_flush(struct srv_conn *c)
             return;
         }
         if (!(w > 0 && c->in_off < c->in_len && c->depth < SRV_PIPELINE_MAX && !c->stop_parsing &&
-              c->regs == 0))
+              c->regs == 0 && c->stream == NULL))
             break;
     }
     if (c->head == NULL && c->cur == NULL && c->interim.len == 0 &&

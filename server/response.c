@@ -3,7 +3,8 @@
  * Meilisearch error object ({message, code, type, link}), the summarized
  * task of enqueuing routes, and the one log line each request gets.
  *
- * Every response carries Content-Length (no chunked replies) and, when the
+ * Every response carries Content-Length, except the streamed ones (GET
+ * /journal: chunked, see h_journal.c), and, when the
  * connection ends with it, `Connection: close`. 503 answers carry
  * `Retry-After: 10` as Meilisearch's do.
  */
@@ -136,6 +137,27 @@ resp_body(struct srv_req *r, int status, const char *content_type, const char *b
     buf_append(&r->resp, body, len);
     r->ready = true;
     /* The request body is not needed any more: give its memory back early. */
+    buf_free(&r->body);
+    log_request(r);
+}
+
+void
+resp_stream_head(struct srv_req *r, int status, const char *content_type, bool chunked)
+{
+    FOLIO_ASSERT(!r->ready);
+    struct srv_conn *c = r->conn;
+    if (c != NULL && c->draining)
+        r->close_after = true;
+    r->status = status;
+    r->resp.len = 0;
+    buf_printf(&r->resp, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
+               status, http_reason(status), content_type);
+    if (chunked)
+        buf_printf(&r->resp, "Transfer-Encoding: chunked\r\n");
+    if (r->close_after)
+        buf_printf(&r->resp, "Connection: close\r\n");
+    buf_append(&r->resp, "\r\n", 2);
+    r->ready = true;
     buf_free(&r->body);
     log_request(r);
 }

@@ -57,6 +57,7 @@ static const struct route routes[] = {
     {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, false},
     {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, false},
     {HTTP_POST, "/swap-indexes", h_swap_indexes, false},
+    {HTTP_GET, "/journal", h_journal, false},
 };
 
 struct segs {

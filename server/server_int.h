@@ -32,6 +32,7 @@
 #define SRV_SEGMENTS_MAX 8u           /* path segments a route may have */
 #define SRV_PARAMS_MAX 64u            /* query parameters in one request */
 #define SRV_HEADER_NAME_MAX 64u       /* longer names are no header we look at */
+#define SRV_STREAM_BUFFER_MAX (256u << 10) /* a streamed response reads on only below this */
 
 /* ---- growable byte buffer with a hard maximum (set by its user) ---------- */
 
@@ -46,6 +47,7 @@ void buf_free(struct srv_buf *b);
 /* ---- requests and connections -------------------------------------------- */
 
 struct srv_conn;
+struct srv_stream;
 
 enum srv_capture { CAP_NONE, CAP_CONTENT_TYPE, CAP_AUTHORIZATION, CAP_EXPECT };
 
@@ -76,6 +78,7 @@ struct srv_req {
     bool ready;
     bool awaiting;                    /* a registration is pending */
     bool close_after;                 /* the connection ends with this response */
+    struct srv_stream *stream;        /* a streamed response (GET /journal), or NULL */
 };
 
 struct srv_conn {
@@ -92,6 +95,7 @@ struct srv_conn {
     struct srv_req *head, *tail;      /* complete, answered in this order */
     uint32_t depth;
     uint32_t regs;                    /* registrations pending */
+    struct srv_req *stream;           /* the request streaming its response, or NULL */
     struct srv_buf interim;           /* "100 Continue", written before the queue */
     size_t interim_off;
     int64_t idle_since_ns, body_activity_ns, write_activity_ns;
@@ -161,6 +165,8 @@ void resp_error(struct srv_req *r, int status, const char *code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 void resp_sched_error(struct srv_req *r, const struct folio_sched_error *e);
 void resp_summarized(struct srv_req *r, int status, const struct folio_sched_registered *t);
+/* The head of a streamed response (no Content-Length; chunked unless HTTP/1.0). */
+void resp_stream_head(struct srv_req *r, int status, const char *content_type, bool chunked);
 const char *http_reason(int status);
 /* Error `type` of a Meilisearch code's status: auth, system, internal or invalid_request. */
 const char *error_type(int status, const char *code);
@@ -242,6 +248,22 @@ void reg_async_cb(struct ev_loop *loop, ev_async *w, int revents);
 /* Answers every registration already handed back (after folio_sched_close too). */
 void reg_drain(struct folio_server *srv);
 
+/* ---- streamed responses (h_journal.c) ----------------------------------------
+ *
+ * A request with a stream stays at the head of its connection's queue while
+ * its response grows: conn_write() calls stream_produce() before each write
+ * (it appends a bounded slice while less than SRV_STREAM_BUFFER_MAX bytes
+ * wait), stream_idle() once everything so far is written (the next slice is
+ * scheduled), stream_blocked() when the socket is full (nothing is read until
+ * it drains). The request leaves the queue once stream_finished() and all is
+ * written. */
+
+void stream_produce(struct srv_req *r);
+void stream_idle(struct srv_req *r);
+void stream_blocked(struct srv_req *r);
+bool stream_finished(const struct srv_req *r);
+void stream_free(struct srv_req *r);
+
 /* ---- handlers --------------------------------------------------------------- */
 
 void h_health(struct srv_ctx *x);
@@ -268,6 +290,7 @@ void h_settings_get(struct srv_ctx *x);
 void h_settings_update(struct srv_ctx *x);
 void h_settings_reset(struct srv_ctx *x);
 void h_stats(struct srv_ctx *x);
+void h_journal(struct srv_ctx *x);
 void h_index_stats(struct srv_ctx *x);
 
 #endif

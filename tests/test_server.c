@@ -10,8 +10,9 @@
  * routes can give, keep-alive, pipelining (responses in order, and requests
  * taking effect in order), the body limit (413, nothing more read), the
  * header limit (431), slow clients (408 and idle close under short
- * timeouts), the master key (401/403), and a clean exit 0 on SIGTERM with a
- * request in flight.
+ * timeouts), the master key (401/403), a clean exit 0 on SIGTERM with a
+ * request in flight, /stats, and GET /journal (NDJSON over chunked
+ * encoding, following, the end of a stream, back-pressure).
  *
  * Expected values come from the requests the test makes (task uids count up
  * from 0 in a fresh directory; documents are the ones it sent), not from the
@@ -1009,6 +1010,348 @@ test_stats(void **state)
     resp_free(&r);
 }
 
+/* ---- GET /journal ---------------------------------------------------------------------- */
+
+/*
+ * Reads a streamed response: the head, then chunks until the last one
+ * (chunked) or until the server closes (HTTP/1.0). Returns the body
+ * (NUL-terminated, caller frees) and whether the stream ended cleanly (the
+ * last chunk came). The connection buffer keeps what follows the response.
+ */
+static char *
+tc_read_stream(struct tconn *c, struct resp *r, size_t *out_len, bool *clean, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t deadline = now_ms() + timeout_ms;
+    char *end;
+    while ((end = c->len ? strstr(c->buf, "\r\n\r\n") : NULL) == NULL)
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            fail_msg("connection ended before a stream head");
+    size_t head_len = (size_t)(end - c->buf) + 2;
+    r->head = strndup(c->buf, head_len);
+    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+    size_t pos = head_len + 2;
+    bool chunked = strcasestr(r->head, "Transfer-Encoding: chunked") != NULL;
+    char *body = NULL;
+    size_t blen = 0;
+    FILE *m = open_memstream(&body, &blen);
+    *clean = false;
+    for (;;) {
+        if (!chunked) {
+            if (c->len > pos) {
+                fwrite(c->buf + pos, 1, c->len - pos, m);
+                pos = c->len;
+            }
+            if (tc_fill(c, (int)(deadline - now_ms())) <= 0) {
+                *clean = true; /* unframed: the close is the end */
+                break;
+            }
+            continue;
+        }
+        char *crlf = c->len > pos ? strstr(c->buf + pos, "\r\n") : NULL;
+        if (crlf != NULL) {
+            size_t size = strtoul(c->buf + pos, NULL, 16);
+            size_t data = (size_t)(crlf - c->buf) + 2;
+            if (c->len >= data + size + 2) {
+                assert_memory_equal(c->buf + data + size, "\r\n", 2);
+                fwrite(c->buf + data, 1, size, m);
+                pos = data + size + 2;
+                if (size == 0) {
+                    *clean = true;
+                    break;
+                }
+                continue;
+            }
+        }
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            break; /* cut: not clean */
+    }
+    fclose(m);
+    memmove(c->buf, c->buf + pos, c->len - pos);
+    c->len -= pos;
+    if (c->buf)
+        c->buf[c->len] = '\0';
+    *out_len = blen;
+    return body;
+}
+
+/* Checks NDJSON lines are events with consecutive seqs from `from`; returns the count. */
+static long long
+check_events(const char *body, long long from)
+{
+    long long n = 0;
+    for (const char *p = body; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        if (nl == NULL)
+            fail_msg("a line without its newline: %.200s", p);
+        json_error_t e;
+        json_t *ev = json_loadb(p, (size_t)(nl - p), 0, &e);
+        if (ev == NULL)
+            fail_msg("not JSON (%s): %.200s", e.text, p);
+        assert_int_equal(jint(ev, "seq"), from + n);
+        assert_true(strlen(jstr(ev, "type")) > 0);
+        assert_true(json_is_integer(json_object_get(ev, "at")));
+        json_decref(ev);
+        n++;
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* GET /journal path on a fresh connection, read to the end. */
+static char *
+journal_get(struct fixture *f, const char *path, size_t *len)
+{
+    struct tconn c;
+    struct resp r;
+    bool clean;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    char *body = tc_read_stream(&c, &r, len, &clean, IO_TIMEOUT_MS);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.head, "Content-Type: application/x-ndjson"));
+    assert_non_null(strcasestr(r.head, "Transfer-Encoding: chunked"));
+    assert_null(strcasestr(r.head, "Content-Length"));
+    assert_true(clean);
+    resp_free(&r);
+    tc_close(&c);
+    return body;
+}
+
+/*
+ * GET /journal without follow: every event from `from` to the current end
+ * as NDJSON, seqs consecutive, then the stream ends; errors for bad
+ * parameters; a request pipelined behind a stream is answered after it;
+ * HTTP/1.0 gets the lines unframed and a close.
+ */
+static void
+test_journal(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes/j/documents", "application/json",
+                          "[{\"id\":1},{\"id\":2}]", "documentAdditionOrUpdate", "j");
+    wait_succeeded(f, t);
+    size_t len;
+    char *body = journal_get(f, "/journal", &len);
+    long long all = check_events(body, 1);
+    assert_true(all >= 5); /* server_started, task_registered, batch_started, ..., task_succeeded */
+    assert_non_null(strstr(body, "\"type\":\"server_started\""));
+    assert_non_null(strstr(body, "\"type\":\"task_registered\""));
+    assert_non_null(strstr(body, "\"type\":\"task_succeeded\""));
+    free(body);
+
+    body = journal_get(f, "/journal?from=3&follow=false", &len);
+    assert_int_equal(check_events(body, 3), all - 2);
+    free(body);
+    char path[64];
+    snprintf(path, sizeof(path), "/journal?from=%lld", all + 100);
+    body = journal_get(f, path, &len);
+    assert_int_equal(len, 0);
+    free(body);
+
+    req_message(f, "GET", "/journal?from=0", NULL, NULL, 400, "invalid_journal_from",
+                "Invalid value in parameter `from`: could not parse `0` as a sequence number: a "
+                "positive integer, the seq of the first event to send (seqs start at 1)");
+    req_error(f, "GET", "/journal?from=x1", NULL, NULL, 400, "invalid_journal_from");
+    req_error(f, "GET", "/journal?from=-1", NULL, NULL, 400, "invalid_journal_from");
+    req_error(f, "GET", "/journal?from=99999999999999999999999", NULL, NULL, 400,
+              "invalid_journal_from");
+    req_error(f, "GET", "/journal?follow=yes", NULL, NULL, 400, "invalid_journal_follow");
+    req_error(f, "GET", "/journal?since=1", NULL, NULL, 400, "bad_request");
+    req_error(f, "POST", "/journal", NULL, NULL, 405, "method_not_allowed");
+
+    /* Pipelined: the stream, then /health, answered in order on the connection. */
+    struct tconn c;
+    struct resp r;
+    bool clean;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    body = tc_read_stream(&c, &r, &len, &clean, IO_TIMEOUT_MS);
+    assert_true(clean);
+    assert_true(check_events(body, 2) >= all - 1);
+    free(body);
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(r.json, "status"), "available");
+    resp_free(&r);
+    tc_close(&c);
+
+    /* HTTP/1.0: no chunked framing, the connection closes at the end. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=1 HTTP/1.0\r\n\r\n");
+    body = tc_read_stream(&c, &r, &len, &clean, IO_TIMEOUT_MS);
+    assert_null(strcasestr(r.head, "Transfer-Encoding"));
+    assert_non_null(strcasestr(r.head, "Connection: close"));
+    assert_true(check_events(body, 1) >= all);
+    free(body);
+    resp_free(&r);
+    tc_close(&c);
+}
+
+/* Reads from c until body holds a line with needle (or fails after timeout_ms). */
+static void
+follow_until(struct tconn *c, const char *needle, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (c->buf == NULL || strstr(c->buf, needle) == NULL)
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            fail_msg("the stream did not bring `%s`: %.500s", needle, c->buf ? c->buf : "");
+}
+
+/* Polls the server log until it holds needle; returns the log (caller frees). */
+static char *
+log_wait(struct fixture *f, const char *needle, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        size_t len = 0;
+        char *log = (char *)tu_read_file(f->log_path, &len);
+        if (log != NULL) {
+            log = folio_realloc(log, len + 1);
+            log[len] = '\0';
+            if (strstr(log, needle) != NULL)
+                return log;
+            folio_free(log);
+        }
+        if (now_ms() > deadline)
+            fail_msg("the log never said `%s`", needle);
+        sleep_ms(20);
+    }
+}
+
+/*
+ * follow=true: new events arrive on the open stream as they become durable;
+ * a client that leaves ends its stream (the server logs it and goes on); on
+ * SIGTERM a following stream gets its last chunk and foliod exits 0.
+ */
+static void
+test_journal_follow(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct tconn c;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=1&follow=true HTTP/1.1\r\nHost: t\r\n\r\n");
+    follow_until(&c, "\"type\":\"server_started\"", IO_TIMEOUT_MS);
+    assert_non_null(strstr(c.buf, "Transfer-Encoding: chunked"));
+    assert_null(strstr(c.buf, "task_registered"));
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"live\"}",
+                          "indexCreation", "live");
+    follow_until(&c, "\"type\":\"task_registered\"", IO_TIMEOUT_MS);
+    follow_until(&c, "\"type\":\"task_succeeded\"", IO_TIMEOUT_MS);
+    assert_non_null(strstr(c.buf, "\"index_uid\":\"live\""));
+    wait_succeeded(f, t);
+    /* The client leaves: its stream ends, the server serves on. */
+    tc_close(&c);
+    char *log = log_wait(f, "why=client_left", 10000);
+    folio_free(log);
+    struct resp r;
+    get_ok(f, "/health", &r);
+    resp_free(&r);
+
+    /* SIGTERM with a following stream open: the stream ends cleanly, exit 0. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?follow=true HTTP/1.1\r\nHost: t\r\n\r\n");
+    follow_until(&c, "\"type\":\"server_started\"", IO_TIMEOUT_MS);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
+    while (tc_fill(&c, (int)(deadline - now_ms())) > 0)
+        ;
+    size_t n = strlen(c.buf);
+    assert_true(n >= 5 && strcmp(c.buf + n - 5, "0\r\n\r\n") == 0);
+    tc_close(&c);
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Back-pressure: a client that stops reading a long stream does not make
+ * the server buffer it. Some 10 MB of events are streamed to a client with a
+ * tiny receive buffer that reads nothing for a while; the server keeps
+ * serving others meanwhile, the client then reads every event in order, and
+ * the largest response buffer the stream held (logged at its end) stayed
+ * near the server's bound (256 KiB) rather than the size of the stream.
+ */
+static void
+test_journal_backpressure(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    /* Documents payloads under the inline bound travel in the events (hex: twice the size). */
+    size_t cap = 16000, plen = 0;
+    char *payload = folio_malloc(cap);
+    plen += (size_t)snprintf(payload, cap, "[");
+    for (int i = 0; i < 100; i++)
+        plen += (size_t)snprintf(payload + plen, cap - plen,
+                                 "%s{\"id\":%d,\"t\":\"%0120d\"}", i ? "," : "", i, i);
+    plen += (size_t)snprintf(payload + plen, cap - plen, "]");
+    assert_true(plen < 15000);
+    int64_t t0 = now_ms();
+    /* 16 connections at a time, so registrations share the journal's group commits. */
+    enum { WRITERS = 16, ROUNDS = 20 };
+    const int tasks = WRITERS * ROUNDS;
+    struct tconn w[WRITERS];
+    struct resp r;
+    for (int k = 0; k < WRITERS; k++)
+        tc_open(f, &w[k]);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < WRITERS; k++) {
+            tc_sendf(&w[k], "POST /indexes/bp/documents HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     plen);
+            tc_send(&w[k], payload, plen);
+        }
+        for (int k = 0; k < WRITERS; k++) {
+            tc_read(&w[k], &r);
+            assert_int_equal(r.status, 202);
+            resp_free(&r);
+        }
+    }
+    for (int k = 0; k < WRITERS; k++)
+        tc_close(&w[k]);
+    folio_free(payload);
+
+    fprintf(stderr, "registered %d tasks in %lld ms\n", tasks, (long long)(now_ms() - t0));
+    struct tconn c;
+    memset(&c, 0, sizeof(c));
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(c.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    tc_sendf(&c, "GET /journal?from=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    /* Not reading: the server must go on serving everyone else. */
+    for (int i = 0; i < 10; i++) {
+        get_ok(f, "/health", &r);
+        resp_free(&r);
+        sleep_ms(50);
+    }
+    size_t len;
+    bool clean;
+    char *body = tc_read_stream(&c, &r, &len, &clean, 60000);
+    assert_true(clean);
+    resp_free(&r);
+    tc_close(&c);
+    long long n = check_events(body, 1);
+    assert_true(n >= tasks);
+    fprintf(stderr, "streamed %lld events, %zu bytes (%lld ms from the start of the test)\n", n,
+            len, (long long)(now_ms() - t0));
+    assert_true(len > 8u << 20);
+    free(body);
+    char *log = log_wait(f, "msg=\"journal stream ended\"", 10000);
+    const char *at = strstr(log, "buffered_max=");
+    assert_non_null(at);
+    unsigned long long buffered = strtoull(at + strlen("buffered_max="), NULL, 10);
+    fprintf(stderr, "largest response buffer: %llu bytes\n", buffered);
+    assert_true(buffered < (512u << 10));
+    folio_free(log);
+}
+
 static void
 test_tasks(void **state)
 {
@@ -1553,6 +1896,8 @@ test_env_options(void **state)
 int
 main(void)
 {
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER")); /* e.g. 'test_journal*' */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_version_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
@@ -1562,6 +1907,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_documents_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_follow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive_pipelining, setup, teardown),
