@@ -392,3 +392,102 @@ h_settings_reset(struct srv_ctx *x)
     req.settings_reset = true;
     srv_register(x, &req, 202);
 }
+
+/* ---- /indexes/{uid}/settings/{name}: one setting ------------------------------------------ */
+
+/*
+ * Meilisearch serves each setting at its own path too (GET, PUT the value,
+ * DELETE to reset), and its clients use them (updateFilterableAttributes,
+ * getStopWords, ...). folio serves them for the settings it knows; a write is
+ * the settingsUpdate of `{"<name>": value}` (null to reset), so it is checked
+ * and applied exactly as the same PATCH of /settings would be. Other names
+ * answer 404 not_found, as an unknown path does.
+ */
+static const char *
+setting_key(struct srv_ctx *x)
+{
+    static const char *const names[][2] = {
+        {"displayed-attributes", "displayedAttributes"},
+        {"searchable-attributes", "searchableAttributes"},
+        {"filterable-attributes", "filterableAttributes"},
+        {"sortable-attributes", "sortableAttributes"},
+        {"ranking-rules", "rankingRules"},
+        {"stop-words", "stopWords"},
+        {"synonyms", "synonyms"},
+        {"distinct-attribute", "distinctAttribute"},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
+        if (strlen(names[i][0]) == x->arg_lens[1] && strcmp(names[i][0], x->args[1]) == 0)
+            return names[i][1];
+    resp_error(x->req, 404, "not_found",
+               "No route `%s /indexes/{uid}/settings/%.100s`: folio serves the settings "
+               "displayed-attributes, searchable-attributes, filterable-attributes, "
+               "sortable-attributes, ranking-rules, stop-words, synonyms and distinct-attribute.",
+               http_method_str((enum http_method)x->req->method), x->args[1]);
+    return NULL;
+}
+
+void
+h_setting_get(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL)
+        return;
+    struct folio_index *idx = index_of(x);
+    if (idx == NULL)
+        return;
+    char *json = NULL;
+    size_t len = 0;
+    struct folio_index_error err;
+    int rc = folio_index_settings_get(idx, &json, &len, &err);
+    folio_sched_index_release(x->sched, idx);
+    if (rc != 0) {
+        resp_index_error(x, rc, &err);
+        folio_free(json);
+        return;
+    }
+    json_t *all = json_loadb(json, len, 0, NULL);
+    folio_free(json);
+    json_t *v = json_object_get(all, key);
+    if (v == NULL)
+        resp_error(x->req, 500, "internal", "The index has no `%s` setting.", key);
+    else
+        resp_json(x->req, 200, json_incref(v));
+    json_decref(all);
+}
+
+static void
+setting_register(struct srv_ctx *x, const char *key, json_t *value)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, key, value);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(o);
+    struct folio_sched_request req = {.kind = FOLIO_KIND_SETTINGS_UPDATE};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.settings_json = text;
+    req.settings_len = strlen(text);
+    srv_register(x, &req, 202);
+    free(text);
+}
+
+void
+h_setting_update(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL || !check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    json_t *body;
+    if (body_json(x, &body) != 0)
+        return;
+    setting_register(x, key, body);
+}
+
+void
+h_setting_reset(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL || !check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    setting_register(x, key, json_null());
+}

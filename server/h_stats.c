@@ -2,14 +2,16 @@
  * GET /stats and GET /indexes/{uid}/stats, in Meilisearch's shapes.
  *
  * An index's stats are {numberOfDocuments, rawDocumentDbSize,
- * avgDocumentSize, isIndexing, numberOfEmbeddings, numberOfEmbeddedDocuments,
- * fieldDistribution}; /stats adds {databaseSize, usedDatabaseSize,
+ * avgDocumentSize, indexSize, usedIndexSize, isIndexing, numberOfEmbeddings,
+ * numberOfEmbeddedDocuments, fieldDistribution}; /stats adds {databaseSize, usedDatabaseSize,
  * lastUpdate} and every index under `indexes`.
  *
  * Where each number comes from:
  * - numberOfDocuments, rawDocumentDbSize (the pages of the documents
  *   database), avgDocumentSize (their quotient, 0 for an empty index): the
  *   index env's stats, one read transaction;
+ * - indexSize: the size of the index env's data.mdb (indexes/<uuid>/),
+ *   usedIndexSize: the bytes of it allocated on disk (at most indexSize);
  * - isIndexing: a task of the processing batch touches the index (scheduler
  *   state, under the read lock);
  * - numberOfEmbeddings, numberOfEmbeddedDocuments: always 0 (folio has no
@@ -163,9 +165,19 @@ field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
  * change. FOLIO_E_NOT_FOUND if it is not in the mapping any more.
  */
 static int
-index_stats_json(struct srv_ctx *x, const char *uid, bool indexing, json_t **out,
-                 int64_t *updated_at_ns)
+index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool indexing,
+                 json_t **out, int64_t *updated_at_ns)
 {
+    char path[4096];
+    struct stat sb;
+    uint64_t size = 0, used = 0;
+    snprintf(path, sizeof(path), "%s/indexes/%s/data.mdb", folio_sched_db_path(x->sched), uuid);
+    if (stat(path, &sb) == 0) {
+        size = (uint64_t)sb.st_size;
+        used = (uint64_t)sb.st_blocks * 512u;
+        if (used > size)
+            used = size;
+    }
     struct folio_index *idx;
     int rc = folio_sched_index_acquire(x->sched, uid, strlen(uid), &idx);
     if (rc != 0)
@@ -180,6 +192,8 @@ index_stats_json(struct srv_ctx *x, const char *uid, bool indexing, json_t **out
         json_object_set_new(o, "rawDocumentDbSize", json_integer((json_int_t)raw));
         json_object_set_new(o, "avgDocumentSize",
                             json_integer(docs > 0 ? (json_int_t)(raw / docs) : 0));
+        json_object_set_new(o, "indexSize", json_integer((json_int_t)size));
+        json_object_set_new(o, "usedIndexSize", json_integer((json_int_t)used));
         json_object_set_new(o, "isIndexing", json_boolean(indexing));
         json_object_set_new(o, "numberOfEmbeddings", json_integer(0));
         json_object_set_new(o, "numberOfEmbeddedDocuments", json_integer(0));
@@ -197,11 +211,20 @@ h_index_stats(struct srv_ctx *x)
 {
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
+    char uuid[FOLIO_INDEX_UID_MAX + 1] = "";
+    struct folio_index_view v;
+    const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
+    int rc = folio_sched_index_get(st, x->args[0], x->arg_lens[0], &v);
+    if (rc == 0)
+        snprintf(uuid, sizeof(uuid), "%.*s", (int)v.uuid.len, v.uuid.ptr);
+    folio_sched_read_unlock(x->sched);
     size_t n = 0;
     char **indexing = indexing_uids(x->sched, &n);
     json_t *o = NULL;
     int64_t updated = 0;
-    int rc = index_stats_json(x, x->args[0], strings_have(indexing, n, x->args[0]), &o, &updated);
+    if (rc == 0)
+        rc = index_stats_json(x, x->args[0], uuid, strings_have(indexing, n, x->args[0]), &o,
+                              &updated);
     strings_free(indexing, n);
     if (rc == FOLIO_E_NOT_FOUND)
         resp_index_not_found(x, x->args[0], x->arg_lens[0]);
@@ -233,15 +256,17 @@ h_stats(struct srv_ctx *x)
     /* Index uids first (the mapping, under the read lock), then each env without it. */
     struct folio_index_view *views = NULL;
     size_t count = 0;
-    char **uids = NULL;
+    char **uids = NULL, **uuids = NULL;
     int64_t *mapped_at = NULL;
     const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
     int rc = folio_sched_index_list(st, &views, &count);
     if (rc == 0) {
         uids = folio_calloc(count ? count : 1, sizeof(*uids));
+        uuids = folio_calloc(count ? count : 1, sizeof(*uuids));
         mapped_at = folio_calloc(count ? count : 1, sizeof(*mapped_at));
         for (size_t i = 0; i < count; i++) {
             uids[i] = folio_strndup(views[i].uid.ptr, views[i].uid.len);
+            uuids[i] = folio_strndup(views[i].uuid.ptr, views[i].uuid.len);
             mapped_at[i] = views[i].updated_at_ns;
         }
     }
@@ -260,7 +285,8 @@ h_stats(struct srv_ctx *x)
     for (size_t i = 0; i < count && rc == 0; i++) {
         json_t *o = NULL;
         int64_t updated = 0;
-        int err = index_stats_json(x, uids[i], strings_have(indexing, n, uids[i]), &o, &updated);
+        int err = index_stats_json(x, uids[i], uuids[i], strings_have(indexing, n, uids[i]), &o,
+                                   &updated);
         if (err == FOLIO_E_NOT_FOUND) /* deleted meanwhile */
             continue;
         if (err != 0) {
@@ -278,6 +304,7 @@ h_stats(struct srv_ctx *x)
     }
     strings_free(indexing, n);
     strings_free(uids, count);
+    strings_free(uuids, count);
     folio_free(mapped_at);
     if (rc != 0) {
         json_decref(indexes);

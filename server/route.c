@@ -56,6 +56,9 @@ static const struct route routes[] = {
     {HTTP_GET, "/indexes/{uid}/settings", h_settings_get, false},
     {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, false},
     {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, false},
+    {HTTP_GET, "/indexes/{uid}/settings/{name}", h_setting_get, false},
+    {HTTP_PUT, "/indexes/{uid}/settings/{name}", h_setting_update, false},
+    {HTTP_DELETE, "/indexes/{uid}/settings/{name}", h_setting_reset, false},
     {HTTP_POST, "/swap-indexes", h_swap_indexes, false},
     {HTTP_GET, "/journal", h_journal, false},
 };

@@ -906,6 +906,45 @@ test_settings(void **state)
     get_ok(f, "/indexes/s/settings", &r);
     assert_int_equal(json_array_size(json_object_get(r.json, "filterableAttributes")), 0);
     resp_free(&r);
+
+    /* One setting at its own path: GET the value, PUT a new one, DELETE to reset. */
+    t = enqueue(f, "PUT", "/indexes/s/settings/sortable-attributes", "application/json",
+                "[\"year\",\"title\"]", "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/sortable-attributes", &r);
+    assert_string_equal(r.body, "[\"title\",\"year\"]"); /* a set, sorted */
+    resp_free(&r);
+    get_ok(f, "/indexes/s/settings", &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "sortableAttributes")), 2);
+    resp_free(&r);
+    t = enqueue(f, "PUT", "/indexes/s/settings/distinct-attribute", "application/json",
+                "\"title\"", "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/distinct-attribute", &r);
+    assert_string_equal(r.body, "\"title\"");
+    resp_free(&r);
+    t = enqueue(f, "DELETE", "/indexes/s/settings/distinct-attribute", NULL, NULL,
+                "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/distinct-attribute", &r);
+    assert_string_equal(r.body, "null");
+    resp_free(&r);
+    get_ok(f, "/indexes/s/settings/ranking-rules", &r);
+    assert_int_equal(json_array_size(r.json), 6);
+    resp_free(&r);
+    t = enqueue(f, "DELETE", "/indexes/s/settings/sortable-attributes", NULL, NULL,
+                "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/sortable-attributes", &r);
+    assert_string_equal(r.body, "[]");
+    resp_free(&r);
+    req_error(f, "PUT", "/indexes/s/settings/stop-words", "application/json", "\"the\"", 400,
+              "invalid_settings");
+    req_error(f, "GET", "/indexes/s/settings/typo-tolerance", NULL, NULL, 404, "not_found");
+    req_error(f, "PUT", "/indexes/s/settings/nope", "application/json", "[]", 404, "not_found");
+    req_error(f, "GET", "/indexes/none/settings/stop-words", NULL, NULL, 404, "index_not_found");
+    req_error(f, "PUT", "/indexes/s/settings/stop-words", "application/json", "[", 400,
+              "malformed_payload");
 }
 
 /* ---- tasks and batches ----------------------------------------------------------------------- */
@@ -952,8 +991,11 @@ test_stats(void **state)
     wait_succeeded(f, t);
 
     get_ok(f, "/indexes/movies/stats", &r);
-    assert_int_equal(json_object_size(r.json), 7);
+    assert_int_equal(json_object_size(r.json), 9);
     assert_int_equal(jint(r.json, "numberOfDocuments"), 3);
+    assert_true(jint(r.json, "indexSize") > 0);
+    assert_true(jint(r.json, "usedIndexSize") > 0);
+    assert_true(jint(r.json, "usedIndexSize") <= jint(r.json, "indexSize"));
     long long raw = jint(r.json, "rawDocumentDbSize");
     assert_true(raw > 0);
     assert_int_equal(jint(r.json, "avgDocumentSize"), raw / 3);

@@ -134,6 +134,8 @@ describe("foliod with the meilisearch JavaScript client", () => {
     assert.equal(s.isIndexing, false);
     assert.equal(s.fieldDistribution.title, movies.length);
     assert.equal(s.fieldDistribution.rating, 1);
+    assert.ok(s.indexSize > 0 && s.usedIndexSize > 0 && s.rawDocumentDbSize > 0);
+    assert.equal(s.numberOfEmbeddings, 0);
     const all = await client.getStats();
     assert.equal(all.indexes.movies.numberOfDocuments, movies.length);
     assert.equal(typeof all.lastUpdate, "string");
@@ -158,6 +160,25 @@ describe("foliod with the meilisearch JavaScript client", () => {
     assert.deepEqual(s.searchableAttributes, ["*"]);
     const bad = await apiError(index.updateSettings({ noSuchSetting: true }));
     assert.equal(bad.status, 400);
+  });
+
+  test("one setting at a time", async () => {
+    assert.deepEqual(await index.getFilterableAttributes(), ["genre", "year"]);
+    let t = await index.updateSortableAttributes(["year", "title"]).waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.deepEqual(await index.getSortableAttributes(), ["title", "year"]);
+    t = await index.updateDistinctAttribute("title").waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.equal(await index.getDistinctAttribute(), "title");
+    t = await index.resetDistinctAttribute().waitTask();
+    assert.equal(await index.getDistinctAttribute(), null);
+    t = await index.resetStopWords().waitTask();
+    assert.equal(t.status, "succeeded");
+    assert.deepEqual(await index.getStopWords(), []);
+    assert.equal((await index.getRankingRules()).length, 6);
+    assert.deepEqual(await index.getSynonyms(), { film: ["movie"] });
+    // Settings folio does not have are not served.
+    assert.equal((await apiError(index.getTypoTolerance())).status, 404);
   });
 
   test("search without and with a filter (skipped until search is served)", async (t) => {
