@@ -51,14 +51,14 @@ struct srv_stream {
     struct srv_req *req;
     struct folio_journal_reader *reader;
     ev_timer timer;
-    uint64_t end_seq;        /* !follow: the last seq sent */
-    uint64_t events;         /* lines sent */
-    size_t buffered_max;     /* largest response buffer seen (tests read it in the log) */
+    uint64_t end_seq;    /* !follow: the last seq sent */
+    uint64_t events;     /* lines sent */
+    size_t buffered_max; /* largest response buffer seen (tests read it in the log) */
     struct srv_buf slice;
     bool follow;
     bool chunked;
-    bool caught_up;          /* the last slice ended at the durable end */
-    bool finished;           /* the last bytes are in the response buffer */
+    bool caught_up; /* the last slice ended at the durable end */
+    bool finished;  /* the last bytes are in the response buffer */
 };
 
 bool
@@ -143,8 +143,8 @@ stream_produce(struct srv_req *r)
             folio_log(FOLIO_LOG_ERROR, "journal stream: the journal cannot be read",
                       "conn=%llu error=%s segment=%s offset=%" PRIu64 " seq=%" PRIu64
                       " reason=\"%s\"",
-                      (unsigned long long)c->id, folio_err_message(rc), diag.segment,
-                      diag.offset, diag.seq, diag.reason);
+                      (unsigned long long)c->id, folio_err_message(rc), diag.segment, diag.offset,
+                      diag.seq, diag.reason);
             slice_flush(s);
             s->finished = true;
             r->close_after = true; /* no last chunk: the client sees the stream cut */
@@ -248,8 +248,8 @@ h_journal(struct srv_ctx *x)
     }
     struct folio_journal_reader *reader = NULL;
     struct folio_journal_diag diag;
-    int rc = folio_journal_reader_open(folio_sched_journal_dir(x->sched), from,
-                                       FOLIO_READER_FOLLOW, &reader, &diag);
+    int rc = folio_journal_reader_open(folio_sched_journal_dir(x->sched), from, FOLIO_READER_FOLLOW,
+                                       &reader, &diag);
     if (rc != 0) {
         resp_error(x->req, 500, "internal", "The journal cannot be read: %s (%s).",
                    folio_err_message(rc), diag.reason);

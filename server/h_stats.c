@@ -119,8 +119,8 @@ field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
     size_t len = 0;
     uint64_t total = 0;
     struct folio_index_error ierr;
-    if (folio_index_documents_get(idx, 0, FIELDS_DOCS_MAX, NULL, 0, &text, &len, &total,
-                                  &ierr) != 0)
+    if (folio_index_documents_get(idx, 0, FIELDS_DOCS_MAX, NULL, 0, &text, &len, &total, &ierr) !=
+        0)
         return counts;
     json_t *docs = json_loadb(text, len, 0, NULL);
     folio_free(text);
@@ -148,7 +148,9 @@ field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
     const char *key;
     json_t *v;
     json_object_foreach(counts, key, v)
+    {
         keys[k++] = key;
+    }
     qsort(keys, n, sizeof(*keys), key_cmp);
     json_t *sorted = json_object();
     for (k = 0; k < n; k++)
@@ -165,8 +167,8 @@ field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
  * change. FOLIO_E_NOT_FOUND if it is not in the mapping any more.
  */
 static int
-index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool indexing,
-                 json_t **out, int64_t *updated_at_ns)
+index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool indexing, json_t **out,
+                 int64_t *updated_at_ns)
 {
     char path[4096];
     struct stat sb;
