@@ -1,5 +1,6 @@
 /*
- * /indexes/{uid}/documents and /indexes/{uid}/settings.
+ * /indexes/{uid}/documents, /indexes/{uid}/settings and
+ * /indexes/{uid}/settings/{name}.
  *
  * Reads go straight to the index env (folio_sched_index_acquire), never
  * through the scheduler's lock. Writes are registrations: the raw body of

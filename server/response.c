@@ -4,9 +4,9 @@
  * task of enqueuing routes, and the one log line each request gets.
  *
  * Every response carries Content-Length, except the streamed ones (GET
- * /journal: chunked, see h_journal.c), and, when the
- * connection ends with it, `Connection: close`. 503 answers carry
- * `Retry-After: 10` as Meilisearch's do.
+ * /journal: chunked, see h_journal.c), and, when the connection ends with
+ * it, `Connection: close`. 503 answers carry `Retry-After: 10` as
+ * Meilisearch's do.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
