@@ -1,0 +1,494 @@
+/*
+ * /indexes/{uid}/documents, /indexes/{uid}/settings and
+ * /indexes/{uid}/settings/{name}.
+ *
+ * Reads go straight to the index env (folio_sched_index_acquire), never
+ * through the scheduler's lock. Writes are registrations: the raw body of
+ * POST (replace) and PUT (update) travels to the scheduler with the format
+ * its Content-Type names (application/json, application/x-ndjson, text/csv:
+ * missing_content_type / invalid_content_type, 415), which validates and
+ * counts it before anything is written.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "folio/index.h"
+#include "server_int.h"
+
+#define ACCEPTED_TYPES "`application/json`, `application/x-ndjson`, `text/csv`"
+
+/* The acquired index of the {uid} argument, or NULL with the error answered. */
+static struct folio_index *
+index_of(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return NULL;
+    struct folio_index *idx = NULL;
+    int rc = folio_sched_index_acquire(x->sched, x->args[0], x->arg_lens[0], &idx);
+    if (rc == FOLIO_E_NOT_FOUND) {
+        resp_index_not_found(x, x->args[0], x->arg_lens[0]);
+        return NULL;
+    }
+    if (rc != 0) {
+        resp_error(x->req, 500, "internal", "Index `%s` cannot be opened: %s.", x->args[0],
+                   folio_err_message(rc));
+        return NULL;
+    }
+    return idx;
+}
+
+static void
+resp_index_error(struct srv_ctx *x, int rc, const struct folio_index_error *err)
+{
+    if (rc == FOLIO_E_TOO_LARGE)
+        resp_error(x->req, 400, "bad_request", "%s Ask for fewer documents with `limit`.",
+                   err->message);
+    else
+        resp_error(x->req, 500, "internal", "%s", err->message);
+}
+
+/* `fields=a,b`: a NULL-terminated list of copies (caller frees), NULL when absent. */
+static char **
+fields_param(struct srv_ctx *x, size_t *count)
+{
+    const struct srv_param *p = param_get(x, "fields");
+    *count = 0;
+    if (p == NULL)
+        return NULL;
+    size_t n = 1;
+    for (size_t i = 0; i < p->val_len; i++)
+        n += p->val[i] == ',';
+    char **out = folio_calloc(n + 1, sizeof(char *));
+    const char *s = p->val, *end = p->val + p->val_len;
+    for (size_t i = 0; i < n; i++) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        const char *a = s, *b = stop;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        out[i] = folio_strndup(a, (size_t)(b - a));
+        s = stop + 1;
+    }
+    *count = n;
+    return out;
+}
+
+static void
+fields_free(char **fields, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        folio_free(fields[i]);
+    folio_free(fields);
+}
+
+static bool
+retrieve_vectors_ok(struct srv_ctx *x, const char *code)
+{
+    const struct srv_param *p = param_get(x, "retrieveVectors");
+    bool b;
+    if (p == NULL || parse_bool(p->val, p->val_len, &b))
+        return true;
+    resp_param_error(x, code, "retrieveVectors",
+                     "could not parse `%.200s` as a boolean, expected either `true` or `false`",
+                     p->val);
+    return false;
+}
+
+static bool
+param_u64(struct srv_ctx *x, const char *name, const char *code, uint64_t *out)
+{
+    const struct srv_param *p = param_get(x, name);
+    if (p == NULL || parse_u64(p->val, p->val_len, out))
+        return true;
+    resp_param_error(x, code, name, "could not parse `%.200s` as a positive integer", p->val);
+    return false;
+}
+
+void
+h_documents_get(struct srv_ctx *x)
+{
+    static const char *const known[] = {"offset", "limit", "fields", "retrieveVectors", NULL};
+    uint64_t offset = 0, limit = 20;
+    if (!params_known(x, known) || !param_u64(x, "offset", "invalid_document_offset", &offset) ||
+        !param_u64(x, "limit", "invalid_document_limit", &limit) ||
+        !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
+        return;
+    struct folio_index *idx = index_of(x);
+    if (idx == NULL)
+        return;
+    size_t nf;
+    char **fields = fields_param(x, &nf);
+    char *docs = NULL;
+    size_t len = 0;
+    uint64_t total = 0;
+    struct folio_index_error err;
+    int rc = folio_index_documents_get(idx, offset, limit, (const char *const *)fields, nf, &docs,
+                                       &len, &total, &err);
+    folio_sched_index_release(x->sched, idx);
+    fields_free(fields, nf);
+    if (rc != 0) {
+        resp_index_error(x, rc, &err);
+        return;
+    }
+    /* The documents are JSON text already: wrap them without parsing them again. */
+    struct srv_buf b = {0};
+    buf_append(&b, "{\"results\":", 11);
+    buf_append(&b, docs, len);
+    buf_printf(&b, ",\"offset\":%llu,\"limit\":%llu,\"total\":%llu}", (unsigned long long)offset,
+               (unsigned long long)limit, (unsigned long long)total);
+    folio_free(docs);
+    resp_body(x->req, 200, "application/json", b.ptr, b.len);
+    buf_free(&b);
+}
+
+void
+h_document_get(struct srv_ctx *x)
+{
+    static const char *const known[] = {"fields", "retrieveVectors", NULL};
+    if (!params_known(x, known) || !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
+        return;
+    struct folio_index *idx = index_of(x);
+    if (idx == NULL)
+        return;
+    size_t nf;
+    char **fields = fields_param(x, &nf);
+    char *doc = NULL;
+    size_t len = 0;
+    struct folio_index_error err;
+    int rc = folio_index_document_get(idx, x->args[1], (const char *const *)fields, nf, &doc, &len,
+                                      &err);
+    folio_sched_index_release(x->sched, idx);
+    fields_free(fields, nf);
+    if (rc == FOLIO_E_DOCUMENT_NOT_FOUND)
+        resp_error(x->req, 404, "document_not_found", "Document `%.600s` not found.", x->args[1]);
+    else if (rc != 0)
+        resp_index_error(x, rc, &err);
+    else
+        resp_body(x->req, 200, "application/json", doc, len);
+    folio_free(doc);
+}
+
+/* ---- writes ----------------------------------------------------------------------------- */
+
+/* The payload format of the Content-Type; false with 415 answered. */
+static bool
+content_format(struct srv_ctx *x, enum folio_index_format *out, const char **name)
+{
+    struct srv_req *r = x->req;
+    if (!r->has_content_type) {
+        resp_error(r, 415, "missing_content_type",
+                   "A Content-Type header is missing. Accepted values for the Content-Type header "
+                   "are: " ACCEPTED_TYPES);
+        return false;
+    }
+    const char *ct = r->content_type.ptr ? r->content_type.ptr : "";
+    size_t len = r->content_type.len;
+    const char *semi = memchr(ct, ';', len);
+    size_t mlen = semi ? (size_t)(semi - ct) : len;
+    while (mlen > 0 && (ct[mlen - 1] == ' ' || ct[mlen - 1] == '\t'))
+        mlen--;
+    static const struct {
+        const char *mime;
+        enum folio_index_format format;
+        const char *name;
+    } types[] = {{"application/json", FOLIO_INDEX_FORMAT_JSON, "json"},
+                 {"application/x-ndjson", FOLIO_INDEX_FORMAT_NDJSON, "ndjson"},
+                 {"text/csv", FOLIO_INDEX_FORMAT_CSV, "csv"}};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(types); i++)
+        if (mlen == strlen(types[i].mime) && strncasecmp(ct, types[i].mime, mlen) == 0) {
+            *out = types[i].format;
+            *name = types[i].name;
+            return true;
+        }
+    resp_error(r, 415, "invalid_content_type",
+               "The Content-Type `%.200s` is invalid. Accepted values for the Content-Type header "
+               "are: " ACCEPTED_TYPES,
+               ct);
+    return false;
+}
+
+static bool
+csv_delimiter(struct srv_ctx *x, enum folio_index_format format, char *out)
+{
+    const struct srv_param *p = param_get(x, "csvDelimiter");
+    *out = 0;
+    if (p == NULL)
+        return true;
+    if (p->val_len != 1 || (unsigned char)p->val[0] >= 0x80) {
+        resp_param_error(x, "invalid_document_csv_delimiter", "csvDelimiter",
+                         "expected a string of one character, but found the following string of "
+                         "%zu characters: `%.200s`",
+                         p->val_len, p->val);
+        return false;
+    }
+    if (format != FOLIO_INDEX_FORMAT_CSV) {
+        resp_error(x->req, 415, "invalid_content_type",
+                   "The Content-Type `%.200s` does not support the use of a csv delimiter. The "
+                   "csv delimiter can only be used with the Content-Type `text/csv`.",
+                   x->req->content_type.ptr);
+        return false;
+    }
+    *out = p->val[0];
+    return true;
+}
+
+void
+h_documents_add(struct srv_ctx *x)
+{
+    static const char *const known[] = {"primaryKey", "csvDelimiter", NULL};
+    struct srv_req *r = x->req;
+    enum folio_index_format format;
+    const char *format_name;
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]) ||
+        !content_format(x, &format, &format_name) || !params_known(x, known))
+        return;
+    struct folio_sched_request req = {.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE};
+    if (!csv_delimiter(x, format, &req.csv_delimiter))
+        return;
+    if (r->body.len == 0) {
+        resp_error(r, 400, "missing_payload", "A %s payload is missing.", format_name);
+        return;
+    }
+    const struct srv_param *pk = param_get(x, "primaryKey");
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.method = r->method == HTTP_PUT ? FOLIO_DOC_UPDATE : FOLIO_DOC_REPLACE;
+    req.payload = r->body.ptr;
+    req.payload_len = r->body.len;
+    req.format = format;
+    if (pk != NULL)
+        req.primary_key = (struct folio_str){pk->val, (uint32_t)pk->val_len};
+    srv_register(x, &req, 202);
+    /* The scheduler has copied or written the payload; the body is not needed any more. */
+    buf_free(&r->body);
+}
+
+static void
+register_deletion(struct srv_ctx *x, const struct folio_str *ids, uint32_t count, bool clear)
+{
+    struct folio_sched_request req = {.kind = FOLIO_KIND_DOCUMENT_DELETION};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.ids = ids;
+    req.id_count = count;
+    req.clear = clear;
+    srv_register(x, &req, 202);
+}
+
+void
+h_document_delete(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    struct folio_str id = {x->args[1], (uint32_t)x->arg_lens[1]};
+    register_deletion(x, &id, 1, false);
+}
+
+void
+h_documents_clear(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    register_deletion(x, NULL, 0, true);
+}
+
+void
+h_documents_delete_batch(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    json_t *body;
+    if (body_json(x, &body) != 0)
+        return;
+    if (!json_is_array(body)) {
+        resp_value_type(x, "bad_request", "", "an array", body);
+        json_decref(body);
+        return;
+    }
+    size_t n = json_array_size(body);
+    struct folio_str *ids = folio_calloc(n ? n : 1, sizeof(*ids));
+    char **numbers = folio_calloc(n ? n : 1, sizeof(char *));
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        json_t *v = json_array_get(body, i);
+        if (json_is_string(v)) {
+            ids[i] = (struct folio_str){json_string_value(v), (uint32_t)json_string_length(v)};
+        } else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+            numbers[i] = folio_strdup(buf);
+            ids[i] = folio_str_c(numbers[i]);
+        } else {
+            char *found = json_value_description(v);
+            resp_error(x->req, 400, "invalid_document_id",
+                       "Document identifier %s is invalid. A document identifier can be of type "
+                       "integer or string, only composed of alphanumeric characters (a-z A-Z "
+                       "0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.",
+                       found);
+            folio_free(found);
+            ok = false;
+        }
+    }
+    if (ok)
+        register_deletion(x, ids, (uint32_t)n, false);
+    for (size_t i = 0; i < n; i++)
+        folio_free(numbers[i]);
+    folio_free(numbers);
+    folio_free(ids);
+    json_decref(body);
+}
+
+/* ---- settings ------------------------------------------------------------------------------- */
+
+void
+h_settings_get(struct srv_ctx *x)
+{
+    struct folio_index *idx = index_of(x);
+    if (idx == NULL)
+        return;
+    char *json = NULL;
+    size_t len = 0;
+    struct folio_index_error err;
+    int rc = folio_index_settings_get(idx, &json, &len, &err);
+    folio_sched_index_release(x->sched, idx);
+    if (rc != 0)
+        resp_index_error(x, rc, &err);
+    else
+        resp_body(x->req, 200, "application/json", json, len);
+    folio_free(json);
+}
+
+void
+h_settings_update(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    struct srv_req *r = x->req;
+    json_t *body;
+    if (body_json(x, &body) != 0)
+        return;
+    if (!json_is_object(body)) {
+        resp_value_type(x, "bad_request", "", "an object", body);
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
+    struct folio_sched_request req = {.kind = FOLIO_KIND_SETTINGS_UPDATE};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.settings_json = r->body.ptr;
+    req.settings_len = r->body.len;
+    srv_register(x, &req, 202);
+}
+
+void
+h_settings_reset(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    struct folio_sched_request req = {.kind = FOLIO_KIND_SETTINGS_UPDATE};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.settings_reset = true;
+    srv_register(x, &req, 202);
+}
+
+/* ---- /indexes/{uid}/settings/{name}: one setting ------------------------------------------ */
+
+/*
+ * Meilisearch serves each setting at its own path too (GET, PUT the value,
+ * DELETE to reset), and its clients use them (updateFilterableAttributes,
+ * getStopWords, ...). folio serves them for the settings it knows; a write is
+ * the settingsUpdate of `{"<name>": value}` (null to reset), so it is checked
+ * and applied exactly as the same PATCH of /settings would be. Other names
+ * answer 404 not_found, as an unknown path does.
+ */
+static const char *
+setting_key(struct srv_ctx *x)
+{
+    static const char *const names[][2] = {
+        {"displayed-attributes", "displayedAttributes"},
+        {"searchable-attributes", "searchableAttributes"},
+        {"filterable-attributes", "filterableAttributes"},
+        {"sortable-attributes", "sortableAttributes"},
+        {"ranking-rules", "rankingRules"},
+        {"stop-words", "stopWords"},
+        {"synonyms", "synonyms"},
+        {"distinct-attribute", "distinctAttribute"},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
+        if (strlen(names[i][0]) == x->arg_lens[1] && strcmp(names[i][0], x->args[1]) == 0)
+            return names[i][1];
+    resp_error(x->req, 404, "not_found",
+               "No route `%s /indexes/{uid}/settings/%.100s`: folio serves the settings "
+               "displayed-attributes, searchable-attributes, filterable-attributes, "
+               "sortable-attributes, ranking-rules, stop-words, synonyms and distinct-attribute.",
+               http_method_str((enum http_method)x->req->method), x->args[1]);
+    return NULL;
+}
+
+void
+h_setting_get(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL)
+        return;
+    struct folio_index *idx = index_of(x);
+    if (idx == NULL)
+        return;
+    char *json = NULL;
+    size_t len = 0;
+    struct folio_index_error err;
+    int rc = folio_index_settings_get(idx, &json, &len, &err);
+    folio_sched_index_release(x->sched, idx);
+    if (rc != 0) {
+        resp_index_error(x, rc, &err);
+        folio_free(json);
+        return;
+    }
+    json_t *all = json_loadb(json, len, 0, NULL);
+    folio_free(json);
+    json_t *v = json_object_get(all, key);
+    if (v == NULL)
+        resp_error(x->req, 500, "internal", "The index has no `%s` setting.", key);
+    else
+        resp_json(x->req, 200, json_incref(v));
+    json_decref(all);
+}
+
+static void
+setting_register(struct srv_ctx *x, const char *key, json_t *value)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, key, value);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(o);
+    struct folio_sched_request req = {.kind = FOLIO_KIND_SETTINGS_UPDATE};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.settings_json = text;
+    req.settings_len = strlen(text);
+    srv_register(x, &req, 202);
+    free(text);
+}
+
+void
+h_setting_update(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL || !check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    json_t *body;
+    if (body_json(x, &body) != 0)
+        return;
+    setting_register(x, key, body);
+}
+
+void
+h_setting_reset(struct srv_ctx *x)
+{
+    const char *key = setting_key(x);
+    if (key == NULL || !check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    setting_register(x, key, json_null());
+}

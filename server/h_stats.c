@@ -1,0 +1,326 @@
+/*
+ * GET /stats and GET /indexes/{uid}/stats, in Meilisearch's shapes.
+ *
+ * An index's stats are {numberOfDocuments, rawDocumentDbSize,
+ * avgDocumentSize, indexSize, usedIndexSize, isIndexing, numberOfEmbeddings,
+ * numberOfEmbeddedDocuments, fieldDistribution}; /stats adds {databaseSize, usedDatabaseSize,
+ * lastUpdate} and every index under `indexes`.
+ *
+ * Where each number comes from:
+ * - numberOfDocuments, rawDocumentDbSize (the pages of the documents
+ *   database), avgDocumentSize (their quotient, 0 for an empty index): the
+ *   index env's stats, one read transaction;
+ * - indexSize: the size of the index env's data.mdb (indexes/<uuid>/),
+ *   usedIndexSize: the bytes of it allocated on disk (at most indexSize);
+ * - isIndexing: a task of the processing batch touches the index (scheduler
+ *   state, under the read lock);
+ * - numberOfEmbeddings, numberOfEmbeddedDocuments: always 0 (folio has no
+ *   vectors);
+ * - fieldDistribution: top-level field name -> documents that have it. The
+ *   index store does not keep it, so it is counted by reading the documents,
+ *   in one read transaction, only while that is cheap: an index of at most
+ *   FIELDS_DOCS_MAX documents and FIELDS_BYTES_MAX bytes of documents. A
+ *   larger index answers `{}` (docs/api.md says so);
+ * - databaseSize: the bytes of every file under the data directory (journal
+ *   segments are preallocated, so they count whole); usedDatabaseSize: the
+ *   bytes those files occupy on disk (st_blocks);
+ * - lastUpdate: the latest updatedAt of the indexes (null without indexes),
+ *   as Meilisearch takes the latest of its indexes' update times.
+ *
+ * Everything runs on the loop thread; the bounds above keep one request short.
+ */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "folio/index.h"
+#include "server_int.h"
+
+#define FIELDS_DOCS_MAX 10000u
+#define FIELDS_BYTES_MAX (16u << 20)
+
+/* ---- isIndexing ------------------------------------------------------------------------ */
+
+/* The uids of the indexes the processing tasks touch (a new array of strings). */
+static char **
+indexing_uids(struct folio_sched *sched, size_t *count)
+{
+    struct folio_sched_query q = {.statuses = 1u << FOLIO_STATUS_PROCESSING};
+    char **out = NULL;
+    size_t n = 0, cap = 0;
+    const struct folio_sched_state *st = folio_sched_read_lock(sched);
+    uint32_t *uids = NULL;
+    size_t uid_count = 0;
+    if (folio_sched_match_tasks(st, &q, &uids, &uid_count) == 0) {
+        for (size_t i = 0; i < uid_count; i++) {
+            struct folio_task_view t;
+            if (folio_sched_task_get(st, uids[i], &t) != 0)
+                continue;
+            for (uint32_t k = 0; k < t.index_count; k++) {
+                bool seen = false;
+                for (size_t j = 0; j < n && !seen; j++)
+                    seen = strlen(out[j]) == t.index_uids[k].len &&
+                           memcmp(out[j], t.index_uids[k].ptr, t.index_uids[k].len) == 0;
+                if (seen)
+                    continue;
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 4;
+                    out = folio_realloc(out, cap * sizeof(*out));
+                }
+                out[n++] = folio_strndup(t.index_uids[k].ptr, t.index_uids[k].len);
+            }
+        }
+    }
+    folio_sched_read_unlock(sched);
+    folio_free(uids);
+    *count = n;
+    return out;
+}
+
+static void
+strings_free(char **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        folio_free(s[i]);
+    folio_free(s);
+}
+
+static bool
+strings_have(char *const *s, size_t n, const char *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s[i], v) == 0)
+            return true;
+    return false;
+}
+
+/* ---- fieldDistribution ------------------------------------------------------------------ */
+
+static int
+key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Field -> document count, keys sorted (Meilisearch's BTreeMap order); {} past the bounds. */
+static json_t *
+field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
+{
+    json_t *counts = json_object();
+    if (st->document_count == 0 || st->document_count > FIELDS_DOCS_MAX ||
+        st->raw_document_bytes > FIELDS_BYTES_MAX)
+        return counts;
+    char *text = NULL;
+    size_t len = 0;
+    uint64_t total = 0;
+    struct folio_index_error ierr;
+    if (folio_index_documents_get(idx, 0, FIELDS_DOCS_MAX, NULL, 0, &text, &len, &total, &ierr) !=
+        0)
+        return counts;
+    json_t *docs = json_loadb(text, len, 0, NULL);
+    folio_free(text);
+    size_t i;
+    json_t *doc;
+    json_array_foreach(docs, i, doc)
+    {
+        const char *key;
+        json_t *v;
+        json_object_foreach(doc, key, v)
+        {
+            json_t *c = json_object_get(counts, key);
+            if (c == NULL)
+                json_object_set_new(counts, key, json_integer(1));
+            else
+                json_integer_set(c, json_integer_value(c) + 1);
+        }
+    }
+    json_decref(docs);
+    size_t n = json_object_size(counts);
+    if (n < 2)
+        return counts;
+    const char **keys = folio_calloc(n, sizeof(*keys));
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(counts, key, v)
+    {
+        keys[k++] = key;
+    }
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    json_t *sorted = json_object();
+    for (k = 0; k < n; k++)
+        json_object_set(sorted, keys[k], json_object_get(counts, keys[k]));
+    folio_free(keys);
+    json_decref(counts);
+    return sorted;
+}
+
+/* ---- one index -------------------------------------------------------------------------- */
+
+/*
+ * The stats object of index uid; *updated_at_ns gets the time of its last
+ * change. FOLIO_E_NOT_FOUND if it is not in the mapping any more.
+ */
+static int
+index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool indexing, json_t **out,
+                 int64_t *updated_at_ns)
+{
+    char path[4096];
+    struct stat sb;
+    uint64_t size = 0, used = 0;
+    snprintf(path, sizeof(path), "%s/indexes/%s/data.mdb", folio_sched_db_path(x->sched), uuid);
+    if (stat(path, &sb) == 0) {
+        size = (uint64_t)sb.st_size;
+        used = (uint64_t)sb.st_blocks * 512u;
+        if (used > size)
+            used = size;
+    }
+    struct folio_index *idx;
+    int rc = folio_sched_index_acquire(x->sched, uid, strlen(uid), &idx);
+    if (rc != 0)
+        return rc;
+    struct folio_index_stats *st = NULL;
+    struct folio_index_error ierr;
+    rc = folio_index_stats_get(idx, &st, &ierr);
+    if (rc == 0) {
+        json_t *o = json_object();
+        uint64_t docs = st->document_count, raw = st->raw_document_bytes;
+        json_object_set_new(o, "numberOfDocuments", json_integer((json_int_t)docs));
+        json_object_set_new(o, "rawDocumentDbSize", json_integer((json_int_t)raw));
+        json_object_set_new(o, "avgDocumentSize",
+                            json_integer(docs > 0 ? (json_int_t)(raw / docs) : 0));
+        json_object_set_new(o, "indexSize", json_integer((json_int_t)size));
+        json_object_set_new(o, "usedIndexSize", json_integer((json_int_t)used));
+        json_object_set_new(o, "isIndexing", json_boolean(indexing));
+        json_object_set_new(o, "numberOfEmbeddings", json_integer(0));
+        json_object_set_new(o, "numberOfEmbeddedDocuments", json_integer(0));
+        json_object_set_new(o, "fieldDistribution", field_distribution(idx, st));
+        *out = o;
+        *updated_at_ns = st->updated_at_ns;
+    }
+    folio_index_stats_free(st);
+    folio_sched_index_release(x->sched, idx);
+    return rc;
+}
+
+void
+h_index_stats(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    char uuid[FOLIO_INDEX_UID_MAX + 1] = "";
+    struct folio_index_view v;
+    const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
+    int rc = folio_sched_index_get(st, x->args[0], x->arg_lens[0], &v);
+    if (rc == 0)
+        snprintf(uuid, sizeof(uuid), "%.*s", (int)v.uuid.len, v.uuid.ptr);
+    folio_sched_read_unlock(x->sched);
+    size_t n = 0;
+    char **indexing = indexing_uids(x->sched, &n);
+    json_t *o = NULL;
+    int64_t updated = 0;
+    if (rc == 0)
+        rc = index_stats_json(x, x->args[0], uuid, strings_have(indexing, n, x->args[0]), &o,
+                              &updated);
+    strings_free(indexing, n);
+    if (rc == FOLIO_E_NOT_FOUND)
+        resp_index_not_found(x, x->args[0], x->arg_lens[0]);
+    else if (rc != 0)
+        resp_error(x->req, 500, "internal", "Reading the stats of index `%s` failed: %s.",
+                   x->args[0], folio_err_message(rc));
+    else
+        resp_json(x->req, 200, o);
+}
+
+/* ---- the whole instance ---------------------------------------------------------------- */
+
+/* nftw has no context argument; the walk runs on the loop thread only. */
+static uint64_t walk_bytes, walk_used;
+
+static int
+walk_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_F) {
+        walk_bytes += (uint64_t)sb->st_size;
+        walk_used += (uint64_t)sb->st_blocks * 512u;
+    }
+    return 0;
+}
+
+void
+h_stats(struct srv_ctx *x)
+{
+    /* Index uids first (the mapping, under the read lock), then each env without it. */
+    struct folio_index_view *views = NULL;
+    size_t count = 0;
+    char **uids = NULL, **uuids = NULL;
+    int64_t *mapped_at = NULL;
+    const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
+    int rc = folio_sched_index_list(st, &views, &count);
+    if (rc == 0) {
+        uids = folio_calloc(count ? count : 1, sizeof(*uids));
+        uuids = folio_calloc(count ? count : 1, sizeof(*uuids));
+        mapped_at = folio_calloc(count ? count : 1, sizeof(*mapped_at));
+        for (size_t i = 0; i < count; i++) {
+            uids[i] = folio_strndup(views[i].uid.ptr, views[i].uid.len);
+            uuids[i] = folio_strndup(views[i].uuid.ptr, views[i].uuid.len);
+            mapped_at[i] = views[i].updated_at_ns;
+        }
+    }
+    folio_sched_read_unlock(x->sched);
+    folio_free(views);
+    if (rc != 0) {
+        resp_error(x->req, 500, "internal", "Listing the indexes failed: %s.",
+                   folio_err_message(rc));
+        return;
+    }
+    size_t n = 0;
+    char **indexing = indexing_uids(x->sched, &n);
+    json_t *indexes = json_object();
+    int64_t last = 0;
+    bool any = false;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        json_t *o = NULL;
+        int64_t updated = 0;
+        int err = index_stats_json(x, uids[i], uuids[i], strings_have(indexing, n, uids[i]), &o,
+                                   &updated);
+        if (err == FOLIO_E_NOT_FOUND) /* deleted meanwhile */
+            continue;
+        if (err != 0) {
+            rc = err;
+            resp_error(x->req, 500, "internal", "Reading the stats of index `%s` failed: %s.",
+                       uids[i], folio_err_message(err));
+            break;
+        }
+        json_object_set_new(indexes, uids[i], o);
+        if (mapped_at[i] > updated) /* as GET /indexes/{uid} shows updatedAt */
+            updated = mapped_at[i];
+        if (!any || updated > last)
+            last = updated;
+        any = true;
+    }
+    strings_free(indexing, n);
+    strings_free(uids, count);
+    strings_free(uuids, count);
+    folio_free(mapped_at);
+    if (rc != 0) {
+        json_decref(indexes);
+        return;
+    }
+    walk_bytes = walk_used = 0;
+    (void)nftw(folio_sched_db_path(x->sched), walk_cb, 16, FTW_PHYS);
+    json_t *o = json_object();
+    json_object_set_new(o, "databaseSize", json_integer((json_int_t)walk_bytes));
+    json_object_set_new(o, "usedDatabaseSize", json_integer((json_int_t)walk_used));
+    char date[64];
+    json_object_set_new(o, "lastUpdate",
+                        any ? json_string(folio_sched_format_date(last, date, sizeof(date)))
+                            : json_null());
+    json_object_set_new(o, "indexes", indexes);
+    resp_json(x->req, 200, o);
+}

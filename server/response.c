@@ -1,0 +1,227 @@
+/*
+ * Responses: the status line, headers and body of a request's answer, the
+ * Meilisearch error object ({message, code, type, link}), the summarized
+ * task of enqueuing routes, and the one log line each request gets.
+ *
+ * Every response carries Content-Length, except the streamed ones (GET
+ * /journal: chunked, see h_journal.c), and, when the connection ends with
+ * it, `Connection: close`. 503 answers carry `Retry-After: 10` as
+ * Meilisearch's do.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "folio/common.h"
+#include "folio/sched.h"
+#include "server_int.h"
+
+/* ---- buffers -------------------------------------------------------------------- */
+
+void
+buf_append(struct srv_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->ptr = folio_realloc(b->ptr, cap);
+        b->cap = cap;
+    }
+    memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+}
+
+void
+buf_printf(struct srv_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    FOLIO_ASSERT(n >= 0);
+    buf_append(b, s, (size_t)n);
+    free(s);
+}
+
+void
+buf_free(struct srv_buf *b)
+{
+    folio_free(b->ptr);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- status lines ----------------------------------------------------------------- */
+
+const char *
+http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+const char *
+error_type(int status, const char *code)
+{
+    if (status == 401 || status == 403)
+        return "auth";
+    if (strcmp(code, "io_error") == 0 || strcmp(code, "no_space_left_on_device") == 0 ||
+        strcmp(code, "too_many_open_files") == 0)
+        return "system";
+    return status >= 500 ? "internal" : "invalid_request";
+}
+
+static const char *
+method_name(const struct srv_req *r)
+{
+    return r->method <= HTTP_SOURCE ? http_method_str((enum http_method)r->method) : "-";
+}
+
+static void
+log_request(const struct srv_req *r)
+{
+    double ms = (double)(srv_now_ns() - r->started_ns) / 1e6;
+    enum folio_log_level level = r->status >= 500 ? FOLIO_LOG_ERROR : FOLIO_LOG_INFO;
+    folio_log(level, "request", "method=%s route=%s status=%d duration_ms=%.3f conn=%llu",
+              method_name(r), r->route, r->status, ms,
+              (unsigned long long)(r->conn != NULL ? r->conn->id : 0));
+}
+
+void
+resp_body(struct srv_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+    FOLIO_ASSERT(!r->ready);
+    struct srv_conn *c = r->conn;
+    if (c != NULL && c->draining)
+        r->close_after = true;
+    r->status = status;
+    r->resp.len = 0;
+    buf_printf(&r->resp, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, http_reason(status),
+               len);
+    if (content_type != NULL)
+        buf_printf(&r->resp, "Content-Type: %s\r\n", content_type);
+    if (status == 503)
+        buf_printf(&r->resp, "Retry-After: 10\r\n");
+    if (r->close_after)
+        buf_printf(&r->resp, "Connection: close\r\n");
+    else if (r->http10)
+        buf_printf(&r->resp, "Connection: keep-alive\r\n");
+    buf_append(&r->resp, "\r\n", 2);
+    buf_append(&r->resp, body, len);
+    r->ready = true;
+    /* The request body is not needed any more: give its memory back early. */
+    buf_free(&r->body);
+    log_request(r);
+}
+
+void
+resp_stream_head(struct srv_req *r, int status, const char *content_type, bool chunked)
+{
+    FOLIO_ASSERT(!r->ready);
+    struct srv_conn *c = r->conn;
+    if (c != NULL && c->draining)
+        r->close_after = true;
+    r->status = status;
+    r->resp.len = 0;
+    buf_printf(&r->resp, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
+               status, http_reason(status), content_type);
+    if (chunked)
+        buf_printf(&r->resp, "Transfer-Encoding: chunked\r\n");
+    if (r->close_after)
+        buf_printf(&r->resp, "Connection: close\r\n");
+    buf_append(&r->resp, "\r\n", 2);
+    r->ready = true;
+    buf_free(&r->body);
+    log_request(r);
+}
+
+void
+resp_json(struct srv_req *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (text == NULL) {
+        resp_error(r, 500, "internal", "The response could not be encoded as JSON.");
+        return;
+    }
+    resp_body(r, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+static void
+resp_error_v(struct srv_req *r, int status, const char *code, const char *type,
+             const char *message)
+{
+    char link[160];
+    snprintf(link, sizeof(link), "https://docs.meilisearch.com/errors#%s", code);
+    json_t *o = json_object();
+    json_object_set_new(o, "message", json_string(message));
+    if (json_object_get(o, "message") == NULL) /* not UTF-8: never echo such bytes */
+        json_object_set_new(o, "message", json_string("The request is invalid."));
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "link", json_string(link));
+    resp_json(r, status, o);
+}
+
+void
+resp_error(struct srv_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    resp_error_v(r, status, code, error_type(status, code), msg);
+}
+
+void
+resp_sched_error(struct srv_req *r, const struct folio_sched_error *e)
+{
+    int status = e->http_status >= 400 && e->http_status <= 599 ? e->http_status : 500;
+    const char *code = e->code[0] != '\0' ? e->code : "internal";
+    const char *type = e->type[0] != '\0' ? e->type : error_type(status, code);
+    resp_error_v(r, status, code, type, e->message[0] != '\0' ? e->message : "Internal error.");
+}
+
+void
+resp_summarized(struct srv_req *r, int status, const struct folio_sched_registered *t)
+{
+    char date[64];
+    json_t *o = json_object();
+    json_object_set_new(o, "taskUid", json_integer(t->task_uid));
+    json_object_set_new(o, "indexUid",
+                        t->index_uid[0] != '\0' ? json_string(t->index_uid) : json_null());
+    json_object_set_new(o, "status", json_string("enqueued"));
+    json_object_set_new(o, "type", json_string(folio_task_kind_name(t->kind)));
+    folio_sched_format_date(t->enqueued_at_ns, date, sizeof(date));
+    json_object_set_new(o, "enqueuedAt", json_string(date));
+    resp_json(r, status, o);
+}

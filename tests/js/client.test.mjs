@@ -1,0 +1,337 @@
+// foliod driven by the official `meilisearch` JavaScript client, unchanged.
+//
+// run-client-test.sh starts a real foliod (fresh data directory, a free
+// loopback port, a master key) and runs this file with node's test runner,
+// FOLIO_URL and FOLIO_KEY in the environment. The tests run in order and
+// share the server: an index is created, filled, read, configured, its tasks
+// listed, canceled and deleted, and the index deleted at the end.
+//
+// Search lands from another branch: the search tests skip (not fail) while
+// foliod answers 404 `not_found` (no such route) or 501 on /search.
+
+import assert from "node:assert/strict";
+import { describe, test, before } from "node:test";
+import { Meilisearch, MeilisearchApiError } from "meilisearch";
+
+const host = process.env.FOLIO_URL;
+const apiKey = process.env.FOLIO_KEY;
+assert.ok(host, "FOLIO_URL is not set: run this through run-client-test.sh");
+
+const client = new Meilisearch({
+  host,
+  apiKey,
+  defaultWaitOptions: { timeout: 30_000, interval: 20 },
+});
+
+const movies = [
+  { id: 1, title: "Carol", genre: "romance", year: 2015 },
+  { id: 2, title: "Wild at Heart", genre: "drama", year: 1990 },
+  { id: 3, title: "Life of Pi", genre: "adventure", year: 2012 },
+  { id: 4, title: "Mad Max: Fury Road", genre: "adventure", year: 2015 },
+  { id: "five", title: "Moana", genre: "animation", year: 2016 },
+];
+
+// The Meilisearch error a promise rejects with: {status, code}.
+async function apiError(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(e instanceof MeilisearchApiError, `not an API error: ${e}`);
+    assert.equal(typeof e.cause?.message, "string");
+    assert.equal(e.cause.link, `https://docs.meilisearch.com/errors#${e.cause.code}`);
+    return { status: e.response.status, code: e.cause.code, type: e.cause.type };
+  }
+  assert.fail("the request succeeded");
+}
+
+describe("foliod with the meilisearch JavaScript client", () => {
+  const index = client.index("movies");
+  let additionUid;
+  const startedAt = new Date(Date.now() - 1000);
+
+  before(async () => {
+    assert.equal(await client.isHealthy(), true);
+  });
+
+  test("health, version, stats", async () => {
+    assert.deepEqual(await client.health(), { status: "available" });
+    const v = await client.getVersion();
+    assert.equal(typeof v.pkgVersion, "string");
+    const stats = await client.getStats();
+    assert.equal(typeof stats.databaseSize, "number");
+    assert.deepEqual(stats.indexes, {});
+  });
+
+  test("the master key is required", async () => {
+    const bad = new Meilisearch({ host, apiKey: "not-the-key" });
+    assert.deepEqual(await apiError(bad.getIndexes()), {
+      status: 403,
+      code: "invalid_api_key",
+      type: "auth",
+    });
+    const none = new Meilisearch({ host });
+    assert.equal((await apiError(none.getIndexes())).code, "missing_authorization_header");
+  });
+
+  test("create an index", async () => {
+    const task = await client.createIndex("movies", { primaryKey: "id" }).waitTask();
+    assert.equal(task.status, "succeeded", JSON.stringify(task));
+    assert.equal(task.type, "indexCreation");
+    assert.equal(task.indexUid, "movies");
+    const info = await client.getRawIndex("movies");
+    assert.equal(info.uid, "movies");
+    assert.equal(info.primaryKey, "id");
+    const fetched = await client.getIndex("movies");
+    assert.equal(fetched.primaryKey, "id");
+    const list = await client.getIndexes({ limit: 10 });
+    assert.equal(list.total, 1);
+    assert.equal(list.results[0].uid, "movies");
+    // Creating it again fails in the task, as Meilisearch does.
+    const again = await client.createIndex("movies").waitTask();
+    assert.equal(again.status, "failed");
+    assert.equal(again.error.code, "index_already_exists");
+  });
+
+  test("add documents and wait for the task", async () => {
+    const enqueued = await index.addDocuments(movies);
+    assert.equal(enqueued.status, "enqueued");
+    assert.equal(enqueued.type, "documentAdditionOrUpdate");
+    additionUid = enqueued.taskUid;
+    const task = await client.tasks.waitForTask(enqueued.taskUid);
+    assert.equal(task.status, "succeeded", JSON.stringify(task));
+    assert.equal(task.details.receivedDocuments, movies.length);
+    assert.equal(task.details.indexedDocuments, movies.length);
+    assert.equal(typeof task.duration, "string");
+    assert.ok(task.finishedAt >= task.startedAt);
+    // Partial update (PUT) merges fields.
+    const upd = await index.updateDocuments([{ id: 2, rating: 4 }]).waitTask();
+    assert.equal(upd.status, "succeeded");
+  });
+
+  test("get documents", async () => {
+    const all = await index.getDocuments({ limit: 100 });
+    assert.equal(all.total, movies.length);
+    assert.equal(all.results.length, movies.length);
+    assert.deepEqual(
+      all.results.map((d) => d.id),
+      movies.map((d) => d.id),
+    );
+    const page = await index.getDocuments({ offset: 1, limit: 2, fields: ["title"] });
+    assert.equal(page.offset, 1);
+    assert.equal(page.limit, 2);
+    assert.deepEqual(page.results, [{ title: "Wild at Heart" }, { title: "Life of Pi" }]);
+    const one = await index.getDocument(2);
+    assert.deepEqual(one, { id: 2, title: "Wild at Heart", genre: "drama", year: 1990, rating: 4 });
+    const five = await index.getDocument("five", { fields: ["id", "year"] });
+    assert.deepEqual(five, { id: "five", year: 2016 });
+    assert.equal((await apiError(index.getDocument(99))).code, "document_not_found");
+    assert.equal((await apiError(client.index("nope").getDocuments())).code, "index_not_found");
+  });
+
+  test("index stats", async () => {
+    const s = await index.getStats();
+    assert.equal(s.numberOfDocuments, movies.length);
+    assert.equal(s.isIndexing, false);
+    assert.equal(s.fieldDistribution.title, movies.length);
+    assert.equal(s.fieldDistribution.rating, 1);
+    assert.ok(s.indexSize > 0 && s.usedIndexSize > 0 && s.rawDocumentDbSize > 0);
+    assert.equal(s.numberOfEmbeddings, 0);
+    const all = await client.getStats();
+    assert.equal(all.indexes.movies.numberOfDocuments, movies.length);
+    assert.equal(typeof all.lastUpdate, "string");
+  });
+
+  test("update settings", async () => {
+    const task = await index
+      .updateSettings({
+        filterableAttributes: ["genre", "year"],
+        sortableAttributes: ["year"],
+        stopWords: ["the", "of"],
+        synonyms: { film: ["movie"] },
+      })
+      .waitTask();
+    assert.equal(task.status, "succeeded", JSON.stringify(task));
+    assert.equal(task.type, "settingsUpdate");
+    const s = await index.getSettings();
+    assert.deepEqual(s.filterableAttributes, ["genre", "year"]);
+    assert.deepEqual(s.sortableAttributes, ["year"]);
+    assert.deepEqual(s.stopWords, ["of", "the"]);
+    assert.deepEqual(s.synonyms, { film: ["movie"] });
+    assert.deepEqual(s.searchableAttributes, ["*"]);
+    const bad = await apiError(index.updateSettings({ noSuchSetting: true }));
+    assert.equal(bad.status, 400);
+  });
+
+  test("one setting at a time", async () => {
+    assert.deepEqual(await index.getFilterableAttributes(), ["genre", "year"]);
+    let t = await index.updateSortableAttributes(["year", "title"]).waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.deepEqual(await index.getSortableAttributes(), ["title", "year"]);
+    t = await index.updateDistinctAttribute("title").waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.equal(await index.getDistinctAttribute(), "title");
+    t = await index.resetDistinctAttribute().waitTask();
+    assert.equal(await index.getDistinctAttribute(), null);
+    t = await index.resetStopWords().waitTask();
+    assert.equal(t.status, "succeeded");
+    assert.deepEqual(await index.getStopWords(), []);
+    assert.equal((await index.getRankingRules()).length, 6);
+    assert.deepEqual(await index.getSynonyms(), { film: ["movie"] });
+    // Settings folio does not have are not served.
+    assert.equal((await apiError(index.getTypoTolerance())).status, 404);
+  });
+
+  test("search without and with a filter (skipped until search is served)", async (t) => {
+    let res;
+    try {
+      res = await index.search("carol");
+    } catch (e) {
+      const status = e instanceof MeilisearchApiError ? e.response.status : 0;
+      const code = e?.cause?.code;
+      if (status === 501 || (status === 404 && code === "not_found")) {
+        t.skip(`foliod does not serve search yet (${status} ${code})`);
+        return;
+      }
+      throw e;
+    }
+    assert.equal(res.query, "carol");
+    assert.ok(res.hits.some((h) => h.id === 1), JSON.stringify(res));
+    const filtered = await index.search("", { filter: "genre = adventure", limit: 10 });
+    assert.deepEqual(filtered.hits.map((h) => h.id).sort(), [3, 4]);
+    const byYear = await index.search("", { filter: ["year = 2015"] });
+    assert.deepEqual(byYear.hits.map((h) => h.id).sort(), [1, 4]);
+  });
+
+  test("list tasks with filters", async () => {
+    const all = await client.tasks.getTasks();
+    assert.ok(all.total >= 5);
+    assert.ok(all.results.length <= 20);
+    assert.ok(all.results[0].uid > all.results[all.results.length - 1].uid, "newest first");
+
+    const additions = await client.tasks.getTasks({
+      indexUids: ["movies"],
+      types: ["documentAdditionOrUpdate"],
+      statuses: ["succeeded"],
+    });
+    assert.equal(additions.total, 2);
+    assert.ok(additions.results.every((t) => t.type === "documentAdditionOrUpdate"));
+    assert.ok(additions.results.some((t) => t.uid === additionUid));
+
+    const failed = await client.tasks.getTasks({ statuses: ["failed"] });
+    assert.equal(failed.total, 1);
+    assert.equal(failed.results[0].error.code, "index_already_exists");
+
+    const paged = await client.tasks.getTasks({ limit: 1, reverse: true });
+    assert.equal(paged.results.length, 1);
+    assert.equal(paged.results[0].uid, 0);
+    assert.equal(paged.next, 1);
+    const next = await client.tasks.getTasks({ limit: 1, reverse: true, from: paged.next });
+    assert.equal(next.results[0].uid, 1);
+
+    const dated = await client.tasks.getTasks({
+      afterEnqueuedAt: startedAt,
+      beforeEnqueuedAt: new Date(Date.now() + 60_000),
+      uids: [0, 1, additionUid],
+    });
+    assert.equal(dated.total, 3);
+    const none = await client.tasks.getTasks({ afterEnqueuedAt: new Date(Date.now() + 60_000) });
+    assert.equal(none.total, 0);
+
+    const one = await client.tasks.getTask(additionUid);
+    assert.equal(one.uid, additionUid);
+    assert.equal(typeof one.batchUid, "number");
+    const batch = await client.batches.getBatch(one.batchUid);
+    assert.equal(batch.uid, one.batchUid);
+    const batches = await client.batches.getBatches({ limit: 2 });
+    assert.ok(batches.results.length >= 1);
+
+    const badStatus = await apiError(client.tasks.getTasks({ statuses: ["nope"] }));
+    assert.deepEqual(badStatus, {
+      status: 400,
+      code: "invalid_task_statuses",
+      type: "invalid_request",
+    });
+    assert.equal((await apiError(client.tasks.getTask(999_999))).code, "task_not_found");
+  });
+
+  test("cancel tasks", async (t) => {
+    // Tasks enqueued in a burst: each ends either succeeded (it ran before the
+    // cancelation) or canceled by it.
+    const burst = [];
+    for (let i = 0; i < 10; i++) {
+      const docs = Array.from({ length: 200 }, (_, k) => ({ id: i * 1000 + k, n: "x".repeat(50) }));
+      burst.push(await client.index("burst").addDocuments(docs));
+    }
+    const uids = burst.map((t) => t.taskUid);
+    const cancel = await client.tasks.cancelTasks({
+      statuses: ["enqueued", "processing"],
+      indexUids: ["burst"],
+    });
+    assert.equal(cancel.type, "taskCancelation");
+    assert.equal(cancel.indexUid, null);
+    const done = await client.tasks.waitForTask(cancel.taskUid);
+    assert.equal(done.status, "succeeded", JSON.stringify(done));
+    assert.equal(done.details.originalFilter, "?statuses=enqueued%2Cprocessing&indexUids=burst");
+    const tasks = await client.tasks.waitForTasks(uids);
+    let canceled = 0;
+    for (const task of tasks) {
+      if (task.status === "canceled") {
+        assert.equal(task.canceledBy, cancel.taskUid);
+        assert.equal(task.error, null);
+        canceled++;
+      } else {
+        assert.equal(task.status, "succeeded", JSON.stringify(task));
+      }
+    }
+    t.diagnostic(`${canceled} of ${uids.length} tasks canceled`);
+    assert.equal(done.details.canceledTasks, canceled);
+    const byCanceler = await client.tasks.getTasks({ canceledBy: [cancel.taskUid] });
+    assert.equal(byCanceler.total, canceled);
+
+    // Canceling finished tasks matches them and cancels nothing.
+    const noop = await client.tasks.cancelTasks({ uids: [additionUid] }).waitTask();
+    assert.equal(noop.status, "succeeded");
+    assert.equal(noop.details.matchedTasks, 1);
+    assert.equal(noop.details.canceledTasks, 0);
+    // A filter is required.
+    assert.equal((await apiError(client.tasks.cancelTasks({}))).code, "missing_task_filters");
+  });
+
+  test("delete tasks", async () => {
+    const failed = await client.tasks.getTasks({ statuses: ["failed"] });
+    const target = failed.results[0].uid;
+    const del = await client.tasks.deleteTasks({ uids: [target, additionUid] }).waitTask();
+    assert.equal(del.status, "succeeded", JSON.stringify(del));
+    assert.equal(del.type, "taskDeletion");
+    assert.equal(del.details.matchedTasks, 2);
+    assert.equal(del.details.deletedTasks, 2);
+    assert.equal((await apiError(client.tasks.getTask(target))).code, "task_not_found");
+    assert.equal((await apiError(client.tasks.getTask(additionUid))).code, "task_not_found");
+    assert.equal((await client.tasks.getTasks({ statuses: ["failed"] })).total, 0);
+    assert.equal((await apiError(client.tasks.deleteTasks({}))).code, "missing_task_filters");
+  });
+
+  test("delete documents", async () => {
+    let t = await index.deleteDocument("five").waitTask();
+    assert.equal(t.status, "succeeded");
+    t = await index.deleteDocuments([3, 4]).waitTask();
+    assert.equal(t.status, "succeeded");
+    assert.equal(t.details.deletedDocuments, 2);
+    assert.equal((await index.getDocuments()).total, 2);
+    t = await index.deleteAllDocuments().waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.equal(t.details.deletedDocuments, 2);
+    assert.equal((await index.getDocuments()).total, 0);
+  });
+
+  test("delete the indexes", async () => {
+    for (const uid of ["movies", "burst"]) {
+      const t = await client.deleteIndex(uid).waitTask();
+      assert.equal(t.status, "succeeded", JSON.stringify(t));
+      assert.equal(t.type, "indexDeletion");
+      assert.equal((await apiError(client.getRawIndex(uid))).code, "index_not_found");
+    }
+    assert.equal((await client.getIndexes()).total, 0);
+    assert.equal(await client.deleteIndexIfExists("movies"), false);
+  });
+});

@@ -1,0 +1,1966 @@
+/*
+ * foliod over a real socket (FOLIO_FOLIOD_PATH): each test starts its own
+ * server on 127.0.0.1 port 0 with a fresh data directory, reads the bound
+ * port from the "listening on" line it prints, and talks raw HTTP/1.1 to it
+ * through the small client below (no HTTP library, so framing is what the
+ * test says it is). The teardown always kills the child by pid.
+ *
+ * What is checked: status codes and JSON bodies of every route of the slice,
+ * Meilisearch's error objects ({message, code, type, link}) for each error the
+ * routes can give, keep-alive, pipelining (responses in order, and requests
+ * taking effect in order), the body limit (413, nothing more read), the
+ * header limit (431), slow clients (408 and idle close under short
+ * timeouts), the master key (401/403), a clean exit 0 on SIGTERM with a
+ * request in flight, /stats, and GET /journal (NDJSON over chunked
+ * encoding, following, the end of a stream, back-pressure).
+ *
+ * Expected values come from the requests the test makes (task uids count up
+ * from 0 in a fresh directory; documents are the ones it sent), not from the
+ * server's own output.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "folio/common.h"
+#include "testutil.h"
+
+#define IO_TIMEOUT_MS 20000
+
+/* ---- the server under test ------------------------------------------------------------ */
+
+struct fixture {
+    pid_t pid;
+    int port;
+    char *dir;
+    char *log_path;
+    const char *key;          /* Authorization sent by req() when not NULL */
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Starts foliod with the standard options plus extra (NULL-terminated) and
+ * waits for its port. A second start reuses the fixture's directory.
+ */
+static void
+start(struct fixture *f, const char *const *extra)
+{
+    if (f->dir == NULL)
+        f->dir = tu_mkdtemp("server");
+    folio_free(f->log_path);
+    char *db = tu_path(f->dir, "db");
+    char *snaps = tu_path(f->dir, "snapshots");
+    f->log_path = tu_path(f->dir, "foliod.log");
+    const char *argv[32] = {FOLIO_FOLIOD_PATH, "--db-path", db, "--http-addr", "127.0.0.1:0",
+                            "--snapshot-dir", snaps, "--log-level", "debug"};
+    size_t argc = 9;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    int out[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    fflush(NULL);
+    f->pid = fork();
+    assert_true(f->pid >= 0);
+    if (f->pid == 0) {
+        int log = open(f->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(out[1], STDOUT_FILENO);
+        if (log >= 0)
+            dup2(log, STDERR_FILENO);
+        execv(FOLIO_FOLIOD_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[512];
+    size_t len = 0;
+    int64_t deadline = now_ms() + 60000;
+    f->port = 0;
+    while (f->port == 0 && now_ms() < deadline) {
+        struct pollfd p = {out[0], POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        line[len] = '\0';
+        const char *at = strstr(line, "listening on http://127.0.0.1:");
+        if (at != NULL && strchr(at, '\n') != NULL)
+            f->port = atoi(at + strlen("listening on http://127.0.0.1:"));
+    }
+    close(out[0]);
+    folio_free(db);
+    folio_free(snaps);
+    if (f->port == 0)
+        fprintf(stderr, "foliod did not start; see %s\n", f->log_path);
+    assert_true(f->port > 0);
+}
+
+/* Waits for the child to exit; returns its wait status, or -1 after timeout_ms. */
+static int
+wait_exit(struct fixture *f, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int status;
+    while (now_ms() < deadline) {
+        pid_t r = waitpid(f->pid, &status, WNOHANG);
+        if (r == f->pid) {
+            f->pid = 0;
+            return status;
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static int
+setup(void **state)
+{
+    *state = folio_calloc(1, sizeof(struct fixture));
+    return 0;
+}
+
+/* Prints the end of the server's log (when a shutdown went wrong). */
+static void
+print_log_tail(const struct fixture *f)
+{
+    size_t len = 0;
+    uint8_t *log = f->log_path ? tu_read_file(f->log_path, &len) : NULL;
+    if (log == NULL)
+        return;
+    size_t from = len > 6000 ? len - 6000 : 0;
+    fprintf(stderr, "--- end of %s\n%.*s---\n", f->log_path, (int)(len - from),
+            (const char *)log + from);
+    folio_free(log);
+}
+
+/*
+ * Stops the server the way an operator would (SIGTERM) and checks it exits 0:
+ * under the sanitizers that also means no leak and no error on the way out.
+ * A server that does not stop is killed by pid; the teardown then fails.
+ */
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    int rc = 0;
+    if (f->pid > 0) {
+        kill(f->pid, SIGTERM);
+        int status = wait_exit(f, 30000);
+        if (status == -1) {
+            fprintf(stderr, "foliod did not stop on SIGTERM: killed\n");
+            kill(f->pid, SIGKILL);
+            waitpid(f->pid, NULL, 0);
+            f->pid = 0;
+            rc = -1;
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "foliod ended with wait status %#x after SIGTERM\n", status);
+            rc = -1;
+        }
+        if (rc != 0)
+            print_log_tail(f);
+    }
+    if (f->dir != NULL && getenv("FOLIO_TEST_KEEP") == NULL)
+        tu_rmrf(f->dir);
+    else if (f->dir != NULL)
+        fprintf(stderr, "kept %s\n", f->dir);
+    folio_free(f->dir);
+    folio_free(f->log_path);
+    folio_free(f);
+    return rc;
+}
+
+/* ---- a tiny HTTP/1.1 client ------------------------------------------------------------- */
+
+struct tconn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+struct resp {
+    int status;
+    char *head;               /* status line and headers */
+    char *body;
+    size_t body_len;
+    json_t *json;             /* the body parsed, or NULL */
+};
+
+static void
+tc_open(struct fixture *f, struct tconn *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c->fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+}
+
+static void
+tc_close(struct tconn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    folio_free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+}
+
+static void
+tc_send(struct tconn *c, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n > 0);
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void
+tc_sendf(struct tconn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    tc_send(c, s, (size_t)n);
+    free(s);
+}
+
+/* Reads more bytes into the buffer: >0 read, 0 EOF, -1 timeout or error. */
+static int
+tc_fill(struct tconn *c, int timeout_ms)
+{
+    struct pollfd p = {c->fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return -1;
+    if (c->cap - c->len < 65536) {
+        c->cap = c->cap ? c->cap * 2 + 65536 : 131072;
+        c->buf = folio_realloc(c->buf, c->cap);
+    }
+    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+    if (n < 0)
+        return -1;
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    return n > 0 ? 1 : 0;
+}
+
+static const char *
+header_get(const struct resp *r, const char *name, char *out, size_t out_len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p != NULL && p[2] != '\0';
+         p = strstr(p + 2, "\r\n")) {
+        const char *h = p + 2;
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            const char *v = h + nl + 1;
+            while (*v == ' ')
+                v++;
+            const char *end = strstr(v, "\r\n");
+            snprintf(out, out_len, "%.*s", (int)(end ? end - v : (long)strlen(v)), v);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+static void
+resp_free(struct resp *r)
+{
+    free(r->head);
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Reads one response (Content-Length framed). */
+static void
+tc_read(struct tconn *c, struct resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
+    char *end;
+    while ((end = c->len ? strstr(c->buf, "\r\n\r\n") : NULL) == NULL) {
+        int rc = tc_fill(c, (int)(deadline - now_ms()));
+        if (rc <= 0)
+            fail_msg("connection ended before a response head (%d, %s): %.*s", rc,
+                     strerror(errno), (int)c->len, c->buf ? c->buf : "");
+    }
+    size_t head_len = (size_t)(end - c->buf) + 2;
+    r->head = strndup(c->buf, head_len);
+    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+    char v[64];
+    size_t body_len = header_get(r, "Content-Length", v, sizeof(v)) ? strtoul(v, NULL, 10) : 0;
+    size_t total = head_len + 2 + body_len;
+    while (c->len < total) {
+        int rc = tc_fill(c, (int)(deadline - now_ms()));
+        if (rc <= 0)
+            fail_msg("connection ended inside a response body");
+    }
+    r->body = strndup(c->buf + head_len + 2, body_len);
+    r->body_len = body_len;
+    r->json = json_loadb(r->body, body_len, JSON_DECODE_ANY, NULL);
+    memmove(c->buf, c->buf + total, c->len - total);
+    c->len -= total;
+    if (c->buf)
+        c->buf[c->len] = '\0';
+}
+
+/* True once the server closed the connection (and sent nothing more). */
+static bool
+tc_closed(struct tconn *c, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        size_t before = c->len;
+        int rc = tc_fill(c, (int)(deadline - now_ms()));
+        if (rc == 0)
+            return c->len == before;
+        if (rc < 0 && errno == ECONNRESET)
+            return true;
+    }
+    return false;
+}
+
+/* One request on a fresh connection. ctype NULL: no Content-Type. */
+static void
+req(struct fixture *f, const char *method, const char *path, const char *ctype, const char *body,
+    struct resp *r)
+{
+    struct tconn c;
+    tc_open(f, &c);
+    char extra[512] = "";
+    size_t n = 0;
+    if (ctype != NULL)
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, "Content-Type: %s\r\n", ctype);
+    if (f->key != NULL)
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, "Authorization: Bearer %s\r\n", f->key);
+    size_t blen = body ? strlen(body) : 0;
+    tc_sendf(&c, "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\n\r\n", method, path, extra,
+             blen);
+    if (blen > 0)
+        tc_send(&c, body, blen);
+    tc_read(&c, r);
+    tc_close(&c);
+}
+
+/* ---- JSON expectations --------------------------------------------------------------------- */
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        fail_msg("`%s` is not a string in %s", key, json_dumps(o, JSON_COMPACT));
+    return json_string_value(v);
+}
+
+static long long
+jint(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        fail_msg("`%s` is not an integer in %s", key, json_dumps(o, JSON_COMPACT));
+    return json_integer_value(v);
+}
+
+static void
+expect_error_type(struct resp *r, int status, const char *code, const char *type)
+{
+    if (r->status != status || r->json == NULL)
+        fail_msg("expected %d %s, got %d: %s", status, code, r->status, r->body);
+    assert_int_equal(json_object_size(r->json), 4);
+    assert_string_equal(jstr(r->json, "code"), code);
+    assert_string_equal(jstr(r->json, "type"), type);
+    char link[160];
+    snprintf(link, sizeof(link), "https://docs.meilisearch.com/errors#%s", code);
+    assert_string_equal(jstr(r->json, "link"), link);
+    assert_true(strlen(jstr(r->json, "message")) > 0);
+}
+
+static void
+expect_error(struct resp *r, int status, const char *code)
+{
+    expect_error_type(r, status, code, "invalid_request");
+}
+
+/* The request gets this error; the response is freed. */
+static void
+req_error(struct fixture *f, const char *method, const char *path, const char *ctype,
+          const char *body, int status, const char *code)
+{
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    expect_error(&r, status, code);
+    resp_free(&r);
+}
+
+/* The request gets this error with exactly this message (Meilisearch's wording). */
+static void
+req_message(struct fixture *f, const char *method, const char *path, const char *ctype,
+            const char *body, int status, const char *code, const char *message)
+{
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    bool auth = status == 401 || status == 403;
+    expect_error_type(&r, status, code, auth ? "auth" : "invalid_request");
+    assert_string_equal(jstr(r.json, "message"), message);
+    resp_free(&r);
+}
+
+/* A summarized task ({taskUid, indexUid, status, type, enqueuedAt}); returns taskUid. */
+static long long
+expect_summarized(struct resp *r, int status, const char *type, const char *index_uid)
+{
+    if (r->status != status || r->json == NULL)
+        fail_msg("expected %d %s, got %d: %s", status, type, r->status, r->body);
+    assert_int_equal(json_object_size(r->json), 5);
+    assert_string_equal(jstr(r->json, "status"), "enqueued");
+    assert_string_equal(jstr(r->json, "type"), type);
+    json_t *iu = json_object_get(r->json, "indexUid");
+    if (index_uid == NULL)
+        assert_true(json_is_null(iu));
+    else
+        assert_string_equal(json_string_value(iu), index_uid);
+    const char *at = jstr(r->json, "enqueuedAt");
+    assert_true(strlen(at) >= 20 && at[strlen(at) - 1] == 'Z');
+    return jint(r->json, "taskUid");
+}
+
+/* Registers and returns the task uid (expects 202 unless status says otherwise). */
+static long long
+enqueue(struct fixture *f, const char *method, const char *path, const char *ctype,
+        const char *body, const char *type, const char *index_uid)
+{
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    long long uid = expect_summarized(&r, 202, type, index_uid);
+    resp_free(&r);
+    return uid;
+}
+
+/* Polls GET /tasks/{uid} until it is finished; returns its final status (caller frees). */
+static char *
+wait_task(struct fixture *f, long long uid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", uid);
+    int64_t deadline = now_ms() + 30000;
+    while (now_ms() < deadline) {
+        struct resp r;
+        req(f, "GET", path, NULL, NULL, &r);
+        if (r.status != 200)
+            fail_msg("GET %s: %d %s", path, r.status, r.body);
+        const char *st = jstr(r.json, "status");
+        if (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
+            strcmp(st, "canceled") == 0) {
+            char *out = strdup(st);
+            resp_free(&r);
+            return out;
+        }
+        resp_free(&r);
+        sleep_ms(5);
+    }
+    fail_msg("task %lld did not finish", uid);
+    return NULL;
+}
+
+static void
+wait_succeeded(struct fixture *f, long long uid)
+{
+    char *st = wait_task(f, uid);
+    if (strcmp(st, "succeeded") != 0) {
+        struct resp r;
+        char path[64];
+        snprintf(path, sizeof(path), "/tasks/%lld", uid);
+        req(f, "GET", path, NULL, NULL, &r);
+        fail_msg("task %lld %s: %s", uid, st, r.body);
+    }
+    free(st);
+}
+
+/* GET path, expecting 200 JSON; caller frees the response. */
+static void
+get_ok(struct fixture *f, const char *path, struct resp *r)
+{
+    req(f, "GET", path, NULL, NULL, r);
+    if (r->status != 200 || r->json == NULL)
+        fail_msg("GET %s: %d %s", path, r->status, r->body);
+}
+
+/* ---- /health, /version, routing ------------------------------------------------------------- */
+
+static void
+test_health_version_routes(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct resp r;
+    get_ok(f, "/health", &r);
+    assert_int_equal(json_object_size(r.json), 1);
+    assert_string_equal(jstr(r.json, "status"), "available");
+    char v[64];
+    assert_non_null(header_get(&r, "Content-Type", v, sizeof(v)));
+    assert_string_equal(v, "application/json");
+    resp_free(&r);
+
+    get_ok(f, "/version", &r);
+    assert_int_equal(json_object_size(r.json), 3);
+    assert_true(strlen(jstr(r.json, "commitSha")) > 0);
+    assert_true(strlen(jstr(r.json, "commitDate")) > 0);
+    assert_string_equal(jstr(r.json, "pkgVersion"), FOLIO_TEST_VERSION);
+    resp_free(&r);
+
+    /* NormalizePath: trailing and doubled slashes do not matter. */
+    get_ok(f, "//health/", &r);
+    resp_free(&r);
+
+    req_error(f, "GET", "/nothing/here", NULL, NULL, 404, "not_found");
+    req(f, "PUT", "/health", NULL, NULL, &r);
+    expect_error(&r, 405, "method_not_allowed");
+    assert_non_null(header_get(&r, "Allow", v, sizeof(v)));
+    assert_string_equal(v, "GET");
+    resp_free(&r);
+}
+
+/* ---- indexes --------------------------------------------------------------------------- */
+
+static void
+test_indexes(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t0 = enqueue(f, "POST", "/indexes", "application/json",
+                           "{\"uid\":\"movies\",\"primaryKey\":\"id\"}", "indexCreation", "movies");
+    assert_int_equal(t0, 0);
+    /* No Content-Type is fine outside document routes (Meilisearch accepts any). */
+    long long t1 = enqueue(f, "POST", "/indexes", NULL, "{\"uid\":\"books\"}", "indexCreation",
+                           "books");
+    long long t2 = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"comics\"}",
+                           "indexCreation", "comics");
+    assert_int_equal(t1, 1);
+    assert_int_equal(t2, 2);
+    wait_succeeded(f, t2);
+    wait_succeeded(f, t0);
+    wait_succeeded(f, t1);
+
+    struct resp r;
+    get_ok(f, "/indexes/movies", &r);
+    assert_int_equal(json_object_size(r.json), 4);
+    assert_string_equal(jstr(r.json, "uid"), "movies");
+    assert_string_equal(jstr(r.json, "primaryKey"), "id");
+    assert_true(strlen(jstr(r.json, "createdAt")) > 0);
+    assert_true(strlen(jstr(r.json, "updatedAt")) > 0);
+    resp_free(&r);
+    get_ok(f, "/indexes/books", &r);
+    assert_true(json_is_null(json_object_get(r.json, "primaryKey")));
+    resp_free(&r);
+
+    /* The list is sorted by uid: books, comics, movies. */
+    get_ok(f, "/indexes", &r);
+    assert_int_equal(json_object_size(r.json), 4);
+    assert_int_equal(jint(r.json, "total"), 3);
+    assert_int_equal(jint(r.json, "offset"), 0);
+    assert_int_equal(jint(r.json, "limit"), 20);
+    assert_int_equal(json_array_size(json_object_get(r.json, "results")), 3);
+    resp_free(&r);
+    get_ok(f, "/indexes?offset=1&limit=1", &r);
+    assert_int_equal(jint(r.json, "total"), 3);
+    json_t *res = json_object_get(r.json, "results");
+    assert_int_equal(json_array_size(res), 1);
+    assert_string_equal(jstr(json_array_get(res, 0), "uid"), "comics");
+    resp_free(&r);
+    get_ok(f, "/indexes?offset=5", &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "results")), 0);
+    resp_free(&r);
+    req_error(f, "GET", "/indexes?limit=x", NULL, NULL, 400, "invalid_index_limit");
+    req_error(f, "GET", "/indexes?offset=-1", NULL, NULL, 400, "invalid_index_offset");
+    req_error(f, "GET", "/indexes?from=1", NULL, NULL, 400, "bad_request");
+
+    /* Errors of GET and POST /indexes. */
+    req_message(f, "GET", "/indexes/nope", NULL, NULL, 404, "index_not_found",
+                "Index `nope` not found.");
+    req_message(f, "POST", "/indexes", "application/json", "{\"primaryKey\":\"id\"}", 400,
+                "missing_index_uid", "Missing field `uid`");
+    req_message(f, "POST", "/indexes", "application/json", "{\"uid\":12}", 400,
+                "invalid_index_uid",
+                "Invalid value type at `.uid`: expected a string, but found a positive integer: "
+                "`12`");
+    req_message(f, "POST", "/indexes", "application/json", "{\"uid\":\"x\",\"other\":1}", 400,
+                "bad_request", "Unknown field `other`: expected one of `uid`, `primaryKey`");
+    req_error(f, "GET", "/indexes/bad%20uid", NULL, NULL, 400, "invalid_index_uid");
+    req_error(f, "POST", "/indexes", "application/json", "{\"primaryKey\":\"id\"}", 400,
+              "missing_index_uid");
+    req_error(f, "POST", "/indexes", "application/json", "{\"uid\":\"a b\"}", 400,
+              "invalid_index_uid");
+    req_error(f, "POST", "/indexes", "application/json", "{\"uid\":12}", 400, "invalid_index_uid");
+    req_error(f, "POST", "/indexes", "application/json", "{\"uid\":\"x\",\"primaryKey\":3}", 400,
+              "invalid_index_primary_key");
+    req_error(f, "POST", "/indexes", "application/json", "{\"uid\":\"x\",\"other\":1}", 400,
+              "bad_request");
+    req_error(f, "POST", "/indexes", "application/json", "[1]", 400, "bad_request");
+    req_error(f, "POST", "/indexes", "application/json", "{\"uid\":", 400, "malformed_payload");
+    req_error(f, "POST", "/indexes", "application/json", "", 400, "missing_payload");
+
+    /* PATCH: primary key, then rename; DELETE. */
+    long long t3 = enqueue(f, "PATCH", "/indexes/books", "application/json",
+                           "{\"primaryKey\":\"isbn\"}", "indexUpdate", "books");
+    wait_succeeded(f, t3);
+    get_ok(f, "/indexes/books", &r);
+    assert_string_equal(jstr(r.json, "primaryKey"), "isbn");
+    resp_free(&r);
+    long long t4 = enqueue(f, "PATCH", "/indexes/books", "application/json",
+                           "{\"uid\":\"novels\"}", "indexUpdate", "books");
+    wait_succeeded(f, t4);
+    req_error(f, "GET", "/indexes/books", NULL, NULL, 404, "index_not_found");
+    get_ok(f, "/indexes/novels", &r);
+    resp_free(&r);
+    req_error(f, "PATCH", "/indexes/novels", "application/json", "{\"uid\":5}", 400,
+              "invalid_index_uid");
+    req_error(f, "PATCH", "/indexes/novels", "application/json", "{\"name\":\"x\"}", 400,
+              "bad_request");
+}
+
+/* DELETE /indexes/{uid}: the index and its documents are gone. */
+static void
+test_index_deletion(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes/gone/documents", "application/json",
+                          "[{\"id\":1},{\"id\":2},{\"id\":3}]", "documentAdditionOrUpdate",
+                          "gone");
+    wait_succeeded(f, t);
+    req_error(f, "DELETE", "/indexes/a%20b", NULL, NULL, 400, "invalid_index_uid");
+    struct resp r;
+    req(f, "DELETE", "/indexes/gone", NULL, NULL, &r);
+    t = expect_summarized(&r, 202, "indexDeletion", "gone");
+    resp_free(&r);
+    wait_succeeded(f, t);
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", t);
+    get_ok(f, path, &r);
+    assert_int_equal(jint(json_object_get(r.json, "details"), "deletedDocuments"), 3);
+    resp_free(&r);
+    req_error(f, "GET", "/indexes/gone", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/gone/documents", NULL, NULL, 404, "index_not_found");
+    req_error(f, "DELETE", "/indexes/never", NULL, NULL, 404, "index_not_found");
+    /* The uid can be used again, and the new index starts empty. */
+    t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"gone\"}",
+                "indexCreation", "gone");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/gone/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 0);
+    resp_free(&r);
+}
+
+static void
+test_swap_indexes(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"a\",\"primaryKey\":\"ka\"}",
+            "indexCreation", "a");
+    long long t = enqueue(f, "POST", "/indexes", "application/json",
+                          "{\"uid\":\"b\",\"primaryKey\":\"kb\"}", "indexCreation", "b");
+    wait_succeeded(f, t);
+    long long s = enqueue(f, "POST", "/swap-indexes", "application/json",
+                          "[{\"indexes\":[\"a\",\"b\"]}]", "indexSwap", NULL);
+    wait_succeeded(f, s);
+    struct resp r;
+    get_ok(f, "/indexes/a", &r);
+    assert_string_equal(jstr(r.json, "primaryKey"), "kb");
+    resp_free(&r);
+
+    const char *ct = "application/json";
+    req_error(f, "POST", "/swap-indexes", ct, "{\"indexes\":[\"a\",\"b\"]}", 400, "bad_request");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"rename\":false}]", 400, "missing_swap_indexes");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"indexes\":[\"a\"]}]", 400,
+              "invalid_swap_indexes");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"indexes\":\"a\"}]", 400, "invalid_swap_indexes");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"indexes\":[\"a\",\"b c\"]}]", 400,
+              "invalid_index_uid");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"indexes\":[\"a\",\"b\"],\"rename\":1}]", 400,
+              "invalid_swap_rename");
+    req_error(f, "POST", "/swap-indexes", ct, "[{\"indexes\":[\"a\",\"b\"],\"x\":1}]", 400,
+              "bad_request");
+    req_error(f, "POST", "/swap-indexes", ct,
+              "[{\"indexes\":[\"a\",\"b\"]},{\"indexes\":[\"b\",\"c\"]}]", 400,
+              "invalid_swap_duplicate_index_found");
+}
+
+/* ---- documents and settings ------------------------------------------------------------------ */
+
+static void
+test_documents(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    const char *json = "application/json";
+    /* Content types first, then the payload. */
+    req_error(f, "POST", "/indexes/docs/documents", NULL, "[{\"id\":1}]", 415,
+              "missing_content_type");
+    req_error(f, "POST", "/indexes/docs/documents", "text/plain", "[{\"id\":1}]", 415,
+              "invalid_content_type");
+    req_error(f, "PUT", "/indexes/docs/documents", "application/xml", "<a/>", 415,
+              "invalid_content_type");
+    req_error(f, "POST", "/indexes/docs/documents", json, "", 400, "missing_payload");
+    req_error(f, "POST", "/indexes/docs/documents", json, "[{\"id\":1},", 400,
+              "malformed_payload");
+    req_error(f, "POST", "/indexes/docs/documents?csvDelimiter=;", json, "[{\"id\":1}]", 415,
+              "invalid_content_type");
+    req_error(f, "POST", "/indexes/docs/documents?csvDelimiter=ab", "text/csv", "id\n1\n", 400,
+              "invalid_document_csv_delimiter");
+    req_error(f, "POST", "/indexes/docs/documents?skip=1", json, "[{\"id\":1}]", 400,
+              "bad_request");
+    req_error(f, "POST", "/indexes/a%20b/documents", json, "[{\"id\":1}]", 400,
+              "invalid_index_uid");
+
+    req_message(f, "POST", "/indexes/docs/documents", NULL, "[]", 415, "missing_content_type",
+                "A Content-Type header is missing. Accepted values for the Content-Type header "
+                "are: `application/json`, `application/x-ndjson`, `text/csv`");
+    req_message(f, "POST", "/indexes/docs/documents", "text/plain", "[]", 415,
+                "invalid_content_type",
+                "The Content-Type `text/plain` is invalid. Accepted values for the Content-Type "
+                "header are: `application/json`, `application/x-ndjson`, `text/csv`");
+    req_message(f, "POST", "/indexes/docs/documents", "application/x-ndjson", "", 400,
+                "missing_payload", "A ndjson payload is missing.");
+
+    /* JSON (charset parameter allowed), NDJSON and CSV create and fill the index. */
+    enqueue(f, "POST", "/indexes/docs/documents?primaryKey=id", "application/json; charset=utf-8",
+            "[{\"id\":1,\"title\":\"Alien\",\"year\":1979},{\"id\":2,\"title\":\"Brazil\"}]",
+            "documentAdditionOrUpdate", "docs");
+    enqueue(f, "POST", "/indexes/docs/documents", "application/x-ndjson",
+            "{\"id\":3,\"title\":\"Clue\"}\n{\"id\":\"four\",\"title\":\"Dune\"}\n",
+            "documentAdditionOrUpdate", "docs");
+    long long t = enqueue(f, "POST", "/indexes/docs/documents?csvDelimiter=%3B", "text/csv",
+                          "id;title\n5;Eraserhead\n", "documentAdditionOrUpdate", "docs");
+    wait_succeeded(f, t);
+
+    struct resp r;
+    get_ok(f, "/indexes/docs/documents", &r);
+    assert_int_equal(json_object_size(r.json), 4);
+    assert_int_equal(jint(r.json, "total"), 5);
+    assert_int_equal(jint(r.json, "offset"), 0);
+    assert_int_equal(jint(r.json, "limit"), 20);
+    json_t *res = json_object_get(r.json, "results");
+    assert_int_equal(json_array_size(res), 5);
+    assert_string_equal(jstr(json_array_get(res, 0), "title"), "Alien");
+    resp_free(&r);
+    get_ok(f, "/indexes/docs/documents?offset=1&limit=2&fields=title", &r);
+    res = json_object_get(r.json, "results");
+    assert_int_equal(json_array_size(res), 2);
+    assert_int_equal(json_object_size(json_array_get(res, 0)), 1);
+    assert_string_equal(jstr(json_array_get(res, 0), "title"), "Brazil");
+    assert_int_equal(jint(r.json, "total"), 5);
+    resp_free(&r);
+    get_ok(f, "/indexes/docs/documents/four", &r);
+    assert_string_equal(jstr(r.json, "title"), "Dune");
+    resp_free(&r);
+    get_ok(f, "/indexes/docs/documents/1?fields=year", &r);
+    assert_int_equal(json_object_size(r.json), 1);
+    assert_int_equal(jint(r.json, "year"), 1979);
+    resp_free(&r);
+    req_error(f, "GET", "/indexes/docs/documents/99", NULL, NULL, 404, "document_not_found");
+    req_error(f, "GET", "/indexes/none/documents", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/none/documents/1", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/docs/documents?limit=x", NULL, NULL, 400,
+              "invalid_document_limit");
+    req_error(f, "GET", "/indexes/docs/documents?offset=y", NULL, NULL, 400,
+              "invalid_document_offset");
+    req_error(f, "GET", "/indexes/docs/documents?sortBy=1", NULL, NULL, 400, "bad_request");
+
+    /* PUT merges fields; POST replaces. */
+    enqueue(f, "PUT", "/indexes/docs/documents", json, "[{\"id\":1,\"rating\":5}]",
+            "documentAdditionOrUpdate", "docs");
+    t = enqueue(f, "POST", "/indexes/docs/documents", json, "[{\"id\":2,\"rating\":3}]",
+                "documentAdditionOrUpdate", "docs");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/docs/documents/1", &r);
+    assert_string_equal(jstr(r.json, "title"), "Alien");
+    assert_int_equal(jint(r.json, "rating"), 5);
+    resp_free(&r);
+    get_ok(f, "/indexes/docs/documents/2", &r);
+    assert_null(json_object_get(r.json, "title"));
+    resp_free(&r);
+
+    /* Deletions: one, a batch (strings and integers), all. */
+    enqueue(f, "DELETE", "/indexes/docs/documents/four", NULL, NULL, "documentDeletion", "docs");
+    t = enqueue(f, "POST", "/indexes/docs/documents/delete-batch", json, "[1,\"3\"]",
+                "documentDeletion", "docs");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/docs/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 2);
+    resp_free(&r);
+    req_error(f, "POST", "/indexes/docs/documents/delete-batch", json, "{\"ids\":[1]}", 400,
+              "bad_request");
+    req_error(f, "POST", "/indexes/docs/documents/delete-batch", json, "[true]", 400,
+              "invalid_document_id");
+    req_error(f, "DELETE", "/indexes/docs/documents/bad%20id", NULL, NULL, 400,
+              "invalid_document_id");
+    req_error(f, "DELETE", "/indexes/none/documents/1", NULL, NULL, 404, "index_not_found");
+}
+
+/* DELETE /indexes/{uid}/documents: every document goes, the index stays. */
+static void
+test_documents_clear(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes/c/documents", "application/json",
+                          "[{\"id\":1},{\"id\":2}]", "documentAdditionOrUpdate", "c");
+    wait_succeeded(f, t);
+    req_error(f, "DELETE", "/indexes/a%20b/documents", NULL, NULL, 400, "invalid_index_uid");
+    struct resp r;
+    req(f, "DELETE", "/indexes/c/documents", NULL, NULL, &r);
+    t = expect_summarized(&r, 202, "documentDeletion", "c");
+    resp_free(&r);
+    wait_succeeded(f, t);
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", t);
+    get_ok(f, path, &r);
+    json_t *d = json_object_get(r.json, "details");
+    assert_int_equal(jint(d, "deletedDocuments"), 2);
+    resp_free(&r);
+    get_ok(f, "/indexes/c/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 0);
+    resp_free(&r);
+    get_ok(f, "/indexes/c", &r); /* the index and its primary key stay */
+    assert_string_equal(jstr(r.json, "primaryKey"), "id");
+    resp_free(&r);
+    /* Documents can be added again after a clear. */
+    t = enqueue(f, "POST", "/indexes/c/documents", "application/json", "[{\"id\":3}]",
+                "documentAdditionOrUpdate", "c");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/c/documents", &r);
+    assert_int_equal(jint(r.json, "total"), 1);
+    resp_free(&r);
+    req_error(f, "DELETE", "/indexes/none/documents", NULL, NULL, 404, "index_not_found");
+}
+
+static void
+test_settings(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"s\"}",
+                          "indexCreation", "s");
+    wait_succeeded(f, t);
+    struct resp r;
+    get_ok(f, "/indexes/s/settings", &r);
+    json_t *fa = json_object_get(r.json, "filterableAttributes");
+    assert_true(json_is_array(fa) && json_array_size(fa) == 0);
+    resp_free(&r);
+    t = enqueue(f, "PATCH", "/indexes/s/settings", "application/json",
+                "{\"filterableAttributes\":[\"genre\"],\"stopWords\":[\"the\"]}", "settingsUpdate",
+                "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings", &r);
+    fa = json_object_get(r.json, "filterableAttributes");
+    assert_int_equal(json_array_size(fa), 1);
+    assert_string_equal(json_string_value(json_array_get(fa, 0)), "genre");
+    resp_free(&r);
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json", "{\"nope\":1}", 400,
+              "bad_request");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json", "[]", 400, "bad_request");
+    req_error(f, "GET", "/indexes/none/settings", NULL, NULL, 404, "index_not_found");
+    t = enqueue(f, "DELETE", "/indexes/s/settings", NULL, NULL, "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings", &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "filterableAttributes")), 0);
+    resp_free(&r);
+
+    /* One setting at its own path: GET the value, PUT a new one, DELETE to reset. */
+    t = enqueue(f, "PUT", "/indexes/s/settings/sortable-attributes", "application/json",
+                "[\"year\",\"title\"]", "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/sortable-attributes", &r);
+    assert_string_equal(r.body, "[\"title\",\"year\"]"); /* a set, sorted */
+    resp_free(&r);
+    get_ok(f, "/indexes/s/settings", &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "sortableAttributes")), 2);
+    resp_free(&r);
+    t = enqueue(f, "PUT", "/indexes/s/settings/distinct-attribute", "application/json",
+                "\"title\"", "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/distinct-attribute", &r);
+    assert_string_equal(r.body, "\"title\"");
+    resp_free(&r);
+    t = enqueue(f, "DELETE", "/indexes/s/settings/distinct-attribute", NULL, NULL,
+                "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/distinct-attribute", &r);
+    assert_string_equal(r.body, "null");
+    resp_free(&r);
+    get_ok(f, "/indexes/s/settings/ranking-rules", &r);
+    assert_int_equal(json_array_size(r.json), 6);
+    resp_free(&r);
+    t = enqueue(f, "DELETE", "/indexes/s/settings/sortable-attributes", NULL, NULL,
+                "settingsUpdate", "s");
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/s/settings/sortable-attributes", &r);
+    assert_string_equal(r.body, "[]");
+    resp_free(&r);
+    req_error(f, "PUT", "/indexes/s/settings/stop-words", "application/json", "\"the\"", 400,
+              "invalid_settings");
+    req_error(f, "GET", "/indexes/s/settings/typo-tolerance", NULL, NULL, 404, "not_found");
+    req_error(f, "PUT", "/indexes/s/settings/nope", "application/json", "[]", 404, "not_found");
+    req_error(f, "GET", "/indexes/none/settings/stop-words", NULL, NULL, 404, "index_not_found");
+    req_error(f, "PUT", "/indexes/s/settings/stop-words", "application/json", "[", 400,
+              "malformed_payload");
+}
+
+/* ---- tasks and batches ----------------------------------------------------------------------- */
+
+static void
+expect_uids(struct fixture *f, const char *path, const long long *uids, size_t count)
+{
+    struct resp r;
+    get_ok(f, path, &r);
+    json_t *res = json_object_get(r.json, "results");
+    if (json_array_size(res) != count)
+        fail_msg("GET %s: %zu results, expected %zu: %s", path, json_array_size(res), count,
+                 r.body);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(jint(json_array_get(res, i), "uid"), uids[i]);
+    resp_free(&r);
+}
+
+/*
+ * GET /stats and GET /indexes/{uid}/stats: Meilisearch's shapes, the counts
+ * of the documents sent, fieldDistribution counted while the index is small
+ * and {} past folio's bound (10 000 documents).
+ */
+static void
+test_stats(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct resp r;
+    get_ok(f, "/stats", &r);
+    assert_true(jint(r.json, "databaseSize") > 0);
+    assert_true(jint(r.json, "usedDatabaseSize") >= 0);
+    assert_true(json_is_null(json_object_get(r.json, "lastUpdate")));
+    assert_int_equal(json_object_size(json_object_get(r.json, "indexes")), 0);
+    resp_free(&r);
+
+    long long t = enqueue(f, "POST", "/indexes/movies/documents", "application/json",
+                          "[{\"id\":1,\"title\":\"A\",\"genre\":\"drama\"},"
+                          "{\"id\":2,\"title\":\"B\"},{\"id\":3,\"year\":1999}]",
+                          "documentAdditionOrUpdate", "movies");
+    wait_succeeded(f, t);
+    t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"empty\"}",
+                "indexCreation", "empty");
+    wait_succeeded(f, t);
+
+    get_ok(f, "/indexes/movies/stats", &r);
+    assert_int_equal(json_object_size(r.json), 9);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 3);
+    assert_true(jint(r.json, "indexSize") > 0);
+    assert_true(jint(r.json, "usedIndexSize") > 0);
+    assert_true(jint(r.json, "usedIndexSize") <= jint(r.json, "indexSize"));
+    long long raw = jint(r.json, "rawDocumentDbSize");
+    assert_true(raw > 0);
+    assert_int_equal(jint(r.json, "avgDocumentSize"), raw / 3);
+    assert_true(json_is_false(json_object_get(r.json, "isIndexing")));
+    assert_int_equal(jint(r.json, "numberOfEmbeddings"), 0);
+    assert_int_equal(jint(r.json, "numberOfEmbeddedDocuments"), 0);
+    char *fd = json_dumps(json_object_get(r.json, "fieldDistribution"), JSON_COMPACT);
+    assert_string_equal(fd, "{\"genre\":1,\"id\":3,\"title\":2,\"year\":1}");
+    free(fd);
+    resp_free(&r);
+
+    get_ok(f, "/indexes/empty/stats", &r);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 0);
+    assert_int_equal(jint(r.json, "avgDocumentSize"), 0);
+    assert_int_equal(json_object_size(json_object_get(r.json, "fieldDistribution")), 0);
+    resp_free(&r);
+
+    get_ok(f, "/stats", &r);
+    json_t *ix = json_object_get(r.json, "indexes");
+    assert_int_equal(json_object_size(ix), 2);
+    assert_int_equal(jint(json_object_get(ix, "movies"), "numberOfDocuments"), 3);
+    assert_int_equal(jint(json_object_get(ix, "empty"), "numberOfDocuments"), 0);
+    const char *last = jstr(r.json, "lastUpdate");
+    assert_true(strlen(last) >= 20 && last[strlen(last) - 1] == 'Z');
+    resp_free(&r);
+    /* lastUpdate is the latest updatedAt of the indexes. */
+    get_ok(f, "/indexes/empty", &r);
+    char empty_updated[64];
+    snprintf(empty_updated, sizeof(empty_updated), "%s", jstr(r.json, "updatedAt"));
+    resp_free(&r);
+    get_ok(f, "/stats", &r);
+    assert_string_equal(jstr(r.json, "lastUpdate"), empty_updated);
+    resp_free(&r);
+
+    req_error(f, "GET", "/indexes/none/stats", NULL, NULL, 404, "index_not_found");
+    req_error(f, "GET", "/indexes/a%20b/stats", NULL, NULL, 400, "invalid_index_uid");
+
+    /* Past 10 000 documents folio does not count fields on a request. */
+    size_t cap = 20 * 10002 + 16, len = 0;
+    char *big = folio_malloc(cap);
+    big[len++] = '[';
+    for (int i = 0; i < 10001; i++)
+        len += (size_t)snprintf(big + len, cap - len, "%s{\"id\":%d}", i ? "," : "", i);
+    big[len++] = ']';
+    big[len] = '\0';
+    t = enqueue(f, "POST", "/indexes/big/documents", "application/json", big,
+                "documentAdditionOrUpdate", "big");
+    folio_free(big);
+    wait_succeeded(f, t);
+    get_ok(f, "/indexes/big/stats", &r);
+    assert_int_equal(jint(r.json, "numberOfDocuments"), 10001);
+    assert_true(json_is_object(json_object_get(r.json, "fieldDistribution")));
+    assert_int_equal(json_object_size(json_object_get(r.json, "fieldDistribution")), 0);
+    resp_free(&r);
+}
+
+/* ---- GET /journal ---------------------------------------------------------------------- */
+
+/*
+ * Reads a streamed response: the head, then chunks until the last one
+ * (chunked) or until the server closes (HTTP/1.0). Returns the body
+ * (NUL-terminated, caller frees) and whether the stream ended cleanly (the
+ * last chunk came). The connection buffer keeps what follows the response.
+ */
+static char *
+tc_read_stream(struct tconn *c, struct resp *r, size_t *out_len, bool *clean, int timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t deadline = now_ms() + timeout_ms;
+    char *end;
+    while ((end = c->len ? strstr(c->buf, "\r\n\r\n") : NULL) == NULL)
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            fail_msg("connection ended before a stream head");
+    size_t head_len = (size_t)(end - c->buf) + 2;
+    r->head = strndup(c->buf, head_len);
+    assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+    size_t pos = head_len + 2;
+    bool chunked = strcasestr(r->head, "Transfer-Encoding: chunked") != NULL;
+    char *body = NULL;
+    size_t blen = 0;
+    FILE *m = open_memstream(&body, &blen);
+    *clean = false;
+    for (;;) {
+        if (!chunked) {
+            if (c->len > pos) {
+                fwrite(c->buf + pos, 1, c->len - pos, m);
+                pos = c->len;
+            }
+            if (tc_fill(c, (int)(deadline - now_ms())) <= 0) {
+                *clean = true; /* unframed: the close is the end */
+                break;
+            }
+            continue;
+        }
+        char *crlf = c->len > pos ? strstr(c->buf + pos, "\r\n") : NULL;
+        if (crlf != NULL) {
+            size_t size = strtoul(c->buf + pos, NULL, 16);
+            size_t data = (size_t)(crlf - c->buf) + 2;
+            if (c->len >= data + size + 2) {
+                assert_memory_equal(c->buf + data + size, "\r\n", 2);
+                fwrite(c->buf + data, 1, size, m);
+                pos = data + size + 2;
+                if (size == 0) {
+                    *clean = true;
+                    break;
+                }
+                continue;
+            }
+        }
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            break; /* cut: not clean */
+    }
+    fclose(m);
+    memmove(c->buf, c->buf + pos, c->len - pos);
+    c->len -= pos;
+    if (c->buf)
+        c->buf[c->len] = '\0';
+    *out_len = blen;
+    return body;
+}
+
+/* Checks NDJSON lines are events with consecutive seqs from `from`; returns the count. */
+static long long
+check_events(const char *body, long long from)
+{
+    long long n = 0;
+    for (const char *p = body; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        if (nl == NULL)
+            fail_msg("a line without its newline: %.200s", p);
+        json_error_t e;
+        json_t *ev = json_loadb(p, (size_t)(nl - p), 0, &e);
+        if (ev == NULL)
+            fail_msg("not JSON (%s): %.200s", e.text, p);
+        assert_int_equal(jint(ev, "seq"), from + n);
+        assert_true(strlen(jstr(ev, "type")) > 0);
+        assert_true(json_is_integer(json_object_get(ev, "at")));
+        json_decref(ev);
+        n++;
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* GET /journal path on a fresh connection, read to the end. */
+static char *
+journal_get(struct fixture *f, const char *path, size_t *len)
+{
+    struct tconn c;
+    struct resp r;
+    bool clean;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    char *body = tc_read_stream(&c, &r, len, &clean, IO_TIMEOUT_MS);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.head, "Content-Type: application/x-ndjson"));
+    assert_non_null(strcasestr(r.head, "Transfer-Encoding: chunked"));
+    assert_null(strcasestr(r.head, "Content-Length"));
+    assert_true(clean);
+    resp_free(&r);
+    tc_close(&c);
+    return body;
+}
+
+/*
+ * GET /journal without follow: every event from `from` to the current end
+ * as NDJSON, seqs consecutive, then the stream ends; errors for bad
+ * parameters; a request pipelined behind a stream is answered after it;
+ * HTTP/1.0 gets the lines unframed and a close.
+ */
+static void
+test_journal(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes/j/documents", "application/json",
+                          "[{\"id\":1},{\"id\":2}]", "documentAdditionOrUpdate", "j");
+    wait_succeeded(f, t);
+    size_t len;
+    char *body = journal_get(f, "/journal", &len);
+    long long all = check_events(body, 1);
+    assert_true(all >= 5); /* server_started, task_registered, batch_started, ..., task_succeeded */
+    assert_non_null(strstr(body, "\"type\":\"server_started\""));
+    assert_non_null(strstr(body, "\"type\":\"task_registered\""));
+    assert_non_null(strstr(body, "\"type\":\"task_succeeded\""));
+    free(body);
+
+    body = journal_get(f, "/journal?from=3&follow=false", &len);
+    assert_int_equal(check_events(body, 3), all - 2);
+    free(body);
+    char path[64];
+    snprintf(path, sizeof(path), "/journal?from=%lld", all + 100);
+    body = journal_get(f, path, &len);
+    assert_int_equal(len, 0);
+    free(body);
+
+    req_message(f, "GET", "/journal?from=0", NULL, NULL, 400, "invalid_journal_from",
+                "Invalid value in parameter `from`: could not parse `0` as a sequence number: a "
+                "positive integer, the seq of the first event to send (seqs start at 1)");
+    req_error(f, "GET", "/journal?from=x1", NULL, NULL, 400, "invalid_journal_from");
+    req_error(f, "GET", "/journal?from=-1", NULL, NULL, 400, "invalid_journal_from");
+    req_error(f, "GET", "/journal?from=99999999999999999999999", NULL, NULL, 400,
+              "invalid_journal_from");
+    req_error(f, "GET", "/journal?follow=yes", NULL, NULL, 400, "invalid_journal_follow");
+    req_error(f, "GET", "/journal?since=1", NULL, NULL, 400, "bad_request");
+    req_error(f, "POST", "/journal", NULL, NULL, 405, "method_not_allowed");
+
+    /* Pipelined: the stream, then /health, answered in order on the connection. */
+    struct tconn c;
+    struct resp r;
+    bool clean;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    body = tc_read_stream(&c, &r, &len, &clean, IO_TIMEOUT_MS);
+    assert_true(clean);
+    assert_true(check_events(body, 2) >= all - 1);
+    free(body);
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(r.json, "status"), "available");
+    resp_free(&r);
+    tc_close(&c);
+
+    /* HTTP/1.0: no chunked framing, the connection closes at the end. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=1 HTTP/1.0\r\n\r\n");
+    body = tc_read_stream(&c, &r, &len, &clean, IO_TIMEOUT_MS);
+    assert_null(strcasestr(r.head, "Transfer-Encoding"));
+    assert_non_null(strcasestr(r.head, "Connection: close"));
+    assert_true(check_events(body, 1) >= all);
+    free(body);
+    resp_free(&r);
+    tc_close(&c);
+}
+
+/* Reads from c until body holds a line with needle (or fails after timeout_ms). */
+static void
+follow_until(struct tconn *c, const char *needle, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (c->buf == NULL || strstr(c->buf, needle) == NULL)
+        if (tc_fill(c, (int)(deadline - now_ms())) <= 0)
+            fail_msg("the stream did not bring `%s`: %.500s", needle, c->buf ? c->buf : "");
+}
+
+/* Polls the server log until it holds needle; returns the log (caller frees). */
+static char *
+log_wait(struct fixture *f, const char *needle, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        size_t len = 0;
+        char *log = (char *)tu_read_file(f->log_path, &len);
+        if (log != NULL) {
+            log = folio_realloc(log, len + 1);
+            log[len] = '\0';
+            if (strstr(log, needle) != NULL)
+                return log;
+            folio_free(log);
+        }
+        if (now_ms() > deadline)
+            fail_msg("the log never said `%s`", needle);
+        sleep_ms(20);
+    }
+}
+
+/*
+ * follow=true: new events arrive on the open stream as they become durable;
+ * a client that leaves ends its stream (the server logs it and goes on); on
+ * SIGTERM a following stream gets its last chunk and foliod exits 0.
+ */
+static void
+test_journal_follow(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct tconn c;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?from=1&follow=true HTTP/1.1\r\nHost: t\r\n\r\n");
+    follow_until(&c, "\"type\":\"server_started\"", IO_TIMEOUT_MS);
+    assert_non_null(strstr(c.buf, "Transfer-Encoding: chunked"));
+    assert_null(strstr(c.buf, "task_registered"));
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"live\"}",
+                          "indexCreation", "live");
+    follow_until(&c, "\"type\":\"task_registered\"", IO_TIMEOUT_MS);
+    follow_until(&c, "\"type\":\"task_succeeded\"", IO_TIMEOUT_MS);
+    assert_non_null(strstr(c.buf, "\"index_uid\":\"live\""));
+    wait_succeeded(f, t);
+    /* The client leaves: its stream ends, the server serves on. */
+    tc_close(&c);
+    char *log = log_wait(f, "why=client_left", 10000);
+    folio_free(log);
+    struct resp r;
+    get_ok(f, "/health", &r);
+    resp_free(&r);
+
+    /* SIGTERM with a following stream open: the stream ends cleanly, exit 0. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /journal?follow=true HTTP/1.1\r\nHost: t\r\n\r\n");
+    follow_until(&c, "\"type\":\"server_started\"", IO_TIMEOUT_MS);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
+    while (tc_fill(&c, (int)(deadline - now_ms())) > 0)
+        ;
+    size_t n = strlen(c.buf);
+    assert_true(n >= 5 && strcmp(c.buf + n - 5, "0\r\n\r\n") == 0);
+    tc_close(&c);
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Back-pressure: a client that stops reading a long stream does not make
+ * the server buffer it. Some 10 MB of events are streamed to a client with a
+ * tiny receive buffer that reads nothing for a while; the server keeps
+ * serving others meanwhile, the client then reads every event in order, and
+ * the largest response buffer the stream held (logged at its end) stayed
+ * near the server's bound (256 KiB) rather than the size of the stream.
+ */
+static void
+test_journal_backpressure(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    /* Documents payloads under the inline bound travel in the events (hex: twice the size). */
+    size_t cap = 16000, plen = 0;
+    char *payload = folio_malloc(cap);
+    plen += (size_t)snprintf(payload, cap, "[");
+    for (int i = 0; i < 100; i++)
+        plen += (size_t)snprintf(payload + plen, cap - plen,
+                                 "%s{\"id\":%d,\"t\":\"%0120d\"}", i ? "," : "", i, i);
+    plen += (size_t)snprintf(payload + plen, cap - plen, "]");
+    assert_true(plen < 15000);
+    int64_t t0 = now_ms();
+    /* 16 connections at a time, so registrations share the journal's group commits. */
+    enum { WRITERS = 16, ROUNDS = 20 };
+    const int tasks = WRITERS * ROUNDS;
+    struct tconn w[WRITERS];
+    struct resp r;
+    for (int k = 0; k < WRITERS; k++)
+        tc_open(f, &w[k]);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int k = 0; k < WRITERS; k++) {
+            tc_sendf(&w[k], "POST /indexes/bp/documents HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     plen);
+            tc_send(&w[k], payload, plen);
+        }
+        for (int k = 0; k < WRITERS; k++) {
+            tc_read(&w[k], &r);
+            assert_int_equal(r.status, 202);
+            resp_free(&r);
+        }
+    }
+    for (int k = 0; k < WRITERS; k++)
+        tc_close(&w[k]);
+    folio_free(payload);
+
+    fprintf(stderr, "registered %d tasks in %lld ms\n", tasks, (long long)(now_ms() - t0));
+    struct tconn c;
+    memset(&c, 0, sizeof(c));
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(c.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    tc_sendf(&c, "GET /journal?from=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    /* Not reading: the server must go on serving everyone else. */
+    for (int i = 0; i < 10; i++) {
+        get_ok(f, "/health", &r);
+        resp_free(&r);
+        sleep_ms(50);
+    }
+    size_t len;
+    bool clean;
+    char *body = tc_read_stream(&c, &r, &len, &clean, 60000);
+    assert_true(clean);
+    resp_free(&r);
+    tc_close(&c);
+    long long n = check_events(body, 1);
+    assert_true(n >= tasks);
+    fprintf(stderr, "streamed %lld events, %zu bytes (%lld ms from the start of the test)\n", n,
+            len, (long long)(now_ms() - t0));
+    assert_true(len > 8u << 20);
+    free(body);
+    char *log = log_wait(f, "msg=\"journal stream ended\"", 10000);
+    const char *at = strstr(log, "buffered_max=");
+    assert_non_null(at);
+    unsigned long long buffered = strtoull(at + strlen("buffered_max="), NULL, 10);
+    fprintf(stderr, "largest response buffer: %llu bytes\n", buffered);
+    assert_true(buffered < (512u << 10));
+    folio_free(log);
+}
+
+static void
+test_tasks(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    /* Tasks 0..3: creations of t0, t1, t2 and a failing one (t0 again). */
+    for (int i = 0; i < 3; i++) {
+        char body[64];
+        snprintf(body, sizeof(body), "{\"uid\":\"t%d\"}", i);
+        char uid[8];
+        snprintf(uid, sizeof(uid), "t%d", i);
+        enqueue(f, "POST", "/indexes", "application/json", body, "indexCreation", uid);
+    }
+    enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"t0\"}", "indexCreation", "t0");
+    char *st = wait_task(f, 3);
+    assert_string_equal(st, "failed");
+    free(st);
+    wait_succeeded(f, 2);
+
+    struct resp r;
+    get_ok(f, "/tasks", &r);
+    assert_int_equal(json_object_size(r.json), 5);
+    assert_int_equal(jint(r.json, "total"), 4);
+    assert_int_equal(jint(r.json, "limit"), 20);
+    assert_int_equal(jint(r.json, "from"), 3);
+    assert_true(json_is_null(json_object_get(r.json, "next")));
+    json_t *t3 = json_array_get(json_object_get(r.json, "results"), 0);
+    assert_string_equal(jstr(t3, "status"), "failed");
+    json_t *err = json_object_get(t3, "error");
+    assert_string_equal(jstr(err, "code"), "index_already_exists");
+    resp_free(&r);
+
+    get_ok(f, "/tasks?limit=2", &r);
+    assert_int_equal(jint(r.json, "from"), 3);
+    assert_int_equal(jint(r.json, "next"), 1);
+    assert_int_equal(jint(r.json, "limit"), 2);
+    resp_free(&r);
+    long long a[] = {1, 0};
+    expect_uids(f, "/tasks?limit=2&from=1", a, 2);
+    long long b[] = {0, 1, 2, 3};
+    expect_uids(f, "/tasks?reverse=true", b, 4);
+    long long c[] = {3};
+    expect_uids(f, "/tasks?statuses=failed", c, 1);
+    long long d[] = {3, 0};
+    expect_uids(f, "/tasks?indexUids=t0", d, 2);
+    expect_uids(f, "/tasks?indexUids=t0&statuses=succeeded,canceled", d + 1, 1);
+    expect_uids(f, "/tasks?types=indexCreation&uids=0,3,9", d, 2);
+    expect_uids(f, "/tasks?types=*&statuses=*&uids=*&indexUids=*&afterEnqueuedAt=2000-01-01",
+                (long long[]){3, 2, 1, 0}, 4);
+    expect_uids(f, "/tasks?beforeEnqueuedAt=2000-01-01T00:00:00Z", NULL, 0);
+    expect_uids(f, "/tasks?afterFinishedAt=2000-01-01T10:00:00.5%2B02:00&batchUids=0", d + 1, 1);
+    expect_uids(f, "/tasks?canceledBy=0", NULL, 0);
+
+    /* Every invalid value has its own code. */
+    static const struct {
+        const char *query, *code;
+    } bad[] = {
+        {"uids=x", "invalid_task_uids"},
+        {"uids=1,-2", "invalid_task_uids"},
+        {"batchUids=x", "invalid_batch_uids"},
+        {"canceledBy=x", "invalid_task_canceled_by"},
+        {"types=doggo", "invalid_task_types"},
+        {"statuses=doggo", "invalid_task_statuses"},
+        {"indexUids=a%20b", "invalid_index_uid"},
+        {"limit=x", "invalid_task_limit"},
+        {"from=-1", "invalid_task_from"},
+        {"reverse=yes", "invalid_task_reverse"},
+        {"afterEnqueuedAt=x", "invalid_task_after_enqueued_at"},
+        {"beforeEnqueuedAt=2025-13-01", "invalid_task_before_enqueued_at"},
+        {"afterStartedAt=x", "invalid_task_after_started_at"},
+        {"beforeStartedAt=x", "invalid_task_before_started_at"},
+        {"afterFinishedAt=x", "invalid_task_after_finished_at"},
+        {"beforeFinishedAt=2025-01-01T25:00:00Z", "invalid_task_before_finished_at"},
+        {"doggo=1", "bad_request"},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/tasks?%s", bad[i].query);
+        req_error(f, "GET", path, NULL, NULL, 400, bad[i].code);
+        snprintf(path, sizeof(path), "/batches?%s", bad[i].query);
+        req_error(f, "GET", path, NULL, NULL, 400, bad[i].code);
+    }
+    req(f, "GET", "/tasks?types=doggo", NULL, NULL, &r);
+    assert_string_equal(jstr(r.json, "message"),
+                        "Invalid value in parameter `types`: `doggo` is not a valid task type. "
+                        "Available types are `documentAdditionOrUpdate`, `documentDeletion`, "
+                        "`settingsUpdate`, `indexCreation`, `indexDeletion`, `indexUpdate`, "
+                        "`indexSwap`, `taskCancelation`, `taskDeletion`, `snapshotCreation`, "
+                        "`singleIndexSnapshotCreation`, `singleIndexSnapshotImport`.");
+    resp_free(&r);
+    req(f, "GET", "/tasks?uids=1,x", NULL, NULL, &r);
+    assert_string_equal(jstr(r.json, "message"),
+                        "Invalid value in parameter `uids[1]`: could not parse `x` as a positive "
+                        "integer");
+    resp_free(&r);
+
+    get_ok(f, "/tasks/0", &r);
+    assert_int_equal(jint(r.json, "uid"), 0);
+    assert_string_equal(jstr(r.json, "type"), "indexCreation");
+    assert_string_equal(jstr(r.json, "indexUid"), "t0");
+    resp_free(&r);
+    req_message(f, "GET", "/tasks/77", NULL, NULL, 404, "task_not_found", "Task `77` not found.");
+    req_message(f, "GET", "/tasks/abc", NULL, NULL, 400, "invalid_task_uids",
+                "Task uid `abc` is invalid. It should only contain numeric characters.");
+    req_message(f, "GET", "/tasks?limit=1&doggo=2", NULL, NULL, 400, "bad_request",
+                "Unknown parameter `doggo`: expected one of `limit`, `from`, `reverse`, "
+                "`batchUids`, `uids`, `canceledBy`, `types`, `statuses`, `indexUids`, "
+                "`afterEnqueuedAt`, `beforeEnqueuedAt`, `afterStartedAt`, `beforeStartedAt`, "
+                "`afterFinishedAt`, `beforeFinishedAt`");
+    req_message(f, "GET", "/tasks?afterEnqueuedAt=doggo", NULL, NULL, 400,
+                "invalid_task_after_enqueued_at",
+                "Invalid value in parameter `afterEnqueuedAt`: `doggo` is an invalid date-time. "
+                "It should follow the YYYY-MM-DD or RFC 3339 date-time format.");
+
+    /* Batches: each creation ran alone. */
+    get_ok(f, "/batches", &r);
+    assert_int_equal(jint(r.json, "total"), 4);
+    json_t *b0 = json_array_get(json_object_get(r.json, "results"), 3);
+    assert_int_equal(jint(b0, "uid"), 0);
+    assert_true(json_is_null(json_object_get(b0, "progress")));
+    assert_int_equal(jint(json_object_get(b0, "stats"), "totalNbTasks"), 1);
+    resp_free(&r);
+    get_ok(f, "/batches/1", &r);
+    assert_int_equal(jint(r.json, "uid"), 1);
+    resp_free(&r);
+    long long only1[] = {1};
+    expect_uids(f, "/batches?uids=1", only1, 1);
+    req_error(f, "GET", "/batches/99", NULL, NULL, 404, "batch_not_found");
+    req_error(f, "GET", "/batches/x", NULL, NULL, 400, "invalid_batch_uids");
+}
+
+static void
+test_cancel_delete(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t0 = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"c\"}",
+                           "indexCreation", "c");
+    wait_succeeded(f, t0);
+
+    req_message(f, "POST", "/tasks/cancel", NULL, NULL, 400, "missing_task_filters",
+                "Query parameters to filter the tasks to cancel are missing. Available query "
+                "parameters are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, "
+                "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, "
+                "`beforeFinishedAt`, `afterFinishedAt`.");
+    req_error(f, "DELETE", "/tasks", NULL, NULL, 400, "missing_task_filters");
+    req_error(f, "POST", "/tasks/cancel?limit=1", NULL, NULL, 400, "bad_request");
+    req_error(f, "DELETE", "/tasks?from=1", NULL, NULL, 400, "bad_request");
+    req_error(f, "DELETE", "/tasks?uids=x", NULL, NULL, 400, "invalid_task_uids");
+    req_error(f, "POST", "/tasks/cancel?statuses=nope", NULL, NULL, 400, "invalid_task_statuses");
+
+    /* Meilisearch answers these two with 200 and the summarized task. */
+    struct resp r;
+    req(f, "POST", "/tasks/cancel?statuses=enqueued", NULL, NULL, &r);
+    long long cancel = expect_summarized(&r, 200, "taskCancelation", NULL);
+    resp_free(&r);
+    assert_int_equal(cancel, 1);
+    wait_succeeded(f, cancel);
+    get_ok(f, "/tasks/1", &r);
+    json_t *det = json_object_get(r.json, "details");
+    assert_string_equal(jstr(det, "originalFilter"), "?statuses=enqueued");
+    resp_free(&r);
+
+    req(f, "DELETE", "/tasks?uids=0", NULL, NULL, &r);
+    long long del = expect_summarized(&r, 200, "taskDeletion", NULL);
+    resp_free(&r);
+    wait_succeeded(f, del);
+    req_error(f, "GET", "/tasks/0", NULL, NULL, 404, "task_not_found");
+    get_ok(f, "/tasks/2", &r);
+    det = json_object_get(r.json, "details");
+    assert_string_equal(jstr(det, "originalFilter"), "?uids=0");
+    assert_int_equal(jint(det, "deletedTasks"), 1);
+    resp_free(&r);
+}
+
+/* ---- connections ----------------------------------------------------------------------------- */
+
+static void
+test_keep_alive_pipelining(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct tconn c;
+    struct resp r;
+    tc_open(f, &c);
+    /* Keep-alive: three requests one after the other on one connection. */
+    for (int i = 0; i < 3; i++) {
+        tc_sendf(&c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+        tc_read(&c, &r);
+        assert_int_equal(r.status, 200);
+        assert_null(strcasestr(r.head, "Connection: close"));
+        resp_free(&r);
+    }
+    /* Pipelined in one write: the GET after the POST sees the task it created. */
+    tc_sendf(&c, "GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\":\"p1\"}"
+                 "GET /tasks/0 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\n{\"uid\r\n7\r\n\":\"p2\"}\r\n0\r\n\r\n"
+                 "GET /tasks?uids=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(json_object_get(r.json, "pkgVersion"));
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(expect_summarized(&r, 202, "indexCreation", "p1"), 0);
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(r.json, "uid"), 0);
+    resp_free(&r);
+    tc_read(&c, &r);
+    expect_error(&r, 404, "not_found");
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(expect_summarized(&r, 202, "indexCreation", "p2"), 1);
+    resp_free(&r);
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(r.json, "total"), 1);
+    assert_non_null(strcasestr(r.head, "Connection: close"));
+    resp_free(&r);
+    assert_true(tc_closed(&c, 5000));
+    tc_close(&c);
+
+    /* Many pipelined requests (more than the server queues at once) all come back in order. */
+    tc_open(f, &c);
+    struct srv_buf {
+        char *p;
+        size_t n;
+    } all = {NULL, 0};
+    FILE *m = open_memstream(&all.p, &all.n);
+    for (int i = 0; i < 100; i++)
+        fprintf(m, "GET /tasks/%d HTTP/1.1\r\nHost: t\r\n\r\n", i % 3);
+    fclose(m);
+    tc_send(&c, all.p, all.n);
+    free(all.p);
+    for (int i = 0; i < 100; i++) {
+        tc_read(&c, &r);
+        if (i % 3 == 2) {
+            expect_error(&r, 404, "task_not_found");
+        } else {
+            assert_int_equal(r.status, 200);
+            assert_int_equal(jint(r.json, "uid"), i % 3);
+        }
+        resp_free(&r);
+    }
+    tc_close(&c);
+
+    /* Expect: 100-continue gets the interim answer before the body is sent. */
+    tc_open(f, &c);
+    tc_sendf(&c, "POST /indexes HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 12\r\n\r\n");
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 100);
+    resp_free(&r);
+    tc_sendf(&c, "{\"uid\":\"p3\"}");
+    tc_read(&c, &r);
+    assert_int_equal(expect_summarized(&r, 202, "indexCreation", "p3"), 2);
+    resp_free(&r);
+    tc_close(&c);
+
+    /* HTTP/1.0 closes after one response unless it asks for keep-alive. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /health HTTP/1.0\r\n\r\n");
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_true(tc_closed(&c, 5000));
+    tc_close(&c);
+}
+
+static void
+test_limits(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--http-payload-size-limit", "1kB", NULL});
+    struct tconn c;
+    struct resp r;
+
+    /* Content-Length over the limit: 413 before any body byte is read, then the end. */
+    tc_open(f, &c);
+    tc_sendf(&c, "POST /indexes/x/documents HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                 "application/json\r\nContent-Length: 50000000\r\n\r\n[{\"id\":1}");
+    tc_read(&c, &r);
+    expect_error(&r, 413, "payload_too_large");
+    assert_string_equal(jstr(r.json, "message"),
+                        "The provided payload reached the size limit. The maximum accepted "
+                        "payload size is 1 kB.");
+    assert_non_null(strcasestr(r.head, "Connection: close"));
+    resp_free(&r);
+    assert_true(tc_closed(&c, 5000));
+    tc_close(&c);
+
+    /* A chunked body growing over the limit: 413 once it crosses it. */
+    tc_open(f, &c);
+    tc_sendf(&c, "POST /indexes/x/documents HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                 "application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[600];
+    memset(chunk, ' ', sizeof(chunk));
+    for (int i = 0; i < 2; i++) {
+        tc_sendf(&c, "%zx\r\n", sizeof(chunk));
+        tc_send(&c, chunk, sizeof(chunk));
+        tc_sendf(&c, "\r\n");
+    }
+    tc_read(&c, &r);
+    expect_error(&r, 413, "payload_too_large");
+    resp_free(&r);
+    tc_close(&c);
+
+    /* A body right at the limit is accepted. */
+    char body[1001];
+    memset(body, ' ', 1000);
+    memcpy(body, "[{\"id\":1}", 9);
+    body[999] = ']';
+    body[1000] = '\0';
+    enqueue(f, "POST", "/indexes/x/documents", "application/json", body,
+            "documentAdditionOrUpdate", "x");
+
+    /* Headers over 16 KiB: 431; a URI over it: 414. */
+    tc_open(f, &c);
+    char *big = folio_malloc(20001);
+    memset(big, 'a', 20000);
+    big[20000] = '\0';
+    tc_sendf(&c, "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+    tc_read(&c, &r);
+    expect_error(&r, 431, "header_too_large");
+    resp_free(&r);
+    tc_close(&c);
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /health?x=%s HTTP/1.1\r\nHost: t\r\n\r\n", big);
+    tc_read(&c, &r);
+    expect_error(&r, 414, "uri_too_long");
+    resp_free(&r);
+    tc_close(&c);
+    folio_free(big);
+
+    /* Not HTTP: 400 and the end. */
+    tc_open(f, &c);
+    tc_sendf(&c, "HELLO\r\n\r\n");
+    tc_read(&c, &r);
+    expect_error(&r, 400, "bad_request");
+    resp_free(&r);
+    assert_true(tc_closed(&c, 5000));
+    tc_close(&c);
+}
+
+static void
+test_slow_clients(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--http-request-timeout", "0.3", "--http-keep-alive-timeout",
+                                   "0.5", NULL});
+    struct tconn c;
+    struct resp r;
+
+    /* Headers that never end: 408 after the request timeout, then the end. */
+    tc_open(f, &c);
+    int64_t t0 = now_ms();
+    tc_sendf(&c, "GET /health HTTP/1.1\r\nHost: t\r\n");
+    tc_read(&c, &r);
+    int64_t waited = now_ms() - t0;
+    expect_error(&r, 408, "request_timeout");
+    resp_free(&r);
+    assert_true(waited >= 250 && waited < 10000);
+    assert_true(tc_closed(&c, 5000));
+    tc_close(&c);
+
+    /* Trickling headers does not extend the deadline. */
+    tc_open(f, &c);
+    t0 = now_ms();
+    tc_sendf(&c, "GET /health HTTP/1.1\r\n");
+    for (int i = 0; i < 4; i++) {
+        sleep_ms(100);
+        tc_sendf(&c, "X-%d: y\r\n", i);
+    }
+    tc_read(&c, &r);
+    expect_error(&r, 408, "request_timeout");
+    resp_free(&r);
+    assert_true(now_ms() - t0 < 10000);
+    tc_close(&c);
+
+    /* A body that stalls: 408. */
+    tc_open(f, &c);
+    tc_sendf(&c, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n{\"uid\"");
+    tc_read(&c, &r);
+    expect_error(&r, 408, "request_timeout");
+    resp_free(&r);
+    tc_close(&c);
+
+    /* An idle keep-alive connection is closed after the keep-alive timeout. */
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    tc_read(&c, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    t0 = now_ms();
+    assert_true(tc_closed(&c, 10000));
+    waited = now_ms() - t0;
+    assert_true(waited >= 400);
+    tc_close(&c);
+
+    /* A connection that never sends anything is closed as idle too. */
+    tc_open(f, &c);
+    assert_true(tc_closed(&c, 10000));
+    tc_close(&c);
+
+    /* The server still serves afterwards. */
+    struct resp h;
+    get_ok(f, "/health", &h);
+    resp_free(&h);
+}
+
+static void
+test_auth(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--master-key", "s3cr3t-key", NULL});
+    struct resp r;
+    get_ok(f, "/health", &r);
+    resp_free(&r);
+    req_message(f, "GET", "/tasks", NULL, NULL, 401, "missing_authorization_header",
+                "The Authorization header is missing. It must use the bearer authorization "
+                "method.");
+    req(f, "POST", "/indexes", "application/json", "{\"uid\":\"a\"}", &r);
+    expect_error_type(&r, 401, "missing_authorization_header", "auth");
+    resp_free(&r);
+    f->key = "wrong-key";
+    req_message(f, "GET", "/version", NULL, NULL, 403, "invalid_api_key",
+                "The provided API key is invalid.");
+    f->key = "s3cr3t-key";
+    get_ok(f, "/tasks", &r);
+    resp_free(&r);
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"a\"}",
+                          "indexCreation", "a");
+    wait_succeeded(f, t);
+    f->key = NULL;
+
+    /* Another scheme than Bearer is an invalid key. */
+    struct tconn c;
+    tc_open(f, &c);
+    tc_sendf(&c, "GET /indexes HTTP/1.1\r\nHost: t\r\n"
+                 "Authorization: Basic czNjcjN0LWtleQ==\r\n\r\n");
+    tc_read(&c, &r);
+    expect_error_type(&r, 403, "invalid_api_key", "auth");
+    resp_free(&r);
+    tc_close(&c);
+}
+
+static void
+test_sigterm(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"z\"}",
+                          "indexCreation", "z");
+    wait_succeeded(f, t);
+
+    /* One idle connection, one with a request half sent. */
+    struct tconn idle, busy;
+    struct resp r;
+    tc_open(f, &idle);
+    tc_open(f, &busy);
+    tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\"");
+    sleep_ms(100);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    assert_true(tc_closed(&idle, 10000));
+    /* The request in flight is finished and answered (the last one on its connection). */
+    tc_sendf(&busy, ":\"zz\"}");
+    tc_read(&busy, &r);
+    assert_int_equal(expect_summarized(&r, 202, "indexCreation", "zz"), 1);
+    assert_non_null(strcasestr(r.head, "Connection: close"));
+    resp_free(&r);
+    assert_true(tc_closed(&busy, 10000));
+    tc_close(&idle);
+    tc_close(&busy);
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* The task answered 202 is durable: a new server over the same directory has it. */
+    start(f, NULL);
+    wait_succeeded(f, 1);
+}
+
+/* --help lists every option with its variable; bad options exit 2, a bad address 1. */
+static void
+test_options(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --help", &out), 0);
+    static const char *const names[] = {
+        "--db-path", "FOLIO_DB_PATH", "--http-addr", "FOLIO_HTTP_ADDR", "--master-key",
+        "FOLIO_MASTER_KEY", "--snapshot-dir", "FOLIO_SNAPSHOT_DIR", "--http-payload-size-limit",
+        "FOLIO_HTTP_PAYLOAD_SIZE_LIMIT", "--log-level", "FOLIO_LOG_LEVEL",
+        "--http-keep-alive-timeout", "FOLIO_HTTP_KEEP_ALIVE_TIMEOUT", "--http-request-timeout",
+        "FOLIO_HTTP_REQUEST_TIMEOUT"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
+        if (strstr(out, names[i]) == NULL)
+            fail_msg("--help does not mention %s", names[i]);
+    folio_free(out);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --log-level loud 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --no-such-option 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-payload-size-limit 12parsecs "
+                               "2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-request-timeout 0 2>/dev/null", NULL),
+                     2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-addr nonsense 2>/dev/null", NULL), 1);
+}
+
+/* Options come from FOLIO_* variables too; the command line wins over them. */
+static void
+test_env_options(void **state)
+{
+    struct fixture *f = *state;
+    setenv("FOLIO_MASTER_KEY", "env-key", 1);
+    setenv("FOLIO_HTTP_PAYLOAD_SIZE_LIMIT", "2kB", 1);
+    setenv("FOLIO_LOG_LEVEL", "nonsense", 1); /* start() passes --log-level debug */
+    start(f, NULL);
+    unsetenv("FOLIO_MASTER_KEY");
+    unsetenv("FOLIO_HTTP_PAYLOAD_SIZE_LIMIT");
+    unsetenv("FOLIO_LOG_LEVEL");
+    struct resp r;
+    req(f, "GET", "/tasks", NULL, NULL, &r);
+    expect_error_type(&r, 401, "missing_authorization_header", "auth");
+    resp_free(&r);
+    f->key = "env-key";
+    get_ok(f, "/tasks", &r);
+    resp_free(&r);
+    char body[3000];
+    memset(body, ' ', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    req(f, "POST", "/indexes", "application/json", body, &r);
+    expect_error(&r, 413, "payload_too_large");
+    assert_non_null(strstr(jstr(r.json, "message"), "is 2 kB."));
+    resp_free(&r);
+}
+
+int
+main(void)
+{
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER")); /* e.g. 'test_journal*' */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_health_version_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_deletion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_indexes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_documents_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_follow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_pipelining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test_setup_teardown(test_env_options, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
