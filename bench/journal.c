@@ -13,6 +13,11 @@
  *    appends, then read back with a reader (verifying every frame), with and
  *    without decoding each event, from the page cache and after dropping it.
  *
+ * Table 1 also shows the process's CPU time and context switches per event
+ * (all threads: producers, writer, preparer): with blocking producers on a
+ * small machine the CPU, mostly spent putting threads to sleep and waking
+ * them, is what bounds throughput once frames are large.
+ *
  * Everything happens in one scratch directory under --dir (default "."), so
  * on the filesystem of the work tree, and the directory is removed at the end.
  * The program prints tables and never judges a timing by its exit status.
@@ -28,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -56,6 +62,9 @@ struct bench_opts {
     double seconds;
     unsigned runs;
     uint64_t replay_events;
+    bool replay;                 /* run table 3 */
+    unsigned async_slots;        /* appends in flight in the async row of table 1; 0: no row */
+    unsigned group_window_us;    /* folio_journal_opts.group_window_us of table 1's journals */
     unsigned producer_counts[PRODUCER_COUNTS_MAX];
     unsigned producer_count_n;
 };
@@ -105,6 +114,8 @@ struct producer {
     int err;
     struct bench_hist latency;
     unsigned slots;              /* > 0: asynchronous, this many appends in flight */
+    /* Keeps each thread's counters off its neighbours' cache lines (they are in one array). */
+    uint8_t pad[128];
 };
 
 /*
@@ -238,6 +249,8 @@ struct append_result {
     double rolls;
     double p50_us, p99_us, max_us;
     double cpu_pct;
+    double cpu_us_per_ev;        /* process CPU time per durable event */
+    double csw_per_ev;           /* context switches (all threads) per durable event */
 };
 
 static void
@@ -251,7 +264,7 @@ thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 /* Fills out from the stats and histogram of a finished run. */
 static void
 append_result_fill(const struct folio_journal_stats *s0, const struct folio_journal_stats *s1,
-                   const struct bench_hist *latency, double seconds, double cpu_s,
+                   const struct bench_hist *latency, double seconds, double cpu_s, double csw,
                    struct append_result *out)
 {
     double events = (double)(s1->events_written - s0->events_written);
@@ -264,6 +277,18 @@ append_result_fill(const struct folio_journal_stats *s0, const struct folio_jour
     out->p99_us = (double)bench_hist_quantile_ns(latency, 0.99) / 1e3;
     out->max_us = (double)latency->max_ns / 1e3;
     out->cpu_pct = 100.0 * cpu_s / seconds;
+    out->cpu_us_per_ev = events > 0 ? 1e6 * cpu_s / events : 0;
+    out->csw_per_ev = events > 0 ? csw / events : 0;
+}
+
+/* Voluntary and involuntary context switches of every thread of the process so far. */
+static double
+context_switches(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
 }
 
 /* Runs `producers` threads appending for `seconds`; 0 or the first append error. */
@@ -285,7 +310,7 @@ append_run(struct folio_journal *j, unsigned producers, unsigned slots, double s
         thread_start(&ps[i].thread, producer_main, &ps[i]);
     }
     pthread_barrier_wait(&start);
-    double cpu0 = bench_cpu_seconds();
+    double cpu0 = bench_cpu_seconds(), csw0 = context_switches();
     int64_t t0 = bench_now_ns();
     bench_sleep_ns((int64_t)(seconds * 1e9));
     atomic_store(&stop, true);
@@ -302,7 +327,7 @@ append_run(struct folio_journal *j, unsigned producers, unsigned slots, double s
             err = ps[i].err;
     }
     double elapsed_s = (double)(bench_now_ns() - t0) / 1e9;
-    double cpu_s = bench_cpu_seconds() - cpu0;
+    double cpu_s = bench_cpu_seconds() - cpu0, csw = context_switches() - csw0;
     folio_journal_get_stats(j, &s1);
     if (err == FOLIO_OK && s1.events_written - s0.events_written != appends) {
         fprintf(stderr, "bench: %llu appends acknowledged but the journal counted %llu events\n",
@@ -310,7 +335,7 @@ append_run(struct folio_journal *j, unsigned producers, unsigned slots, double s
                 (unsigned long long)(s1.events_written - s0.events_written));
         err = FOLIO_E_CORRUPT;
     }
-    append_result_fill(&s0, &s1, &all, elapsed_s, cpu_s, out);
+    append_result_fill(&s0, &s1, &all, elapsed_s, cpu_s, csw, out);
     bench_hist_free(&all);
     pthread_barrier_destroy(&start);
     folio_free(ps);
@@ -354,15 +379,20 @@ append_row_summarise(const struct append_result *rs, unsigned n, struct append_r
     row->med.max_us = bench_median(v, n);
     MED_FIELD(rs, n, cpu_pct, v);
     row->med.cpu_pct = bench_median(v, n);
+    MED_FIELD(rs, n, cpu_us_per_ev, v);
+    row->med.cpu_us_per_ev = bench_median(v, n);
+    MED_FIELD(rs, n, csw_per_ev, v);
+    row->med.csw_per_ev = bench_median(v, n);
     folio_free(v);
 }
 
 static int
-journal_open_new(const char *dir, struct folio_journal **out)
+journal_open_new(const char *dir, unsigned group_window_us, struct folio_journal **out)
 {
     struct folio_journal_opts opts;
     folio_journal_opts_default(&opts);
     opts.create = true;
+    opts.group_window_us = group_window_us;
     struct folio_journal_diag diag;
     int err = folio_journal_open(dir, &opts, out, NULL, &diag);
     if (err != FOLIO_OK)
@@ -379,7 +409,7 @@ append_bench_row(const struct bench_opts *opts, const char *scratch, unsigned pr
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/append-%u", scratch, producers);
     struct folio_journal *j = NULL;
-    int err = journal_open_new(dir, &j);
+    int err = journal_open_new(dir, opts->group_window_us, &j);
     if (err != FOLIO_OK)
         return err;
     struct append_result *rs = folio_calloc(opts->runs, sizeof(*rs));
@@ -404,8 +434,9 @@ append_bench_row(const struct bench_opts *opts, const char *scratch, unsigned pr
 static void
 append_table_header(void)
 {
-    printf("%9s %12s %10s %10s %11s %9s %5s %9s %9s %9s %5s\n", "producers", "events/s", "min",
-           "max", "fsyncs/1k", "ev/frame", "rolls", "p50 us", "p99 us", "max us", "cpu%");
+    printf("%9s %12s %10s %10s %11s %9s %5s %9s %9s %9s %5s %9s %7s\n", "producers", "events/s",
+           "min", "max", "fsyncs/1k", "ev/frame", "rolls", "p50 us", "p99 us", "max us", "cpu%",
+           "cpu us/ev", "csw/ev");
 }
 
 static void
@@ -416,10 +447,11 @@ append_table_row(const struct append_row *row)
         snprintf(who, sizeof(who), "%u async", row->slots);
     else
         snprintf(who, sizeof(who), "%u", row->producers);
-    printf("%9s %12s %10s %10s %11.1f %9.1f %5.0f %9.1f %9.1f %9.1f %5.0f\n", who,
+    printf("%9s %12s %10s %10s %11.1f %9.1f %5.0f %9.1f %9.1f %9.1f %5.0f %9.2f %7.2f\n", who,
            bench_fmt_count(a, row->events_med), bench_fmt_count(b, row->events_min),
            bench_fmt_count(c, row->events_max), row->med.fsyncs_per_kev, row->med.events_per_frame,
-           row->med.rolls, row->med.p50_us, row->med.p99_us, row->med.max_us, row->med.cpu_pct);
+           row->med.rolls, row->med.p50_us, row->med.p99_us, row->med.max_us, row->med.cpu_pct,
+           row->med.cpu_us_per_ev, row->med.csw_per_ev);
     fflush(stdout);
 }
 
@@ -563,7 +595,7 @@ static int
 replay_write(const char *dir, uint64_t events)
 {
     struct folio_journal *j = NULL;
-    int err = journal_open_new(dir, &j);
+    int err = journal_open_new(dir, 0, &j);
     if (err != FOLIO_OK)
         return err;
     atomic_uint_fast64_t claimed;
@@ -728,7 +760,12 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: bench_journal [--dir DIR] [--seconds N] [--runs N] [--quick]\n"
-               "                     [--replay-events N] [--producers 1,4,16,64]\n");
+               "                     [--replay-events N] [--no-replay] [--producers 1,4,16,64]\n"
+               "                     [--async-slots N] [--group-window-us N]\n"
+               "  --async-slots N  appends in flight in table 1's async row (default 64;\n"
+               "                   0 leaves the row out)\n"
+               "  --no-replay      leave table 3 out\n"
+               "  --group-window-us N  group_window_us of table 1's journals (default 0)\n");
 }
 
 static int
@@ -755,6 +792,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
                              .seconds = 3,
                              .runs = 3,
                              .replay_events = 2000000,
+                             .replay = true,
+                             .async_slots = 64,
                              .producer_counts = {1, 4, 16, 64},
                              .producer_count_n = 4};
     for (int i = 1; i < argc; i++) {
@@ -763,6 +802,8 @@ parse_args(int argc, char **argv, struct bench_opts *o)
             o->seconds = 1;
             o->runs = 1;
             o->replay_events = 200000;
+        } else if (strcmp(a, "--no-replay") == 0) {
+            o->replay = false;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -776,6 +817,18 @@ parse_args(int argc, char **argv, struct bench_opts *o)
             i++;
         } else if (strcmp(a, "--runs") == 0) {
             o->runs = (unsigned)strtoul(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--async-slots") == 0) {
+            unsigned long slots = strtoul(v, NULL, 10);
+            if (slots > PRODUCERS_MAX)
+                return -1;
+            o->async_slots = (unsigned)slots;
+            i++;
+        } else if (strcmp(a, "--group-window-us") == 0) {
+            unsigned long us = strtoul(v, NULL, 10);
+            if (us > 1000000)
+                return -1;
+            o->group_window_us = (unsigned)us;
             i++;
         } else if (strcmp(a, "--replay-events") == 0) {
             o->replay_events = strtoull(v, NULL, 10);
@@ -813,8 +866,11 @@ static int
 durable_benches(const struct bench_opts *o, const char *scratch)
 {
     printf("\n1. Durable appends: each producer thread calls the blocking folio_journal_append\n"
-           "   with one event; %g s per run, median of %u run(s), min/max of events/s\n\n",
+           "   with one event; %g s per run, median of %u run(s), min/max of events/s\n",
            o->seconds, o->runs);
+    if (o->group_window_us > 0)
+        printf("   group_window_us = %u\n", o->group_window_us);
+    printf("\n");
     append_table_header();
     struct append_row rows[PRODUCER_COUNTS_MAX], *top = NULL;
     for (unsigned i = 0; i < o->producer_count_n; i++) {
@@ -826,9 +882,11 @@ durable_benches(const struct bench_opts *o, const char *scratch)
     }
     /* The server's way: one event-loop thread, 64 requests each with one append in flight. */
     struct append_row async_row;
-    if (append_bench_row(o, scratch, 1, 64, &async_row) != FOLIO_OK)
-        return -1;
-    append_table_row(&async_row);
+    if (o->async_slots > 0) {
+        if (append_bench_row(o, scratch, 1, o->async_slots, &async_row) != FOLIO_OK)
+            return -1;
+        append_table_row(&async_row);
+    }
     printf("\n2. Baseline on the same disk: one fdatasync per event, %g s per run, "
            "median of %u\n\n",
            o->seconds, o->runs);
@@ -866,6 +924,10 @@ main(int argc, char **argv)
     printf("  event     : task_registered, %zu bytes encoded\n", event_len);
     if (durable_benches(&o, scratch) != 0)
         goto out;
+    if (!o.replay) {
+        rc = 0;
+        goto out;
+    }
     printf("\n3. Replay: reader_open + reader_next over every event (every frame verified),\n"
            "   optionally folio_event_decode + folio_event_clear of each; warm: 1 warm-up pass,\n"
            "   then median of %u; cold: page cache dropped before each of %u passes\n\n",

@@ -206,12 +206,27 @@ int journal_walk(const char *dir, bool decode_events, struct walk_end *end,
 struct jitem {
     struct jitem *next;
     uint64_t first_seq;
+    uint64_t batch;              /* queue batch it joined: its wake slot (writer.c) */
     uint32_t count;
     uint32_t bytes;              /* sum of (4 + event length) */
     folio_journal_ack_fn ack;    /* NULL for blocking appends */
     void *ack_ctx;
     uint8_t data[];
 };
+
+/*
+ * Blocking appends sleep on the futex word of the batch they joined (batch %
+ * WAKE_SLOTS); the writer bumps gen once the frame holding them is durable
+ * (wake.c). 64 bytes each so the slots do not share cache lines.
+ */
+#define WAKE_SLOTS 8u
+struct wake_slot {
+    uint32_t gen;                /* futex word; changes when the slot's waiters should look */
+    uint32_t sleepers;           /* appends inside (or about to enter) futex_wait on gen */
+    uint32_t passed_gen;         /* last gen a woken waiter passed on to the other sleepers */
+    uint8_t pad[52];
+};
+_Static_assert(sizeof(struct wake_slot) == 64, "one wake slot per cache line");
 
 enum prep_state { PREP_IDLE, PREP_WANTED, PREP_BUSY, PREP_READY, PREP_FAILED };
 
@@ -223,16 +238,36 @@ struct folio_journal {
     uint8_t journal_uid[16];
     uint32_t frame_body_max;     /* limit for frames in every segment in use */
 
-    /* The queue and acknowledgements; everything here is under mu. */
+    /*
+     * The slow path, under mu: the idle writer sleeps on cv_work, producers
+     * wait for queue room on cv_space, close() sets closing. Producers take mu
+     * only to wake an idle writer or when the queue is full.
+     */
     pthread_mutex_t mu;
-    pthread_cond_t cv_work;      /* writer: items queued or closing */
-    pthread_cond_t cv_space;     /* producers: queue has room */
+    pthread_cond_t cv_work;
+    pthread_cond_t cv_space;
+    bool closing;
+
+    /*
+     * The queue, under q_lock (wake.c: a spin-then-futex lock held for a few
+     * dozen instructions per append).
+     */
+    uint32_t q_lock;
     struct jitem *q_head, *q_tail;
     uint64_t q_bytes;
+    uint64_t q_events;
     uint64_t next_seq;           /* next seq to hand out */
+    uint64_t open_batch;         /* batch new items join; bumped by each take */
+    uint32_t space_waiters;      /* producers waiting on cv_space */
+    bool writer_idle;            /* the writer sleeps on cv_work */
+    bool stopping;               /* the writer saw closing: no more appends */
+    uint32_t appends_active;     /* append calls inside the journal (atomic; close waits) */
+    uint8_t pad_q[64];
+
+    /* Published by the writer (atomics), read by waiting producers. */
     uint64_t durable_seq;
-    int failed;                  /* once set, no append can succeed */
-    bool closing;
+    int failed;                  /* once set, no append can succeed; durable_seq is final */
+    struct wake_slot wake[WAKE_SLOTS];
 
     /* The active segment: touched only by the writer thread once it runs. */
     pthread_t writer;
@@ -262,6 +297,17 @@ struct folio_journal {
 
 /* writer.c */
 void *journal_writer_main(void *arg);
+
+/* wake.c: the queue lock, and how blocking appends sleep and are woken. */
+void queue_lock(struct folio_journal *j);
+void queue_unlock(struct folio_journal *j);
+/*
+ * Sleeps until the events up to last_seq (queued in batch) are durable: 0, or
+ * the writer's failure if they never will be.
+ */
+int wake_wait_durable(struct folio_journal *j, uint64_t batch, uint64_t last_seq);
+/* Writer thread, after publishing durable_seq or failed: wakes the appends of batches lo..hi. */
+void wake_batches(struct folio_journal *j, uint64_t lo, uint64_t hi);
 
 /* segment.c */
 int segment_prepare(struct folio_journal *j, int *fd_out);

@@ -1,25 +1,32 @@
 /*
- * The journal writer: open (with recovery), the bounded append queue, group
- * commit, acknowledgements and close.
+ * The journal writer: the bounded append queue, group commit, acknowledgements
+ * and the writer thread (open.c starts it; close() sets closing and joins it).
+ * How producers sleep and are woken is in wake.c.
  *
  * Invariants:
- *  - seqs are handed out under mu in queue order, so frames are written in seq
- *    order and seqs are contiguous;
+ *  - seqs are handed out under the queue lock in queue order, so frames are
+ *    written in seq order and seqs are contiguous;
  *  - an append is acknowledged (blocking call returns, async ack runs) only
  *    after the fdatasync of the frame holding it has returned success;
  *  - one frame is in flight at a time, so only the last frame can be torn;
- *  - a failed write or fdatasync of the active segment aborts the process.
+ *  - a failed write or fdatasync of the active segment, or a failed
+ *    before_sync hook, aborts the process;
+ *  - the queue holds at most queue_bytes_max bytes of events (one append
+ *    always fits an empty queue); producers wait for room.
+ *
+ * Cost per append. A producer builds its item (one allocation and copy)
+ * outside any lock and holds the queue lock for a few dozen instructions: it
+ * takes a seq and its batch, links the item and leaves. Seqs are stamped into
+ * the frame buffer by the writer. The writer takes the whole queue in O(1)
+ * unless it holds more than a frame.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <semaphore.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -31,7 +38,7 @@
 
 /* ---- the writer thread -------------------------------------------------- */
 
-/* Fails every item in the list (ack with err) and frees it. */
+/* Fails every item in the list (async: ack with err) and frees it. */
 static void
 items_fail(struct jitem *it, int err)
 {
@@ -44,16 +51,35 @@ items_fail(struct jitem *it, int err)
     }
 }
 
+/* Copies one item's events into the frame body at dst and stamps their seqs. */
+static void
+item_copy_stamped(uint8_t *dst, const struct jitem *it)
+{
+    memcpy(dst, it->data, it->bytes);
+    uint8_t *p = dst;
+    for (uint32_t i = 0; i < it->count; i++) {
+        uint32_t len = folio_load_le32(p);
+        int err = folio_event_patch_seq(p + EVENT_LEN_BYTES, len, it->first_seq + i);
+        FOLIO_ASSERT(err == FOLIO_OK); /* item_build checked the prefix */
+        p += EVENT_LEN_BYTES + len;
+    }
+    FOLIO_ASSERT(p == dst + it->bytes);
+}
+
 /* Builds one frame from the taken items into frame_buf; returns its disk size. */
 static uint64_t
 frame_build(struct folio_journal *j, struct jitem *items, uint32_t events, uint32_t body_len)
 {
     uint8_t *body = j->frame_buf + FRAME_HEADER_BYTES;
     uint32_t off = 0;
+    uint64_t seq = items->first_seq;
     for (struct jitem *it = items; it != NULL; it = it->next) {
-        memcpy(body + off, it->data, it->bytes);
+        FOLIO_ASSERT(it->first_seq == seq);
+        item_copy_stamped(body + off, it);
         off += it->bytes;
+        seq += it->count;
     }
+    FOLIO_ASSERT(seq - items->first_seq == events);
     FOLIO_ASSERT(off == body_len);
     uint64_t disk = frame_disk_bytes(body_len);
     memset(body + body_len, 0, disk - FRAME_HEADER_BYTES - body_len);
@@ -87,6 +113,7 @@ frame_commit(struct folio_journal *j, struct jitem *items, uint32_t events, uint
     if (folio_io_pwrite_all(j->seg_fd, j->frame_buf, disk, (off_t)j->seg_offset) != 0)
         FOLIO_PANIC("journal: write of frame at %s+%llu failed: %s", j->seg_name,
                     (unsigned long long)j->seg_offset, strerror(errno));
+    /* The caller's own files join this frame's group commit (journal.h). */
     if (j->opts.before_sync != NULL && j->opts.before_sync(j->opts.before_sync_ctx) != 0)
         FOLIO_PANIC("journal: before_sync hook failed for the frame at %s+%llu", j->seg_name,
                     (unsigned long long)j->seg_offset);
@@ -103,147 +130,205 @@ frame_commit(struct folio_journal *j, struct jitem *items, uint32_t events, uint
     return FOLIO_OK;
 }
 
-/* Takes the items for one frame off the queue (mu held). */
-static struct jitem *
-queue_take(struct folio_journal *j, uint32_t *events, uint32_t *body_len)
+/* What one take moved from the queue into a frame. */
+struct take {
+    struct jitem *items;
+    uint32_t events;
+    uint32_t body_len;
+    uint64_t batch_lo, batch_hi; /* wake slots of the items */
+};
+
+/*
+ * Takes the items for one frame off the queue (lock held): all of them when
+ * they fit, as they do unless the queue is deep, else a prefix.
+ */
+static void
+queue_take(struct folio_journal *j, struct take *t)
 {
-    struct jitem *first = j->q_head, *last = NULL, *it = j->q_head;
-    uint32_t n = 0, bytes = 0;
-    while (it != NULL && (last == NULL || (n + it->count <= j->opts.frame_events_max &&
-                                           bytes + it->bytes <= j->frame_body_max))) {
-        n += it->count;
-        bytes += it->bytes;
-        last = it;
-        it = it->next;
+    struct jitem *first = j->q_head, *last = j->q_tail;
+    uint64_t n = j->q_events, bytes = j->q_bytes;
+    if (n > j->opts.frame_events_max || bytes > j->frame_body_max) {
+        struct jitem *it = first;
+        last = NULL;
+        n = bytes = 0;
+        while (it != NULL && (last == NULL || (n + it->count <= j->opts.frame_events_max &&
+                                               bytes + it->bytes <= j->frame_body_max))) {
+            n += it->count;
+            bytes += it->bytes;
+            last = it;
+            it = it->next;
+        }
     }
-    j->q_head = it;
-    if (it == NULL)
+    j->q_head = last->next;
+    if (j->q_head == NULL)
         j->q_tail = NULL;
     last->next = NULL;
     j->q_bytes -= bytes;
-    *events = n;
-    *body_len = bytes;
-    return first;
+    j->q_events -= n;
+    j->open_batch++;
+    *t = (struct take){.items = first,
+                       .events = (uint32_t)n,
+                       .body_len = (uint32_t)bytes,
+                       .batch_lo = first->batch,
+                       .batch_hi = last->batch};
 }
 
 /*
  * With a group window set, a writer that finds only a few events queued
  * sleeps that long (without the lock, so producers queue without waking it)
- * to let the frame fill. mu is held on entry and on return.
+ * to let the frame fill. The queue lock is held on entry and on return.
  */
 static void
 group_window_wait(struct folio_journal *j)
 {
-    if (j->opts.group_window_us == 0 || j->closing || j->q_bytes >= j->frame_body_max / 2)
+    if (j->opts.group_window_us == 0 || j->stopping || j->q_bytes >= j->frame_body_max / 2)
         return;
-    pthread_mutex_unlock(&j->mu);
+    queue_unlock(j);
     struct timespec ts = {0, (long)j->opts.group_window_us * 1000};
     nanosleep(&ts, NULL);
-    pthread_mutex_lock(&j->mu);
+    queue_lock(j);
 }
 
-/*
- * A blocking append waits on its own semaphore. The writer wakes exactly the
- * producers of the frame it just made durable (a broadcast would wake every
- * waiting producer per frame), and only the first of them itself: each woken
- * producer wakes the next (next_wake), so the wake-ups — half the CPU of a
- * blocking append on this machine — run on the producers' threads while the
- * writer is already writing the next frame.
- */
-struct append_waiter {
-    sem_t done;
-    int err;
-    uint64_t first_seq;
-    struct append_waiter *next_wake;
-};
-
+/* Wakes producers waiting for queue room (they re-check under mu). */
 static void
-append_waiter_ack(void *ctx, int err, uint64_t first_seq)
+space_wake(struct folio_journal *j)
 {
-    struct append_waiter *w = ctx;
-    w->err = err;
-    w->first_seq = first_seq;
-    sem_post(&w->done);
+    pthread_mutex_lock(&j->mu);
+    pthread_cond_broadcast(&j->cv_space);
+    pthread_mutex_unlock(&j->mu);
 }
 
+/* Once close() has been called, stops accepting appends (what is queued drains). */
+static void
+writer_note_closing(struct folio_journal *j)
+{
+    if (j->stopping)
+        return;
+    pthread_mutex_lock(&j->mu);
+    bool closing = j->closing;
+    pthread_mutex_unlock(&j->mu);
+    if (!closing)
+        return;
+    queue_lock(j);
+    j->stopping = true;
+    queue_unlock(j);
+}
+
+/* Sleeps on cv_work until a producer queues something or close() is called. */
+static void
+writer_idle_wait(struct folio_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    queue_lock(j);
+    bool sleep = j->q_head == NULL && !j->closing;
+    j->writer_idle = sleep;
+    queue_unlock(j);
+    if (sleep)
+        pthread_cond_wait(&j->cv_work, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* No segment to write to: nothing more can be made durable; fail all that is queued. */
+static void
+writer_fail(struct folio_journal *j, struct take *t, int err)
+{
+    queue_lock(j);
+    __atomic_store_n(&j->failed, err, __ATOMIC_RELEASE);
+    struct jitem *rest = j->q_head;
+    j->q_head = j->q_tail = NULL;
+    j->q_bytes = j->q_events = 0;
+    queue_unlock(j);
+    items_fail(t->items, err);
+    items_fail(rest, err);
+    wake_batches(j, 0, WAKE_SLOTS - 1);
+    space_wake(j);
+}
+
+/* Acknowledges the asynchronous appends of a durable frame in seq order; frees the items. */
 static void
 acks_run(struct jitem *items)
 {
     uint64_t seq_check = items->first_seq;
-    struct append_waiter *chain = NULL, *chain_tail = NULL;
     for (struct jitem *it = items, *next; it != NULL; it = next) {
         next = it->next;
         FOLIO_ASSERT(it->first_seq == seq_check);
         seq_check += it->count;
-        if (it->ack == append_waiter_ack) {
-            /* Filled now, woken through the chain once every waiter is filled. */
-            struct append_waiter *w = it->ack_ctx;
-            w->err = FOLIO_OK;
-            w->first_seq = it->first_seq;
-            w->next_wake = NULL;
-            if (chain_tail != NULL)
-                chain_tail->next_wake = w;
-            else
-                chain = w;
-            chain_tail = w;
-        } else if (it->ack != NULL) {
+        if (it->ack != NULL)
             it->ack(it->ack_ctx, FOLIO_OK, it->first_seq);
-        }
         folio_free(it);
     }
-    if (chain != NULL)
-        sem_post(&chain->done);
+}
+
+/* Takes one frame's items; false if there is nothing to write (t untouched). */
+static bool
+writer_take(struct folio_journal *j, struct take *t, bool *stop)
+{
+    queue_lock(j);
+    j->writer_idle = false;
+    if (j->q_head == NULL) {
+        *stop = j->stopping;
+        queue_unlock(j);
+        return false;
+    }
+    group_window_wait(j);
+    queue_take(j, t);
+    bool space = j->space_waiters > 0;
+    queue_unlock(j);
+    if (space)
+        space_wake(j);
+    return true;
+}
+
+/*
+ * close() frees the journal once this thread returns, so first wait for every
+ * append call still inside it (woken after its frame, or turned away with
+ * FOLIO_E_CLOSED) to leave: a woken producer still touches its wake slot.
+ */
+static void
+writer_wait_appends_out(struct folio_journal *j)
+{
+    while (__atomic_load_n(&j->appends_active, __ATOMIC_ACQUIRE) != 0) {
+        struct timespec ts = {0, 20 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void *
 journal_writer_main(void *arg)
 {
     struct folio_journal *j = arg;
-    pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (j->q_head == NULL && !j->closing)
-            pthread_cond_wait(&j->cv_work, &j->mu);
-        if (j->q_head == NULL)
-            break;
-        if (j->failed) {
-            struct jitem *all = j->q_head;
-            j->q_head = j->q_tail = NULL;
-            j->q_bytes = 0;
-            pthread_mutex_unlock(&j->mu);
-            items_fail(all, j->failed);
-            pthread_mutex_lock(&j->mu);
+        writer_note_closing(j);
+        struct take t;
+        bool stop = false;
+        if (!writer_take(j, &t, &stop)) {
+            if (stop)
+                break;
+            writer_idle_wait(j);
             continue;
         }
-        group_window_wait(j);
-        uint32_t events, body_len;
-        struct jitem *items = queue_take(j, &events, &body_len);
-        pthread_cond_broadcast(&j->cv_space);
-        pthread_mutex_unlock(&j->mu);
-
-        int err = frame_commit(j, items, events, body_len);
-
-        pthread_mutex_lock(&j->mu);
+        int failed = __atomic_load_n(&j->failed, __ATOMIC_RELAXED);
+        if (failed != FOLIO_OK) { /* writer_fail emptied the queue; this is a belt and braces */
+            items_fail(t.items, failed);
+            continue;
+        }
+        int err = frame_commit(j, t.items, t.events, t.body_len);
         if (err != FOLIO_OK) {
-            /* No segment to write to: nothing more can be made durable. */
-            j->failed = err;
-            pthread_cond_broadcast(&j->cv_space);
-            pthread_mutex_unlock(&j->mu);
-            items_fail(items, err);
-            pthread_mutex_lock(&j->mu);
+            writer_fail(j, &t, err);
             continue;
         }
-        j->durable_seq = j->written_seq;
-        pthread_mutex_unlock(&j->mu);
+        __atomic_store_n(&j->durable_seq, j->written_seq, __ATOMIC_RELEASE);
         head_store(&j->head, j->written_seq);
-        acks_run(items);
-        pthread_mutex_lock(&j->mu);
+        wake_batches(j, t.batch_lo, t.batch_hi);
+        acks_run(t.items);
     }
-    pthread_mutex_unlock(&j->mu);
+    writer_wait_appends_out(j);
     return NULL;
 }
 
 /* ---- appends ------------------------------------------------------------ */
 
+/* Checks and copies the events into a new item; their seqs are stamped by the writer. */
 static int
 item_build(struct folio_journal *j, const struct folio_journal_entry *entries, size_t n,
            struct jitem **out)
@@ -282,38 +367,78 @@ item_build(struct folio_journal *j, const struct folio_journal_entry *entries, s
     return FOLIO_OK;
 }
 
-/* Queues it (mu held), waiting for room; assigns and stamps its seqs. */
+/*
+ * Waits for room for bytes more (queue lock held on entry and on return, dropped
+ * while waiting). 0, FOLIO_E_CLOSED or the writer's failure.
+ */
 static int
-queue_put(struct folio_journal *j, struct jitem *it)
+queue_wait_space(struct folio_journal *j, uint32_t bytes)
 {
-    while (!j->closing && !j->failed && j->q_head != NULL &&
-           j->q_bytes + it->bytes > j->opts.queue_bytes_max)
-        pthread_cond_wait(&j->cv_space, &j->mu);
-    if (j->closing)
-        return FOLIO_E_CLOSED;
-    if (j->failed)
-        return j->failed;
-    it->first_seq = j->next_seq;
-    j->next_seq += it->count;
-    uint8_t *p = it->data;
-    for (uint32_t i = 0; i < it->count; i++) {
-        uint32_t len = folio_load_le32(p);
-        folio_event_patch_seq(p + EVENT_LEN_BYTES, len, it->first_seq + i);
-        p += EVENT_LEN_BYTES + len;
+    for (;;) {
+        if (j->stopping)
+            return FOLIO_E_CLOSED;
+        int failed = __atomic_load_n(&j->failed, __ATOMIC_RELAXED);
+        if (failed != FOLIO_OK)
+            return failed;
+        if (j->q_head == NULL || j->q_bytes + bytes <= j->opts.queue_bytes_max)
+            return FOLIO_OK;
+        /* Full: wait on cv_space under mu (lock order: mu, then the queue lock). */
+        j->space_waiters++;
+        queue_unlock(j);
+        pthread_mutex_lock(&j->mu);
+        queue_lock(j);
+        bool full = !j->stopping && __atomic_load_n(&j->failed, __ATOMIC_RELAXED) == FOLIO_OK &&
+                    j->q_head != NULL && j->q_bytes + bytes > j->opts.queue_bytes_max;
+        queue_unlock(j);
+        if (full && !j->closing)
+            pthread_cond_wait(&j->cv_space, &j->mu);
+        bool closing = j->closing;
+        pthread_mutex_unlock(&j->mu);
+        queue_lock(j);
+        j->space_waiters--;
+        if (closing)
+            return FOLIO_E_CLOSED;
     }
+}
+
+/*
+ * Queues it, waiting for room; assigns its seqs. After this returns 0 the
+ * item belongs to the writer: *first_seq and *batch say what the caller needs.
+ */
+static int
+queue_put(struct folio_journal *j, struct jitem *it, uint64_t *first_seq, uint64_t *batch)
+{
+    queue_lock(j);
+    int err = queue_wait_space(j, it->bytes);
+    if (err != FOLIO_OK) {
+        queue_unlock(j);
+        return err;
+    }
+    it->first_seq = *first_seq = j->next_seq;
+    it->batch = *batch = j->open_batch;
+    j->next_seq += it->count;
     if (j->q_tail != NULL)
         j->q_tail->next = it;
     else
         j->q_head = it;
     j->q_tail = it;
     j->q_bytes += it->bytes;
-    pthread_cond_signal(&j->cv_work);
+    j->q_events += it->count;
+    bool wake_writer = j->writer_idle;
+    j->writer_idle = false;
+    queue_unlock(j);
+    if (wake_writer) {
+        pthread_mutex_lock(&j->mu);
+        pthread_cond_signal(&j->cv_work);
+        pthread_mutex_unlock(&j->mu);
+    }
     return FOLIO_OK;
 }
 
-int
-folio_journal_append_async(struct folio_journal *j, const struct folio_journal_entry *entries,
-                           size_t n, folio_journal_ack_fn ack, void *ack_ctx)
+/* Builds and queues one append. On 0 the item belongs to the writer. */
+static int
+append_queue(struct folio_journal *j, const struct folio_journal_entry *entries, size_t n,
+             folio_journal_ack_fn ack, void *ack_ctx, uint64_t *first_seq, uint64_t *batch)
 {
     struct jitem *it;
     int err = item_build(j, entries, n, &it);
@@ -321,11 +446,20 @@ folio_journal_append_async(struct folio_journal *j, const struct folio_journal_e
         return err;
     it->ack = ack;
     it->ack_ctx = ack_ctx;
-    pthread_mutex_lock(&j->mu);
-    err = queue_put(j, it);
-    pthread_mutex_unlock(&j->mu);
+    err = queue_put(j, it, first_seq, batch);
     if (err != FOLIO_OK)
         folio_free(it);
+    return err;
+}
+
+int
+folio_journal_append_async(struct folio_journal *j, const struct folio_journal_entry *entries,
+                           size_t n, folio_journal_ack_fn ack, void *ack_ctx)
+{
+    __atomic_add_fetch(&j->appends_active, 1, __ATOMIC_ACQ_REL);
+    uint64_t first_seq, batch;
+    int err = append_queue(j, entries, n, ack, ack_ctx, &first_seq, &batch);
+    __atomic_sub_fetch(&j->appends_active, 1, __ATOMIC_RELEASE); /* last touch of j */
     return err;
 }
 
@@ -333,31 +467,21 @@ int
 folio_journal_append(struct folio_journal *j, const struct folio_journal_entry *entries, size_t n,
                      uint64_t *first_seq)
 {
-    struct append_waiter w = {.next_wake = NULL};
-    sem_init(&w.done, 0, 0);
-    int err = folio_journal_append_async(j, entries, n, append_waiter_ack, &w);
-    if (err == FOLIO_OK) {
-        while (sem_wait(&w.done) != 0)
-            FOLIO_ASSERT(errno == EINTR);
-        err = w.err;
-        /* Pass the wake-up on; w.next_wake's owner may return at once. */
-        if (w.next_wake != NULL)
-            sem_post(&w.next_wake->done);
-    }
-    sem_destroy(&w.done);
+    __atomic_add_fetch(&j->appends_active, 1, __ATOMIC_ACQ_REL);
+    uint64_t seq = 0, batch = 0;
+    int err = append_queue(j, entries, n, NULL, NULL, &seq, &batch);
+    if (err == FOLIO_OK)
+        err = wake_wait_durable(j, batch, seq + n - 1);
+    __atomic_sub_fetch(&j->appends_active, 1, __ATOMIC_RELEASE); /* last touch of j */
     if (err == FOLIO_OK && first_seq != NULL)
-        *first_seq = w.first_seq;
+        *first_seq = seq;
     return err;
 }
 
 uint64_t
 folio_journal_durable_seq(const struct folio_journal *j)
 {
-    struct folio_journal *mj = (struct folio_journal *)j;
-    pthread_mutex_lock(&mj->mu);
-    uint64_t s = j->durable_seq;
-    pthread_mutex_unlock(&mj->mu);
-    return s;
+    return __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
 }
 
 void

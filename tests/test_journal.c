@@ -2,7 +2,11 @@
  * Journal basics on real files: append and read back across many segment
  * rollovers, reopen and continue the chain, atomic multi-event appends,
  * 16 concurrent producers, asynchronous acknowledgement through an eventfd,
- * a follower started mid-stream, the writer lock and argument errors.
+ * a follower started mid-stream, the writer lock and argument errors, the
+ * before_sync hook (once per frame, before the frame is durable; a failing
+ * hook aborts), and blocking and asynchronous producers against a queue and
+ * frames far smaller than they fill (back-pressure, frames split at their
+ * limits).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -10,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "folio/common.h"
@@ -19,6 +25,13 @@
 #include "testutil.h"
 
 #define SMALL_SEG (64u * 1024u)
+#define HOOK_PRODUCERS 8
+#define HOOK_APPENDS 300
+#define MIX_BLOCKING 6
+#define MIX_ASYNC 3
+#define MIX_APPENDS 200
+#define MIX_FRAME_EVENTS 5
+#define MIX_FRAME_BODY 2048
 
 static struct folio_journal *
 open_small(const char *dir)
@@ -423,6 +436,321 @@ test_quarantine_never_overwritten(void **state)
     folio_free(dir);
 }
 
+/* What the before_sync hook saw: the durable seq at each call. */
+struct sync_hook_log {
+    struct folio_journal *j;     /* set once open returned; NULL before */
+    uint64_t calls;
+    uint64_t *durable_at_call;   /* one entry per call, at most cap */
+    uint64_t cap;
+    bool journal_unknown;        /* a call came before j was set */
+    uint64_t synced_mismatch;    /* calls where stats.fsyncs != frames before this one */
+};
+
+static int
+sync_hook_record(void *ctx)
+{
+    struct sync_hook_log *log = ctx;
+    struct folio_journal *j = __atomic_load_n(&log->j, __ATOMIC_ACQUIRE);
+    if (j == NULL)
+        log->journal_unknown = true;
+    else if (log->calls < log->cap)
+        log->durable_at_call[log->calls] = folio_journal_durable_seq(j);
+    if (j != NULL) {
+        /* The frame's own fdatasync has not run: only the earlier frames' have. */
+        struct folio_journal_stats st;
+        folio_journal_get_stats(j, &st);
+        if (st.fsyncs != log->calls || st.frames_written != log->calls)
+            log->synced_mismatch++;
+    }
+    log->calls++;
+    return 0;
+}
+
+/*
+ * The hook runs once per frame (frames_written calls) and each time before
+ * that frame is durable: the durable seq it sees is exactly the last seq of
+ * the frame before, read back from the journal (frame boundaries from
+ * frame_last), so nothing of its own frame is durable yet and everything
+ * earlier is; and the frame fdatasyncs counted so far are those of the
+ * earlier frames only.
+ */
+static void
+test_before_sync_once_per_frame_before_durable(void **state)
+{
+    enum { P = HOOK_PRODUCERS, N = HOOK_APPENDS };
+    char *dir = tu_mkdtemp("jhook");
+    struct sync_hook_log log = {.cap = P * N + 1};
+    log.durable_at_call = folio_calloc(log.cap, sizeof(uint64_t));
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    o.create = true;
+    o.before_sync = sync_hook_record;
+    o.before_sync_ctx = &log;
+    struct folio_journal *j = NULL;
+    assert_int_equal(folio_journal_open(dir, &o, &j, NULL, NULL), 0);
+    __atomic_store_n(&log.j, j, __ATOMIC_RELEASE);
+    assert_int_equal(log.calls, 0); /* opening a new journal commits no frame */
+
+    pthread_t th[P];
+    struct producer pr[P];
+    for (int p = 0; p < P; p++) {
+        pr[p] = (struct producer){j, p + 1, N, folio_calloc(N, sizeof(uint64_t))};
+        pthread_create(&th[p], NULL, producer_main, &pr[p]);
+    }
+    for (int p = 0; p < P; p++)
+        pthread_join(th[p], NULL);
+    struct folio_journal_stats st;
+    folio_journal_get_stats(j, &st);
+    folio_journal_close(j);
+    assert_false(log.journal_unknown);
+    assert_int_equal(log.synced_mismatch, 0);
+    assert_int_equal(st.events_written, P * N);
+    assert_true(st.segments_rolled >= 2);   /* seal frames are not hooked */
+    assert_true(st.frames_written < P * N); /* and some frames held several events */
+    assert_int_equal(log.calls, st.frames_written);
+
+    /* Frame k starts at seq durable_at_call[k] + 1. */
+    struct folio_journal_reader *r;
+    assert_int_equal(folio_journal_reader_open(dir, 1, 0, &r, NULL), 0);
+    struct folio_journal_record rec;
+    uint64_t frame = 0, frame_first = 0;
+    while (folio_journal_reader_next(r, &rec, NULL) == 0) {
+        if (frame_first == 0)
+            frame_first = rec.seq;
+        if (rec.frame_last) {
+            assert_true(frame < log.calls);
+            assert_int_equal(log.durable_at_call[frame], frame_first - 1);
+            frame++;
+            frame_first = 0;
+        }
+    }
+    folio_journal_reader_close(r);
+    assert_int_equal(frame, log.calls);
+    for (int p = 0; p < P; p++)
+        folio_free(pr[p].seqs);
+    folio_free(log.durable_at_call);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
+static int
+sync_hook_fail(void *ctx)
+{
+    int *calls = ctx;
+    ++*calls;
+    return -1;
+}
+
+/* In a forked child: the first append's frame meets a failing hook. */
+static void
+hook_fail_child(void *arg)
+{
+    const char *dir = arg;
+    int calls = 0;
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    o.create = true;
+    o.before_sync = sync_hook_fail;
+    o.before_sync_ctx = &calls;
+    struct folio_journal *j = NULL;
+    if (folio_journal_open(dir, &o, &j, NULL, NULL) != 0)
+        _exit(3);
+    size_t len;
+    uint8_t *ev = tu_make_event(1, 128, &len);
+    struct folio_journal_entry e = {ev, len};
+    folio_journal_append(j, &e, 1, NULL);
+    _exit(calls == 0 ? 4 : 5); /* reached only if the failure was ignored */
+}
+
+static void
+test_before_sync_failure_aborts(void **state)
+{
+    char *dir = tu_mkdtemp("jhookfail");
+    char *jdir = tu_path(dir, "j");
+    int status = tu_run_child(hook_fail_child, jdir);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    /* The frame was written but never synced or acknowledged: recovery keeps the journal sound. */
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    struct folio_journal *j = NULL;
+    assert_int_equal(folio_journal_open(jdir, &o, &j, NULL, NULL), 0);
+    assert_true(folio_journal_durable_seq(j) <= 1);
+    folio_journal_close(j);
+    assert_int_equal(folio_journal_verify(jdir, NULL, NULL), 0);
+    folio_free(jdir);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
+/* ---- a small queue and small frames, blocking and async producers -------- */
+
+struct mix_ack_log {
+    pthread_mutex_t mu;
+    uint64_t last_seq;
+    uint64_t acks;
+    uint64_t bad;                /* out of order, failed, or acknowledged twice */
+};
+
+struct mix_async_append {
+    struct mix_ack_log *log;
+    uint64_t uid;
+    uint64_t seq;                /* 0 until acknowledged */
+};
+
+struct mix_producer {
+    struct folio_journal *j;
+    int id;
+    bool async;
+    uint64_t first_seq[MIX_APPENDS]; /* blocking: seq of each call's first event */
+    struct mix_async_append acks[MIX_APPENDS];
+};
+
+static uint64_t
+mix_uid(int id, int call, int k)
+{
+    return (uint64_t)id * 1000000u + (uint64_t)call * 4u + (uint64_t)k + 1u;
+}
+
+/* Events in blocking call `call` of a producer: 1 to 3 (one append's events share a frame). */
+static int
+mix_call_events(int call)
+{
+    return 1 + call % 3;
+}
+
+static void
+mix_on_ack(void *ctx, int err, uint64_t first_seq)
+{
+    struct mix_async_append *a = ctx;
+    pthread_mutex_lock(&a->log->mu);
+    if (err != 0 || first_seq <= a->log->last_seq || a->seq != 0)
+        a->log->bad++;
+    a->log->last_seq = first_seq;
+    a->seq = first_seq;
+    a->log->acks++;
+    pthread_mutex_unlock(&a->log->mu);
+}
+
+static void *
+mix_producer_main(void *arg)
+{
+    struct mix_producer *p = arg;
+    for (int i = 0; i < MIX_APPENDS; i++) {
+        struct folio_journal_entry e[3];
+        uint8_t *bufs[3];
+        int n = p->async ? 1 : mix_call_events(i);
+        for (int k = 0; k < n; k++) {
+            size_t len;
+            bufs[k] = tu_make_event(mix_uid(p->id, i, k), 100 + (size_t)(i % 7) * 20, &len);
+            e[k] = (struct folio_journal_entry){bufs[k], len};
+        }
+        if (p->async)
+            assert_int_equal(folio_journal_append_async(p->j, e, 1, mix_on_ack, &p->acks[i]), 0);
+        else
+            assert_int_equal(folio_journal_append(p->j, e, (size_t)n, &p->first_seq[i]), 0);
+        for (int k = 0; k < n; k++)
+            folio_free(bufs[k]);
+    }
+    return NULL;
+}
+
+/*
+ * Reads the journal back: every event is the one its producer was told it
+ * got (expect[seq] = task uid), the events of one append share a frame
+ * (call_first[seq] = seq of its append's first event), frames respect both
+ * limits, seqs are contiguous. Returns the number of events.
+ */
+static uint64_t
+mix_read_check(const char *dir, const uint64_t *expect, const uint64_t *call_first,
+               uint64_t total)
+{
+    struct folio_journal_reader *r;
+    assert_int_equal(folio_journal_reader_open(dir, 1, 0, &r, NULL), 0);
+    struct folio_journal_record rec;
+    uint64_t n = 0, frame_events = 0, frame_body = 0;
+    while (folio_journal_reader_next(r, &rec, NULL) == 0) {
+        assert_int_equal(rec.seq, n + 1);
+        assert_true(rec.seq <= total);
+        assert_int_equal(tu_event_task_uid(rec.data, rec.len), expect[rec.seq]);
+        if (call_first[rec.seq] != rec.seq) /* not its append's first event: same frame */
+            assert_true(frame_events > 0);
+        frame_events++;
+        frame_body += 4 + rec.len;
+        if (rec.frame_last) {
+            assert_true(frame_events <= MIX_FRAME_EVENTS);
+            assert_true(frame_body <= MIX_FRAME_BODY);
+            frame_events = frame_body = 0;
+        }
+        n++;
+    }
+    folio_journal_reader_close(r);
+    return n;
+}
+
+static void
+test_backpressure_and_split_frames(void **state)
+{
+    char *dir = tu_mkdtemp("jmix");
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    o.create = true;
+    o.frame_events_max = MIX_FRAME_EVENTS;
+    o.frame_body_max = MIX_FRAME_BODY;
+    o.queue_bytes_max = MIX_FRAME_BODY; /* about a dozen events: producers wait for room */
+    struct folio_journal *j = NULL;
+    assert_int_equal(folio_journal_open(dir, &o, &j, NULL, NULL), 0);
+
+    struct mix_ack_log log = {.last_seq = 0};
+    pthread_mutex_init(&log.mu, NULL);
+    enum { P = MIX_BLOCKING + MIX_ASYNC };
+    struct mix_producer *pr = folio_calloc(P, sizeof(*pr));
+    pthread_t th[P];
+    for (int p = 0; p < P; p++) {
+        pr[p].j = j;
+        pr[p].id = p + 1;
+        pr[p].async = p >= MIX_BLOCKING;
+        for (int i = 0; i < MIX_APPENDS; i++)
+            pr[p].acks[i] = (struct mix_async_append){&log, mix_uid(p + 1, i, 0), 0};
+        pthread_create(&th[p], NULL, mix_producer_main, &pr[p]);
+    }
+    for (int p = 0; p < P; p++)
+        pthread_join(th[p], NULL);
+    folio_journal_close(j); /* drains: every async append is acknowledged before it returns */
+    assert_int_equal(log.acks, MIX_ASYNC * MIX_APPENDS);
+    assert_int_equal(log.bad, 0);
+
+    uint64_t total = 0;
+    for (int i = 0; i < MIX_APPENDS; i++)
+        total += (uint64_t)mix_call_events(i);
+    total = total * MIX_BLOCKING + MIX_ASYNC * MIX_APPENDS;
+    uint64_t *expect = folio_calloc(total + 1, sizeof(uint64_t));
+    uint64_t *call_first = folio_calloc(total + 1, sizeof(uint64_t));
+    for (int p = 0; p < P; p++)
+        for (int i = 0; i < MIX_APPENDS; i++) {
+            int n = pr[p].async ? 1 : mix_call_events(i);
+            uint64_t first = pr[p].async ? pr[p].acks[i].seq : pr[p].first_seq[i];
+            for (int k = 0; k < n; k++) {
+                assert_true(first + (uint64_t)k >= 1 && first + (uint64_t)k <= total);
+                assert_int_equal(expect[first + (uint64_t)k], 0); /* no seq handed out twice */
+                expect[first + (uint64_t)k] = mix_uid(pr[p].id, i, k);
+                call_first[first + (uint64_t)k] = first;
+            }
+        }
+    assert_int_equal(mix_read_check(dir, expect, call_first, total), total);
+    assert_int_equal(folio_journal_verify(dir, NULL, NULL), 0);
+    pthread_mutex_destroy(&log.mu);
+    folio_free(expect);
+    folio_free(call_first);
+    folio_free(pr);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 int
 main(void)
 {
@@ -434,6 +762,9 @@ main(void)
         cmocka_unit_test(test_follower_mid_stream),
         cmocka_unit_test(test_lock_and_errors),
         cmocka_unit_test(test_quarantine_never_overwritten),
+        cmocka_unit_test(test_before_sync_once_per_frame_before_durable),
+        cmocka_unit_test(test_before_sync_failure_aborts),
+        cmocka_unit_test(test_backpressure_and_split_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
