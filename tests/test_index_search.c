@@ -345,6 +345,13 @@ test_prefix(void **state)
     expect_hits(idx, "wars star", "5");
     /* Five characters allow a typo, also against prefixes of longer words. */
     expect_hits(idx, "stars", "2,1,3,5");
+    /* The first ten words count; after a cut, the tenth is not a prefix. */
+    add(idx, "{\"id\":6,\"t\":\"one two three four five six seven eight nine ten\"}");
+    expect_hits(idx, "one two three four five six seven eight nine ten", "6");
+    expect_hits(idx, "one two three four five six seven eight nine ten zzz", "6");
+    expect_hits(idx, "one two three four five six seven eight nine te", "6");
+    expect_hits(idx, "one two three four five six seven eight nine te zzz", "");
+    expect_hits(idx, "one two three four five six seven eight nine zzz ten", "");
     rm_index(idx, dir);
 }
 
@@ -382,6 +389,10 @@ test_typos(void **state)
     add(idx, "{\"id\":6,\"t\":\"hellp\"}");
     expect_hits(idx, "hellp ", "6,4");
     expect_hits(idx, "hello ", "4,6");
+    /* Typos add up over the words: 2 + 1 (7) after 0 + 1 (8) after 0 + 0 (9). */
+    add(idx, "[{\"id\":7,\"t\":\"abcdefghi hello\"},{\"id\":8,\"t\":\"abcdefgxx hello\"},"
+             "{\"id\":9,\"t\":\"abcdefgxx hellp\"}]");
+    expect_hits(idx, "abcdefgxx hellp ", "9,8,7");
     rm_index(idx, dir);
 }
 
