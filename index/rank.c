@@ -14,7 +14,9 @@
  * dynamic programming over the terms (at most 2 * terms + 1 buckets), then
  * split by exactness. Buckets that lie wholly before offset are skipped by
  * their size alone; only the buckets that overlap the page are ranked by
- * attribute, per document. Within a bucket bitmaps iterate in id order, so
+ * attribute: again by dynamic programming over the terms (the documents
+ * whose best ranks add up to each sum) when that takes few bitmap
+ * operations, else document by document. Bitmaps iterate in id order, so
  * rule 4 comes for free. A placeholder search (no terms) is id order.
  */
 #include <stdlib.h>
@@ -132,10 +134,9 @@ scored_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Takes the documents of bucket into the page in attribute order. */
-static int
-take_by_attribute(MDB_txn *txn, struct folio_index *idx, struct query *query,
-                  const roaring_bitmap_t *bucket, struct page *pg, struct folio_index_error *err)
+/* Takes the documents of bucket into the page in attribute order, sorting them one by one. */
+static void
+take_sorted(struct query *query, const roaring_bitmap_t *bucket, struct page *pg)
 {
     size_t n = (size_t)roaring_bitmap_get_cardinality(bucket);
     uint32_t *docs = folio_calloc(n, sizeof(*docs));
@@ -144,15 +145,12 @@ take_by_attribute(MDB_txn *txn, struct folio_index *idx, struct query *query,
     roaring_bitmap_to_uint32_array(bucket, docs);
     for (size_t i = 0; i < n; i++)
         s[i].id = docs[i];
-    int rc = FOLIO_OK;
-    for (size_t t = 0; t < query->term_count && rc == FOLIO_OK; t++) {
+    for (size_t t = 0; t < query->term_count; t++) {
         struct term *term = &query->terms[t];
-        if (!term->ranks_loaded)
-            rc = ranks_load(txn, idx, term, err);
         for (size_t i = 0; i < n; i++)
             best[i] = RANK_NONE;
         struct best_ctx c = {.docs = docs, .count = n, .best = best};
-        for (size_t r = 0; rc == FOLIO_OK && r < term->rank_count; r++) {
+        for (size_t r = 0; r < term->rank_count; r++) {
             if (term->ranks[r] == NULL)
                 continue;
             roaring_bitmap_t *here = roaring_bitmap_and(term->ranks[r], bucket);
@@ -163,15 +161,121 @@ take_by_attribute(MDB_txn *txn, struct folio_index *idx, struct query *query,
         for (size_t i = 0; i < n; i++)
             s[i].attribute += best[i];
     }
-    if (rc == FOLIO_OK) {
-        qsort(s, n, sizeof(*s), scored_cmp);
-        for (size_t i = 0; i < n && pg->want > 0; i++)
-            page_take(pg, s[i].id);
-    }
+    qsort(s, n, sizeof(*s), scored_cmp);
+    for (size_t i = 0; i < n && pg->want > 0; i++)
+        page_take(pg, s[i].id);
     folio_free(s);
     folio_free(best);
     folio_free(docs);
-    return rc;
+}
+
+/*
+ * parts[r]: the documents of bucket whose best rank for t is r (r < t->rank_count), and
+ * parts[t->rank_count]: those with none (cannot happen in a consistent index: last).
+ */
+static roaring_bitmap_t **
+best_rank_parts(const struct term *t, const roaring_bitmap_t *bucket)
+{
+    roaring_bitmap_t **parts = folio_calloc(t->rank_count + 1, sizeof(*parts));
+    roaring_bitmap_t *rest = roaring_bitmap_copy(bucket);
+    for (size_t r = 0; r < t->rank_count; r++) {
+        if (t->ranks[r] == NULL || roaring_bitmap_is_empty(rest))
+            continue;
+        parts[r] = roaring_bitmap_and(t->ranks[r], rest);
+        roaring_bitmap_andnot_inplace(rest, parts[r]);
+    }
+    parts[t->rank_count] = rest;
+    return parts;
+}
+
+static void
+parts_free(roaring_bitmap_t **parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (parts[i] != NULL)
+            roaring_bitmap_free(parts[i]);
+    folio_free(parts);
+}
+
+/* Takes bucket in id order: skipped whole when it ends before the page. */
+static void
+take_in_id_order(const roaring_bitmap_t *bucket, struct page *pg)
+{
+    uint64_t n = roaring_bitmap_get_cardinality(bucket);
+    if (n <= pg->skip) {
+        pg->skip -= n;
+        return;
+    }
+    roaring_uint32_iterator_t *it = roaring_create_iterator(bucket);
+    for (; it->has_value && pg->want > 0; roaring_advance_uint32_iterator(it))
+        page_take(pg, it->current_value);
+    roaring_free_uint32_iterator(it);
+}
+
+/*
+ * Attribute order with bitmaps: sums[s] holds the documents whose best ranks add up
+ * to s, built term by term; sums are then taken in order, each in id order, until
+ * the page is full. Worth it while the number of bitmap operations stays small.
+ */
+static void
+take_by_sums(struct query *query, const roaring_bitmap_t *bucket, struct page *pg,
+             size_t sums_max)
+{
+    roaring_bitmap_t **sums = folio_calloc(sums_max, sizeof(*sums));
+    size_t reach = 1; /* sums[0, reach) may be non-empty */
+    sums[0] = roaring_bitmap_copy(bucket);
+    for (size_t t = 0; t < query->term_count; t++) {
+        const struct term *term = &query->terms[t];
+        size_t parts_n = term->rank_count + 1;
+        roaring_bitmap_t **parts = best_rank_parts(term, bucket);
+        roaring_bitmap_t **next = folio_calloc(sums_max, sizeof(*next));
+        for (size_t s = 0; s < reach; s++) {
+            for (size_t r = 0; sums[s] != NULL && r < parts_n; r++) {
+                if (parts[r] == NULL || roaring_bitmap_is_empty(parts[r]))
+                    continue;
+                roaring_bitmap_t *x = roaring_bitmap_and(sums[s], parts[r]);
+                if (next[s + r] == NULL)
+                    next[s + r] = x;
+                else {
+                    roaring_bitmap_or_inplace(next[s + r], x);
+                    roaring_bitmap_free(x);
+                }
+            }
+        }
+        parts_free(parts, parts_n);
+        parts_free(sums, sums_max);
+        sums = next;
+        reach += parts_n - 1;
+    }
+    for (size_t s = 0; s < reach && pg->want > 0; s++)
+        if (sums[s] != NULL)
+            take_in_id_order(sums[s], pg);
+    parts_free(sums, sums_max);
+}
+
+#define RANK_SUM_OPS_MAX 4096 /* bitmap intersections take_by_sums may do */
+
+/* Takes the documents of bucket into the page in attribute order. */
+static int
+take_by_attribute(MDB_txn *txn, struct folio_index *idx, struct query *query,
+                  const roaring_bitmap_t *bucket, struct page *pg, struct folio_index_error *err)
+{
+    size_t sums_max = 1, ops = 0;
+    for (size_t t = 0; t < query->term_count; t++) {
+        struct term *term = &query->terms[t];
+        if (!term->ranks_loaded) {
+            int rc = ranks_load(txn, idx, term, err);
+            if (rc != FOLIO_OK)
+                return rc;
+        }
+        ops += sums_max * (term->rank_count + 1);
+        sums_max += term->rank_count; /* ranks 0..rank_count, the last for "none" */
+    }
+    if (ops <= RANK_SUM_OPS_MAX)
+        take_by_sums(query, bucket, pg, sums_max);
+    else
+        take_sorted(query, bucket, pg);
+    return FOLIO_OK;
 }
 
 /* Takes a bucket: skipped whole when it ends before the page, else ranked. */

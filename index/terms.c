@@ -23,6 +23,7 @@
  * exceed it too, transpositions included, so the skip loses nothing.
  */
 #include <string.h>
+#include <utf8proc.h>
 
 #include "folio/common.h"
 #include "folio/error.h"
@@ -237,31 +238,74 @@ lev_extend(struct lev *l, const int32_t *cps, size_t n)
     return 0;
 }
 
-/* Decodes a key of `words` into code points and the byte end of each. */
+struct walk_buf {
+    int32_t cps[CP_MAX];       /* the current key's code points */
+    size_t ends[CP_MAX];       /* the byte end of each */
+    size_t n;                  /* code points decoded */
+    uint8_t key[INDEX_WORD_BYTES_MAX]; /* the current key's bytes */
+    size_t key_len;
+    uint8_t seek[INDEX_WORD_BYTES_MAX + 1];
+};
+
+/*
+ * Decodes a key of `words` into b, reusing the code points of the bytes it
+ * shares with the previous key (keys come in order, so most of a key is
+ * usually shared). ASCII needs no decoder.
+ */
 static int
-key_decode(const MDB_val *k, int32_t *cps, size_t *ends, size_t *n, struct folio_index_error *err)
+key_decode(const MDB_val *k, struct walk_buf *b, struct folio_index_error *err)
 {
+    const uint8_t *s = k->mv_data;
+    if (k->mv_size > INDEX_WORD_BYTES_MAX)
+        return index_errorf(err, FOLIO_E_CORRUPT, "A key of `words` is too long.");
+    size_t same = 0;
+    while (same < b->key_len && same < k->mv_size && s[same] == b->key[same])
+        same++;
     size_t count = 0;
-    const char *s = k->mv_data;
-    for (size_t i = 0; i < k->mv_size;) {
-        size_t one = 0;
-        size_t step = (s[i] & 0x80) == 0 ? 1 : (s[i] & 0xE0) == 0xC0 ? 2
-                      : (s[i] & 0xF0) == 0xE0 ? 3 : 4;
-        if (count == CP_MAX || step > k->mv_size - i ||
-            text_decode(s + i, step, cps + count, 1, &one) != FOLIO_OK)
-            return index_errorf(err, FOLIO_E_CORRUPT, "A key of `words` is not a word.");
+    while (count < b->n && b->ends[count] <= same)
+        count++;
+    size_t i = count > 0 ? b->ends[count - 1] : 0;
+    while (i < k->mv_size) {
+        int32_t cp = s[i];
+        size_t step = 1;
+        if (cp >= 0x80) {
+            utf8proc_ssize_t got = utf8proc_iterate(s + i, (utf8proc_ssize_t)(k->mv_size - i), &cp);
+            if (got <= 0)
+                return index_errorf(err, FOLIO_E_CORRUPT, "A key of `words` is not UTF-8.");
+            step = (size_t)got;
+        }
         i += step;
-        ends[count++] = i;
+        b->cps[count] = cp;
+        b->ends[count++] = i;
     }
-    *n = count;
+    memcpy(b->key + same, s + same, k->mv_size - same);
+    b->key_len = k->mv_size;
+    b->n = count;
     return FOLIO_OK;
 }
 
-struct walk_buf {
-    int32_t cps[CP_MAX];
-    size_t ends[CP_MAX];
-    uint8_t seek[INDEX_WORD_BYTES_MAX + 1];
-};
+#define SKIP_STEPS_MAX 4 /* keys stepped over before a seek is cheaper */
+
+/*
+ * Moves past every key that starts with the first len bytes of the current
+ * key. Dead subtrees are often a key or two, and stepping is cheaper than a
+ * B-tree descent, so it steps a few keys first, then seeks to the prefix with
+ * its last byte incremented (the last byte of UTF-8 is below 0xC0).
+ */
+static int
+skip_prefix(MDB_cursor *cur, struct walk_buf *b, size_t len, MDB_val *k, MDB_val *v)
+{
+    for (int step = 0; step < SKIP_STEPS_MAX; step++) {
+        int mrc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+        if (mrc != 0 || k->mv_size < len || memcmp(k->mv_data, b->key, len) != 0)
+            return mrc;
+    }
+    memcpy(b->seek, b->key, len);
+    b->seek[len - 1]++;
+    k->mv_data = b->seek;
+    k->mv_size = len;
+    return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+}
 
 static int
 lev_walk(MDB_cursor *cur, struct lev *l, struct term *t, struct walk_buf *b,
@@ -271,22 +315,15 @@ lev_walk(MDB_cursor *cur, struct lev *l, struct term *t, struct walk_buf *b,
     int rc = FOLIO_OK;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0 && rc == FOLIO_OK) {
-        size_t n = 0;
-        rc = key_decode(&k, b->cps, b->ends, &n, err);
+        rc = key_decode(&k, b, err);
         if (rc != FOLIO_OK)
             break;
-        size_t dead = lev_extend(l, b->cps, n);
+        size_t dead = lev_extend(l, b->cps, b->n);
         if (dead > 0) {
-            /* Past every key that starts with the dead prefix. */
-            size_t len = b->ends[dead - 1];
-            memcpy(b->seek, k.mv_data, len);
-            b->seek[len - 1]++; /* the last byte of UTF-8 is below 0xC0 */
-            k.mv_data = b->seek;
-            k.mv_size = len;
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            mrc = skip_prefix(cur, b, b->ends[dead - 1], &k, &v);
             continue;
         }
-        int dist = l->prefix ? l->best[n] : row(l, n)[l->m];
+        int dist = l->prefix ? l->best[b->n] : row(l, b->n)[l->m];
         if (dist <= l->budget)
             rc = term_accept(t, &k, &v, dist, err);
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -307,7 +344,7 @@ match_typos(MDB_txn *txn, struct folio_index *idx, struct term *t, struct folio_
     for (size_t i = 0; i <= l.m; i++)
         l.rows[i] = (uint8_t)i;
     l.best[0] = (uint8_t)l.m;
-    struct walk_buf *b = folio_malloc(sizeof(*b));
+    struct walk_buf *b = folio_calloc(1, sizeof(*b));
     MDB_cursor *cur;
     int rc = FOLIO_OK;
     int mrc = mdb_cursor_open(txn, idx->dbi_words, &cur);

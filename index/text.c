@@ -168,6 +168,50 @@ split_words(struct word_emit *e, const int32_t *cps, size_t n)
     return FOLIO_OK;
 }
 
+static bool
+ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * ASCII text needs no utf8proc: NFKD and NFC leave it as it is, case folding
+ * lowercases A-Z, and its only letters and digits are [A-Za-z0-9]. Same words
+ * as the general path, much faster (most documents are mostly ASCII).
+ */
+static int
+split_ascii(struct word_emit *e, const char *s, size_t len)
+{
+    if (len > e->cap) {
+        e->cap = len;
+        e->bytes = folio_realloc(e->bytes, e->cap);
+    }
+    for (size_t i = 0; i < len;) {
+        while (i < len && !ascii_alnum((unsigned char)s[i]))
+            i++;
+        size_t n = 0;
+        for (; i < len && ascii_alnum((unsigned char)s[i]); i++) {
+            char c = s[i];
+            e->bytes[n++] = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+        }
+        if (n > 0) {
+            int rc = e->fn(e->ctx, e->bytes, n);
+            if (rc != FOLIO_OK)
+                return rc;
+        }
+    }
+    return FOLIO_OK;
+}
+
+static bool
+all_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
 /* The end of the next chunk of s from start: at most TEXT_CHUNK_BYTES, cut after white space. */
 static size_t
 chunk_end(const char *s, size_t len, size_t start)
@@ -195,6 +239,12 @@ text_words(const char *s, size_t len, text_word_fn fn, void *ctx, bool *ends_in_
     bool ends = false;
     for (size_t start = 0; start < len && rc == FOLIO_OK;) {
         size_t end = chunk_end(s, len, start);
+        if (all_ascii(s + start, end - start)) {
+            rc = split_ascii(&e, s + start, end - start);
+            ends = ascii_alnum((unsigned char)s[end - 1]);
+            start = end;
+            continue;
+        }
         utf8proc_ssize_t n = normalise_cps(s + start, end - start, &buf, &cap);
         if (n < 0) {
             rc = (int)n;

@@ -319,8 +319,15 @@ test_normalisation(void **state)
     /* Marks of other scripts are part of their letters and stay. */
     expect_hits(idx, "\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87",
                 "9");
+    /* ASCII text (its own fast path) and the same text beside non-ASCII agree. */
+    add(idx, "[{\"id\":10,\"t\":\"Mixed_CASE tab\\there 3.14 x-Y\"},"
+             "{\"id\":11,\"t\":\"Mixed_CASE tab\\there 3.14 x-Y \xc3\xbc\"}]");
+    expect_hits(idx, "mixed case tab here 3 14 x y ", "10,11");
+    expect_hits(idx, "MIXED_case", "10,11");
+    expect_hits(idx, "mixedcase ", "");
+    expect_hits(idx, "ttab ", "");
     /* A q of separators only is a placeholder search. */
-    expect_paged(idx, " -- ! ", NULL, 0, 2, "1,2", 9);
+    expect_paged(idx, " -- ! ", NULL, 0, 2, "1,2", 11);
     rm_index(idx, dir);
 }
 
@@ -449,6 +456,46 @@ test_attribute_ranking(void **state)
     expect_hits(idx, "apple ", "2,5");
     expect_hits(idx, "pie", "5");
     assert_verified(idx);
+    rm_index(idx, dir);
+}
+
+/* Documents of 50 fields: attribute ranks up to 49, so sums of three words pass 120. */
+static void
+test_attribute_ranking_many_fields(void **state)
+{
+    char *dir;
+    struct folio_index *idx = mk_index(&dir, "id");
+    static const struct {
+        int id;
+        int kiwi, lime, plum; /* fields holding each word (all three in one: the same) */
+    } docs[] = {{10, 40, 41, 42}, {11, 1, 2, 43}, {12, 44, 44, 44}, {13, 2, 1, 43},
+                {14, 1, 2, 3}};
+    char body[8192];
+    size_t n = (size_t)sprintf(body, "[");
+    for (size_t d = 0; d < FOLIO_ARRAY_LEN(docs); d++) {
+        n += (size_t)sprintf(body + n, "%s{\"id\":%d", d ? "," : "", docs[d].id);
+        for (int f = 1; f < 50; f++) {
+            bool late = docs[d].id == 14 && f == 47; /* 14 holds them again, far off */
+            n += (size_t)sprintf(body + n, ",\"f%d\":\"pad%s%s%s\"", f,
+                                 docs[d].kiwi == f || late ? " kiwi" : "",
+                                 docs[d].lime == f || late ? " lime" : "",
+                                 docs[d].plum == f || late ? " plum" : "");
+        }
+        n += (size_t)sprintf(body + n, "}");
+    }
+    sprintf(body + n, "]");
+    add(idx, body);
+    /*
+     * Sums of the best ranks: 6 (14: its best, not its later fields), 46 (11, 13),
+     * 123 (10), 132 (12); ties by id. Two words are ranked with bitmaps, three
+     * (more than RANK_SUM_OPS_MAX operations) document by document. With two
+     * words, 11, 13 and 14 all sum to 3.
+     */
+    expect_hits(idx, "kiwi lime ", "11,13,14,10,12");
+    expect_hits(idx, "kiwi lime plum ", "14,11,13,10,12");
+    expect_hits(idx, "plum lime kiwi", "14,11,13,10,12");
+    expect_paged(idx, "kiwi lime plum ", NULL, 2, 2, "13,10", 5);
+    expect_hits(idx, "plum ", "14,10,11,13,12");
     rm_index(idx, dir);
 }
 
@@ -1849,6 +1896,7 @@ main(void)
         cmocka_unit_test(test_typos),
         cmocka_unit_test(test_ranking_order),
         cmocka_unit_test(test_attribute_ranking),
+        cmocka_unit_test(test_attribute_ranking_many_fields),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_filter_errors),
         cmocka_unit_test(test_filter_not_filterable),
