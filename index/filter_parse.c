@@ -245,6 +245,19 @@ token_set(struct ftoken *t, const char *text, size_t len, size_t start, size_t e
     t->end = end;
 }
 
+/* What a backslash followed by e stands for inside quotes q; 0: itself (kept). */
+static char
+escaped(char e, char q)
+{
+    switch (e) {
+    case '\\': return '\\';
+    case 'n': return '\n';
+    case 't': return '\t';
+    case 'r': return '\r';
+    default: return e == q ? q : 0;
+    }
+}
+
 /* Unescapes s[start, end) of a value quoted with q into t. */
 static void
 token_unescape(struct ftoken *t, const char *s, size_t start, size_t end, char q)
@@ -254,9 +267,7 @@ token_unescape(struct ftoken *t, const char *s, size_t start, size_t end, char q
     for (size_t i = start; i < end; i++) {
         char c = s[i];
         if (c == '\\' && i + 1 < end) {
-            char e = s[i + 1];
-            char mapped = e == q ? q : e == '\\' ? '\\' : e == 'n' ? '\n' : e == 't' ? '\t'
-                                                          : e == 'r' ? '\r' : 0;
+            char mapped = escaped(s[i + 1], q);
             if (mapped != 0) {
                 out[n++] = mapped;
                 i++;
@@ -401,9 +412,9 @@ negate(struct fnode *n)
         filter_free(n);
         return inner;
     }
-    struct fnode *not = node_new(FN_NOT);
-    node_add_kid(not, n);
-    return not;
+    struct fnode *neg = node_new(FN_NOT);
+    node_add_kid(neg, n);
+    return neg;
 }
 
 /* ---- the grammar ----------------------------------------------------------- */

@@ -77,7 +77,8 @@ select_object(const json_t *obj, const char *prefix, size_t plen, const struct s
         memcpy(path + plen + (plen > 0), key, klen + 1);
         if (selected(s, path, len)) {
             json_object_set(out, key, value);
-        } else if (selected_below(s, path, len) && (json_is_object(value) || json_is_array(value))) {
+        } else if (selected_below(s, path, len) &&
+                   (json_is_object(value) || json_is_array(value))) {
             json_t *sub = json_is_object(value) ? select_object(value, path, len, s)
                                                 : select_array(value, path, len, s);
             if ((json_is_object(sub) && json_object_size(sub) > 0) ||

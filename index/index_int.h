@@ -244,7 +244,10 @@ bool docid_valid(const char *id, size_t len);
 /* text.c: words and facet strings (search_int.h explains the rules). */
 #define TEXT_WORDS_STOP 1 /* a word callback's "enough": text_words returns 0 */
 typedef int (*text_word_fn)(void *ctx, const char *word, size_t len);
-/* Calls fn for each word of s (any length). *ends_in_word (may be NULL): no separator at the end. */
+/*
+ * Calls fn for each word of s (any length; fn may return TEXT_WORDS_STOP).
+ * *ends_in_word (may be NULL): no separator after the last word.
+ */
 int text_words(const char *s, size_t len, text_word_fn fn, void *ctx, bool *ends_in_word);
 /* out: INDEX_FACET_STRING_BYTES_MAX bytes. FOLIO_E_INVALID: not UTF-8. */
 int text_facet_string(const char *s, size_t len, char *out, size_t *out_len);

@@ -290,7 +290,8 @@ test_normalisation(void **state)
              "{\"id\":3,\"t\":\"\xef\xac\x81nance\"},"              /* U+FB01 ligature fi */
              "{\"id\":4,\"t\":\"\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3\"}," /* full-width ABC */
              "{\"id\":5,\"t\":\"Stra\xc3\x9f" "e\"},"               /* Straße */
-             "{\"id\":6,\"t\":\"\xe5\x8c\x97\xe4\xba\xac\xe5\xa4\xa7\xe5\xad\xa6\"}," /* 北京大学 */
+             /* 北京大学 */
+             "{\"id\":6,\"t\":\"\xe5\x8c\x97\xe4\xba\xac\xe5\xa4\xa7\xe5\xad\xa6\"},"
              "{\"id\":7,\"t\":\"hello-world don't\"},"
              "{\"id\":8,\"t\":\"A\xcc\x8angstr\xc3\xb6m\"},"        /* A + U+030A ring, ö */
              "{\"id\":9,\"t\":\"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0"
@@ -616,7 +617,8 @@ test_filter_errors(void **state)
                         "Found unexpected characters at the end of the filter: `)`. You probably "
                         "forgot an `OR` or an `AND` rule.\n34:35 channel = mv OR followers >= "
                         "1000)");
-    expect_filter_error(idx, "colour NOT EXIST", OPS " at `colour NOT EXIST`.\n1:17 colour NOT EXIST");
+    expect_filter_error(idx, "colour NOT EXIST",
+                        OPS " at `colour NOT EXIST`.\n1:17 colour NOT EXIST");
     expect_filter_error(idx, "subscribers 100 TO1000",
                         OPS " at `subscribers 100 TO1000`.\n1:23 subscribers 100 TO1000");
     expect_filter_error(idx, "channel = ponce ORdog != 'bernese mountain'",
@@ -721,8 +723,8 @@ test_pagination(void **state)
     char body[4096];
     size_t n = (size_t)sprintf(body, "[");
     for (int i = 1; i <= 30; i++)
-        n += (size_t)sprintf(body + n, "%s{\"id\":%d,\"t\":\"common %s\",\"n\":%d}", i > 1 ? "," : "",
-                             i, i % 3 == 0 ? "three" : "other", i);
+        n += (size_t)sprintf(body + n, "%s{\"id\":%d,\"t\":\"common %s\",\"n\":%d}",
+                             i > 1 ? "," : "", i, i % 3 == 0 ? "three" : "other", i);
     sprintf(body + n, "]");
     add(idx, body);
     settings(idx, "{\"filterableAttributes\":[\"n\"]}");
@@ -1373,13 +1375,14 @@ words_of_value(const struct model *m, const json_t *v, const char *path, int top
     int rank = model_rank(m, path, top);
     if (rank < 0)
         return;
-    char num[64];
+    char num[64] = "";
     if (json_is_string(v))
-        tokens_add(ws, json_string_value(v), rank);
+        snprintf(num, sizeof(num), "%s", json_string_value(v));
     else if (json_is_integer(v))
-        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)), tokens_add(ws, num, rank);
-    else if (json_is_real(v))
-        snprintf(num, sizeof(num), "%.1f", json_real_value(v)), tokens_add(ws, num, rank);
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) /* always k + 0.5 here: one decimal is exact */
+        snprintf(num, sizeof(num), "%.1f", json_real_value(v));
+    tokens_add(ws, num, rank);
 }
 
 static void
@@ -1793,7 +1796,10 @@ static void
 random_settings(struct folio_index *idx, struct model *m)
 {
     static const char *const searchable[] = {
-        "[\"*\"]", "[\"title\",\"body\"]", "[\"body\",\"meta.w\",\"tags\"]", "[\"tags\",\"meta\",\"title\"]",
+        "[\"*\"]",
+        "[\"title\",\"body\"]",
+        "[\"body\",\"meta.w\",\"tags\"]",
+        "[\"tags\",\"meta\",\"title\"]",
     };
     static const char *const filterable[] = {
         "[\"color\",\"extra\",\"n\",\"tags\"]", "[\"n\"]", "[]", "[\"color\",\"tags\"]",

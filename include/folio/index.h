@@ -129,10 +129,13 @@ int folio_index_create(const char *dir, const struct folio_index_options *opts,
  * Opens the index in dir (read-write, or read-only with opts->read_only).
  * Errors: FOLIO_E_NOT_FOUND (no index in dir), FOLIO_E_CORRUPT (not a folio
  * index or damaged), FOLIO_E_VERSION (format version unknown), FOLIO_E_LOCKED,
- * FOLIO_E_IO, and (read-write only) the storage errors: an env written before
- * outcomes existed gets its empty `outcomes` database here, in one write
- * transaction that changes nothing else. The same env must not be opened
- * twice in one process (LMDB).
+ * FOLIO_E_IO, and (read-write only) the storage errors: an older env is
+ * brought up to date here, in one write transaction that keeps the marker,
+ * outcomes and times: one written before outcomes existed gets its empty
+ * `outcomes` database, one of format 1 (before search) gets its search
+ * structures, built from its documents (a pass over them all). Read-only, a
+ * format-1 env opens but cannot be searched (docs/index-format.md, "Version
+ * rules"). The same env must not be opened twice in one process (LMDB).
  */
 int folio_index_open(const char *dir, const struct folio_index_options *opts,
                      struct folio_index **out, struct folio_index_error *err);
@@ -211,7 +214,9 @@ int folio_index_documents_clear(struct folio_index *idx, const struct folio_inde
 
 /*
  * Applies a settings object (JSON text): keys present are set, a null value
- * resets that setting to its default, absent keys are left alone. Known keys:
+ * resets that setting to its default, absent keys are left alone. A change of
+ * searchableAttributes or filterableAttributes rebuilds the search structures
+ * that follow it from every document, in the same transaction. Known keys:
  * displayedAttributes, searchableAttributes (default ["*"]),
  * filterableAttributes, sortableAttributes, stopWords (default [], stored
  * sorted and deduplicated), rankingRules (Meilisearch's six default rules),
@@ -396,7 +401,9 @@ int folio_index_copy_compact(struct folio_index *idx, const char *dest_dir,
  * Checks the whole index: every document parses and carries the primary key
  * whose id maps back to it, the id maps and counters agree, no internal id is
  * at or above next_internal_id; every stored outcome has an 8-byte key at or
- * below marker.task_uid and 1 to FOLIO_INDEX_OUTCOME_BYTES_MAX bytes.
+ * below marker.task_uid and 1 to FOLIO_INDEX_OUTCOME_BYTES_MAX bytes; the
+ * search structures are exactly what the documents and settings make (they
+ * are rebuilt in memory to compare: memory grows with the posting lists).
  * Errors: FOLIO_E_CORRUPT (message says what).
  */
 int folio_index_verify(struct folio_index *idx, struct folio_index_error *err);
