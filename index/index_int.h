@@ -96,6 +96,8 @@ struct folio_index {
     MDB_dbi dbi_word_ranks;
     MDB_dbi dbi_facets;
     bool has_search;           /* format 2 (search structures kept); fixed once open returns */
+    pthread_mutex_t vocab_mu;  /* guards vocab and every vocabulary's reference count */
+    struct vocab *vocab;       /* the newest vocabulary of `words` seen (vocab.c), or NULL */
     struct folio_index_options opts;
     uint64_t map_bytes;        /* changed only under write_mu + closed gate */
     pthread_mutex_t write_mu;
@@ -114,6 +116,9 @@ struct index_meta {
 };
 
 struct postings; /* a change set of posting lists (search_int.h) */
+struct vocab;    /* the keys of `words` in memory (search_int.h) */
+/* vocab.c: releases the handle's vocabulary (folio_index_free). */
+void vocab_drop(struct folio_index *idx);
 
 /*
  * A write transaction in progress; ops change meta, the runner stores it.

@@ -29,6 +29,7 @@ index_alloc(const struct folio_index_options *opts)
     struct folio_index *idx = folio_calloc(1, sizeof(*idx));
     idx->opts = *opts;
     pthread_mutex_init(&idx->write_mu, NULL);
+    pthread_mutex_init(&idx->vocab_mu, NULL);
     pthread_mutex_init(&idx->gate.mu, NULL);
     pthread_cond_init(&idx->gate.cv, NULL);
     return idx;
@@ -42,6 +43,8 @@ folio_index_free(struct folio_index *idx)
     if (idx->env != NULL)
         mdb_env_close(idx->env);
     FOLIO_ASSERT(idx->gate.readers == 0);
+    vocab_drop(idx);
+    pthread_mutex_destroy(&idx->vocab_mu);
     pthread_cond_destroy(&idx->gate.cv);
     pthread_mutex_destroy(&idx->gate.mu);
     pthread_mutex_destroy(&idx->write_mu);

@@ -166,6 +166,22 @@ void query_release(struct query *query);
 /* Damerau-Levenshtein (optimal string alignment) limits of a query word. */
 int typos_allowed(size_t code_points);
 
+/* ---- vocab.c: the keys of `words` in memory, per LMDB snapshot ---------------- */
+
+/*
+ * A reference to the vocabulary of txn's snapshot (vocab_put it), or *out
+ * NULL when `words` is too large to copy. Errors: the read errors,
+ * FOLIO_E_CORRUPT.
+ */
+int vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out,
+              struct folio_index_error *err);
+void vocab_put(struct folio_index *idx, struct vocab *v);
+size_t vocab_count(const struct vocab *v);
+/* Word i, borrowed for as long as the reference. */
+void vocab_word(const struct vocab *v, size_t i, MDB_val *k);
+/* The index of the first word at or after key in LMDB's order (vocab_count if none). */
+size_t vocab_seek(const struct vocab *v, const void *key, size_t len);
+
 /* ---- rank.c, hits.c ---------------------------------------------------------- */
 
 /*

@@ -20,7 +20,9 @@
  * prefix term, no prefix so far was close enough), no key with that prefix
  * can match: the walk seeks past them all (the prefix with its last byte
  * incremented). A row whose minimum exceeds the budget makes every later row
- * exceed it too, transpositions included, so the skip loses nothing.
+ * exceed it too, transpositions included, so the skip loses nothing. The
+ * keys come from the in-memory vocabulary of the transaction's snapshot
+ * (vocab.c) when `words` is small enough to copy, else from a cursor.
  */
 #include <string.h>
 #include <utf8proc.h>
@@ -284,6 +286,77 @@ key_decode(const MDB_val *k, struct walk_buf *b, struct folio_index_error *err)
     return FOLIO_OK;
 }
 
+/*
+ * Where the walk reads the keys of `words`: the vocabulary in memory
+ * (vocab.c) when there is one, else an LMDB cursor. Both return 0 with the
+ * key in *k, or MDB_NOTFOUND past the last key.
+ */
+struct keys {
+    MDB_txn *txn;
+    struct folio_index *idx;
+    MDB_cursor *cur;          /* NULL: in memory */
+    const struct vocab *vocab;
+    size_t pos;
+    MDB_val value;            /* the cursor's value of the current key */
+};
+
+static int
+keys_at(struct keys *s, MDB_val *k)
+{
+    if (s->pos >= vocab_count(s->vocab))
+        return MDB_NOTFOUND;
+    vocab_word(s->vocab, s->pos, k);
+    return 0;
+}
+
+static int
+keys_first(struct keys *s, MDB_val *k)
+{
+    if (s->cur != NULL)
+        return mdb_cursor_get(s->cur, k, &s->value, MDB_FIRST);
+    s->pos = 0;
+    return keys_at(s, k);
+}
+
+static int
+keys_next(struct keys *s, MDB_val *k)
+{
+    if (s->cur != NULL)
+        return mdb_cursor_get(s->cur, k, &s->value, MDB_NEXT);
+    s->pos++;
+    return keys_at(s, k);
+}
+
+/* The first key at or after seek[0, len). */
+static int
+keys_seek(struct keys *s, const uint8_t *seek, size_t len, MDB_val *k)
+{
+    if (s->cur != NULL) {
+        k->mv_data = (void *)seek;
+        k->mv_size = len;
+        return mdb_cursor_get(s->cur, k, &s->value, MDB_SET_RANGE);
+    }
+    s->pos = vocab_seek(s->vocab, seek, len);
+    return keys_at(s, k);
+}
+
+/* The posting list of the current key. */
+static int
+keys_value(struct keys *s, const MDB_val *k, MDB_val *v, struct folio_index_error *err)
+{
+    if (s->cur != NULL) {
+        *v = s->value;
+        return FOLIO_OK;
+    }
+    MDB_val key = *k;
+    int mrc = mdb_get(s->txn, s->idx->dbi_words, &key, v);
+    if (mrc == MDB_NOTFOUND) /* the vocabulary is of this very snapshot */
+        return index_errorf(err, FOLIO_E_CORRUPT, "A word of the vocabulary is not in `words`.");
+    if (mrc != 0)
+        return index_mdb_error(err, mrc, "reading the words");
+    return FOLIO_OK;
+}
+
 #define SKIP_STEPS_MAX 4 /* keys stepped over before a seek is cheaper */
 
 /*
@@ -293,40 +366,41 @@ key_decode(const MDB_val *k, struct walk_buf *b, struct folio_index_error *err)
  * its last byte incremented (the last byte of UTF-8 is below 0xC0).
  */
 static int
-skip_prefix(MDB_cursor *cur, struct walk_buf *b, size_t len, MDB_val *k, MDB_val *v)
+skip_prefix(struct keys *s, struct walk_buf *b, size_t len, MDB_val *k)
 {
     for (int step = 0; step < SKIP_STEPS_MAX; step++) {
-        int mrc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+        int mrc = keys_next(s, k);
         if (mrc != 0 || k->mv_size < len || memcmp(k->mv_data, b->key, len) != 0)
             return mrc;
     }
     memcpy(b->seek, b->key, len);
     b->seek[len - 1]++;
-    k->mv_data = b->seek;
-    k->mv_size = len;
-    return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    return keys_seek(s, b->seek, len, k);
 }
 
 static int
-lev_walk(MDB_cursor *cur, struct lev *l, struct term *t, struct walk_buf *b,
+lev_walk(struct keys *s, struct lev *l, struct term *t, struct walk_buf *b,
          struct folio_index_error *err)
 {
     MDB_val k, v;
     int rc = FOLIO_OK;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = keys_first(s, &k);
     while (mrc == 0 && rc == FOLIO_OK) {
         rc = key_decode(&k, b, err);
         if (rc != FOLIO_OK)
             break;
         size_t dead = lev_extend(l, b->cps, b->n);
         if (dead > 0) {
-            mrc = skip_prefix(cur, b, b->ends[dead - 1], &k, &v);
+            mrc = skip_prefix(s, b, b->ends[dead - 1], &k);
             continue;
         }
         int dist = l->prefix ? l->best[b->n] : row(l, b->n)[l->m];
-        if (dist <= l->budget)
-            rc = term_accept(t, &k, &v, dist, err);
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (dist <= l->budget) {
+            rc = keys_value(s, &k, &v, err);
+            if (rc == FOLIO_OK)
+                rc = term_accept(t, &k, &v, dist, err);
+        }
+        mrc = keys_next(s, &k);
     }
     if (rc == FOLIO_OK && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = index_mdb_error(err, mrc, "reading the words");
@@ -334,7 +408,7 @@ lev_walk(MDB_cursor *cur, struct lev *l, struct term *t, struct walk_buf *b,
 }
 
 static int
-match_typos(MDB_txn *txn, struct folio_index *idx, struct term *t, struct folio_index_error *err)
+match_typos(struct keys *s, struct term *t, struct folio_index_error *err)
 {
     int32_t q[CP_MAX];
     struct lev l = {.q = q, .budget = t->typos_max, .prefix = t->prefix};
@@ -345,18 +419,37 @@ match_typos(MDB_txn *txn, struct folio_index *idx, struct term *t, struct folio_
         l.rows[i] = (uint8_t)i;
     l.best[0] = (uint8_t)l.m;
     struct walk_buf *b = folio_calloc(1, sizeof(*b));
-    MDB_cursor *cur;
-    int rc = FOLIO_OK;
-    int mrc = mdb_cursor_open(txn, idx->dbi_words, &cur);
-    if (mrc != 0) {
-        rc = index_mdb_error(err, mrc, "reading the words");
-    } else {
-        rc = lev_walk(cur, &l, t, b, err);
-        mdb_cursor_close(cur);
-    }
+    int rc = lev_walk(s, &l, t, b, err);
     folio_free(b);
     folio_free(l.rows);
     return rc;
+}
+
+/* Opens where the typo walks read: the vocabulary, or a cursor when it is too large. */
+static int
+keys_open(MDB_txn *txn, struct folio_index *idx, struct keys *s, struct folio_index_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->txn = txn;
+    s->idx = idx;
+    struct vocab *v = NULL;
+    int rc = vocab_get(txn, idx, &v, err);
+    if (rc != FOLIO_OK)
+        return rc;
+    s->vocab = v;
+    if (v != NULL)
+        return FOLIO_OK;
+    int mrc = mdb_cursor_open(txn, idx->dbi_words, &s->cur);
+    return mrc == 0 ? FOLIO_OK : index_mdb_error(err, mrc, "reading the words");
+}
+
+static void
+keys_close(struct keys *s)
+{
+    if (s->cur != NULL)
+        mdb_cursor_close(s->cur);
+    vocab_put(s->idx, (struct vocab *)s->vocab);
+    memset(s, 0, sizeof(*s));
 }
 
 int
@@ -364,20 +457,24 @@ query_match(MDB_txn *txn, struct folio_index *idx, struct query *query,
             struct folio_index_error *err)
 {
     int rc = FOLIO_OK;
+    struct keys keys = {.txn = NULL};
     for (size_t i = 0; i < query->term_count && rc == FOLIO_OK; i++) {
         struct term *t = &query->terms[i];
-        if (t->len > INDEX_WORD_BYTES_MAX)
-            rc = FOLIO_OK; /* longer than any indexed word: no match */
-        else if (t->typos_max > 0)
-            rc = match_typos(txn, idx, t, err);
-        else if (t->prefix)
+        if (t->typos_max > 0 && t->len <= INDEX_WORD_BYTES_MAX && keys.txn == NULL)
+            rc = keys_open(txn, idx, &keys, err);
+        /* A term longer than any indexed word matches nothing. */
+        if (rc == FOLIO_OK && t->len <= INDEX_WORD_BYTES_MAX && t->typos_max > 0)
+            rc = match_typos(&keys, t, err);
+        else if (rc == FOLIO_OK && t->len <= INDEX_WORD_BYTES_MAX && t->prefix)
             rc = match_prefix(txn, idx, t, err);
-        else
+        else if (rc == FOLIO_OK && t->len <= INDEX_WORD_BYTES_MAX)
             rc = match_exact(txn, idx, t, err);
         t->docs = roaring_bitmap_create();
         for (int d = 0; d < 3; d++)
             if (t->by_typos[d] != NULL)
                 roaring_bitmap_or_inplace(t->docs, t->by_typos[d]);
     }
+    if (keys.txn != NULL)
+        keys_close(&keys);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,13 @@ test_typos(void **state)
     add(idx, "[{\"id\":7,\"t\":\"abcdefghi hello\"},{\"id\":8,\"t\":\"abcdefgxx hello\"},"
              "{\"id\":9,\"t\":\"abcdefgxx hellp\"}]");
     expect_hits(idx, "abcdefgxx hellp ", "9,8,7");
+    /*
+     * The walk skips the keys under a prefix that cannot match ("hxlln": two
+     * typos already) by seeking to the prefix with its last byte incremented,
+     * "hxllo": which is a word, and matches. Nothing may skip it.
+     */
+    add(idx, "{\"id\":20,\"t\":\"hxllna hxllnb hxllnc hxllnd hxllne hxllnf hxllo\"}");
+    expect_hits(idx, "hello ", "4,7,8,6,9,20");
     rm_index(idx, dir);
 }
 
@@ -1854,7 +1862,7 @@ random_step(struct folio_index **idx, const char *dir, struct model *m)
 }
 
 static void
-test_random_against_brute_force(void **state)
+random_run(void)
 {
     const char *env = getenv("FOLIO_TEST_SEED");
     rng = env != NULL ? strtoull(env, NULL, 0) : R_SEED_DEFAULT;
@@ -1890,6 +1898,99 @@ test_random_against_brute_force(void **state)
     json_decref(m.searchable);
     json_decref(m.filterable);
     rm_index(idx, dir);
+    memset(&cover, 0, sizeof(cover));
+}
+
+static void
+test_random_against_brute_force(void **state)
+{
+    random_run(); /* typo walks over the in-memory vocabulary */
+}
+
+static void
+test_random_against_brute_force_no_vocab(void **state)
+{
+    setenv("FOLIO_INDEX_VOCAB_WORDS_MAX", "0", 1); /* typo walks read LMDB */
+    random_run();
+    unsetenv("FOLIO_INDEX_VOCAB_WORDS_MAX");
+}
+
+/* ---- threads: searches while a writer adds documents ---------------------------- */
+
+#define C_DOCS 150
+#define C_READERS 2
+
+struct concurrent {
+    struct folio_index *idx;
+    int failures;
+    volatile int writer_done;
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct concurrent *c = arg;
+    static const char *const words[] = {"strawberry", "raspberry", "blueberry", "cranberry"};
+    for (int i = 0; i < C_DOCS; i++) {
+        char body[160];
+        snprintf(body, sizeof(body), "{\"id\":%d,\"t\":\"%s word%d\",\"n\":%d}", i,
+                 words[i % 4], i, i);
+        struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = body,
+                                        .len = strlen(body)};
+        struct folio_index_marker m = {.task_uid = 1000 + (uint64_t)i, .batch_seq = 1000};
+        struct folio_index_error err;
+        if (folio_index_documents_add(c->idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &err) != 0)
+            __atomic_add_fetch(&c->failures, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&c->writer_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct concurrent *c = arg;
+    static const char *const queries[] = {"strawbery", "rasberry word1", "bluebery ", "cranbery"};
+    uint64_t last_total = 0;
+    for (int i = 0; !__atomic_load_n(&c->writer_done, __ATOMIC_SEQ_CST) || i < 20; i++) {
+        struct folio_index_search_req req;
+        folio_index_search_req_default(&req);
+        req.q = queries[i % 4];
+        req.filter = i % 3 == 0 ? "n >= 0" : NULL;
+        char *json = NULL;
+        struct folio_index_error err;
+        int rc = folio_index_search(c->idx, &req, &json, NULL, &err);
+        const char *total = json == NULL ? NULL : strstr(json, "\"estimatedTotalHits\":");
+        if (rc != 0 || total == NULL)
+            __atomic_add_fetch(&c->failures, 1, __ATOMIC_SEQ_CST);
+        else if (i % 4 == 0) { /* strawberry: documents are only added, never fewer */
+            uint64_t n = strtoull(total + 21, NULL, 10);
+            if (n < last_total)
+                __atomic_add_fetch(&c->failures, 1, __ATOMIC_SEQ_CST);
+            last_total = n;
+        }
+        folio_free(json);
+    }
+    return NULL;
+}
+
+static void
+test_concurrent_searches(void **state)
+{
+    char *dir;
+    struct concurrent c = {.idx = mk_index(&dir, "id")};
+    settings(c.idx, "{\"filterableAttributes\":[\"n\"]}");
+    pthread_t writer, readers[C_READERS];
+    assert_int_equal(pthread_create(&writer, NULL, writer_main, &c), 0);
+    for (int i = 0; i < C_READERS; i++)
+        assert_int_equal(pthread_create(&readers[i], NULL, reader_main, &c), 0);
+    pthread_join(writer, NULL);
+    for (int i = 0; i < C_READERS; i++)
+        pthread_join(readers[i], NULL);
+    assert_int_equal(c.failures, 0);
+    assert_verified(c.idx);
+    expect_paged(c.idx, "strawbery", "n < 1000", 0, 0, "", C_DOCS / 4 + 1);
+    rm_index(c.idx, dir);
 }
 
 int
@@ -1913,6 +2014,8 @@ main(void)
         cmocka_unit_test(test_reopen_and_format1),
         cmocka_unit_test(test_posting_list_bytes),
         cmocka_unit_test(test_random_against_brute_force),
+        cmocka_unit_test(test_random_against_brute_force_no_vocab),
+        cmocka_unit_test(test_concurrent_searches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
