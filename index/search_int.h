@@ -3,9 +3,10 @@
  * posting lists on disk (bitmap.c), the search configuration taken from the
  * settings (search_config.c), the posting-list change sets that writes
  * accumulate and apply (postings.c), filters (filter_parse.c,
- * filter_eval.c), query terms and their derivations (terms.c), ranking and
- * the response (search.c). The on-disk layout is docs/index-format.md,
- * "Search structures".
+ * filter_eval.c), query terms and their derivations (terms.c) over the
+ * in-memory vocabulary (vocab.c), ranking (rank.c), the hits (hits.c) and the
+ * response (search.c). The on-disk layout is docs/index-format.md, "Search
+ * structures".
  *
  * CRoaring's header defines _GNU_SOURCE and friends; every file that
  * includes this one has included its system headers already (through
