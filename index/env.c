@@ -4,9 +4,10 @@
  * retry) and read transactions (counted by the gate).
  *
  * Invariants kept here:
- *   - every write stores the caller's marker, its outcome (outcome.c) and the
- *     meta counters in the same transaction as its changes (index_write), or
- *     stores nothing;
+ *   - every write stores the caller's marker, its outcome (outcome.c), the
+ *     meta counters and the posting lists of the documents it changed
+ *     (search_store.c) in the same transaction as its changes (index_write),
+ *     or stores nothing;
  *   - mdb_env_set_mapsize runs only with no transaction of this process
  *     active: the writer holds write_mu and has aborted its own transaction,
  *     and the gate is closed with no reader inside (see index_int.h);
@@ -185,6 +186,9 @@ write_attempt(struct folio_index *idx, index_write_fn fn, void *arg,
         if (rc == FOLIO_OK)
             rc = fn(&w, arg);
     }
+    if (rc == FOLIO_OK)
+        rc = search_write_finish(&w); /* the posting lists of what fn changed */
+    search_write_discard(&w);
     bool keep = (flags & WRITE_KEEP_MARKER) != 0;
     if (rc == FOLIO_OK && !keep)
         rc = outcome_store(&w, marker, err); /* before the stored marker is replaced */

@@ -30,13 +30,24 @@
 
 /* ---- on-disk constants (docs/index-format.md) ------------------------- */
 
-#define INDEX_FORMAT_VERSION 1u
-#define INDEX_MAXDBS 8u
+#define INDEX_FORMAT_VERSION 2u
+/* Format 1 had no search structures: read-only it opens, read-write it is upgraded. */
+#define INDEX_FORMAT_VERSION_NO_SEARCH 1u
+#define INDEX_MAXDBS 16u
 #define INDEX_DB_DOCUMENTS "documents"
 #define INDEX_DB_EXTERNAL_IDS "external_ids"
 #define INDEX_DB_META "meta"
 #define INDEX_DB_OUTCOMES "outcomes" /* u64 BE task uid -> opaque outcome bytes */
+#define INDEX_DB_WORDS "words"        /* word -> bitmap of internal ids */
+#define INDEX_DB_WORD_RANKS "word_ranks" /* word, NUL, u16 BE rank -> bitmap */
+#define INDEX_DB_FACETS "facets"      /* path, NUL, type, value -> bitmap */
 #define INDEX_OUTCOME_KEY_BYTES 8u
+
+/* Search structures (docs/index-format.md, "Search structures"). */
+#define INDEX_WORD_BYTES_MAX 250u          /* longer words are not indexed */
+#define INDEX_PATH_BYTES_MAX 255u          /* attribute paths indexed at most this long */
+#define INDEX_FACET_STRING_BYTES_MAX 240u  /* facet strings are cut to this */
+#define INDEX_RANK_MAX 0xFFFFu             /* attribute ranks are clamped to this */
 
 #define META_FORMAT_VERSION "format_version"   /* u32 LE */
 #define META_PRIMARY_KEY "primary_key"         /* UTF-8 bytes, absent if none */
@@ -46,6 +57,7 @@
 #define META_CREATED_AT "created_at_ns"        /* i64 LE */
 #define META_UPDATED_AT "updated_at_ns"        /* i64 LE */
 #define META_APPLIED_MARKER "applied_marker"   /* u64 LE task_uid, u64 LE batch_seq */
+#define META_DOCUMENT_IDS "document_ids"       /* bitmap of every internal id; absent: none */
 
 #define INDEX_MARKER_BYTES 16u
 #define INDEX_INTERNAL_IDS_MAX (1ull << 32)
@@ -80,6 +92,12 @@ struct folio_index {
     MDB_dbi dbi_meta;
     MDB_dbi dbi_outcomes;      /* valid only when has_outcomes */
     bool has_outcomes;         /* the env holds `outcomes`; fixed once open returns */
+    MDB_dbi dbi_words;         /* the three search databases: valid only when has_search */
+    MDB_dbi dbi_word_ranks;
+    MDB_dbi dbi_facets;
+    bool has_search;           /* format 2 (search structures kept); fixed once open returns */
+    pthread_mutex_t vocab_mu;  /* guards vocab and every vocabulary's reference count */
+    struct vocab *vocab;       /* the newest vocabulary of `words` seen (vocab.c), or NULL */
     struct folio_index_options opts;
     uint64_t map_bytes;        /* changed only under write_mu + closed gate */
     pthread_mutex_t write_mu;
@@ -97,12 +115,22 @@ struct index_meta {
     struct folio_index_marker marker; /* outcome always NULL/0 here */
 };
 
-/* A write transaction in progress; ops change meta, the runner stores it. */
+struct postings; /* a change set of posting lists (search_int.h) */
+struct vocab;    /* the keys of `words` in memory (search_int.h) */
+/* vocab.c: releases the handle's vocabulary (folio_index_free). */
+void vocab_drop(struct folio_index *idx);
+
+/*
+ * A write transaction in progress; ops change meta, the runner stores it.
+ * Ops that change documents record them in postings (search_store.c), which
+ * the runner applies before it stores meta.
+ */
 struct wtxn {
     struct folio_index *idx;
     MDB_txn *txn;
     struct index_meta meta;
     struct folio_index_error *err;
+    struct postings *postings; /* NULL until a document changes */
 };
 
 typedef int (*index_write_fn)(struct wtxn *w, void *arg);
@@ -142,7 +170,8 @@ int index_mdb_error(struct folio_index_error *err, int mdb_rc, const char *what)
 int meta_load(MDB_txn *txn, MDB_dbi dbi, struct index_meta *m, struct folio_index_error *err);
 int meta_store(MDB_txn *txn, MDB_dbi dbi, const struct index_meta *m,
                struct folio_index_error *err);
-int meta_check_format(MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err);
+int meta_check_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *version,
+                      struct folio_index_error *err);
 int meta_put_format(MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err);
 int meta_settings_load(MDB_txn *txn, MDB_dbi dbi, json_t **out, struct folio_index_error *err);
 int meta_settings_store(MDB_txn *txn, MDB_dbi dbi, const json_t *overrides,
@@ -216,6 +245,41 @@ int docid_infer_primary_key(const json_t *first_doc, char *out, size_t out_size,
 int docid_extract(const json_t *doc, const char *pk, char id[FOLIO_INDEX_ID_BYTES_MAX + 1],
                   size_t *id_len, struct folio_index_error *err);
 bool docid_valid(const char *id, size_t len);
+
+/* text.c: words and facet strings (search_int.h explains the rules). */
+#define TEXT_WORDS_STOP 1 /* a word callback's "enough": text_words returns 0 */
+typedef int (*text_word_fn)(void *ctx, const char *word, size_t len);
+/*
+ * Calls fn for each word of s (any length; fn may return TEXT_WORDS_STOP).
+ * *ends_in_word (may be NULL): no separator after the last word.
+ */
+int text_words(const char *s, size_t len, text_word_fn fn, void *ctx, bool *ends_in_word);
+/* out: INDEX_FACET_STRING_BYTES_MAX bytes. FOLIO_E_INVALID: not UTF-8. */
+int text_facet_string(const char *s, size_t len, char *out, size_t *out_len);
+int text_decode(const char *s, size_t len, int32_t *out, size_t cap, size_t *out_n);
+bool text_valid_utf8(const char *s, size_t len);
+bool text_is_word_char(int32_t cp);
+
+/*
+ * search_store.c: the hooks by which writes keep the search structures in
+ * step with documents and settings, in the write's own transaction.
+ */
+int search_dbis_open(MDB_txn *txn, struct folio_index *idx, bool create,
+                     struct folio_index_error *err);
+/* A document was added (add) or is about to go (!add). */
+int search_doc_changed(struct wtxn *w, const uint8_t iid[4], const json_t *doc, bool add);
+/* Applies what the op recorded; called by the runner after the op succeeded. */
+int search_write_finish(struct wtxn *w);
+void search_write_discard(struct wtxn *w);
+/* Every document is gone. */
+int search_clear(struct wtxn *w);
+/* The settings go from old to new overrides: rebuild what depends on them. */
+int search_settings_changed(struct wtxn *w, const json_t *old_overrides,
+                            const json_t *new_overrides);
+/* Format 1 to 2: create and fill the search databases, store the version. */
+int search_upgrade(struct wtxn *w);
+/* verify: the search structures are exactly what the documents make. */
+int search_verify(MDB_txn *txn, struct folio_index *idx, struct folio_index_error *err);
 
 /* settings.c */
 int settings_apply_patch(const json_t *overrides, const json_t *patch, json_t **out,

@@ -5,9 +5,10 @@
  * databases and writes the whole meta record (format version, primary key,
  * counters, times, marker) in one transaction, then fsyncs the directory; on
  * failure it removes the files it made. Open checks that the env is a folio
- * index of a known format version before handing it out, and gives an env
- * written before the `outcomes` database existed an empty one (read-write
- * opens only; read-only ones read it as holding no outcome).
+ * index of a known format version before handing it out, and brings an older
+ * env up to date (read-write opens only): one written before the `outcomes`
+ * database existed gets an empty one (read-only, it holds no outcome), one
+ * of format 1 gets its search structures (read-only, it cannot be searched).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +29,7 @@ index_alloc(const struct folio_index_options *opts)
     struct folio_index *idx = folio_calloc(1, sizeof(*idx));
     idx->opts = *opts;
     pthread_mutex_init(&idx->write_mu, NULL);
+    pthread_mutex_init(&idx->vocab_mu, NULL);
     pthread_mutex_init(&idx->gate.mu, NULL);
     pthread_cond_init(&idx->gate.cv, NULL);
     return idx;
@@ -41,6 +43,8 @@ folio_index_free(struct folio_index *idx)
     if (idx->env != NULL)
         mdb_env_close(idx->env);
     FOLIO_ASSERT(idx->gate.readers == 0);
+    vocab_drop(idx);
+    pthread_mutex_destroy(&idx->vocab_mu);
     pthread_cond_destroy(&idx->gate.cv);
     pthread_mutex_destroy(&idx->gate.mu);
     pthread_mutex_destroy(&idx->write_mu);
@@ -92,7 +96,11 @@ dbis_open(MDB_txn *txn, struct folio_index *idx, unsigned flags, struct folio_in
             return index_mdb_error(err, rc, "opening the index databases");
     }
     /* `outcomes` came later: an older env lacks it (created on open, below). */
-    return outcome_dbi_open(txn, idx, (flags & MDB_CREATE) != 0, err);
+    int rc = outcome_dbi_open(txn, idx, (flags & MDB_CREATE) != 0, err);
+    /* The search databases: a new env gets them; open() looks at the version first. */
+    if (rc == FOLIO_OK && (flags & MDB_CREATE))
+        rc = search_dbis_open(txn, idx, true, err);
+    return rc;
 }
 
 struct create_args {
@@ -193,20 +201,31 @@ out:
 }
 
 static int
-outcomes_create_op(struct wtxn *w, void *arg)
+upgrade_op(struct wtxn *w, void *arg)
 {
-    return outcome_dbi_open(w->txn, w->idx, true, w->err);
+    const uint32_t *version = arg;
+    int rc = FOLIO_OK;
+    if (!w->idx->has_outcomes)
+        rc = outcome_dbi_open(w->txn, w->idx, true, w->err);
+    if (rc == FOLIO_OK && *version == INDEX_FORMAT_VERSION_NO_SEARCH)
+        rc = search_upgrade(w);
+    return rc;
 }
 
 /*
- * Gives an env written before outcomes existed its empty `outcomes` database,
- * in one write that keeps the marker (whatever it is by then) and times.
+ * Brings an older env up to date in one write that keeps the marker
+ * (whatever it is by then) and times: an env written before outcomes
+ * existed gets its empty `outcomes` database; one of format 1 gets its
+ * search structures, built from its documents, and format 2.
  */
 static int
-outcomes_upgrade(struct folio_index *idx, struct folio_index_error *err)
+upgrade(struct folio_index *idx, uint32_t version, struct folio_index_error *err)
 {
     static const struct folio_index_marker unused;
-    return index_write(idx, outcomes_create_op, NULL, &unused, WRITE_KEEP_MARKER, err);
+    int rc = index_write(idx, upgrade_op, &version, &unused, WRITE_KEEP_MARKER, err);
+    if (rc != FOLIO_OK)
+        idx->has_search = false; /* the handles of an aborted transaction are gone */
+    return rc;
 }
 
 int
@@ -235,9 +254,12 @@ folio_index_open(const char *dir, const struct folio_index_options *opts_in,
         rc = index_mdb_error(err, mrc, "beginning a read transaction");
         goto out;
     }
+    uint32_t version = 0;
     rc = dbis_open(txn, idx, 0, err);
     if (rc == FOLIO_OK)
-        rc = meta_check_format(txn, idx->dbi_meta, err);
+        rc = meta_check_format(txn, idx->dbi_meta, &version, err);
+    if (rc == FOLIO_OK && version == INDEX_FORMAT_VERSION)
+        rc = search_dbis_open(txn, idx, false, err);
     if (rc == FOLIO_OK) {
         struct index_meta meta;
         rc = meta_load(txn, idx->dbi_meta, &meta, err);
@@ -249,8 +271,9 @@ folio_index_open(const char *dir, const struct folio_index_options *opts_in,
         if (mrc != 0)
             rc = index_mdb_error(err, mrc, "opening the index databases");
     }
-    if (rc == FOLIO_OK && !idx->has_outcomes && !opts.read_only)
-        rc = outcomes_upgrade(idx, err);
+    bool old = !idx->has_outcomes || version == INDEX_FORMAT_VERSION_NO_SEARCH;
+    if (rc == FOLIO_OK && old && !opts.read_only)
+        rc = upgrade(idx, version, err);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);

@@ -7,7 +7,9 @@
  * was never set or was reset is absent, so a default added later applies to
  * old indexes too. Sets (filterableAttributes, sortableAttributes,
  * stopWords) are stored sorted and without duplicates, as Meilisearch
- * returns them; ordered lists keep the caller's order.
+ * returns them; ordered lists keep the caller's order. A change of
+ * searchableAttributes or filterableAttributes rebuilds the posting lists
+ * that follow them in the same write (search_store.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,16 +273,15 @@ settings_op(struct wtxn *w, void *argp)
 {
     const struct settings_args *a = argp;
     json_t *current = NULL, *next = NULL;
-    int rc = FOLIO_OK;
-    if (a->patch == NULL) {
+    int rc = meta_settings_load(w->txn, w->idx->dbi_meta, &current, w->err);
+    if (rc == FOLIO_OK && a->patch == NULL)
         next = json_object();
-    } else {
-        rc = meta_settings_load(w->txn, w->idx->dbi_meta, &current, w->err);
-        if (rc == FOLIO_OK)
-            rc = settings_apply_patch(current, a->patch, &next, w->err);
-    }
+    else if (rc == FOLIO_OK)
+        rc = settings_apply_patch(current, a->patch, &next, w->err);
     if (rc == FOLIO_OK)
         rc = meta_settings_store(w->txn, w->idx->dbi_meta, next, w->err);
+    if (rc == FOLIO_OK) /* posting lists that depend on a changed setting, rebuilt */
+        rc = search_settings_changed(w, current, next);
     json_decref(current);
     json_decref(next);
     return rc;

@@ -8,7 +8,8 @@
  * no internal id is at or above next_internal_id; and documents,
  * external_ids and document_count all count the same. Together these make
  * external_ids and documents a bijection. Stored outcomes (outcome.c) have
- * 8-byte keys at or below the marker's task uid and bounded sizes.
+ * 8-byte keys at or below the marker's task uid and bounded sizes. The
+ * search structures are exactly what the documents make (search_verify.c).
  */
 #include <string.h>
 
@@ -100,6 +101,8 @@ folio_index_verify(struct folio_index *idx, struct folio_index_error *err)
                           (unsigned long long)meta.document_count);
     if (rc == FOLIO_OK)
         rc = outcome_verify(txn, idx, &meta, err);
+    if (rc == FOLIO_OK)
+        rc = search_verify(txn, idx, err);
     index_read_end(idx, txn);
     return rc;
 }

@@ -10,7 +10,10 @@
  *     number of documents;
  *   - an internal id is handed out once (next_internal_id only grows, also
  *     across deletes and clears), so posting lists built later stay valid;
- *   - a replaced or merged document keeps its internal id.
+ *   - a replaced or merged document keeps its internal id;
+ *   - the posting lists follow: the stored version of a replaced, merged or
+ *     deleted document is removed from them and the new one added, in the
+ *     same transaction (search_doc_changed, search_store.c).
  * Operations never change their inputs: the runner may run them twice.
  */
 #include <stdio.h>
@@ -123,11 +126,20 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
     int found = external_id_find(w, id, id_len, iid);
     if (found < 0)
         return found;
-    if (found && method == FOLIO_INDEX_UPDATE) {
+    if (found) {
+        /* The stored version leaves the posting lists; the new one enters below. */
         MDB_val k = {4, iid};
         rc = document_load(w, &k, &merged);
+        if (rc == FOLIO_OK)
+            rc = search_doc_changed(w, iid, merged, false);
+        if (rc != FOLIO_OK || method == FOLIO_INDEX_REPLACE) {
+            json_decref(merged);
+            merged = NULL;
+        }
         if (rc != FOLIO_OK)
             return rc;
+    }
+    if (found && method == FOLIO_INDEX_UPDATE) {
         json_object_update(merged, (json_t *)doc);
         doc = merged;
         /* A merge must not give the document a second (or another) id. */
@@ -156,6 +168,8 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
         w->meta.document_count++;
     }
     rc = document_store(w, iid, doc);
+    if (rc == FOLIO_OK)
+        rc = search_doc_changed(w, iid, doc, true);
     json_decref(merged);
     return rc;
 }
@@ -230,7 +244,14 @@ delete_op(struct wtxn *w, void *argp)
             continue;
         MDB_val ek = {id_len, (void *)id};
         MDB_val dk = {4, iid};
-        int rc = mdb_del(w->txn, w->idx->dbi_external_ids, &ek, NULL);
+        json_t *old = NULL;
+        int rc = document_load(w, &dk, &old);
+        if (rc == FOLIO_OK)
+            rc = search_doc_changed(w, iid, old, false);
+        json_decref(old);
+        if (rc != FOLIO_OK)
+            return rc;
+        rc = mdb_del(w->txn, w->idx->dbi_external_ids, &ek, NULL);
         if (rc == 0)
             rc = mdb_del(w->txn, w->idx->dbi_documents, &dk, NULL);
         if (rc == MDB_NOTFOUND)
@@ -266,6 +287,9 @@ clear_op(struct wtxn *w, void *argp)
         rc = mdb_drop(w->txn, w->idx->dbi_external_ids, 0);
     if (rc != 0)
         return index_mdb_error(w->err, rc, "deleting all documents");
+    rc = search_clear(w);
+    if (rc != FOLIO_OK)
+        return rc;
     *deleted = w->meta.document_count;
     w->meta.document_count = 0; /* next_internal_id stays: ids are never reused */
     return FOLIO_OK;

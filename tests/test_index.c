@@ -1068,7 +1068,8 @@ test_format_pinned(void **state)
     assert_int_equal(add(idx, "[{\"id\":\"a\"},{\"id\":7,\"x\":0.1}]", FOLIO_INDEX_REPLACE,
                          NULL, 0x1122334455667788ull),
                      0);
-    static const char settings[] = "{\"sortableAttributes\":[\"x\"]}";
+    static const char settings[] =
+        "{\"sortableAttributes\":[\"x\"],\"filterableAttributes\":[\"x\"]}";
     struct folio_index_marker sm = {.task_uid = 0x10, .batch_seq = 0xa7,
                                     .outcome = (const uint8_t *)"done", .outcome_len = 4};
     assert_int_equal(folio_index_settings_update(idx, settings, strlen(settings), &sm, &E), 0);
@@ -1078,22 +1079,25 @@ test_format_pinned(void **state)
     /* The bytes, read with LMDB alone, as the format document gives them. */
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi docs, ids, meta, outcomes, main_db;
+    MDB_dbi docs, ids, meta, outcomes, words, word_ranks, facets, main_db;
     assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
     assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "documents", 0, &docs), 0);
     assert_int_equal(mdb_dbi_open(txn, "external_ids", 0, &ids), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "outcomes", 0, &outcomes), 0);
+    assert_int_equal(mdb_dbi_open(txn, "words", 0, &words), 0);
+    assert_int_equal(mdb_dbi_open(txn, "word_ranks", 0, &word_ranks), 0);
+    assert_int_equal(mdb_dbi_open(txn, "facets", 0, &facets), 0);
     assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
     static const uint8_t iid0[4] = {0, 0, 0, 0}, iid1[4] = {0, 0, 0, 1};
     expect_record(txn, docs, iid0, 4, "{\"id\":\"a\"}", 10);
     expect_record(txn, docs, iid1, 4, "{\"id\":7,\"x\":0.1}", 16);
     expect_record(txn, ids, "a", 1, iid0, 4);
     expect_record(txn, ids, "7", 1, iid1, 4);
-    expect_record(txn, meta, "format_version", 14, "\x01\0\0\0", 4);
+    expect_record(txn, meta, "format_version", 14, "\x02\0\0\0", 4);
     expect_record(txn, meta, "primary_key", 11, "id", 2);
     expect_record(txn, meta, "document_count", 14, "\x02\0\0\0\0\0\0\0", 8);
     expect_record(txn, meta, "next_internal_id", 16, "\x02\0\0\0\0\0\0\0", 8);
@@ -1102,17 +1106,40 @@ test_format_pinned(void **state)
     /* Written by the settings update (task 0x10, batch seq 0x10 * 10 + 7 = 0xa7). */
     expect_record(txn, meta, "applied_marker", 14,
                   "\x10\0\0\0\0\0\0\0\xa7\0\0\0\0\0\0\0", 16);
-    expect_record(txn, meta, "settings", 8, "{\"sortableAttributes\":[\"x\"]}", 28);
+    expect_record(txn, meta, "settings", 8,
+                  "{\"sortableAttributes\":[\"x\"],\"filterableAttributes\":[\"x\"]}", 57);
+    /* Posting lists: portable roaring bitmaps, no runs, one container, key 0. */
+    static const uint8_t set0[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0};
+    static const uint8_t set1[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 1, 0};
+    static const uint8_t set01[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0,
+                                    1,    0,    16, 0, 0, 0, 0, 0, 1, 0};
+    expect_record(txn, meta, "document_ids", 12, set01, sizeof(set01));
     MDB_stat st;
     assert_int_equal(mdb_stat(txn, meta, &st), 0);
-    assert_int_equal(st.ms_entries, 8);
+    assert_int_equal(st.ms_entries, 9);
+    expect_record(txn, words, "0", 1, set1, sizeof(set1));
+    expect_record(txn, words, "1", 1, set1, sizeof(set1));
+    expect_record(txn, words, "7", 1, set1, sizeof(set1));
+    expect_record(txn, words, "a", 1, set0, sizeof(set0));
+    assert_int_equal(mdb_stat(txn, words, &st), 0);
+    assert_int_equal(st.ms_entries, 4);
+    expect_record(txn, word_ranks, "0\0\0\x01", 4, set1, sizeof(set1));
+    expect_record(txn, word_ranks, "1\0\0\x01", 4, set1, sizeof(set1));
+    expect_record(txn, word_ranks, "7\0\0\0", 4, set1, sizeof(set1));
+    expect_record(txn, word_ranks, "a\0\0\0", 4, set0, sizeof(set0));
+    assert_int_equal(mdb_stat(txn, word_ranks, &st), 0);
+    assert_int_equal(st.ms_entries, 4);
+    expect_record(txn, facets, "x\0e", 3, set1, sizeof(set1));
+    expect_record(txn, facets, "x\0n\xbf\xb9\x99\x99\x99\x99\x99\x9a", 11, set1, sizeof(set1));
+    assert_int_equal(mdb_stat(txn, facets, &st), 0);
+    assert_int_equal(st.ms_entries, 2);
     static const uint8_t task16[8] = {0, 0, 0, 0, 0, 0, 0, 0x10};
     expect_record(txn, outcomes, task16, 8, "done", 4);
     assert_int_equal(mdb_stat(txn, outcomes, &st), 0);
     assert_int_equal(st.ms_entries, 1);
-    /* The four named databases and nothing else. */
+    /* The seven named databases and nothing else. */
     assert_int_equal(mdb_stat(txn, main_db, &st), 0);
-    assert_int_equal(st.ms_entries, 4);
+    assert_int_equal(st.ms_entries, 7);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     tu_rmrf(dir);

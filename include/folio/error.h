@@ -47,7 +47,9 @@
     X(UNKNOWN_SETTING,       -110, "unknown_setting",      "unknown settings key")         \
     X(DOCUMENT_NOT_FOUND,    -111, "document_not_found",   "document not found")           \
     X(MAP_FULL_MAX,          -112, "database_size_limit_reached",                           \
-      "the index reached its maximum size")
+      "the index reached its maximum size")                                               \
+    X(INVALID_SEARCH_FILTER, -113, "invalid_search_filter", "invalid search filter")       \
+    X(INVALID_SEARCH_Q,      -114, "invalid_search_q",     "invalid search query")
 
 enum folio_err {
 #define FOLIO_ERR_ENUM(name, value, str, msg) FOLIO_E_##name = (value),

@@ -1,6 +1,8 @@
 /*
  * The index store: one LMDB environment per index holding its documents, its
- * primary key, its settings and the applied-task marker.
+ * primary key, its settings, the applied-task marker and the search
+ * structures (posting lists), which every write keeps in step with the
+ * documents and settings in its own transaction.
  *
  * The on-disk layout (named databases, keys, values, meta fields) is in
  * docs/index-format.md. This header is the programming contract.
@@ -127,10 +129,13 @@ int folio_index_create(const char *dir, const struct folio_index_options *opts,
  * Opens the index in dir (read-write, or read-only with opts->read_only).
  * Errors: FOLIO_E_NOT_FOUND (no index in dir), FOLIO_E_CORRUPT (not a folio
  * index or damaged), FOLIO_E_VERSION (format version unknown), FOLIO_E_LOCKED,
- * FOLIO_E_IO, and (read-write only) the storage errors: an env written before
- * outcomes existed gets its empty `outcomes` database here, in one write
- * transaction that changes nothing else. The same env must not be opened
- * twice in one process (LMDB).
+ * FOLIO_E_IO, and (read-write only) the storage errors: an older env is
+ * brought up to date here, in one write transaction that keeps the marker,
+ * outcomes and times: one written before outcomes existed gets its empty
+ * `outcomes` database, one of format 1 (before search) gets its search
+ * structures, built from its documents (a pass over them all). Read-only, a
+ * format-1 env opens but cannot be searched (docs/index-format.md, "Version
+ * rules"). The same env must not be opened twice in one process (LMDB).
  */
 int folio_index_open(const char *dir, const struct folio_index_options *opts,
                      struct folio_index **out, struct folio_index_error *err);
@@ -209,7 +214,9 @@ int folio_index_documents_clear(struct folio_index *idx, const struct folio_inde
 
 /*
  * Applies a settings object (JSON text): keys present are set, a null value
- * resets that setting to its default, absent keys are left alone. Known keys:
+ * resets that setting to its default, absent keys are left alone. A change of
+ * searchableAttributes or filterableAttributes rebuilds the search structures
+ * that follow it from every document, in the same transaction. Known keys:
  * displayedAttributes, searchableAttributes (default ["*"]),
  * filterableAttributes, sortableAttributes, stopWords (default [], stored
  * sorted and deduplicated), rankingRules (Meilisearch's six default rules),
@@ -313,6 +320,70 @@ int folio_index_stats_get(struct folio_index *idx, struct folio_index_stats **ou
                           struct folio_index_error *err);
 void folio_index_stats_free(struct folio_index_stats *stats);
 
+/* ---- search ---------------------------------------------------------------- */
+
+/*
+ * A search request (Meilisearch's POST /indexes/{uid}/search subset). Start
+ * from folio_index_search_req_default (offset 0, limit 20, everything else
+ * NULL); every pointer is borrowed for the call only.
+ *
+ * q: UTF-8 text or NULL. Its words are normalised as the documents' are
+ * (NFKC, case folding, Latin accents dropped; split on what is not a letter,
+ * digit or mark; each Han/kana character is a word of its own); the first
+ * FOLIO_INDEX_QUERY_WORDS_MAX count. Every word must match a word of a
+ * searchable attribute; the last one also matches as a prefix unless q ends
+ * with a separator. Typos: a query word of 5 or more characters may match
+ * with 1 typo, one of 9 or more with 2 (Damerau-Levenshtein on characters;
+ * for the prefix word, the distance to the closest prefix of the indexed
+ * word). A q without words (NULL, "", "  ") is a placeholder search: every
+ * document, in internal id order.
+ *
+ * Ranking, for a q with words: fewer typos (summed over the query words),
+ * then the documents that hold the last query word as a whole word before
+ * those that match it only as a prefix or with typos, then the best
+ * attributes (summed over the query words: the rank in searchableAttributes
+ * of the best attribute holding the word; with ["*"], the position of the
+ * top-level field in the document), then internal id (insertion order).
+ *
+ * filter: Meilisearch's filter expression (=, !=, >, >=, <, <=, IN [...],
+ * NOT IN [...], EXISTS, NOT EXISTS, a TO b, AND, OR, NOT, parentheses; values
+ * bare, 'quoted' or "quoted") over filterableAttributes, or NULL/blank.
+ * attributes_to_retrieve: NULL (or one holding "*") returns every displayed
+ * attribute; otherwise only these (dotted paths select nested fields), and
+ * only those displayedAttributes also allows.
+ */
+struct folio_index_search_req {
+    const char *q;
+    uint64_t offset;
+    uint64_t limit;
+    const char *filter;
+    const char *const *attributes_to_retrieve;
+    size_t attributes_to_retrieve_count;
+};
+
+#define FOLIO_INDEX_SEARCH_LIMIT_DEFAULT 20
+#define FOLIO_INDEX_QUERY_WORDS_MAX 10
+
+void folio_index_search_req_default(struct folio_index_search_req *req);
+
+/*
+ * Runs one search in one read transaction. On success *out_json is the
+ * response, NUL-terminated and owned by the caller (folio_free() it), in
+ * Meilisearch's shape:
+ *   {"hits":[...],"query":"...","processingTimeMs":N,"limit":N,"offset":N,
+ *    "estimatedTotalHits":N}
+ * where estimatedTotalHits is the exact number of matching documents.
+ * Errors: FOLIO_E_INVALID_SEARCH_FILTER (a syntax error, or an attribute that
+ * is not filterable; the message is Meilisearch's, ending with a line
+ * "start:end filter" that gives the 1-based character columns of the
+ * culprit), FOLIO_E_INVALID_SEARCH_Q (q is not UTF-8), FOLIO_E_VERSION (a
+ * read-only handle on an index written before search existed, format 1:
+ * open it read-write once), FOLIO_E_TOO_LARGE (the response would exceed
+ * FOLIO_INDEX_READ_BYTES_MAX), and the read errors.
+ */
+int folio_index_search(struct folio_index *idx, const struct folio_index_search_req *req,
+                       char **out_json, size_t *out_len, struct folio_index_error *err);
+
 /* ---- copies and checks ---------------------------------------------------- */
 
 /*
@@ -330,7 +401,9 @@ int folio_index_copy_compact(struct folio_index *idx, const char *dest_dir,
  * Checks the whole index: every document parses and carries the primary key
  * whose id maps back to it, the id maps and counters agree, no internal id is
  * at or above next_internal_id; every stored outcome has an 8-byte key at or
- * below marker.task_uid and 1 to FOLIO_INDEX_OUTCOME_BYTES_MAX bytes.
+ * below marker.task_uid and 1 to FOLIO_INDEX_OUTCOME_BYTES_MAX bytes; the
+ * search structures are exactly what the documents and settings make (they
+ * are rebuilt in memory to compare: memory grows with the posting lists).
  * Errors: FOLIO_E_CORRUPT (message says what).
  */
 int folio_index_verify(struct folio_index *idx, struct folio_index_error *err);

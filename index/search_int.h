@@ -1,0 +1,200 @@
+/*
+ * Private contract of the index's search side: text normalisation (text.c),
+ * posting lists on disk (bitmap.c), the search configuration taken from the
+ * settings (search_config.c), the posting-list change sets that writes
+ * accumulate and apply (postings.c), filters (filter_parse.c,
+ * filter_eval.c), query terms and their derivations (terms.c) over the
+ * in-memory vocabulary (vocab.c), ranking (rank.c), the hits (hits.c) and the
+ * response (search.c). The on-disk layout is docs/index-format.md, "Search
+ * structures".
+ *
+ * CRoaring's header defines _GNU_SOURCE and friends; every file that
+ * includes this one has included its system headers already (through
+ * index_int.h), so those definitions change nothing.
+ */
+#ifndef FOLIO_INDEX_SEARCH_INT_H
+#define FOLIO_INDEX_SEARCH_INT_H
+
+#include "index_int.h"
+
+#include <roaring/roaring.h>
+
+/* ---- bitmap.c: checked portable roaring bitmaps ------------------------ */
+
+bool bitmap_check(const uint8_t *p, size_t n);
+/* Decodes a checked value; FOLIO_E_CORRUPT names `what` (a database). */
+int bitmap_decode(const void *data, size_t len, roaring_bitmap_t **out,
+                  struct folio_index_error *err, const char *what);
+/* 1 and *out (caller frees), 0 (absent, *out NULL) or an error. */
+int bitmap_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t **out,
+               struct folio_index_error *err, const char *what);
+/* Stores bm (run-optimised) under key, or deletes key when bm is empty. */
+int bitmap_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t *bm,
+               struct folio_index_error *err);
+
+/* ---- search_config.c ----------------------------------------------------- */
+
+/* What the posting lists and filters depend on, from the effective settings. */
+struct search_config {
+    json_t *effective;          /* owned; the strings below point into it */
+    bool searchable_all;        /* searchableAttributes holds "*" */
+    const char **searchable;    /* in rank order */
+    size_t searchable_count;
+    bool filterable_all;        /* filterableAttributes holds "*" */
+    const char **filterable;    /* sorted */
+    size_t filterable_count;
+    const char **displayed;     /* NULL: "*" */
+    size_t displayed_count;
+};
+
+/* Takes a reference to overrides' effective view. */
+void search_config_init(struct search_config *cfg, const json_t *overrides);
+int search_config_load(MDB_txn *txn, struct folio_index *idx, struct search_config *cfg,
+                       struct folio_index_error *err);
+void search_config_release(struct search_config *cfg);
+/* path is `attr` or below it (`attr.x...`). */
+bool attribute_covers(const char *attr, const char *path, size_t path_len);
+/* The searchable rank of a leaf path (top: index of its top-level field), or -1. */
+int search_config_rank(const struct search_config *cfg, const char *path, size_t path_len,
+                       size_t top_index);
+bool search_config_filterable(const struct search_config *cfg, const char *path,
+                              size_t path_len);
+
+/* ---- postings.c ------------------------------------------------------------ */
+
+enum postings_parts {
+    POSTINGS_WORDS = 1u << 0,  /* words, word_ranks */
+    POSTINGS_FACETS = 1u << 1, /* facets */
+    POSTINGS_IDS = 1u << 2,    /* meta document_ids */
+    POSTINGS_ALL = POSTINGS_WORDS | POSTINGS_FACETS | POSTINGS_IDS,
+};
+
+/* Key tags of the change set: which database a key goes to. */
+#define PTAG_WORD 'w'
+#define PTAG_RANK 'r'
+#define PTAG_FACET 'f'
+#define PTAG_IDS 'i'
+
+/* Facet key types, after the attribute path and a NUL. */
+#define FACET_EXISTS 'e'
+#define FACET_NUMBER 'n'
+#define FACET_STRING 's'
+
+/* A change set; overrides: the settings the lists follow (a reference is kept). */
+struct postings *postings_new(const json_t *overrides, unsigned parts);
+void postings_free(struct postings *p);
+/* Adds (add) or removes doc's entries for internal id iid. */
+int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
+                 struct folio_index_error *err);
+/* Applies the change set to the env and empties it. */
+int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+                   struct folio_index_error *err);
+bool postings_full(const struct postings *p);
+/* For verify: the expected bitmap of a tagged key (NULL: none), and visiting. */
+roaring_bitmap_t *postings_expected(struct postings *p, char tag, const void *key, size_t len);
+size_t postings_nonempty_count(const struct postings *p, char tag);
+/* Order-preserving 8 bytes of a double (-0 is 0). */
+void facet_number_encode(double d, uint8_t out[8]);
+
+/* ---- filter_parse.c, filter_eval.c -------------------------------------- */
+
+enum fnode_kind {
+    FN_AND, FN_OR, FN_NOT, FN_EQ, FN_NE, FN_GT, FN_GE, FN_LT, FN_LE, FN_IN, FN_EXISTS, FN_TO,
+};
+
+/* A value or attribute of the filter, with where it was (bytes of the filter). */
+struct ftoken {
+    char *text; /* unescaped, NUL-terminated, owned */
+    size_t len;
+    size_t start; /* byte offsets of the span in the filter text */
+    size_t end;
+};
+
+struct fnode {
+    enum fnode_kind kind;
+    struct fnode **kids; /* AND, OR: two or more; NOT: one */
+    size_t kid_count;
+    struct ftoken attr;  /* conditions */
+    struct ftoken *values; /* EQ..LE: 1; IN: any; TO: 2 */
+    size_t value_count;
+};
+
+/* NULL *out: a blank filter. Errors: FOLIO_E_INVALID_SEARCH_FILTER. */
+int filter_parse(const char *filter, struct fnode **out, struct folio_index_error *err);
+void filter_free(struct fnode *n);
+/* The message of an error at filter[start, end), Meilisearch's layout. */
+int filter_error(struct folio_index_error *err, const char *filter, size_t start, size_t end,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Checks filterability, then computes the matching documents (*out owned). */
+int filter_eval(MDB_txn *txn, struct folio_index *idx, const struct search_config *cfg,
+                const char *filter, const struct fnode *root, const roaring_bitmap_t *universe,
+                roaring_bitmap_t **out, struct folio_index_error *err);
+
+/* ---- terms.c: query words and the indexed words they match ------------- */
+
+struct term_word {
+    char *word; /* an indexed word this term matches (owned) */
+    size_t len;
+    uint8_t typos;
+};
+
+struct term {
+    char *word;          /* normalised query word */
+    size_t len;
+    bool prefix;         /* the last word, not followed by a separator */
+    int typos_max;
+    struct term_word *matches;
+    size_t match_count, match_cap;
+    roaring_bitmap_t *docs;        /* documents holding any match */
+    roaring_bitmap_t *by_typos[3]; /* documents holding a match with exactly n typos */
+    roaring_bitmap_t *whole;       /* documents holding the query word itself */
+    roaring_bitmap_t **ranks;      /* ranks[r]: documents holding a match at rank r */
+    size_t rank_count;             /* 0: not loaded yet */
+    bool ranks_loaded;
+};
+
+struct query {
+    struct term *terms;
+    size_t term_count;
+};
+
+/* Splits q into terms. Errors: FOLIO_E_INVALID_SEARCH_Q (not UTF-8). */
+int query_parse(const char *q, struct query *out, struct folio_index_error *err);
+/* Finds every indexed word each term matches and its documents. */
+int query_match(MDB_txn *txn, struct folio_index *idx, struct query *query,
+                struct folio_index_error *err);
+void query_release(struct query *query);
+/* Damerau-Levenshtein (optimal string alignment) limits of a query word. */
+int typos_allowed(size_t code_points);
+
+/* ---- vocab.c: the keys of `words` in memory, per LMDB snapshot ---------------- */
+
+/*
+ * A reference to the vocabulary of txn's snapshot (vocab_put it), or *out
+ * NULL when `words` is too large to copy. Errors: the read errors,
+ * FOLIO_E_CORRUPT.
+ */
+int vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out,
+              struct folio_index_error *err);
+void vocab_put(struct folio_index *idx, struct vocab *v);
+size_t vocab_count(const struct vocab *v);
+/* Word i, borrowed for as long as the reference. */
+void vocab_word(const struct vocab *v, size_t i, MDB_val *k);
+/* The index of the first word at or after key in LMDB's order (vocab_count if none). */
+size_t vocab_seek(const struct vocab *v, const void *key, size_t len);
+
+/* ---- rank.c, hits.c ---------------------------------------------------------- */
+
+/*
+ * The ids of the hits [offset, offset + limit) of candidates in ranking
+ * order (*out owned, *out_count of them).
+ */
+int rank_hits(MDB_txn *txn, struct folio_index *idx, struct query *query,
+              const roaring_bitmap_t *candidates, uint64_t offset, uint64_t limit,
+              uint32_t **out, size_t *out_count, struct folio_index_error *err);
+/* Appends the documents of ids, as JSON objects separated by commas, to b. */
+int hits_emit(MDB_txn *txn, struct folio_index *idx, const struct search_config *cfg,
+              const struct folio_index_search_req *req, const uint32_t *ids, size_t count,
+              struct dbuf *b, struct folio_index_error *err);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * The vocabulary cache: the keys of `words` in order, copied into memory,
+ * for the typo walk (terms.c), which visits thousands of keys and seeks
+ * hundreds of times per query word. In memory a visit costs a few
+ * nanoseconds instead of a B-tree step.
+ *
+ * Invariants kept here:
+ *   - a vocabulary is exactly the keys of `words` in the snapshot of the
+ *     LMDB transaction id it records (mdb_txn_id): every write commit gets a
+ *     new id, so a reader whose transaction has the same id sees the same
+ *     keys, and one with another id never uses it (it builds its own);
+ *   - the handle keeps at most one, the newest it has seen; readers hold
+ *     references, so a vocabulary replaced while in use is freed by its last
+ *     user (all counts under vocab_mu);
+ *   - a `words` database of more than VOCAB_WORDS_MAX keys is not copied
+ *     (vocab_get returns none and the walk reads LMDB), so the memory it
+ *     takes (about 20 bytes a word) and the time a rebuild after a write
+ *     costs (one pass over the keys) stay bounded.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "search_int.h"
+
+#define VOCAB_WORDS_MAX (256u << 10)
+
+/*
+ * The most keys copied: VOCAB_WORDS_MAX, or FOLIO_INDEX_VOCAB_WORDS_MAX from
+ * the environment (a test seam: 0 makes every walk read LMDB, so tests cover
+ * both ways).
+ */
+static size_t
+vocab_words_max(void)
+{
+    const char *s = getenv("FOLIO_INDEX_VOCAB_WORDS_MAX");
+    if (s == NULL || *s < '0' || *s > '9')
+        return VOCAB_WORDS_MAX;
+    return (size_t)strtoull(s, NULL, 10);
+}
+
+struct vocab {
+    unsigned refs;    /* under idx->vocab_mu */
+    size_t txn_id;
+    size_t count;
+    uint32_t *starts; /* count + 1 byte offsets into bytes: word i is [starts[i], starts[i+1]) */
+    char *bytes;
+};
+
+static void
+vocab_free(struct vocab *v)
+{
+    folio_free(v->starts);
+    folio_free(v->bytes);
+    folio_free(v);
+}
+
+static int
+vocab_build(MDB_txn *txn, struct folio_index *idx, size_t entries, struct vocab **out,
+            struct folio_index_error *err)
+{
+    MDB_cursor *cur;
+    MDB_val k, val;
+    int mrc = mdb_cursor_open(txn, idx->dbi_words, &cur);
+    if (mrc != 0)
+        return index_mdb_error(err, mrc, "reading the words");
+    struct vocab *v = folio_calloc(1, sizeof(*v));
+    size_t cap = 16 * entries + 16, used = 0;
+    v->starts = folio_calloc(entries + 1, sizeof(*v->starts));
+    v->bytes = folio_malloc(cap);
+    bool odd = false; /* more keys than mdb_stat said, or a key too long: damage */
+    for (mrc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); mrc == 0 && !odd;
+         mrc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+        odd = v->count == entries || k.mv_size > INDEX_WORD_BYTES_MAX;
+        if (odd)
+            break;
+        if (used + k.mv_size > cap) {
+            cap = 2 * cap + k.mv_size;
+            v->bytes = folio_realloc(v->bytes, cap);
+        }
+        memcpy(v->bytes + used, k.mv_data, k.mv_size);
+        v->starts[v->count++] = (uint32_t)used;
+        used += k.mv_size;
+    }
+    mdb_cursor_close(cur);
+    if (odd || mrc != MDB_NOTFOUND) {
+        vocab_free(v);
+        return odd ? index_errorf(err, FOLIO_E_CORRUPT, "The `words` database is damaged.")
+                   : index_mdb_error(err, mrc, "reading the words");
+    }
+    v->starts[v->count] = (uint32_t)used;
+    v->txn_id = mdb_txn_id(txn);
+    *out = v;
+    return FOLIO_OK;
+}
+
+int
+vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out,
+          struct folio_index_error *err)
+{
+    size_t id = mdb_txn_id(txn);
+    *out = NULL;
+    pthread_mutex_lock(&idx->vocab_mu);
+    struct vocab *v = idx->vocab;
+    if (v != NULL && v->txn_id == id)
+        v->refs++;
+    pthread_mutex_unlock(&idx->vocab_mu);
+    if (v != NULL && v->txn_id == id) {
+        *out = v;
+        return FOLIO_OK;
+    }
+    MDB_stat st;
+    int mrc = mdb_stat(txn, idx->dbi_words, &st);
+    if (mrc != 0)
+        return index_mdb_error(err, mrc, "reading the words");
+    if (st.ms_entries > vocab_words_max())
+        return FOLIO_OK; /* too large: the walk reads LMDB */
+    int rc = vocab_build(txn, idx, st.ms_entries, &v, err);
+    if (rc != FOLIO_OK)
+        return rc;
+    v->refs = 1; /* ours */
+    pthread_mutex_lock(&idx->vocab_mu);
+    struct vocab *old = idx->vocab;
+    if (old == NULL || old->txn_id < id) {
+        idx->vocab = v; /* the newest: the handle keeps it */
+        v->refs++;
+        if (old != NULL && --old->refs == 0)
+            vocab_free(old);
+    }
+    pthread_mutex_unlock(&idx->vocab_mu);
+    *out = v;
+    return FOLIO_OK;
+}
+
+void
+vocab_put(struct folio_index *idx, struct vocab *v)
+{
+    if (v == NULL)
+        return;
+    pthread_mutex_lock(&idx->vocab_mu);
+    FOLIO_ASSERT(v->refs > 0);
+    bool last = --v->refs == 0;
+    pthread_mutex_unlock(&idx->vocab_mu);
+    if (last)
+        vocab_free(v);
+}
+
+void
+vocab_drop(struct folio_index *idx)
+{
+    if (idx->vocab != NULL)
+        vocab_put(idx, idx->vocab);
+    idx->vocab = NULL;
+}
+
+size_t
+vocab_count(const struct vocab *v)
+{
+    return v->count;
+}
+
+void
+vocab_word(const struct vocab *v, size_t i, MDB_val *k)
+{
+    FOLIO_ASSERT(i < v->count);
+    k->mv_data = v->bytes + v->starts[i];
+    k->mv_size = v->starts[i + 1] - v->starts[i];
+}
+
+/* The first word at or after key (bytewise, as LMDB orders keys): count if none. */
+size_t
+vocab_seek(const struct vocab *v, const void *key, size_t len)
+{
+    size_t lo = 0, hi = v->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        MDB_val w;
+        vocab_word(v, mid, &w);
+        size_t n = w.mv_size < len ? w.mv_size : len;
+        int c = memcmp(w.mv_data, key, n);
+        if (c < 0 || (c == 0 && w.mv_size < len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
