@@ -405,6 +405,18 @@ marker_of(const struct batch_ctx *b, uint32_t uid, const uint8_t *outcome, size_
     m->outcome_len = len;
 }
 
+/* The marker of a task whose success has details ok: *oc owns the encoded outcome. */
+static void
+success_marker(const struct batch_ctx *b, uint32_t uid, const uint8_t *ok, size_t ok_len,
+               uint8_t **oc, struct folio_index_marker *m)
+{
+    size_t oclen = 0;
+    *oc = NULL;
+    if (run_outcome_encode(false, ok, ok_len, NULL, 0, oc, &oclen) != 0)
+        FOLIO_PANIC("cannot encode the outcome of task %u", uid);
+    marker_of(b, uid, *oc, oclen, m);
+}
+
 static void
 requeue(struct batch_ctx *b, uint32_t uid, const char *reason)
 {
@@ -589,12 +601,9 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
     uint8_t *ok = details_encode(t->kind, &d, &ok_len);
     d.indexed_documents = 0;
     uint8_t *failed = details_encode(t->kind, &d, &fail_len);
-    uint8_t *oc = NULL;
-    size_t oclen = 0;
-    if (run_outcome_encode(false, ok, ok_len, NULL, 0, &oc, &oclen) != 0)
-        FOLIO_PANIC("outcome encoding");
+    uint8_t *oc;
     struct folio_index_marker m;
-    marker_of(b, t->uid, oc, oclen, &m);
+    success_marker(b, t->uid, ok, ok_len, &oc, &m);
     struct folio_index_error ierr = {{0}};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
     int rc = ensure_index(b, t, create, &m, &ierr);
@@ -692,12 +701,10 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
     }
     if (rc == 0) {
         d.deleted_documents = deleted;
-        size_t ok_len, oclen;
-        uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc = NULL;
-        if (run_outcome_encode(false, ok, ok_len, NULL, 0, &oc, &oclen) != 0)
-            FOLIO_PANIC("outcome encoding");
+        size_t ok_len;
+        uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc;
         struct folio_index_marker m;
-        marker_of(b, t->uid, oc, oclen, &m);
+        success_marker(b, t->uid, ok, ok_len, &oc, &m);
         uint64_t actual = 0;
         rc = t->c.clear ? folio_index_documents_clear(b->idx, &m, &actual, &ierr)
                         : folio_index_documents_delete(b->idx, ids, t->c.ids.count, &m, &actual,
@@ -724,12 +731,10 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
 {
     struct folio_task_details d = {0};
     d.settings = t->c.settings;
-    size_t ok_len, oclen;
-    uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc = NULL;
-    if (run_outcome_encode(false, ok, ok_len, NULL, 0, &oc, &oclen) != 0)
-        FOLIO_PANIC("outcome encoding");
+    size_t ok_len;
+    uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc;
     struct folio_index_marker m;
-    marker_of(b, t->uid, oc, oclen, &m);
+    success_marker(b, t->uid, ok, ok_len, &oc, &m);
     struct folio_index_error ierr = {{0}};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
     int rc = ensure_index(b, t, create, &m, &ierr);
@@ -779,17 +784,15 @@ do_index_creation(struct batch_ctx *b, const struct task_copy *t)
         d.primary_key = t->c.primary_key;
     else
         d.null = DBIT(PRIMARY_KEY);
-    size_t ok_len, oclen;
+    size_t ok_len;
     uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc = NULL;
     if (b->uuid[0] != '\0') {
         char msg[512];
         snprintf(msg, sizeof(msg), "Index `%s` already exists.", b->index_uid);
         fail_task(b, t, ok, ok_len, "index_already_exists", "invalid_request", msg);
     } else {
-        if (run_outcome_encode(false, ok, ok_len, NULL, 0, &oc, &oclen) != 0)
-            FOLIO_PANIC("outcome encoding");
         struct folio_index_marker m;
-        marker_of(b, t->uid, oc, oclen, &m);
+        success_marker(b, t->uid, ok, ok_len, &oc, &m);
         struct folio_index_error ierr = {{0}};
         int rc = ensure_index(b, t, true, &m, &ierr);
         if (rc == 0) {
@@ -896,12 +899,9 @@ do_index_update(struct batch_ctx *b, const struct task_copy *t)
     char pk[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1] = "";
     mapping_has(b->s, b->index_uid, NULL, pk, sizeof(pk));
     if (t->c.primary_key.len > 0) {
-        uint8_t *oc = NULL;
-        size_t oclen;
-        if (run_outcome_encode(false, ok, ok_len, NULL, 0, &oc, &oclen) != 0)
-            FOLIO_PANIC("outcome encoding");
+        uint8_t *oc;
         struct folio_index_marker m;
-        marker_of(b, t->uid, oc, oclen, &m);
+        success_marker(b, t->uid, ok, ok_len, &oc, &m);
         rc = ensure_index(b, t, false, NULL, &ierr);
         if (rc == 0)
             rc = folio_index_primary_key_set(b->idx, t->c.primary_key.ptr, &m, &ierr);
