@@ -29,6 +29,7 @@
     X(TIMEOUT,       -15,  "timeout",             "timed out")                            \
     X(END,           -16,  "end",                 "end of data")                          \
     X(UNKNOWN_TYPE,  -17,  "unknown_type",        "unknown type")                         \
+    X(CANCELED,      -18,  "canceled",            "stopped on request")                   \
     /* index/ (from -100): names are Meilisearch's codes where one exists */               \
     X(MISSING_DOCUMENT_ID,   -100, "missing_document_id",                                    \
       "a document has no value for the primary key")                                      \
@@ -49,7 +50,13 @@
     X(MAP_FULL_MAX,          -112, "database_size_limit_reached",                           \
       "the index reached its maximum size")                                               \
     X(INVALID_SEARCH_FILTER, -113, "invalid_search_filter", "invalid search filter")       \
-    X(INVALID_SEARCH_Q,      -114, "invalid_search_q",     "invalid search query")
+    X(INVALID_SEARCH_Q,      -114, "invalid_search_q",     "invalid search query")         \
+    /* snapshot/ (from -120) */                                                            \
+    X(SNAPSHOT_INVALID,      -120, "snapshot_invalid",     "malformed or hostile snapshot") \
+    X(SNAPSHOT_CHECKSUM,     -121, "snapshot_checksum_mismatch",                            \
+      "snapshot data does not match its manifest")                                        \
+    X(SNAPSHOT_VERSION,      -122, "snapshot_version_mismatch",                             \
+      "snapshot made by an incompatible version")
 
 enum folio_err {
 #define FOLIO_ERR_ENUM(name, value, str, msg) FOLIO_E_##name = (value),

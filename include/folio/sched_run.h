@@ -29,6 +29,7 @@
 #include "folio/index.h"
 #include "folio/journal.h"
 #include "folio/sched.h"
+#include "folio/snapshot.h"
 
 struct folio_sched;
 
@@ -45,6 +46,10 @@ struct folio_sched_opts {
     uint32_t checkpoint_every_ms;    /* 0: 300000 (5 min); UINT32_MAX: never by time */
     uint32_t batch_tasks_max;        /* tasks in one index batch; 0: 1000 */
     bool paused;                     /* open without processing (folio_sched_resume) */
+    /* snapshot archives written by snapshot tasks (folio/snapshot.h) */
+    enum folio_snapshot_compression snapshot_compression; /* default zstd */
+    int snapshot_level;              /* 0: the codec's default */
+    int snapshot_threads;            /* zstd workers; 0: one per online CPU */
     const struct folio_journal_opts *journal;   /* NULL: defaults (create is forced on) */
     const struct folio_index_options *index;    /* NULL: defaults */
 };
