@@ -354,10 +354,18 @@ other_refused(struct srv_ctx *x, const struct other_param *o, bool query)
     struct srv_buf values = {0};
     size_t i;
     json_t *a;
-    json_array_foreach(ok, i, a) {
-        char *text = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
-        buf_printf(&values, "%s`%s`", i == 0 ? "" : " or ", text != NULL ? text : "");
-        free(text);
+    if (!query) {
+        json_array_foreach(ok, i, a) {
+            char *text = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+            buf_printf(&values, "%s`%s`", i == 0 ? "" : " or ", text != NULL ? text : "");
+            free(text);
+        }
+    }
+    for (const char *t = query ? o->query_ok : NULL; t != NULL;) {
+        const char *bar = strchr(t, '|');
+        int len = bar != NULL ? (int)(bar - t) : (int)strlen(t);
+        buf_printf(&values, "%s`%.*s`", values.len ? " or " : "", len, t);
+        t = bar != NULL ? bar + 1 : NULL;
     }
     if (values.len == 0)
         resp_error(x->req, 400, o->code, "folio does not support `%s` yet: leave it out%s.",
