@@ -1893,7 +1893,7 @@ test_options(void **state)
         "FOLIO_MASTER_KEY", "--snapshot-dir", "FOLIO_SNAPSHOT_DIR", "--http-payload-size-limit",
         "FOLIO_HTTP_PAYLOAD_SIZE_LIMIT", "--log-level", "FOLIO_LOG_LEVEL",
         "--http-keep-alive-timeout", "FOLIO_HTTP_KEEP_ALIVE_TIMEOUT", "--http-request-timeout",
-        "FOLIO_HTTP_REQUEST_TIMEOUT"};
+        "FOLIO_HTTP_REQUEST_TIMEOUT", "--search-threads", "FOLIO_SEARCH_THREADS"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
         if (strstr(out, names[i]) == NULL)
             fail_msg("--help does not mention %s", names[i]);
@@ -1904,6 +1904,9 @@ test_options(void **state)
                                "2>/dev/null", NULL), 2);
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-request-timeout 0 2>/dev/null", NULL),
                      2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 0 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 257 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 2x 2>/dev/null", NULL), 2);
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-addr nonsense 2>/dev/null", NULL), 1);
 }
 
