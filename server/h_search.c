@@ -265,9 +265,8 @@ search_done(struct srv_job *job)
         break;
     case FOLIO_E_AGAIN:
         resp_error(r, 503, "too_many_search_requests",
-                   "Too many search requests running at the same time: %s. Retry after a few "
-                   "seconds.",
-                   msg);
+                   "Too many search requests are running at the same time. Retry after a few "
+                   "seconds.");
         break;
     default: resp_error(r, 500, "internal", "The search failed: %s", msg); break;
     }
