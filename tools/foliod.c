@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -259,6 +260,14 @@ main(int argc, char **argv)
     folio_log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile_limit();
+    /* SIGINT and SIGTERM wait, blocked in every thread, until the server's loop watches them
+       (folio_server_run unblocks them): one sent as soon as the "listening" line is out, or
+       during start-up, is a clean shutdown, not the signal's default death. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     char why[400];
     struct folio_server *srv = NULL;
