@@ -16,6 +16,7 @@
  * the loop has returned.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +137,13 @@ folio_server_run(struct folio_server *srv, struct folio_sched *sched)
     srv->sigterm_w.data = srv;
     ev_signal_start(srv->loop, &srv->sigint_w);
     ev_signal_start(srv->loop, &srv->sigterm_w);
+    /* A program may hold these blocked until now (foliod does, so that a signal sent right
+       after it says it listens is not lost to the default action): deliver them here. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
     listen_start(srv);
     folio_log(FOLIO_LOG_INFO, "listening", "addr=%s", srv->address);
 

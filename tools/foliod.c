@@ -9,6 +9,10 @@
  * SIGINT or SIGTERM. Then it finishes the requests in flight, closes the
  * scheduler (draining the journal) and exits 0.
  *
+ * Every connection costs a file descriptor, and a soft RLIMIT_NOFILE of 1024
+ * (the usual default) is less than the server's connection cap plus its own
+ * files, so foliod raises its soft limit to the hard one at start.
+ *
  * Exit status: 0 after a clean shutdown, 1 when it cannot start (address,
  * data directory), 2 for a usage error.
  */
@@ -16,12 +20,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "folio/error.h"
 #include "folio/sched_run.h"
@@ -234,6 +240,29 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
     return 0;
 }
 
+/* Soft RLIMIT_NOFILE up to the hard limit; the limit in force afterwards (logged). */
+static void
+raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t before = rl.rlim_cur;
+    /* An unlimited hard limit still stops at the kernel's fs.nr_open (1 Mi by default). */
+    rlim_t target = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < target) {
+        rl.rlim_cur = target;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            folio_log(FOLIO_LOG_WARN, "cannot raise the open files limit",
+                      "soft=%llu hard=%llu error=\"%s\"", (unsigned long long)before,
+                      (unsigned long long)rl.rlim_max, strerror(errno));
+            return;
+        }
+    }
+    folio_log(FOLIO_LOG_DEBUG, "open files limit", "soft=%llu was=%llu",
+              (unsigned long long)rl.rlim_cur, (unsigned long long)before);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,6 +276,15 @@ main(int argc, char **argv)
     }
     folio_log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile_limit();
+    /* SIGINT and SIGTERM wait, blocked in every thread, until the server's loop watches them
+       (folio_server_run unblocks them): one sent as soon as the "listening" line is out, or
+       during start-up, is a clean shutdown, not the signal's default death. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
     char why[400];
     struct folio_server *srv = NULL;

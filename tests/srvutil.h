@@ -1,0 +1,88 @@
+/*
+ * A minimal foliod fixture for tests that start a real server: start it on
+ * 127.0.0.1 port 0 (the port is read from the "listening on" line it prints),
+ * stop it with SIGTERM or SIGKILL by pid, and talk raw HTTP/1.1 to it.
+ *
+ * Two kinds of functions. The su_* ones that return int never assert: they
+ * report failure (-1) so a worker thread, or a test that expects the server to
+ * go away under it, can use them. Those that return void assert through
+ * cmocka and belong to the test's main thread only.
+ */
+#ifndef FOLIO_SRVUTIL_H
+#define FOLIO_SRVUTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SU_IO_TIMEOUT_MS 30000
+
+struct su_server {
+    pid_t pid;
+    int port;
+    char *dir;                /* the test's directory (db/, snapshots/, foliod.log) */
+    char *log_path;
+    long nofile_soft;         /* when > 0: RLIMIT_NOFILE soft limit foliod starts with */
+};
+
+struct su_conn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+struct su_resp {
+    int status;
+    char *head;               /* status line and headers */
+    char *body;
+    size_t body_len;
+    json_t *json;             /* the body parsed, or NULL */
+    bool close;               /* the response said Connection: close */
+};
+
+int64_t su_now_ms(void);
+void su_sleep_ms(int ms);
+
+/* Starts foliod with the standard options plus extra (NULL-terminated); a restart reuses dir. */
+void su_start(struct su_server *s, const char *const *extra);
+/* Waits for the child to exit; its wait status, or -1 after timeout_ms. */
+int su_wait_exit(struct su_server *s, int timeout_ms);
+/* kill -9 and reap. */
+void su_kill9(struct su_server *s);
+/* SIGTERM; 0 when it exits 0 in time (else it is killed and its log tail printed). */
+int su_stop(struct su_server *s);
+/* Stops a running server, removes the directory (unless FOLIO_TEST_KEEP), frees. */
+int su_cleanup(struct su_server *s);
+void su_print_log_tail(const struct su_server *s);
+
+/* Connects (blocking connect, then the socket is used with poll). 0 or -1. */
+int su_open(struct su_conn *c, int port);
+void su_close(struct su_conn *c);
+int su_send(struct su_conn *c, const void *data, size_t len);
+int su_sendf(struct su_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads one Content-Length framed response: 0, or -1 (closed, reset, timeout, garbage). */
+int su_read(struct su_conn *c, struct su_resp *r, int timeout_ms);
+/* True once the peer closed the connection without sending anything more. */
+bool su_closed(struct su_conn *c, int timeout_ms);
+void su_resp_free(struct su_resp *r);
+const char *su_header(const struct su_resp *r, const char *name, char *out, size_t out_len);
+
+/* One request on a fresh connection (asserts it gets a response). ctype NULL: none sent. */
+void su_req(const struct su_server *s, const char *method, const char *path, const char *ctype,
+            const char *body, struct su_resp *r);
+/* GET path, expecting 200 and JSON. */
+void su_get_ok(const struct su_server *s, const char *path, struct su_resp *r);
+const char *su_jstr(const json_t *o, const char *key);
+long long su_jint(const json_t *o, const char *key);
+/* A Meilisearch error object with this status and code. */
+void su_expect_error(const struct su_resp *r, int status, const char *code);
+/* A summarized task (202); returns its taskUid. */
+long long su_expect_enqueued(const struct su_resp *r, const char *type, const char *index_uid);
+/* Polls GET /tasks/{uid} until finished; returns the task (caller json_decref). */
+json_t *su_wait_task(const struct su_server *s, long long uid, int timeout_ms);
+/* Waits until no task is enqueued or processing. */
+void su_wait_idle(const struct su_server *s, int timeout_ms);
+
+#endif
