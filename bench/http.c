@@ -48,9 +48,9 @@
 #endif
 
 #define CONN_COUNTS_MAX 16
-#define REQ_BYTES_MAX 4096          /* one generated request (line, headers, body) */
-#define RESP_BYTES_MAX (1u << 20)   /* one answer; a larger one is an error */
-#define DRAIN_NS 30000000000ll      /* wait for requests in flight after the run */
+#define REQ_BYTES_MAX 4096        /* one generated request (line, headers, body) */
+#define RESP_BYTES_MAX (1u << 20) /* one answer; a larger one is an error */
+#define DRAIN_NS 30000000000ll    /* wait for requests in flight after the run */
 #define VOCAB 4000
 #define GENRES 20
 #define QUERIES 1000
@@ -75,8 +75,8 @@ static uint64_t rng = 0x68747470ull;
 static char vocab[VOCAB][16];
 static double zipf_cdf[VOCAB];
 static const char *const genres[GENRES] = {
-    "drama",   "comedy",  "thriller", "western", "horror",   "romance", "satire",
-    "mystery", "fantasy", "history",  "war",     "musical",  "crime",   "family",
+    "drama",   "comedy",  "thriller", "western", "horror",    "romance", "satire",
+    "mystery", "fantasy", "history",  "war",     "musical",   "crime",   "family",
     "sport",   "travel",  "science",  "poetry",  "biography", "noir",
 };
 
@@ -166,8 +166,9 @@ answer_parse(const char *buf, size_t len, struct answer *a)
     a->body_off = (size_t)(end - buf) + 4;
     a->close = false;
     long long content_length = -1;
-    for (const char *line = strstr(buf, "\r\n") + 2; line < end;
-         line = strstr(line, "\r\n") + 2) {
+    /* buf is not NUL-terminated: every search stays inside the header block. */
+    const char *line = (const char *)memmem(buf, (size_t)(end - buf) + 2, "\r\n", 2) + 2;
+    for (; line < end; line = (const char *)memmem(line, (size_t)(end - line) + 2, "\r\n", 2) + 2) {
         if (strncasecmp(line, "content-length:", 15) == 0)
             content_length = atoll(line + 15);
         else if (strncasecmp(line, "connection:", 11) == 0 &&
@@ -334,9 +335,9 @@ server_start(struct server *s, const struct opts *o, const char *dir)
     snprintf(s->db, PATH_MAX, "%s/db", dir);
     snprintf(snaps, sizeof(snaps), "%s/snapshots", dir);
     snprintf(s->log_path, PATH_MAX, "%s/foliod.log", dir);
-    const char *argv[] = {o->foliod,   "--db-path",     s->db,   "--http-addr",
-                          "127.0.0.1:0", "--snapshot-dir", snaps,   "--log-level",
-                          o->log_level,  NULL};
+    const char *argv[] = {
+        o->foliod,        "--db-path", s->db,         "--http-addr", "127.0.0.1:0",
+        "--snapshot-dir", snaps,       "--log-level", o->log_level,  NULL};
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0)
         return -1;
@@ -414,8 +415,8 @@ tid_cpu_seconds(pid_t pid, int tid)
     /* Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15. */
     const char *p = strrchr(buf, ')');
     unsigned long long utime = 0, stime = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                            &utime, &stime) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -461,8 +462,7 @@ thread_cpu_format(const struct thread_cpu *before, const struct thread_cpu *afte
         if (after->tid[i] == (int)pid)
             n += (size_t)snprintf(out + n, out_len - n, "%smain %.0f%%", n ? ", " : "", pct);
         else
-            n += (size_t)snprintf(out + n, out_len - n, "%st%zu %.0f%%", n ? ", " : "", i + 1,
-                                  pct);
+            n += (size_t)snprintf(out + n, out_len - n, "%st%zu %.0f%%", n ? ", " : "", i + 1, pct);
     }
 }
 
@@ -692,8 +692,8 @@ load_print_errors_once(unsigned *printed, int status, const char *body, size_t l
     if (*printed >= 3)
         return;
     (*printed)++;
-    fprintf(stderr, "bench_http: unexpected answer %d: %.*s\n", status, (int)(len > 300 ? 300 : len),
-            body);
+    fprintf(stderr, "bench_http: unexpected answer %d: %.*s\n", status,
+            (int)(len > 300 ? 300 : len), body);
 }
 
 /* ---- the journal: group commits of the registrations ----------------------- */
@@ -762,8 +762,8 @@ reg_make(void *ctx, uint64_t n, char *out)
 {
     struct reg_ctx *g = ctx;
     char body[512];
-    size_t len = (size_t)sprintf(body, "{\"id\":%llu,\"title\":\"",
-                                 (unsigned long long)(g->doc_base + n));
+    size_t len =
+        (size_t)sprintf(body, "{\"id\":%llu,\"title\":\"", (unsigned long long)(g->doc_base + n));
     len = append_words(body, len, 3);
     len += (size_t)sprintf(body + len, "\",\"body\":\"");
     len = append_words(body, len, 8);
@@ -811,9 +811,12 @@ static int
 reg_row_run(const struct opts *o, const struct server *s, unsigned conns, struct reg_ctx *g,
             struct reg_row *row)
 {
-    struct load_spec spec = {.connections = conns, .seconds = o->seconds,
-                             .requests_max = o->requests_max, .make = reg_make,
-                             .check = reg_check, .ctx = g};
+    struct load_spec spec = {.connections = conns,
+                             .seconds = o->seconds,
+                             .requests_max = o->requests_max,
+                             .make = reg_make,
+                             .check = reg_check,
+                             .ctx = g};
     struct journal_count before;
     journal_count(s->db, &row->jc);
     before = row->jc;
@@ -850,8 +853,8 @@ reg_row_print(unsigned conns, const struct reg_row *row, const int *w)
     char c1[32], c2[32];
     double per_s = (double)r->ok / r->wall_s;
     double fsyncs_1k = r->ok ? (double)row->jc.reg_frames / (double)r->ok * 1000 : 0;
-    double per_frame = row->jc.reg_frames ? (double)row->jc.reg_events / (double)row->jc.reg_frames
-                                          : 0;
+    double per_frame =
+        row->jc.reg_frames ? (double)row->jc.reg_events / (double)row->jc.reg_frames : 0;
     printf("| %*u | %*s | %*s | %*.2f | %*.2f | %*.2f | %*llu | %*.1f | %*.1f | %*.0f | %*.0f | "
            "%*.1f | %*.2f |\n",
            w[0], conns, w[1], bench_fmt_count(c1, (double)r->ok), w[2], bench_fmt_count(c2, per_s),
@@ -883,9 +886,9 @@ table_register(const struct opts *o, const struct server *s)
     printf("\n## 1. Registrations: POST /indexes/bench/documents, one document per request\n\n");
     if (index_create(s->port, "bench") != 0)
         return -1;
-    static const char *const heads[] = {"conns", "202s", "req/s", "p50 ms", "p99 ms",
-                                        "max ms", "errors", "fsyncs/1k", "reg/fsync",
-                                        "client cpu%", "foliod cpu%", "applied s", "load"};
+    static const char *const heads[] = {
+        "conns",     "202s",      "req/s",       "p50 ms",      "p99 ms",    "max ms", "errors",
+        "fsyncs/1k", "reg/fsync", "client cpu%", "foliod cpu%", "applied s", "load"};
     static const int w[] = {5, 10, 8, 7, 7, 7, 6, 9, 9, 11, 11, 9, 5};
     size_t cols = sizeof(w) / sizeof(w[0]);
     struct reg_row *rows = folio_calloc(o->conn_count, sizeof(*rows));
@@ -916,7 +919,9 @@ table_register(const struct opts *o, const struct server *s)
         printf("\ntarget: >= 20,000 durable registrations/s over HTTP with 64 connections: "
                "%s/s with %u: %s\n",
                bench_fmt_count(c, per_s), o->conns[last],
-               o->conns[last] != 64 ? "not measured at 64" : per_s >= 20000 ? "MET" : "MISSED");
+               o->conns[last] != 64 ? "not measured at 64"
+               : per_s >= 20000     ? "MET"
+                                    : "MISSED");
     }
     for (size_t i = 0; i < o->conn_count; i++)
         bench_hist_free(&rows[i].res.hist);
@@ -934,8 +939,8 @@ doc_append(char *buf, size_t n, unsigned i)
     n = append_words(buf, n, 3 + rand_below(6));
     n += (size_t)sprintf(buf + n, "\",\"body\":\"");
     n = append_words(buf, n, 20 + rand_below(41));
-    return n + (size_t)sprintf(buf + n, "\",\"genre\":\"%s\",\"year\":%u}", genres[rand_below(GENRES)],
-                               1950 + rand_below(76));
+    return n + (size_t)sprintf(buf + n, "\",\"genre\":\"%s\",\"year\":%u}",
+                               genres[rand_below(GENRES)], 1950 + rand_below(76));
 }
 
 /* Registers one task; returns its uid or -1. */
@@ -1001,7 +1006,7 @@ index_build(int port, unsigned docs)
 enum kind { K_ONE, K_TWO, K_ONE_FILTER, K_FILTER_ONLY, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = {"1 word", "2 words", "1 word + filter",
-                                                 "filter only"};
+                                                "filter only"};
 
 struct search_ctx {
     char (*bodies)[256]; /* QUERIES request bodies */
@@ -1072,8 +1077,8 @@ search_served(int port)
     char *body = NULL;
     int status = http_call(port, "POST", "/indexes/bench_search/search", "application/json", q,
                            strlen(q), &body);
-    bool route_missing = status == 404 && body != NULL &&
-                         strstr(body, "\"code\":\"not_found\"") != NULL;
+    bool route_missing =
+        status == 404 && body != NULL && strstr(body, "\"code\":\"not_found\"") != NULL;
     folio_free(body);
     return status < 0 ? -1 : !route_missing;
 }
@@ -1091,9 +1096,12 @@ search_row_run(const struct opts *o, const struct server *s, enum kind k, unsign
                            .lens = folio_calloc(QUERIES, sizeof(size_t))};
     for (size_t i = 0; i < QUERIES; i++)
         query_make(k, x.bodies[i], &x.lens[i]);
-    struct load_spec spec = {.connections = conns, .seconds = o->seconds,
-                             .requests_max = o->requests_max, .make = search_make,
-                             .check = search_check, .ctx = &x};
+    struct load_spec spec = {.connections = conns,
+                             .seconds = o->seconds,
+                             .requests_max = o->requests_max,
+                             .make = search_make,
+                             .check = search_check,
+                             .ctx = &x};
     struct load_result res = {0};
     bench_hist_init(&res.hist);
     row->load = bench_loadavg();
@@ -1139,8 +1147,8 @@ table_search(const struct opts *o, const struct server *s)
     }
     if (index_build(s->port, o->docs) != 0)
         return -1;
-    static const char *const heads[] = {"query", "conns", "queries/s", "p50 ms", "p90 ms",
-                                        "p99 ms", "max ms", "errors", "mean hits", "load"};
+    static const char *const heads[] = {"query",  "conns",  "queries/s", "p50 ms",    "p90 ms",
+                                        "p99 ms", "max ms", "errors",    "mean hits", "load"};
     static const int w[] = {15, 5, 9, 7, 7, 7, 7, 6, 9, 5};
     size_t cols = sizeof(w) / sizeof(w[0]);
     for (size_t i = 0; i < cols; i++)
@@ -1192,17 +1200,20 @@ parse_conns(const char *v, struct opts *o)
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_http [--foliod PATH] [--tmp DIR] [--seconds S] [--requests N]\n"
-            "                  [--connections 1,16,64] [--docs N] [--skip-register]\n"
-            "                  [--skip-search] [--log-level LEVEL] [--keep] [--quick]\n");
+    fprintf(stderr, "usage: bench_http [--foliod PATH] [--tmp DIR] [--seconds S] [--requests N]\n"
+                    "                  [--connections 1,16,64] [--docs N] [--skip-register]\n"
+                    "                  [--skip-search] [--log-level LEVEL] [--keep] [--quick]\n");
 }
 
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.foliod = FOLIO_BENCH_FOLIOD_PATH, .tmp = ".", .log_level = "warn",
-                       .seconds = 5, .requests_max = 10000000, .docs = 100000};
+    *o = (struct opts){.foliod = FOLIO_BENCH_FOLIOD_PATH,
+                       .tmp = ".",
+                       .log_level = "warn",
+                       .seconds = 5,
+                       .requests_max = 10000000,
+                       .docs = 100000};
     parse_conns("1,16,64", o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1213,9 +1224,10 @@ parse_args(int argc, char **argv, struct opts *o)
             o->skip_register = true;
         else if (strcmp(a, "--keep") == 0)
             o->keep = true;
-        else if (strcmp(a, "--quick") == 0)
-            o->seconds = 1, o->docs = 10000;
-        else if (strcmp(a, "--foliod") == 0 && takes)
+        else if (strcmp(a, "--quick") == 0) {
+            o->seconds = 1;
+            o->docs = 10000;
+        } else if (strcmp(a, "--foliod") == 0 && takes)
             o->foliod = argv[++i];
         else if (strcmp(a, "--tmp") == 0 && takes)
             o->tmp = argv[++i];
@@ -1250,8 +1262,7 @@ main(int argc, char **argv)
     if (dir == NULL)
         return 1;
     bench_print_machine(dir, FOLIO_BENCH_BUILD_TYPE);
-    printf("  foliod    : %s (--log-level %s; data directory %s/db)\n", o.foliod, o.log_level,
-           dir);
+    printf("  foliod    : %s (--log-level %s; data directory %s/db)\n", o.foliod, o.log_level, dir);
     printf("  runs      : %.1f s or %llu requests per row, whichever ends first; one request in "
            "flight per connection\n",
            o.seconds, (unsigned long long)o.requests_max);
@@ -1263,6 +1274,10 @@ main(int argc, char **argv)
     if (rc == 0 && !o.skip_search)
         rc = table_search(&o, &s);
     server_stop(&s);
+    if (rc != 0 && !o.keep) {
+        fprintf(stderr, "bench_http: kept %s (foliod.log) for a look\n", dir);
+        o.keep = true;
+    }
     if (o.keep)
         printf("\nkept %s\n", dir);
     else
