@@ -53,6 +53,8 @@ static const struct route routes[] = {
     {HTTP_GET, "/indexes/{uid}/documents/{id}", h_document_get, false},
     {HTTP_DELETE, "/indexes/{uid}/documents/{id}", h_document_delete, false},
     {HTTP_GET, "/indexes/{uid}/stats", h_index_stats, false},
+    {HTTP_POST, "/indexes/{uid}/search", h_search_post, false},
+    {HTTP_GET, "/indexes/{uid}/search", h_search_get, false},
     {HTTP_GET, "/indexes/{uid}/settings", h_settings_get, false},
     {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, false},
     {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, false},

@@ -11,7 +11,9 @@
  * lingering close) running out, closes the remaining sockets at once; a
  * connection with registrations still in the journal stays allocated until
  * they are answered, which the journal always does, so run() still returns
- * only when nothing points into the server.
+ * only when nothing points into the server. Searches in flight on the read
+ * workers (pool.c) are waited for the same way; the workers are joined once
+ * the loop has returned.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -120,6 +122,11 @@ folio_server_run(struct folio_server *srv, struct folio_sched *sched)
         folio_log(FOLIO_LOG_ERROR, "cannot create the event loop", NULL);
         return FOLIO_E_IO;
     }
+    if (pool_start(srv) != 0) {
+        ev_loop_destroy(srv->loop);
+        srv->loop = NULL;
+        return FOLIO_E_IO;
+    }
     ev_async_init(&srv->reg_async, reg_async_cb);
     srv->reg_async.data = srv;
     ev_async_start(srv->loop, &srv->reg_async);
@@ -139,6 +146,7 @@ folio_server_run(struct folio_server *srv, struct folio_sched *sched)
     ev_signal_stop(srv->loop, &srv->sigint_w);
     ev_signal_stop(srv->loop, &srv->sigterm_w);
     ev_async_stop(srv->loop, &srv->reg_async);
+    pool_stop(srv);
     listen_stop(srv);
     ev_loop_destroy(srv->loop);
     srv->loop = NULL;

@@ -2,9 +2,9 @@
  * Private structures of the HTTP front (folio/server.h).
  *
  * Ownership. The loop thread owns every server, connection and request
- * structure; the only thing another thread touches is the queue of finished
+ * structure; the only things another thread touches are the queue of finished
  * registrations (reg_mu), filled by the journal writer's callback and drained
- * by the loop's ev_async. A request lives in its connection's queue from the
+ * by the loop's ev_async, and the read workers' queues (pool_mu, pool.c). A request lives in its connection's queue from the
  * moment its message is complete until its response is written. A connection
  * whose socket is gone while registrations it started are still pending stays
  * allocated ("dead") until the last one is answered, so a callback never
@@ -94,7 +94,7 @@ struct srv_conn {
     struct srv_req *cur;              /* being parsed */
     struct srv_req *head, *tail;      /* complete, answered in this order */
     uint32_t depth;
-    uint32_t regs;                    /* registrations pending */
+    uint32_t regs;                    /* registrations and read jobs pending */
     struct srv_req *stream;           /* the request streaming its response, or NULL */
     struct srv_buf interim;           /* "100 Continue", written before the queue */
     size_t interim_off;
@@ -139,6 +139,15 @@ struct folio_server {
     bool stopping;
     bool forced;
     bool accepting;
+    /* read workers (pool.c) */
+    pthread_t *pool_threads;
+    uint32_t pool_thread_count;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cond;
+    struct srv_job *pool_head, *pool_tail;           /* waiting for a worker */
+    struct srv_job *pool_done_head, *pool_done_tail; /* run, waiting for the loop */
+    ev_async pool_async;
+    bool pool_stopping;
 };
 
 /* conn.c */
@@ -248,6 +257,26 @@ void reg_async_cb(struct ev_loop *loop, ev_async *w, int revents);
 /* Answers every registration already handed back (after folio_sched_close too). */
 void reg_drain(struct folio_server *srv);
 
+/* ---- read workers (pool.c) ------------------------------------------------------
+ *
+ * Reads that may take a while (searches) run on a pool of threads, so the
+ * loop never waits for them. A job is handed over on the loop thread, run on
+ * a worker, and handed back through an ev_async, as a registration is: until
+ * then its request is `awaiting` and counts in its connection's regs, so the
+ * connection stays allocated (and dispatches nothing after it) until the job
+ * is answered. One job per connection at most: the queue is bounded by
+ * connections_max. */
+
+struct srv_job {
+    struct srv_job *next;
+    struct srv_req *req;
+    void (*run)(struct srv_job *job);  /* a worker thread: touches nothing of the loop's */
+    void (*done)(struct srv_job *job); /* the loop thread: answers job->req and frees job */
+};
+int pool_start(struct folio_server *srv); /* 0, or FOLIO_E_IO (no thread could start) */
+void pool_stop(struct folio_server *srv); /* after the loop: every job was answered */
+void srv_job_submit(struct srv_ctx *x, struct srv_job *job);
+
 /* ---- streamed responses (h_journal.c) ----------------------------------------
  *
  * A request with a stream stays at the head of its connection's queue while
@@ -295,5 +324,7 @@ void h_setting_reset(struct srv_ctx *x);
 void h_stats(struct srv_ctx *x);
 void h_journal(struct srv_ctx *x);
 void h_index_stats(struct srv_ctx *x);
+void h_search_post(struct srv_ctx *x);
+void h_search_get(struct srv_ctx *x);
 
 #endif

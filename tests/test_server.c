@@ -1935,6 +1935,464 @@ test_env_options(void **state)
     resp_free(&r);
 }
 
+/* ---- search --------------------------------------------------------------------------------- */
+
+/*
+ * The documents of the search tests, in insertion order (internal ids 0..5,
+ * the order of a placeholder search). Every expected list below is worked out
+ * from these by hand.
+ */
+#define SEARCH_DOCS                                                                              \
+    "[{\"id\":10,\"title\":\"Foxtrot Lessons\",\"genre\":\"dance\",\"year\":1999,\"rating\":2},"  \
+    "{\"id\":1,\"title\":\"The Quick Brown Fox\",\"genre\":\"fable\",\"year\":1990,"              \
+    "\"rating\":4.5},"                                                                           \
+    "{\"id\":2,\"title\":\"Brown Bear Story\",\"genre\":\"fable\",\"year\":2001,\"rating\":3},"   \
+    "{\"id\":3,\"title\":\"Quiet Night\",\"genre\":\"drama\",\"year\":2010,"                      \
+    "\"director\":\"Ann Lee\"},"                                                                 \
+    "{\"id\":4,\"title\":\"Fox Hunt\",\"genre\":\"thriller\",\"year\":2015,\"rating\":5},"        \
+    "{\"id\":5,\"title\":\"Quickstep\",\"genre\":\"dance (music)\",\"year\":2020}]"
+
+/* Index `s` with SEARCH_DOCS and four filterable attributes, every task done. */
+static void
+search_index(struct fixture *f)
+{
+    enqueue(f, "POST", "/indexes/s/documents?primaryKey=id", "application/json", SEARCH_DOCS,
+            "documentAdditionOrUpdate", "s");
+    long long t = enqueue(f, "PATCH", "/indexes/s/settings", "application/json",
+                          "{\"filterableAttributes\":[\"genre\",\"year\",\"rating\",\"director\"]}",
+                          "settingsUpdate", "s");
+    wait_succeeded(f, t);
+}
+
+/* The ids of a search response's hits, comma separated ("-" for a hit without an id). */
+static void
+hit_ids(const json_t *resp, char *out, size_t out_len)
+{
+    size_t n = 0, i;
+    json_t *h;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(resp, "hits"), i, h) {
+        json_t *id = json_object_get(h, "id");
+        if (json_is_integer(id))
+            n += (size_t)snprintf(out + n, out_len - n, "%s%lld", i ? "," : "",
+                                  (long long)json_integer_value(id));
+        else
+            n += (size_t)snprintf(out + n, out_len - n, "%s-", i ? "," : "");
+        if (n >= out_len)
+            fail_msg("too many hits");
+    }
+}
+
+/* One search (POST body, or GET when body is NULL); 200 expected; caller frees r. */
+static void
+search_ok(struct fixture *f, const char *path, const char *body, struct resp *r)
+{
+    req(f, body != NULL ? "POST" : "GET", path, body != NULL ? "application/json" : NULL, body, r);
+    if (r->status != 200 || r->json == NULL)
+        fail_msg("search %s %s: %d %s", path, body ? body : "", r->status, r->body);
+    assert_non_null(json_object_get(r->json, "processingTimeMs"));
+}
+
+/* The search finds exactly these ids, in this order, and counts them all. */
+static void
+search_expect(struct fixture *f, const char *path, const char *body, const char *ids,
+              long long total)
+{
+    struct resp r;
+    search_ok(f, path, body, &r);
+    char got[256];
+    hit_ids(r.json, got, sizeof(got));
+    if (strcmp(got, ids) != 0 || jint(r.json, "estimatedTotalHits") != total)
+        fail_msg("search %s %s: expected [%s] of %lld, got %s", path, body ? body : "", ids, total,
+                 r.body);
+    resp_free(&r);
+}
+
+/* POST /indexes/s/search {"filter": filter}: exactly these ids (all of them: limit 20). */
+static void
+filter_expect(struct fixture *f, const char *filter, const char *ids)
+{
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"filter\":%s}", filter);
+    long long total = ids[0] != '\0';
+    for (const char *p = ids; *p; p++)
+        total += *p == ',';
+    search_expect(f, "/indexes/s/search", body, ids, total);
+}
+
+/* q, typos, prefixes, ranking, offset/limit, attributesToRetrieve, empty q. */
+static void
+test_search(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--search-threads", "2", NULL});
+    search_index(f);
+    const char *path = "/indexes/s/search";
+    struct resp r;
+
+    /* Empty q (absent, null, "", blank): every document in insertion order. */
+    search_ok(f, path, "{}", &r);
+    assert_int_equal(json_object_size(r.json), 6);
+    assert_string_equal(jstr(r.json, "query"), "");
+    assert_int_equal(jint(r.json, "limit"), 20);
+    assert_int_equal(jint(r.json, "offset"), 0);
+    assert_int_equal(jint(r.json, "estimatedTotalHits"), 6);
+    /* A hit is the whole document as it was sent. */
+    json_t *sent = json_loads(SEARCH_DOCS, 0, NULL);
+    assert_true(json_equal(json_object_get(r.json, "hits"), sent));
+    json_decref(sent);
+    resp_free(&r);
+    search_expect(f, path, "{\"q\":null}", "10,1,2,3,4,5", 6);
+    search_expect(f, path, "{\"q\":\"\"}", "10,1,2,3,4,5", 6);
+    search_expect(f, path, "{\"q\":\"   \"}", "10,1,2,3,4,5", 6);
+
+    /* Words: "fox" is a whole word of 1 and 4, a prefix of "foxtrot" (10): whole words rank
+       first, then insertion order. */
+    search_ok(f, path, "{\"q\":\"Fox\"}", &r);
+    assert_string_equal(jstr(r.json, "query"), "Fox");
+    resp_free(&r);
+    search_expect(f, path, "{\"q\":\"Fox\"}", "1,4,10", 3);
+    search_expect(f, path, "{\"q\":\"fox \"}", "1,4", 2);     /* a separator ends the prefix */
+    search_expect(f, path, "{\"q\":\"brown fox\"}", "1", 1);  /* every word must match */
+    search_expect(f, path, "{\"q\":\"qui\"}", "1,3,5", 3);    /* quick, quiet, quickstep */
+    search_expect(f, path, "{\"q\":\"quick\"}", "1,5", 2);    /* whole word before prefix */
+    /* Typos: "quikc" (5 letters, one transposition) finds quick and quickstep; "quik" (4
+       letters) allows none and is the prefix of no word. */
+    search_expect(f, path, "{\"q\":\"quikc\"}", "1,5", 2);
+    search_expect(f, path, "{\"q\":\"quik\"}", "", 0);
+    /* 9 letters allow two typos: "quckstap" is 8 (one only: no hit), "quickstap" one. */
+    search_expect(f, path, "{\"q\":\"quckstap\"}", "", 0);
+    search_expect(f, path, "{\"q\":\"quickstap\"}", "5", 1);
+    search_expect(f, path, "{\"q\":\"QUIET night\"}", "3", 1);
+    search_expect(f, path, "{\"q\":\"nothing\"}", "", 0);
+
+    /* offset and limit page through the ranked hits; the total stays. */
+    search_ok(f, path, "{\"offset\":1,\"limit\":2}", &r);
+    char ids[256];
+    hit_ids(r.json, ids, sizeof(ids));
+    assert_string_equal(ids, "1,2");
+    assert_int_equal(jint(r.json, "offset"), 1);
+    assert_int_equal(jint(r.json, "limit"), 2);
+    assert_int_equal(jint(r.json, "estimatedTotalHits"), 6);
+    resp_free(&r);
+    search_expect(f, path, "{\"q\":\"fox\",\"offset\":2}", "10", 3);
+    search_expect(f, path, "{\"offset\":6}", "", 6);
+    search_expect(f, path, "{\"limit\":0}", "", 6);
+    search_expect(f, path, "{\"offset\":9223372036854775807,\"limit\":5}", "", 6);
+
+    /* attributesToRetrieve: only those (unknown ones are no error); "*" is everything. */
+    search_ok(f, path, "{\"q\":\"bear\",\"attributesToRetrieve\":[\"title\",\"nope\"]}", &r);
+    json_t *want = json_loads("[{\"title\":\"Brown Bear Story\"}]", 0, NULL);
+    assert_true(json_equal(json_object_get(r.json, "hits"), want));
+    json_decref(want);
+    resp_free(&r);
+    search_ok(f, path, "{\"q\":\"bear\",\"attributesToRetrieve\":[\"*\"]}", &r);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(r.json, "hits"), 0)), 5);
+    resp_free(&r);
+    search_ok(f, path, "{\"q\":\"bear\",\"attributesToRetrieve\":[]}", &r);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(r.json, "hits"), 0)), 0);
+    resp_free(&r);
+
+    /* What clients send with default values is accepted and changes nothing. */
+    search_expect(f, path,
+                  "{\"q\":\"fox\",\"sort\":[],\"facets\":[],\"attributesToHighlight\":[],"
+                  "\"attributesToCrop\":[],\"cropLength\":10,\"showRankingScore\":false,"
+                  "\"showMatchesPosition\":false,\"matchingStrategy\":\"last\","
+                  "\"highlightPreTag\":\"<em>\",\"highlightPostTag\":\"</em>\",\"page\":null,"
+                  "\"hitsPerPage\":null,\"hybrid\":null,\"vector\":null,\"distinct\":null,"
+                  "\"attributesToSearchOn\":[\"*\"],\"retrieveVectors\":false,\"locales\":null}",
+                  "1,4,10", 3);
+}
+
+/* Every filter operator, the array form, and the GET form with URL-encoded parameters. */
+static void
+test_search_filters(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    search_index(f);
+    /* years: 10:1999 1:1990 2:2001 3:2010 4:2015 5:2020; ratings: 10:2 1:4.5 2:3 4:5 */
+    filter_expect(f, "\"genre = fable\"", "1,2");
+    filter_expect(f, "\"genre != fable\"", "10,3,4,5");
+    filter_expect(f, "\"NOT genre = fable\"", "10,3,4,5");
+    filter_expect(f, "\"year > 2010\"", "4,5");
+    filter_expect(f, "\"year >= 2010\"", "3,4,5");
+    filter_expect(f, "\"year < 1999\"", "1");
+    filter_expect(f, "\"year <= 1999\"", "10,1");
+    filter_expect(f, "\"rating 2 TO 4\"", "10,2");
+    filter_expect(f, "\"rating > 4\"", "1,4");
+    filter_expect(f, "\"genre IN [drama, thriller]\"", "3,4");
+    filter_expect(f, "\"genre NOT IN [fable, dance]\"", "3,4,5");
+    filter_expect(f, "\"director EXISTS\"", "3");
+    filter_expect(f, "\"director NOT EXISTS\"", "10,1,2,4,5");
+    filter_expect(f, "\"rating NOT EXISTS\"", "3,5");
+    filter_expect(f, "\"director = 'Ann Lee'\"", "3");
+    filter_expect(f, "\"genre = \\\"dance (music)\\\"\"", "5");
+    filter_expect(f, "\"(genre = fable OR genre = drama) AND year > 2000\"", "2,3");
+    /* AND binds tighter than OR: fable, or (after 2014 and rated above 4). */
+    filter_expect(f, "\"genre = fable OR year > 2014 AND rating > 4\"", "1,2,4");
+    filter_expect(f, "\"   \"", "10,1,2,3,4,5");
+    filter_expect(f, "null", "10,1,2,3,4,5");
+
+    /* The array form: AND of the elements, an inner array ORed. */
+    filter_expect(f, "[\"year = 2015\"]", "4");
+    filter_expect(f, "[[\"genre = drama\", \"genre = thriller\"], \"year >= 2015\"]", "4");
+    filter_expect(f, "[\"\", [], [\" \"], \"genre = fable\"]", "1,2");
+    filter_expect(f, "[]", "10,1,2,3,4,5");
+    /* Each element is one expression: (fable OR dance) AND before 2000 is 10 and 1; without
+       the parentheses it would be fable OR (dance AND before 2000): 10, 1 and 2. */
+    filter_expect(f, "[\"genre = fable OR genre = dance\", \"year < 2000\"]", "10,1");
+    filter_expect(f, "[[\"genre = fable AND year > 2000\", \"NOT rating EXISTS\"]]", "2,3,5");
+    /* Quotes with parentheses inside stay one value. */
+    filter_expect(f, "[\"genre = 'dance (music)'\", [\"year > 2019\", \"year < 1000\"]]", "5");
+
+    /* GET: q, offset, limit, filter and attributesToRetrieve from the query string. */
+    search_expect(f, "/indexes/s/search?q=brown%20fox", NULL, "1", 1);
+    search_expect(f, "/indexes/s/search?q=brown+bear", NULL, "2", 1);
+    search_expect(f, "/indexes/s/search?filter=genre%20%3D%20fable", NULL, "1,2", 2);
+    search_expect(f, "/indexes/s/search?filter=genre+%3D+%27dance+%28music%29%27", NULL, "5", 1);
+    search_expect(f, "/indexes/s/search?offset=1&limit=2", NULL, "1,2", 6);
+    /* A filter that parses as JSON is the array form. */
+    search_expect(f,
+                  "/indexes/s/search?filter=%5B%5B%22genre%3Ddrama%22%2C%22genre%3Dthriller%22%5D"
+                  "%2C%22year%3E2012%22%5D",
+                  NULL, "4", 1);
+    struct resp r;
+    search_ok(f, "/indexes/s/search?q=qui&attributesToRetrieve=id,%20title&limit=1", NULL, &r);
+    json_t *want = json_loads("[{\"id\":1,\"title\":\"The Quick Brown Fox\"}]", 0, NULL);
+    assert_true(json_equal(json_object_get(r.json, "hits"), want));
+    json_decref(want);
+    assert_string_equal(jstr(r.json, "query"), "qui");
+    assert_int_equal(jint(r.json, "limit"), 1);
+    assert_int_equal(jint(r.json, "estimatedTotalHits"), 3);
+    resp_free(&r);
+    search_expect(f, "/indexes/s/search?q=fox&sort=&facets=&showRankingScore=false", NULL,
+                  "1,4,10", 3);
+}
+
+/* Every error of the route, with Meilisearch's codes and messages. */
+static void
+test_search_errors(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    search_index(f);
+    const char *p = "/indexes/s/search", *json = "application/json";
+    req_error(f, "POST", p, json, "{\"q\":", 400, "malformed_payload");
+    req_error(f, "POST", p, json, "", 400, "missing_payload");
+    req_message(f, "POST", p, json, "[]", 400, "bad_request",
+                "Invalid value type: expected an object, but found an array: `[]`");
+    req_message(f, "POST", p, json, "{\"q\":42}", 400, "invalid_search_q",
+                "Invalid value type at `.q`: expected a string, but found a positive integer: "
+                "`42`");
+    req_message(f, "POST", p, json, "{\"offset\":\"1\"}", 400, "invalid_search_offset",
+                "Invalid value type at `.offset`: expected a positive integer, but found a "
+                "string: `\"1\"`");
+    req_message(f, "POST", p, json, "{\"limit\":-1}", 400, "invalid_search_limit",
+                "Invalid value type at `.limit`: expected a positive integer, but found a "
+                "negative integer: `-1`");
+    req_error(f, "POST", p, json, "{\"limit\":1.5}", 400, "invalid_search_limit");
+    req_error(f, "POST", p, json, "{\"limit\":null}", 400, "invalid_search_limit");
+    req_message(f, "POST", p, json, "{\"attributesToRetrieve\":\"title\"}", 400,
+                "invalid_search_attributes_to_retrieve",
+                "Invalid value type at `.attributesToRetrieve`: expected an array, but found a "
+                "string: `\"title\"`");
+    req_message(f, "POST", p, json, "{\"attributesToRetrieve\":[\"id\",1]}", 400,
+                "invalid_search_attributes_to_retrieve",
+                "Invalid value type at `.attributesToRetrieve[1]`: expected a string, but found "
+                "a positive integer: `1`");
+    req_message(f, "POST", p, json, "{\"filter\":42}", 400, "invalid_search_filter",
+                "Invalid syntax for the filter parameter: `expected String, Array, found: 42`.");
+    req_message(f, "POST", p, json, "{\"filter\":[\"year = 1\",{\"a\":1}]}", 400,
+                "invalid_search_filter",
+                "Invalid syntax for the filter parameter: `expected String, [String], found: "
+                "{\"a\":1}`.");
+    req_message(f, "POST", p, json, "{\"filter\":[[\"year = 1\",true]]}", 400,
+                "invalid_search_filter",
+                "Invalid syntax for the filter parameter: `expected String, found: true`.");
+    /* Unknown fields: bad_request naming the field and listing Meilisearch's. */
+    req_message(f, "POST", p, json, "{\"q\":\"a\",\"color\":1}", 400, "bad_request",
+                "Unknown field `color`: expected one of `q`, `vector`, `media`, `hybrid`, "
+                "`offset`, `limit`, `page`, `hitsPerPage`, `attributesToRetrieve`, "
+                "`retrieveVectors`, `attributesToCrop`, `cropLength`, `attributesToHighlight`, "
+                "`showMatchesPosition`, `showRankingScore`, `showRankingScoreDetails`, "
+                "`filter`, `sort`, `distinct`, `facets`, `highlightPreTag`, "
+                "`highlightPostTag`, `cropMarker`, `matchingStrategy`, `attributesToSearchOn`, "
+                "`rankingScoreThreshold`, `locales`");
+    req_error(f, "POST", p, json, "{\"hybridEmbedder\":null}", 400, "bad_request");
+    /* Meilisearch's parameters folio has not got, asked for with other than defaults. */
+    req_message(f, "POST", p, json, "{\"sort\":[\"year:asc\"]}", 400, "invalid_search_sort",
+                "folio does not support `sort` yet: leave it out, or send its default value "
+                "`[]`.");
+    req_error(f, "POST", p, json, "{\"page\":1}", 400, "invalid_search_page");
+    req_error(f, "POST", p, json, "{\"showRankingScore\":true}", 400,
+              "invalid_search_show_ranking_score");
+    req_error(f, "POST", p, json, "{\"matchingStrategy\":\"frequency\"}", 400,
+              "invalid_search_matching_strategy");
+
+    /* Filter syntax: Meilisearch's message and the culprit's columns. */
+    req_message(f, "POST", p, json, "{\"filter\":\"year >\"}", 400, "invalid_search_filter",
+                "Was expecting a value but instead got nothing.\n7:7 year >");
+    req_message(f, "POST", p, json, "{\"filter\":\"title = Fox\"}", 400, "invalid_search_filter",
+                "Attribute `title` is not filterable. Available filterable attributes are: "
+                "`director`, `genre`, `rating`, `year`.\n1:6 title = Fox");
+    /* In the array form, the message is that of the element at fault, alone. */
+    req_message(f, "POST", p, json, "{\"filter\":[\"genre = fable\",[\"year >\"]]}", 400,
+                "invalid_search_filter",
+                "Was expecting a value but instead got nothing.\n7:7 year >");
+    req_message(f, "POST", p, json, "{\"filter\":[\"genre = fable) OR (genre = drama\"]}", 400,
+                "invalid_search_filter",
+                "Found unexpected characters at the end of the filter: `) OR (genre = drama`. "
+                "You probably forgot an `OR` or an `AND` rule.\n14:33 genre = fable) OR (genre = "
+                "drama");
+    req_message(f, "POST", p, json, "{\"filter\":[\"genre = 'fable\", \"year = 1'\"]}", 400,
+                "invalid_search_filter",
+                "Expression `\\'fable` is missing the following closing delimiter: `'`.\n9:15 "
+                "genre = 'fable");
+
+    /* GET: parameter values and names. */
+    req_message(f, "GET", "/indexes/s/search?limit=x", NULL, NULL, 400, "invalid_search_limit",
+                "Invalid value in parameter `limit`: could not parse `x` as a positive integer");
+    req_error(f, "GET", "/indexes/s/search?offset=-1", NULL, NULL, 400, "invalid_search_offset");
+    req_error(f, "GET", "/indexes/s/search?q=a&color=red", NULL, NULL, 400, "bad_request");
+    req_error(f, "GET", "/indexes/s/search?sort=year:asc", NULL, NULL, 400, "invalid_search_sort");
+    req_error(f, "GET", "/indexes/s/search?filter=year%20%3E", NULL, NULL, 400,
+              "invalid_search_filter");
+    req_error(f, "GET", "/indexes/s/search?filter=2015", NULL, NULL, 400, "invalid_search_filter");
+    req_error(f, "GET", "/indexes/s/search?q=%FF", NULL, NULL, 400, "invalid_search_q");
+
+    /* The index: missing, or not a valid uid; other methods. */
+    req_message(f, "POST", "/indexes/nope/search", json, "{\"q\":\"fox\"}", 404,
+                "index_not_found", "Index `nope` not found.");
+    req_error(f, "GET", "/indexes/nope/search?q=fox", NULL, NULL, 404, "index_not_found");
+    req_error(f, "POST", "/indexes/bad%20uid/search", json, "{}", 400, "invalid_index_uid");
+    req_error(f, "PUT", "/indexes/s/search", json, "{}", 405, "method_not_allowed");
+}
+
+/* The master key guards search; the body limit holds for it as for any route. */
+static void
+test_search_auth_limits(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--master-key", "search-key", "--http-payload-size-limit",
+                                   "4kB", NULL});
+    f->key = "search-key";
+    search_index(f);
+    f->key = NULL;
+    struct resp r;
+    req(f, "POST", "/indexes/s/search", "application/json", "{\"q\":\"fox\"}", &r);
+    expect_error_type(&r, 401, "missing_authorization_header", "auth");
+    resp_free(&r);
+    req(f, "GET", "/indexes/s/search?q=fox", NULL, NULL, &r);
+    expect_error_type(&r, 401, "missing_authorization_header", "auth");
+    resp_free(&r);
+    f->key = "wrong";
+    req(f, "POST", "/indexes/s/search", "application/json", "{\"q\":\"fox\"}", &r);
+    expect_error_type(&r, 403, "invalid_api_key", "auth");
+    resp_free(&r);
+    /* Authentication comes before anything else: a missing index is still 403. */
+    req(f, "POST", "/indexes/nope/search", "application/json", "{\"q\":\"fox\"}", &r);
+    expect_error_type(&r, 403, "invalid_api_key", "auth");
+    resp_free(&r);
+    f->key = "search-key";
+    search_expect(f, "/indexes/s/search", "{\"q\":\"fox\"}", "1,4,10", 3);
+    search_expect(f, "/indexes/s/search?q=fox", NULL, "1,4,10", 3);
+
+    /* Over the body limit: 413, whatever the body says. */
+    char body[5000];
+    int n = snprintf(body, sizeof(body), "{\"q\":\"");
+    memset(body + n, 'a', sizeof(body) - (size_t)n - 3);
+    memcpy(body + sizeof(body) - 3, "\"}", 3);
+    req(f, "POST", "/indexes/s/search", "application/json", body, &r);
+    expect_error(&r, 413, "payload_too_large");
+    resp_free(&r);
+}
+
+/* Like tc_read, but false when the connection ends before a response begins. */
+static bool
+tc_read_maybe(struct tconn *c, struct resp *r)
+{
+    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
+    while (c->len == 0) {
+        int rc = tc_fill(c, (int)(deadline - now_ms()));
+        if (rc == 0 || (rc < 0 && errno == ECONNRESET))
+            return false;
+        if (rc < 0)
+            fail_msg("no response within %d ms", IO_TIMEOUT_MS);
+    }
+    tc_read(c, r);
+    return true;
+}
+
+/* Sends `each` pipelined searches with limits 1..each on every connection. */
+static void
+search_pipelined(struct fixture *f, struct tconn *c, int conns, int each)
+{
+    for (int i = 0; i < conns; i++) {
+        tc_open(f, &c[i]);
+        for (int k = 1; k <= each; k++)
+            tc_sendf(&c[i],
+                     "POST /indexes/s/search HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                     "application/json\r\nContent-Length: 11\r\n\r\n{\"limit\":%d}",
+                     k);
+    }
+}
+
+/*
+ * Searches on many connections at once (pipelined: answered in order), clients
+ * that hang up before their answer, and SIGTERM with searches in flight: what
+ * is answered is right and in order, the connections end, foliod exits 0
+ * (under the sanitizers: nothing leaked, nothing used after free).
+ */
+static void
+test_search_concurrent(void **state)
+{
+    struct fixture *f = *state;
+    start(f, (const char *const[]){"--search-threads", "2", NULL});
+    search_index(f);
+    enum { CONNS = 8, EACH = 3 };
+    for (int i = 0; i < 20; i++) {
+        struct tconn h;
+        tc_open(f, &h);
+        tc_sendf(&h, "GET /indexes/s/search?q=qui HTTP/1.1\r\nHost: t\r\n\r\n");
+        tc_close(&h);
+    }
+    struct tconn c[CONNS];
+    search_pipelined(f, c, CONNS, EACH);
+    for (int i = 0; i < CONNS; i++) {
+        for (int k = 1; k <= EACH; k++) {
+            struct resp r;
+            tc_read(&c[i], &r);
+            assert_int_equal(r.status, 200);
+            /* limit k of the 6 documents: k hits, in insertion order (10 first). */
+            assert_int_equal(json_array_size(json_object_get(r.json, "hits")), k);
+            assert_int_equal(jint(r.json, "limit"), k);
+            assert_int_equal(jint(json_array_get(json_object_get(r.json, "hits"), 0), "id"), 10);
+            resp_free(&r);
+        }
+        tc_close(&c[i]);
+    }
+
+    search_pipelined(f, c, CONNS, EACH);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    for (int i = 0; i < CONNS; i++) {
+        struct resp r;
+        int k = 0;
+        while (k < EACH && tc_read_maybe(&c[i], &r)) {
+            k++;
+            assert_int_equal(r.status, 200);
+            assert_int_equal(jint(r.json, "limit"), k);
+            resp_free(&r);
+        }
+        assert_true(tc_closed(&c[i], 10000));
+        tc_close(&c[i]);
+    }
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -1961,6 +2419,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
         cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_env_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_auth_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_concurrent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ struct foliod_opts {
     const char *log_level;
     const char *keep_alive_timeout;
     const char *request_timeout;
+    const char *search_threads;
 };
 
 enum {
@@ -51,6 +52,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_KEEP_ALIVE,
     OPT_REQUEST_TIMEOUT,
+    OPT_SEARCH_THREADS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -78,6 +80,8 @@ static const struct option_doc {
      "close a keep-alive connection idle this long"},
     {"http-request-timeout", OPT_REQUEST_TIMEOUT, "FOLIO_HTTP_REQUEST_TIMEOUT", "SECS", "30",
      "a request's headers must arrive, and its body progress, within this (408)"},
+    {"search-threads", OPT_SEARCH_THREADS, "FOLIO_SEARCH_THREADS", "N", "online CPUs",
+     "threads running searches (1 to 256)"},
 };
 
 static void
@@ -110,6 +114,7 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_LOG_LEVEL: return &o->log_level;
     case OPT_KEEP_ALIVE: return &o->keep_alive_timeout;
     case OPT_REQUEST_TIMEOUT: return &o->request_timeout;
+    case OPT_SEARCH_THREADS: return &o->search_threads;
     default: return NULL;
     }
 }
@@ -214,6 +219,18 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
         fprintf(stderr, "foliod: invalid timeout: give seconds between 0.001 and 86400\n");
         return -1;
     }
+    if (o->search_threads != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(o->search_threads, &end, 10);
+        if (end == o->search_threads || *end != '\0' || errno != 0 || o->search_threads[0] == '-' ||
+            n < 1 || n > FOLIO_SERVER_SEARCH_THREADS_MAX) {
+            fprintf(stderr, "foliod: invalid --search-threads `%s`: give 1 to %u\n",
+                    o->search_threads, FOLIO_SERVER_SEARCH_THREADS_MAX);
+            return -1;
+        }
+        so->search_threads = (uint32_t)n;
+    }
     return 0;
 }
 
@@ -221,7 +238,7 @@ int
 main(int argc, char **argv)
 {
     struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30"};
+                            "100MB", "info", "30", "30", NULL};
     struct folio_server_opts so;
     enum folio_log_level level;
     if (parse_args(argc, argv, &o) != 0 || build_opts(&o, &so, &level) != 0) {

@@ -13,7 +13,8 @@
  * Guarantees. An enqueuing route answers 202 only once the scheduler reported
  * its task_registered event durable (folio_sched_register_async's callback,
  * which runs on the journal writer thread and hands the result to the loop
- * through an ev_async); the loop itself never waits for an fsync. Responses
+ * through an ev_async); the loop itself never waits for an fsync, nor for a
+ * search, which runs on a pool of read workers and comes back the same way. Responses
  * on one connection go out in request order (keep-alive and pipelining).
  * Every request is bounded: header bytes (431), body bytes (413, nothing more
  * is read), and time (a request whose headers or body stall past the request
@@ -44,6 +45,7 @@ enum folio_log_level {
 #define FOLIO_SERVER_HEADER_BYTES_DEFAULT (16u << 10)
 #define FOLIO_SERVER_TIMEOUT_MS_DEFAULT 30000u
 #define FOLIO_SERVER_CONNECTIONS_DEFAULT 1024u
+#define FOLIO_SERVER_SEARCH_THREADS_MAX 256u
 
 struct folio_server_opts {
     const char *http_addr;          /* "host:port", "[v6]:port"; port 0 picks one; NULL: default */
@@ -53,6 +55,7 @@ struct folio_server_opts {
     uint32_t keep_alive_timeout_ms; /* idle connection; 0: 30 s */
     uint32_t request_timeout_ms;    /* headers complete / body progress / write progress; 0: 30 s */
     uint32_t connections_max;       /* open connections; 0: 1024 */
+    uint32_t search_threads;        /* read workers (searches); 0: online CPUs; at most 256 */
 };
 
 /*

@@ -5,9 +5,6 @@
 // FOLIO_URL and FOLIO_KEY in the environment. The tests run in order and
 // share the server: an index is created, filled, read, configured, its tasks
 // listed, canceled and deleted, and the index deleted at the end.
-//
-// Search lands from another branch: the search tests skip (not fail) while
-// foliod answers 404 `not_found` (no such route) or 501 on /search.
 
 import assert from "node:assert/strict";
 import { describe, test, before } from "node:test";
@@ -181,25 +178,41 @@ describe("foliod with the meilisearch JavaScript client", () => {
     assert.equal((await apiError(index.getTypoTolerance())).status, 404);
   });
 
-  test("search without and with a filter (skipped until search is served)", async (t) => {
-    let res;
-    try {
-      res = await index.search("carol");
-    } catch (e) {
-      const status = e instanceof MeilisearchApiError ? e.response.status : 0;
-      const code = e?.cause?.code;
-      if (status === 501 || (status === 404 && code === "not_found")) {
-        t.skip(`foliod does not serve search yet (${status} ${code})`);
-        return;
-      }
-      throw e;
-    }
+  test("search without and with a filter", async () => {
+    // "carol" is the whole title of movie 1 and a word of no other document.
+    const res = await index.search("carol");
     assert.equal(res.query, "carol");
-    assert.ok(res.hits.some((h) => h.id === 1), JSON.stringify(res));
+    assert.deepEqual(res.hits, [movies[0]]);
+    assert.equal(res.estimatedTotalHits, 1);
+    assert.equal(res.limit, 20);
+    assert.equal(res.offset, 0);
+    assert.equal(typeof res.processingTimeMs, "number");
+    // A prefix and a typo ("advnture" for "adventure", 8 letters: one typo allowed).
+    assert.deepEqual((await index.search("mad ma")).hits.map((h) => h.id), [4]);
+    const typo = await index.search("advnture");
+    assert.deepEqual(typo.hits.map((h) => h.id).sort(), [3, 4]);
+    // A string filter, and limit.
     const filtered = await index.search("", { filter: "genre = adventure", limit: 10 });
     assert.deepEqual(filtered.hits.map((h) => h.id).sort(), [3, 4]);
+    assert.equal(filtered.limit, 10);
+    // The array form: AND of its elements, an inner array ORed.
     const byYear = await index.search("", { filter: ["year = 2015"] });
     assert.deepEqual(byYear.hits.map((h) => h.id).sort(), [1, 4]);
+    const either = await index.search("", {
+      filter: [["genre = drama", "genre = animation"], "year < 2000"],
+      attributesToRetrieve: ["title"],
+    });
+    assert.deepEqual(either.hits, [{ title: "Wild at Heart" }]);
+    // The GET form (searchGet) with offset and limit.
+    const got = await index.searchGet("", { filter: "year >= 2012", offset: 1, limit: 2 });
+    assert.equal(got.estimatedTotalHits, 4);
+    assert.equal(got.hits.length, 2);
+    // Errors come back as Meilisearch's.
+    const bad = await apiError(index.search("", { filter: "genre =" }));
+    assert.deepEqual(bad, { status: 400, code: "invalid_search_filter", type: "invalid_request" });
+    const notFilterable = await apiError(index.search("", { filter: "title = Moana" }));
+    assert.equal(notFilterable.code, "invalid_search_filter");
+    assert.equal((await apiError(client.index("nope").search("x"))).code, "index_not_found");
   });
 
   test("list tasks with filters", async () => {
