@@ -61,7 +61,7 @@ struct opts {
     const char *foliod;
     const char *tmp;
     const char *log_level;
-    double seconds;
+    double seconds, apply_wait_s;
     uint64_t requests_max;
     unsigned conns[CONN_COUNTS_MAX];
     size_t conn_count;
@@ -265,17 +265,16 @@ json_int(const char *body, const char *key)
 }
 
 /*
- * Polls GET /tasks/{uid} until the task has finished. Returns 0 if it
- * succeeded, -1 otherwise (failed, canceled, unreachable, or still running
- * after TASK_WAIT_NS; the reason is printed).
+ * Polls GET /tasks/{uid} every 20 ms until the task has finished. Returns 0 if
+ * it succeeded, 1 if it is still enqueued or processing at deadline_ns, -1 if
+ * it failed, was canceled or could not be asked about (printed).
  */
 static int
-task_wait(int port, long long uid)
+task_wait_until(int port, long long uid, int64_t deadline_ns)
 {
     char path[64];
     snprintf(path, sizeof(path), "/tasks/%lld", uid);
-    int64_t deadline = bench_now_ns() + TASK_WAIT_NS;
-    while (bench_now_ns() < deadline) {
+    while (bench_now_ns() < deadline_ns) {
         char *body = NULL;
         int status = http_call(port, "GET", path, "application/json", "", 0, &body);
         bool done = body != NULL && strstr(body, "\"status\":\"succeeded\"") != NULL;
@@ -290,8 +289,43 @@ task_wait(int port, long long uid)
             return -1;
         bench_sleep_ns(20000000);
     }
-    fprintf(stderr, "bench_http: task %lld still not finished\n", uid);
-    return -1;
+    return 1;
+}
+
+/* Waits for a set-up task: 0 if it succeeded, else -1 (printed). */
+static int
+task_wait(int port, long long uid)
+{
+    int rc = task_wait_until(port, uid, bench_now_ns() + TASK_WAIT_NS);
+    if (rc == 1)
+        fprintf(stderr, "bench_http: task %lld still not finished\n", uid);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The number of tasks of index uid with status, from GET /tasks' total; -1 if unknown. */
+static long long
+tasks_count(int port, const char *uid, const char *status)
+{
+    char path[160], *body = NULL;
+    snprintf(path, sizeof(path), "/tasks?indexUids=%s&statuses=%s&limit=1", uid, status);
+    int code = http_call(port, "GET", path, "application/json", "", 0, &body);
+    long long total = code == 200 ? json_int(body, "total") : -1;
+    folio_free(body);
+    return total;
+}
+
+/* Registers one task (answered with ok_status); returns its uid or -1. */
+static long long
+task_post(int port, const char *method, const char *path, const char *data, size_t len,
+          int ok_status)
+{
+    char *body = NULL;
+    int status = http_call(port, method, path, "application/json", data, len, &body);
+    long long task = status == ok_status ? json_int(body, "taskUid") : -1;
+    if (task < 0)
+        fprintf(stderr, "bench_http: %s %s: %d %s\n", method, path, status, body ? body : "");
+    folio_free(body);
+    return task;
 }
 
 /* ---- foliod -------------------------------------------------------------- */
@@ -803,9 +837,40 @@ print_rule(size_t columns, const int *widths)
 struct reg_row {
     struct load_result res;
     struct journal_count jc;
-    double server_cpu_s, applied_s, load;
+    double server_cpu_s, applied_per_s, load;
+    long long canceled; /* tasks still waiting when --apply-wait ran out */
     char threads[256];
 };
+
+/*
+ * The row's tasks are applied in the background, during the row and after
+ * it. Waits up to --apply-wait for the last one, measures the rate at which
+ * they were applied, then cancels what is left so that the next row (and the
+ * search table) starts with an idle scheduler.
+ */
+static int
+reg_row_settle(const struct opts *o, const struct server *s, const struct reg_ctx *g,
+               long long applied0, int64_t t0_ns, struct reg_row *row)
+{
+    int rc = 0;
+    if (g->task_uid_max >= 0)
+        rc = task_wait_until(s->port, g->task_uid_max,
+                             bench_now_ns() + (int64_t)(o->apply_wait_s * 1e9));
+    long long applied1 = tasks_count(s->port, "bench", "succeeded");
+    row->applied_per_s = (double)(applied1 - applied0) / ((double)(bench_now_ns() - t0_ns) / 1e9);
+    row->canceled = 0;
+    if (rc != 1)
+        return rc;
+    long long waiting = tasks_count(s->port, "bench", "enqueued,processing");
+    long long cancel = task_post(s->port, "POST",
+                                 "/tasks/cancel?statuses=enqueued,processing&"
+                                 "indexUids=bench",
+                                 "", 0, 200);
+    if (cancel < 0 || task_wait(s->port, cancel) != 0)
+        return -1;
+    row->canceled = waiting;
+    return 0;
+}
 
 static int
 reg_row_run(const struct opts *o, const struct server *s, unsigned conns, struct reg_ctx *g,
@@ -824,6 +889,8 @@ reg_row_run(const struct opts *o, const struct server *s, unsigned conns, struct
     thread_cpu_read(s->pid, &t0);
     row->load = bench_loadavg();
     g->task_uid_max = -1;
+    long long applied0 = tasks_count(s->port, "bench", "succeeded");
+    int64_t t0_ns = bench_now_ns();
     int rc = load_run(s->port, &spec, &row->res);
     g->doc_base += row->res.issued;
     thread_cpu_read(s->pid, &t1);
@@ -833,11 +900,8 @@ reg_row_run(const struct opts *o, const struct server *s, unsigned conns, struct
         row->server_cpu_s += t1.seconds[i];
     for (size_t i = 0; i < t0.count; i++)
         row->server_cpu_s -= t0.seconds[i];
-    /* The tasks are applied in the background: wait, so the next row starts idle. */
-    int64_t t_applied = bench_now_ns();
-    if (rc == 0 && g->task_uid_max >= 0 && task_wait(s->port, g->task_uid_max) != 0)
-        rc = -1;
-    row->applied_s = (double)(bench_now_ns() - t_applied) / 1e9;
+    if (rc == 0)
+        rc = reg_row_settle(o, s, g, applied0, t0_ns, row);
     journal_count(s->db, &row->jc);
     row->jc.events -= before.events;
     row->jc.frames -= before.frames;
@@ -855,14 +919,16 @@ reg_row_print(unsigned conns, const struct reg_row *row, const int *w)
     double fsyncs_1k = r->ok ? (double)row->jc.reg_frames / (double)r->ok * 1000 : 0;
     double per_frame =
         row->jc.reg_frames ? (double)row->jc.reg_events / (double)row->jc.reg_frames : 0;
+    char c3[32], c4[32];
     printf("| %*u | %*s | %*s | %*.2f | %*.2f | %*.2f | %*llu | %*.1f | %*.1f | %*.0f | %*.0f | "
-           "%*.1f | %*.2f |\n",
+           "%*s | %*s | %*.2f |\n",
            w[0], conns, w[1], bench_fmt_count(c1, (double)r->ok), w[2], bench_fmt_count(c2, per_s),
            w[3], bench_hist_quantile_ns(&r->hist, 0.5) / 1e6, w[4],
            bench_hist_quantile_ns(&r->hist, 0.99) / 1e6, w[5], (double)r->hist.max_ns / 1e6, w[6],
            (unsigned long long)r->errors, w[7], fsyncs_1k, w[8], per_frame, w[9],
            r->client_cpu_s / r->wall_s * 100, w[10], row->server_cpu_s / r->wall_s * 100, w[11],
-           row->applied_s, w[12], row->load);
+           bench_fmt_count(c3, row->applied_per_s), w[12],
+           bench_fmt_count(c4, (double)row->canceled), w[13], row->load);
 }
 
 /* Creates an index and waits for it; 0 or -1. */
@@ -871,13 +937,8 @@ index_create(int port, const char *uid)
 {
     char body_in[128];
     int n = snprintf(body_in, sizeof(body_in), "{\"uid\":\"%s\",\"primaryKey\":\"id\"}", uid);
-    char *body = NULL;
-    int status = http_call(port, "POST", "/indexes", "application/json", body_in, (size_t)n, &body);
-    long long task = json_int(body, "taskUid");
-    if (status != 202 || task < 0)
-        fprintf(stderr, "bench_http: POST /indexes: %d %s\n", status, body ? body : "");
-    folio_free(body);
-    return status == 202 && task >= 0 ? task_wait(port, task) : -1;
+    long long task = task_post(port, "POST", "/indexes", body_in, (size_t)n, 202);
+    return task >= 0 ? task_wait(port, task) : -1;
 }
 
 static int
@@ -887,9 +948,9 @@ table_register(const struct opts *o, const struct server *s)
     if (index_create(s->port, "bench") != 0)
         return -1;
     static const char *const heads[] = {
-        "conns",     "202s",      "req/s",       "p50 ms",      "p99 ms",    "max ms", "errors",
-        "fsyncs/1k", "reg/fsync", "client cpu%", "foliod cpu%", "applied s", "load"};
-    static const int w[] = {5, 10, 8, 7, 7, 7, 6, 9, 9, 11, 11, 9, 5};
+        "conns",     "202s",      "req/s",       "p50 ms",      "p99 ms",    "max ms",   "errors",
+        "fsyncs/1k", "reg/fsync", "client cpu%", "foliod cpu%", "applied/s", "canceled", "load"};
+    static const int w[] = {5, 10, 8, 7, 7, 7, 6, 9, 9, 11, 11, 9, 8, 5};
     size_t cols = sizeof(w) / sizeof(w[0]);
     struct reg_row *rows = folio_calloc(o->conn_count, sizeof(*rows));
     struct reg_ctx g = {.doc_base = 1};
@@ -943,19 +1004,6 @@ doc_append(char *buf, size_t n, unsigned i)
                                genres[rand_below(GENRES)], 1950 + rand_below(76));
 }
 
-/* Registers one task; returns its uid or -1. */
-static long long
-task_post(int port, const char *method, const char *path, const char *data, size_t len)
-{
-    char *body = NULL;
-    int status = http_call(port, method, path, "application/json", data, len, &body);
-    long long task = status == 202 ? json_int(body, "taskUid") : -1;
-    if (task < 0)
-        fprintf(stderr, "bench_http: %s %s: %d %s\n", method, path, status, body ? body : "");
-    folio_free(body);
-    return task;
-}
-
 /*
  * Builds bench_search through the API: the documents in payloads of
  * BUILD_BATCH, then filterableAttributes [genre, year], each waited for.
@@ -975,7 +1023,7 @@ index_build(int port, unsigned docs)
             n = doc_append(buf, n + (size_t)sprintf(buf + n, "%s", i > start ? "," : ""), i);
         n += (size_t)sprintf(buf + n, "]");
         bytes += (double)n;
-        last = task_post(port, "POST", "/indexes/bench_search/documents", buf, n);
+        last = task_post(port, "POST", "/indexes/bench_search/documents", buf, n, 202);
         if (last < 0)
             break;
         first = first < 0 ? last : first;
@@ -988,7 +1036,7 @@ index_build(int port, unsigned docs)
     int64_t t_docs = bench_now_ns();
     static const char settings[] = "{\"filterableAttributes\":[\"genre\",\"year\"]}";
     long long st = rc == 0 ? task_post(port, "PATCH", "/indexes/bench_search/settings", settings,
-                                       strlen(settings))
+                                       strlen(settings), 202)
                            : -1;
     rc = st < 0 ? -1 : task_wait(port, st);
     if (rc == 0) {
@@ -1201,8 +1249,9 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: bench_http [--foliod PATH] [--tmp DIR] [--seconds S] [--requests N]\n"
-                    "                  [--connections 1,16,64] [--docs N] [--skip-register]\n"
-                    "                  [--skip-search] [--log-level LEVEL] [--keep] [--quick]\n");
+                    "                  [--connections 1,16,64] [--docs N] [--apply-wait S]\n"
+                    "                  [--skip-register] [--skip-search] [--log-level LEVEL] "
+                    "[--keep] [--quick]\n");
 }
 
 static int
@@ -1212,6 +1261,7 @@ parse_args(int argc, char **argv, struct opts *o)
                        .tmp = ".",
                        .log_level = "warn",
                        .seconds = 5,
+                       .apply_wait_s = 30,
                        .requests_max = 10000000,
                        .docs = 100000};
     parse_conns("1,16,64", o);
@@ -1235,6 +1285,8 @@ parse_args(int argc, char **argv, struct opts *o)
             o->log_level = argv[++i];
         else if (strcmp(a, "--seconds") == 0 && takes)
             o->seconds = strtod(argv[++i], NULL);
+        else if (strcmp(a, "--apply-wait") == 0 && takes)
+            o->apply_wait_s = strtod(argv[++i], NULL);
         else if (strcmp(a, "--requests") == 0 && takes)
             o->requests_max = strtoull(argv[++i], NULL, 10);
         else if (strcmp(a, "--docs") == 0 && takes)
