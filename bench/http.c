@@ -480,10 +480,13 @@ thread_cpu_read(pid_t pid, struct thread_cpu *t)
         t->seconds[i] = tid_cpu_seconds(pid, t->tid[i]);
 }
 
-/* "loop 83%, t2 1%, t3 25%, t4 40%": each thread's CPU over the interval, by age. */
+/*
+ * "main 68% 40us, t2 0% 0us, ...": each thread's CPU over the interval (by
+ * age) as a share of wall_s and per request (of requests).
+ */
 static void
 thread_cpu_format(const struct thread_cpu *before, const struct thread_cpu *after, pid_t pid,
-                  double wall_s, char *out, size_t out_len)
+                  double wall_s, uint64_t requests, char *out, size_t out_len)
 {
     size_t n = 0;
     out[0] = '\0';
@@ -492,11 +495,14 @@ thread_cpu_format(const struct thread_cpu *before, const struct thread_cpu *afte
         for (size_t k = 0; k < before->count; k++)
             if (before->tid[k] == after->tid[i])
                 prev = before->seconds[k];
-        double pct = (after->seconds[i] - prev) / wall_s * 100;
+        double cpu_s = after->seconds[i] - prev;
+        double us = requests ? cpu_s / (double)requests * 1e6 : 0;
         if (after->tid[i] == (int)pid)
-            n += (size_t)snprintf(out + n, out_len - n, "%smain %.0f%%", n ? ", " : "", pct);
+            n += (size_t)snprintf(out + n, out_len - n, "%smain %.0f%% %.0fus", n ? ", " : "",
+                                  cpu_s / wall_s * 100, us);
         else
-            n += (size_t)snprintf(out + n, out_len - n, "%st%zu %.0f%%", n ? ", " : "", i + 1, pct);
+            n += (size_t)snprintf(out + n, out_len - n, "%st%zu %.0f%% %.0fus", n ? ", " : "",
+                                  i + 1, cpu_s / wall_s * 100, us);
     }
 }
 
@@ -839,7 +845,7 @@ struct reg_row {
     struct journal_count jc;
     double server_cpu_s, applied_per_s, load;
     long long canceled; /* tasks still waiting when --apply-wait ran out */
-    char threads[256];
+    char threads[384];
 };
 
 /*
@@ -894,7 +900,8 @@ reg_row_run(const struct opts *o, const struct server *s, unsigned conns, struct
     int rc = load_run(s->port, &spec, &row->res);
     g->doc_base += row->res.issued;
     thread_cpu_read(s->pid, &t1);
-    thread_cpu_format(&t0, &t1, s->pid, row->res.wall_s, row->threads, sizeof(row->threads));
+    thread_cpu_format(&t0, &t1, s->pid, row->res.wall_s, row->res.ok, row->threads,
+                      sizeof(row->threads));
     row->server_cpu_s = 0;
     for (size_t i = 0; i < t1.count; i++)
         row->server_cpu_s += t1.seconds[i];
@@ -968,11 +975,22 @@ table_register(const struct opts *o, const struct server *s)
         reg_row_print(o->conns[i], &rows[i], w);
         fflush(stdout);
     }
-    printf("\nfoliod's threads, CPU over each row (main runs the libev loop; t2.. in start "
-           "order):\n");
-    for (size_t i = 0; i < o->conn_count; i++)
-        if (rows[i].res.wall_s > 0)
-            printf("  %3u conns: %s\n", o->conns[i], rows[i].threads);
+    printf("\nCPU per 202 (user + system), and foliod's threads: share of one CPU and time per "
+           "202\n(main runs the libev loop; t2.. in start order). The ceiling is what the CPUs "
+           "could serve\nat that cost if nothing else ran on them:\n");
+    for (size_t i = 0; i < o->conn_count; i++) {
+        const struct load_result *r = &rows[i].res;
+        if (r->wall_s <= 0 || r->ok == 0)
+            continue;
+        double client_us = r->client_cpu_s / (double)r->ok * 1e6;
+        double server_us = rows[i].server_cpu_s / (double)r->ok * 1e6;
+        char c[32];
+        printf("  %3u conns: client %.0fus + foliod %.0fus, ceiling %s/s; %s\n", o->conns[i],
+               client_us, server_us,
+               bench_fmt_count(c, (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 /
+                                      (client_us + server_us)),
+               rows[i].threads);
+    }
     size_t last = o->conn_count - 1;
     if (rows[last].res.wall_s > 0) {
         double per_s = (double)rows[last].res.ok / rows[last].res.wall_s;
