@@ -10,8 +10,10 @@
  * task_registered event is durable. After each row the journal is read
  * (folio_journal_reader, read-only, beside the running server) to count the
  * frames, i.e. the group commits and their fdatasyncs, that held the row's
- * registrations. Table 2 builds an index of synthetic documents through the
- * API and runs one kind of search query per row.
+ * registrations. The tasks are applied in the background; after each row the
+ * benchmark waits at most --apply-wait for them and cancels the rest, so the
+ * next row starts with an idle scheduler. Table 2 builds an index of synthetic
+ * documents through the API and runs one kind of search query per row.
  *
  * Each row is bounded by --seconds and --requests; requests in flight when the
  * time is up are still waited for (at most 30 s) and counted. Nothing here
