@@ -151,6 +151,11 @@ folio_server_run(struct folio_server *srv, struct folio_sched *sched)
 
     FOLIO_ASSERT(srv->conn_count == 0);
     ev_timer_stop(srv->loop, &srv->grace);
+    /* Stopping the watchers restores the default action: a signal sent while the caller
+       closes the scheduler (finishing a batch) would kill the process. Blocked again, it
+       stays pending and the process ends cleanly; SIGKILL remains (the journal is
+       crash-safe). */
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     ev_signal_stop(srv->loop, &srv->sigint_w);
     ev_signal_stop(srv->loop, &srv->sigterm_w);
     ev_async_stop(srv->loop, &srv->reg_async);

@@ -39,7 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "folio/common.h"
@@ -1061,6 +1063,53 @@ test_hostile_input(void **state)
 }
 
 /* SIGTERM as soon as foliod says it listens: a clean exit 0, not death by the signal. */
+/*
+ * A second SIGTERM that arrives after the loop has ended, while foliod closes
+ * the scheduler (which finishes the running batch), must not kill it: it exits
+ * 0. A large document addition keeps the batch running long enough.
+ */
+static void
+test_sigterm_while_closing(void **state)
+{
+    struct su_server *s = *state;
+    su_start(s, NULL);
+    size_t cap = 64u << 20, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    body[len++] = '[';
+    for (int i = 0; i < 60000; i++)
+        len += (size_t)snprintf(body + len, cap - len,
+                                "%s{\"id\":%d,\"title\":\"closing words %d and more words\"}",
+                                i ? "," : "", i, i);
+    body[len++] = ']';
+    body[len] = '\0';
+    struct su_resp r;
+    su_req(s, "POST", "/indexes/closing/documents", "application/json", body, &r);
+    free(body);
+    long long uid = su_expect_enqueued(&r, "documentAdditionOrUpdate", "closing");
+    su_resp_free(&r);
+    /* Wait until the task is processing (or already done, then the check is weaker). */
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", uid);
+    for (int64_t t0 = su_now_ms(); su_now_ms() - t0 < 30000;) {
+        su_get_ok(s, path, &r);
+        const char *st = su_jstr(r.json, "status");
+        bool waiting = st != NULL && strcmp(st, "enqueued") == 0;
+        su_resp_free(&r);
+        if (!waiting)
+            break;
+        su_sleep_ms(5);
+    }
+    assert_int_equal(kill(s->pid, SIGTERM), 0);
+    su_sleep_ms(200);
+    kill(s->pid, SIGTERM);
+    int st = su_wait_exit(s, 60000);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        su_print_log_tail(s);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void
 test_sigterm_at_once(void **state)
 {
@@ -1076,6 +1125,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sigterm_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_while_closing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
