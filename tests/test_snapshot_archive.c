@@ -68,7 +68,7 @@ new_manifest(enum folio_snapshot_kind kind, const char *const *names, uint32_t n
     m->kind = kind;
     m->format_version = FOLIO_SNAPSHOT_FORMAT_VERSION;
     m->engine_version = folio_strdup(FOLIO_TEST_VERSION);
-    m->created_at_ns = 1795364620123456789LL; /* 2026-11-22T14:23:40.123456789Z */
+    m->created_at_ns = 1795357420123456789LL; /* 2026-11-22T14:23:40.123456789Z */
     m->source_instance_uid = folio_strdup("4b0e1c6a-2f8d-4d7e-9a51-0c3f7e2b9d10");
     m->seq = 123;
     if (kind == FOLIO_SNAPSHOT_KIND_INDEX) {
@@ -355,6 +355,7 @@ test_round_trip_index_kind(void **state)
     size_t len = 0;
     assert_int_equal(folio_snapshot_manifest_to_json(m, &json, &len), 0);
     assert_non_null(strstr(json, "\"primaryKey\": null"));
+    assert_non_null(strstr(json, "\"createdAt\": \"2026-11-22T14:23:40.123456789Z\""));
     struct folio_snapshot_manifest *back = NULL;
     assert_int_equal(folio_snapshot_manifest_parse(json, len, &back, &err), 0);
     assert_null(back->primary_key);
