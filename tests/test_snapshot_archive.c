@@ -1189,6 +1189,110 @@ test_stop_exists_faults(void **state)
     free(dir);
 }
 
+/* ---- the golden archive (docs/snapshot-format.md, "Worked example") ----------- */
+
+static const char golden_data[] = "folio golden snapshot: not a real LMDB file\n";
+
+static unsigned long long
+octal_field(const uint8_t *p, size_t n)
+{
+    char buf[16] = {0};
+    memcpy(buf, p, n);
+    return strtoull(buf, NULL, 8);
+}
+
+/*
+ * tests/data/golden-index.idx.snapshot read by hand as the document
+ * describes it (ustar headers, the manifest's fields, the data, the end
+ * blocks), then by the module, then written again from the same inputs:
+ * the bytes must be the same, so a change to the writer shows up here.
+ * FOLIO_SNAPSHOT_GOLDEN_REGEN=PATH writes the re-made archive to PATH.
+ */
+static void
+test_golden_archive(void **state)
+{
+    size_t len = 0;
+    uint8_t *g = tu_read_file(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", &len);
+    assert_non_null(g);
+    assert_int_equal(len, 3584);
+    /* Header 1: manifest.json, a regular file (typeflag '0'), mode 0600, ustar. */
+    assert_string_equal((char *)g, "manifest.json");
+    assert_int_equal(octal_field(g + 100, 8), 0600);
+    assert_int_equal(g[156], '0');
+    assert_memory_equal(g + 257, "ustar\0" "00", 8);
+    assert_int_equal(octal_field(g + 136, 12), 1795357420ULL); /* createdAt, seconds */
+    unsigned long sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += (i >= 148 && i < 156) ? ' ' : g[i];
+    assert_int_equal(octal_field(g + 148, 8), sum);
+    size_t jl = (size_t)octal_field(g + 124, 12);
+    json_t *mj = json_loadb((char *)g + 512, jl, 0, NULL);
+    assert_non_null(mj);
+    assert_string_equal(json_string_value(json_object_get(mj, "format")), "folio-snapshot");
+    assert_int_equal(json_integer_value(json_object_get(mj, "formatVersion")), 1);
+    assert_string_equal(json_string_value(json_object_get(mj, "kind")), "index");
+    assert_string_equal(json_string_value(json_object_get(mj, "createdAt")),
+                        "2026-11-22T14:23:40.123456789Z");
+    json_t *f0 = json_array_get(json_object_get(mj, "files"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "name")), "data.mdb");
+    assert_int_equal(json_integer_value(json_object_get(f0, "size")), strlen(golden_data));
+    char want_hex[33];
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(golden_data, strlen(golden_data)));
+    for (int i = 0; i < 16; i++)
+        sprintf(want_hex + 2 * i, "%02x", c.digest[i]);
+    assert_string_equal(json_string_value(json_object_get(f0, "xxh3_128")), want_hex);
+    /* Header 2: data.mdb, then its bytes, then two zero blocks ending the file. */
+    size_t h2 = 512 + (jl + 511) / 512 * 512;
+    assert_string_equal((char *)g + h2, "data.mdb");
+    assert_int_equal(octal_field(g + h2 + 124, 12), strlen(golden_data));
+    assert_memory_equal(g + h2 + 512, golden_data, strlen(golden_data));
+    size_t end = h2 + 512 + (strlen(golden_data) + 511) / 512 * 512;
+    assert_int_equal(end + 1024, len);
+    assert_true(folio_is_zero(g + end, 1024));
+
+    /* The module reads it. */
+    char hex[33], fhex[33];
+    struct folio_snapshot_error err;
+    struct folio_snapshot_manifest *m = NULL;
+    int rc = folio_snapshot_verify(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", NULL, &m,
+                                   hex, &err);
+    if (rc != 0)
+        fail_msg("golden: %s", err.message);
+    file_hex(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", fhex);
+    assert_string_equal(hex, fhex);
+
+    /* Written again from the same inputs: the same bytes. */
+    char *dir = tu_mkdtemp("snapgold");
+    char *src = tu_path(dir, "src"), *again = tu_path(dir, "movies.idx.snapshot");
+    assert_int_equal(mkdir(src, 0700), 0);
+    put_file(src, "data.mdb", golden_data, strlen(golden_data));
+    struct folio_snapshot_manifest *w = new_manifest(FOLIO_SNAPSHOT_KIND_INDEX,
+                                                     (const char *const[]){"data.mdb"}, 1);
+    folio_free(w->settings_json);
+    w->settings_json = folio_strdup("{\"searchableAttributes\":[\"title\",\"overview\"],"
+                                    "\"filterableAttributes\":[\"year\"]}");
+    assert_int_equal(folio_snapshot_hash_files(src, w, NULL, NULL, NULL, &err), 0);
+    write_ok(again, w, src, FOLIO_SNAPSHOT_NONE, hex);
+    size_t alen = 0;
+    uint8_t *a = tu_read_file(again, &alen);
+    const char *regen = getenv("FOLIO_SNAPSHOT_GOLDEN_REGEN");
+    if (regen != NULL)
+        tu_write_file(regen, a, alen);
+    assert_int_equal(alen, len);
+    assert_memory_equal(a, g, len);
+
+    free(a);
+    json_decref(mj);
+    folio_snapshot_manifest_free(m);
+    folio_snapshot_manifest_free(w);
+    tu_rmrf(dir);
+    free(src);
+    free(again);
+    free(dir);
+    free(g);
+}
+
 int
 main(void)
 {
@@ -1204,6 +1308,7 @@ main(void)
         cmocka_unit_test(test_edited_manifest),
         cmocka_unit_test(test_damaged_archives),
         cmocka_unit_test(test_stop_exists_faults),
+        cmocka_unit_test(test_golden_archive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -311,9 +311,10 @@ cmd_verify(const struct snap_opts *o)
                ",\"archiveBytes\":%" PRIu64 ",\"archiveXxh3_128\":\"%s\"}\n",
                kind_name(m->kind), m->file_count, data_bytes(m), bytes, hex);
     } else {
-        printf("ok: %s (%s snapshot, %" PRIu32 " files, %" PRIu64 " bytes of data, %" PRIu64
+        printf("ok: %s (%s snapshot, %" PRIu32 " file%s, %" PRIu64 " bytes of data, %" PRIu64
                " archive bytes, archive XXH3-128 %s)\n",
-               o->file, kind_name(m->kind), m->file_count, data_bytes(m), bytes, hex);
+               o->file, kind_name(m->kind), m->file_count, m->file_count == 1 ? "" : "s",
+               data_bytes(m), bytes, hex);
     }
     folio_snapshot_manifest_free(m);
     return cli_out_flush(NULL);
