@@ -459,7 +459,7 @@ parse_common(struct mparse *p, struct folio_snapshot_manifest *m)
         "files"};
     if (!only_keys(p, p->root, keys, FOLIO_ARRAY_LEN(keys), "the manifest"))
         return false;
-    uint64_t v;
+    uint64_t v = 0;
     if (!get_u64(p, p->root, "formatVersion", UINT32_MAX, &v))
         return false;
     m->format_version = (uint32_t)v;

@@ -294,7 +294,7 @@ enter_dirs(struct rctx *r, const char *name, const char **leaf)
 static int
 open_output(struct rctx *r, const char *name)
 {
-    const char *leaf;
+    const char *leaf = name;
     int dir = enter_dirs(r, name, &leaf);
     if (dir < 0)
         return dir;
