@@ -133,7 +133,9 @@ folio_snapshot_manifest_to_json(const struct folio_snapshot_manifest *m, char **
     json_t *o = json_object();
     int rc = set_new(o, "format", json_string(FOLIO_SNAPSHOT_FORMAT_NAME));
     if (rc == FOLIO_OK)
-        rc = set_new(o, "formatVersion", json_integer(m->format_version));
+        rc = set_new(o, "formatVersion", json_integer(m->format_version != 0
+                                                          ? m->format_version
+                                                          : FOLIO_SNAPSHOT_FORMAT_VERSION));
     if (rc == FOLIO_OK)
         rc = set_new(o, "engineVersion",
                      json_string(m->engine_version ? m->engine_version : FOLIO_VERSION_STRING));

@@ -1029,6 +1029,16 @@ test_manifest_rules(void **state)
     const char *dupkey = "{\"format\":\"folio-snapshot\",\"format\":\"folio-snapshot\"}";
     assert_int_equal(folio_snapshot_manifest_parse(dupkey, strlen(dupkey), &out, &err), I);
     assert_int_equal(folio_snapshot_manifest_parse("[1]", 3, &out, &err), I);
+    /* Written with format_version 0 and no engine version: this build's are used. */
+    m->format_version = 0;
+    folio_free(m->engine_version);
+    m->engine_version = NULL;
+    char *dflt = json_of(m, &len);
+    assert_int_equal(folio_snapshot_manifest_parse(dflt, len, &out, &err), 0);
+    assert_int_equal(out->format_version, FOLIO_SNAPSHOT_FORMAT_VERSION);
+    assert_string_equal(out->engine_version, FOLIO_TEST_VERSION);
+    folio_snapshot_manifest_free(out);
+    folio_free(dflt);
     assert_int_equal(folio_snapshot_engine_major("0.1.0"), 0);
     assert_int_equal(folio_snapshot_engine_major("12.3.4-rc.1"), 12);
     assert_int_equal(folio_snapshot_engine_major("1.2"), -1);
