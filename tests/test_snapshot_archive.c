@@ -348,6 +348,22 @@ test_round_trip_index_kind(void **state)
     char *a = tu_path(src, "data.mdb"), *b = tu_path(out, "data.mdb");
     assert_true(same_file(a, b));
 
+    /* An archive that lists no file at all is sound too. */
+    char *empty_arch = tu_path(dir, "none.idx.snapshot");
+    uint32_t saved_count = m->file_count;
+    m->file_count = 0;
+    write_ok(empty_arch, m, src, FOLIO_SNAPSHOT_NONE, hex);
+    m->file_count = saved_count;
+    if (folio_snapshot_verify(empty_arch, &ro, NULL, NULL, &err) != 0)
+        fail_msg("no files: %s", err.message);
+    size_t elen = 0;
+    uint8_t *ed = tu_read_file(empty_arch, &elen);
+    tu_write_file(empty_arch, ed, elen - 512);
+    assert_int_equal(folio_snapshot_verify(empty_arch, &ro, NULL, NULL, &err),
+                     FOLIO_E_SNAPSHOT_INVALID);
+    free(ed);
+    free(empty_arch);
+
     /* A primary key not set yet is null in JSON and NULL back. */
     folio_free(m->primary_key);
     m->primary_key = NULL;
@@ -868,8 +884,13 @@ test_damaged_archives(void **state)
         uint8_t *d = tu_read_file(good, &len);
         size_t big_off = c == FOLIO_SNAPSHOT_NONE ? tar_data_offset(d, len, rt_names[4]) : 0;
         /* Cuts: inside the first header, the manifest, the big file, the last file. */
+        /* Cuts: inside the first header, the manifest, the big file, the last file, and
+         * (plain tar) inside or before the end-of-archive blocks, which tar readers forgive. */
         size_t cuts[] = {1, 300, 700, len / 2, len * 3 / 4,
-                         c == FOLIO_SNAPSHOT_NONE ? big_off + BIG_BYTES : len - 40};
+                         c == FOLIO_SNAPSHOT_NONE ? big_off + BIG_BYTES : len - 40,
+                         c == FOLIO_SNAPSHOT_NONE ? len - 1 : len - 1,
+                         c == FOLIO_SNAPSHOT_NONE ? len - 512 : len - 2,
+                         c == FOLIO_SNAPSHOT_NONE ? len - 1024 : len - 3};
         for (size_t k = 0; k < FOLIO_ARRAY_LEN(cuts); k++) {
             tu_write_file(bad, d, cuts[k]);
             int rc = folio_snapshot_verify(bad, &ro, NULL, NULL, &err);
