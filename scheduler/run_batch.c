@@ -349,6 +349,33 @@ run_batch_next_snapshot(struct folio_sched *s, const struct folio_sched_state *s
     return rc;
 }
 
+/*
+ * 1 if the cancelation matches a creation processing on the snapshot lane:
+ * the lane stops it (registration raised snap_must_stop) and requeues it, and
+ * only then may the cancelation run, or it would find the task processing and
+ * leave it alone. 0 if it may run now.
+ */
+static int
+cancelation_waits(const struct folio_sched_state *st, uint32_t uid)
+{
+    struct folio_task_view t;
+    int rc = folio_sched_task_get(st, uid, &t);
+    struct folio_task_content c;
+    if (rc == 0)
+        rc = folio_task_content_decode(t.kind, t.content.ptr, t.content.len, &c);
+    if (rc != 0)
+        return rc;
+    int wait = 0;
+    for (uint32_t i = 0; i < c.matched_tasks.count && !wait; i++) {
+        struct folio_task_view v;
+        wait = folio_sched_task_get(st, (uint32_t)c.matched_tasks.items[i], &v) == 0 &&
+               v.status == FOLIO_STATUS_PROCESSING &&
+               v.kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION;
+    }
+    folio_task_content_clear(&c);
+    return wait;
+}
+
 int
 run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct run_batch *b)
 {
@@ -357,9 +384,14 @@ run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct
     size_t n = 0;
     int rc = match(st, K(TASK_CANCELATION), NULL, &uids, &n);
     if (rc == 0 && n > 0) {
-        alone(b, uids[n - 1], FOLIO_KIND_TASK_CANCELATION);
+        /* A creation it stops on the snapshot lane is requeued first, then canceled. */
+        int wait = cancelation_waits(st, uids[n - 1]);
+        if (wait > 0) /* also when registration saw the task still enqueued */
+            atomic_store(&s->snap_must_stop, true);
+        if (wait == 0)
+            alone(b, uids[n - 1], FOLIO_KIND_TASK_CANCELATION);
         folio_free(uids);
-        return 1;
+        return wait < 0 ? wait : !wait;
     }
     folio_free(uids);
     uids = NULL;
