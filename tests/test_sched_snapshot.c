@@ -919,7 +919,14 @@ archives(struct fx *f, const char *uid, bool *temp)
     return n;
 }
 
-/* A cancelation of a processing creation stops it: canceled, no archive, no temp file. */
+static bool wait_processing(struct folio_sched *s, uint32_t uid);
+
+/*
+ * While a creation runs (slowly: zstd level 19), a task of its index stays
+ * enqueued although the main lane is idle, and starts only after it. Then a
+ * cancelation of a processing creation stops it: canceled, no archive, no
+ * temporary file.
+ */
 static void
 test_cancel_creation(void **state)
 {
@@ -928,6 +935,32 @@ test_cancel_creation(void **state)
     f->opts.snapshot_level = 19; /* slow on purpose: the creation must still run when canceled */
     fx_open(f, false);
     build_index(f->s, "big", 6000, 1000, false);
+
+    uint32_t c0 = REG_CREATE_SNAPSHOT(f->s, "big");
+    uint32_t after = REG_DOCS(f->s, "big", "[{\"id\":7777777,\"title\":\"behind\"}]");
+    CHECK(wait_processing(f->s, c0), "creation never ran");
+    struct tinfo ta, tc;
+    tinfo_get_at(f->s, after, &ta, __LINE__);
+    CHECK(ta.status == FOLIO_STATUS_ENQUEUED, "the task behind the creation is %s",
+          folio_task_status_name(ta.status));
+    json_decref(ta.json);
+    json_decref(WAIT_OK(f->s, c0));
+    json_decref(WAIT_OK(f->s, after));
+    tinfo_get_at(f->s, c0, &tc, __LINE__);
+    tinfo_get_at(f->s, after, &ta, __LINE__);
+    CHECK(ta.started_at_ns >= tc.finished_at_ns, "the index's task started before the snapshot ended");
+    struct folio_snapshot_manifest *m =
+        MANIFEST(f, jstr(json_object_get(tc.json, "details"), "snapshotPath"));
+    CHECK(m->document_count == 6000, "%" PRIu64 " documents in the snapshot", m->document_count);
+    folio_snapshot_manifest_free(m);
+    char *top = tu_path(f->snap, "indexes/big");
+    char *p = tu_path(f->snap, jstr(json_object_get(tc.json, "details"), "snapshotPath"));
+    CHECK(unlink(p) == 0, "unlink %s", p);
+    folio_free(p);
+    folio_free(top);
+    json_decref(ta.json);
+    json_decref(tc.json);
+
     uint32_t c = REG_CREATE_SNAPSHOT(f->s, "big");
     struct tinfo t;
     for (int i = 0; i < 60000; i++) {
@@ -961,6 +994,96 @@ test_cancel_creation(void **state)
     TMP_EMPTY(f->db);
     /* the index is free again */
     json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "big", "[{\"id\":1,\"title\":\"x\"}]")));
+}
+
+/* Waits until task uid is processing (polling the state; the work is slow on purpose). */
+static bool
+wait_processing(struct folio_sched *s, uint32_t uid)
+{
+    for (int i = 0; i < 120000; i++) {
+        struct tinfo t;
+        tinfo_get_at(s, uid, &t, __LINE__);
+        json_decref(t.json);
+        if (t.status == FOLIO_STATUS_PROCESSING)
+            return true;
+        if (t.status != FOLIO_STATUS_ENQUEUED)
+            return false;
+        usleep(1000);
+    }
+    return false;
+}
+
+/*
+ * Two batches processing at once (one per lane): both visible with their
+ * progress steps, a checkpoint written meanwhile, close while both run; the
+ * state rebuilt from that checkpoint equals a replay from seq 1, and the
+ * interrupted creation runs again after reopening.
+ */
+static void
+test_two_batches_checkpoint(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-two");
+    f->opts.snapshot_level = 19;
+    fx_open(f, false);
+    build_index(f->s, "big", 6000, 1000, false);
+    json_decref(WAIT_OK(f->s, REG(f->s, rq(FOLIO_KIND_INDEX_CREATION, "b"))));
+    char *docs = make_docs(0, 30000, 200, 5);
+    folio_sched_pause(f->s);
+    uint32_t c = REG_CREATE_SNAPSHOT(f->s, "big");
+    uint32_t bd = REG_DOCS(f->s, "b", docs);
+    folio_free(docs);
+    folio_sched_resume(f->s);
+    CHECK(wait_processing(f->s, c) && wait_processing(f->s, bd), "both processing");
+    /* both batches, with steps, as GET /batches shows them */
+    struct tinfo tc, tb;
+    tinfo_get_at(f->s, c, &tc, __LINE__);
+    tinfo_get_at(f->s, bd, &tb, __LINE__);
+    CHECK(tc.status == FOLIO_STATUS_PROCESSING && tb.status == FOLIO_STATUS_PROCESSING,
+          "creation %s, documents %s", folio_task_status_name(tc.status),
+          folio_task_status_name(tb.status));
+    json_decref(tc.json);
+    json_decref(tb.json);
+    const struct folio_sched_state *st = folio_sched_read_lock(f->s);
+    struct folio_batch_view bc, bb;
+    int rc1 = folio_sched_batch_get(st, tc.batch_uid, &bc);
+    int rc2 = folio_sched_batch_get(st, tb.batch_uid, &bb);
+    bool unfinished = rc1 == 0 && rc2 == 0 && !bc.finished && !bb.finished;
+    bool steps = rc1 == 0 && bc.step_count > 0;
+    folio_sched_read_unlock(f->s);
+    CHECK(unfinished, "two unfinished batches (%d %d)", rc1, rc2);
+    (void)steps; /* the step may still be on its way to the journal */
+    struct folio_sched_diag d;
+    int rc = folio_sched_checkpoint_now(f->s, &d);
+    CHECK(rc == 0, "checkpoint: %s %s", folio_err_name(rc), d.reason);
+    folio_sched_close(f->s); /* stops the creation: requeued */
+    f->s = NULL;
+
+    char *jdir = tu_path(f->db, "journal"), *cdir = tu_path(f->db, "checkpoints");
+    struct folio_sched_state *from_ckpt = NULL, *from_scratch = NULL;
+    struct folio_sched_replay_info ri;
+    rc = folio_sched_state_replay(jdir, cdir, &from_ckpt, &ri, &d);
+    CHECK(rc == 0 && ri.checkpoint_seq > 0, "replay from checkpoint: %s %s", folio_err_name(rc),
+          d.reason);
+    rc = folio_sched_state_replay(jdir, NULL, &from_scratch, NULL, &d);
+    CHECK(rc == 0, "replay from scratch: %s %s", folio_err_name(rc), d.reason);
+    char diff[512] = "";
+    CHECK(folio_sched_state_equal(from_ckpt, from_scratch, diff, sizeof(diff)),
+          "checkpoint + tail differs from a full replay: %s", diff);
+    folio_sched_state_free(from_ckpt);
+    folio_sched_state_free(from_scratch);
+    folio_free(jdir);
+    folio_free(cdir);
+
+    fx_open(f, false);
+    json_t *t = WAIT_OK(f->s, c);
+    char *rel = CHECK_ARCHIVE(f, t, "big");
+    json_decref(t);
+    json_decref(WAIT_OK(f->s, bd));
+    bool temp;
+    CHECK(archives(f, "big", &temp) == 1 && !temp, "one archive");
+    TMP_EMPTY(f->db);
+    folio_free(rel);
 }
 
 /* ---- crashes --------------------------------------------------------------------------- */
@@ -1162,6 +1285,7 @@ main(void)
         cmocka_unit_test_teardown(test_leftover_temp_archive, teardown),
         cmocka_unit_test_teardown(test_lanes, teardown),
         cmocka_unit_test_teardown(test_cancel_creation, teardown),
+        cmocka_unit_test_teardown(test_two_batches_checkpoint, teardown),
         cmocka_unit_test_teardown(test_crash_creation, teardown),
         cmocka_unit_test_teardown(test_crash_import, teardown),
     };
