@@ -133,7 +133,9 @@ folio_snapshot_manifest_to_json(const struct folio_snapshot_manifest *m, char **
     json_t *o = json_object();
     int rc = set_new(o, "format", json_string(FOLIO_SNAPSHOT_FORMAT_NAME));
     if (rc == FOLIO_OK)
-        rc = set_new(o, "formatVersion", json_integer(m->format_version));
+        rc = set_new(o, "formatVersion", json_integer(m->format_version != 0
+                                                          ? m->format_version
+                                                          : FOLIO_SNAPSHOT_FORMAT_VERSION));
     if (rc == FOLIO_OK)
         rc = set_new(o, "engineVersion",
                      json_string(m->engine_version ? m->engine_version : FOLIO_VERSION_STRING));
@@ -459,7 +461,7 @@ parse_common(struct mparse *p, struct folio_snapshot_manifest *m)
         "files"};
     if (!only_keys(p, p->root, keys, FOLIO_ARRAY_LEN(keys), "the manifest"))
         return false;
-    uint64_t v;
+    uint64_t v = 0;
     if (!get_u64(p, p->root, "formatVersion", UINT32_MAX, &v))
         return false;
     m->format_version = (uint32_t)v;
@@ -514,7 +516,8 @@ static json_int_t
 other_format_version(json_t *root)
 {
     json_t *v = json_object_get(root, "formatVersion");
-    if (!json_is_integer(v) || json_integer_value(v) == FOLIO_SNAPSHOT_FORMAT_VERSION)
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+        json_integer_value(v) == FOLIO_SNAPSHOT_FORMAT_VERSION)
         return 0;
     return json_integer_value(v);
 }

@@ -11,7 +11,7 @@
  * hard link, no symlink, no device, fifo or directory) whose name is exactly
  * the manifest's next name, whose declared size is exactly the manifest's;
  * its data is hashed as it streams. After the last listed file the archive
- * must end.
+ * must end, with the tar end-of-archive blocks present.
  *
  * Extraction writes only below dest_dir, and only names the manifest lists
  * (which passed the name rule before any filesystem call): each directory
@@ -208,7 +208,9 @@ read_manifest_entry(struct rctx *r, struct archive *a, struct folio_snapshot_man
     if (arc != ARCHIVE_OK)
         return read_fail(r, a, "reading the first entry");
     const char *name = archive_entry_pathname(e);
-    if (name == NULL || strcmp(name, FOLIO_SNAPSHOT_MANIFEST_NAME) != 0) {
+    bool plain = archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == NULL &&
+                 archive_entry_symlink(e) == NULL;
+    if (plain && (name == NULL || strcmp(name, FOLIO_SNAPSHOT_MANIFEST_NAME) != 0)) {
         char safe[FOLIO_SNAPSHOT_NAME_BYTES_MAX + 1];
         snap_printable(name != NULL ? name : "(unreadable)", safe, sizeof(safe));
         return snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,
@@ -236,6 +238,15 @@ read_manifest_entry(struct rctx *r, struct archive *a, struct folio_snapshot_man
                                      "reading the manifest: truncated");
         }
         got += (size_t)n;
+    }
+    /* The end of the entry (libarchive consumes what it returned only on the next call). */
+    char extra;
+    la_ssize_t n = archive_read_data(a, &extra, 1);
+    if (n != 0) {
+        folio_free(json);
+        return n < 0 ? read_fail(r, a, "reading the manifest")
+                     : snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,
+                                 "reading the manifest: more data than its size");
     }
     rc = folio_snapshot_manifest_parse(json, size, out, r->err);
     folio_free(json);
@@ -292,7 +303,7 @@ enter_dirs(struct rctx *r, const char *name, const char **leaf)
 static int
 open_output(struct rctx *r, const char *name)
 {
-    const char *leaf;
+    const char *leaf = name;
     int dir = enter_dirs(r, name, &leaf);
     if (dir < 0)
         return dir;
@@ -383,15 +394,35 @@ stream_file(struct rctx *r, struct archive *a, const struct folio_snapshot_file 
     return rc;
 }
 
+/*
+ * libarchive reports the end of a tar stream also when the two zero blocks
+ * that end it are missing (a file cut right after an entry). Every listed
+ * file has been verified then, but the file is not what was written: the
+ * end blocks must be there. data_end is the tar-stream offset just after the
+ * last entry's data; its padding and both end blocks must have been consumed.
+ */
+static int
+check_tar_end(struct rctx *r, struct archive *a, uint64_t data_end)
+{
+    uint64_t consumed = (uint64_t)archive_filter_bytes(a, 0);
+    uint64_t want = (data_end + 511) / 512 * 512 + 1024;
+    if (consumed < want)
+        return snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,
+                         "the archive is truncated: its end-of-archive blocks are missing");
+    return FOLIO_OK;
+}
+
 static int
 read_entries(struct rctx *r, struct archive *a, const struct folio_snapshot_manifest *m)
 {
     struct archive_entry *e;
+    /* The manifest's data has just been read: the stream stands at its end. */
+    uint64_t data_end = (uint64_t)archive_filter_bytes(a, 0);
     for (uint32_t i = 0; i <= m->file_count; i++) {
         int arc = archive_read_next_header(a, &e);
         if (arc == ARCHIVE_EOF) {
             if (i == m->file_count)
-                return FOLIO_OK;
+                return check_tar_end(r, a, data_end);
             return snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,
                              "the archive ends before '%s' (file %u of %u the manifest lists)",
                              m->files[i].name, i + 1, m->file_count);
@@ -404,6 +435,7 @@ read_entries(struct rctx *r, struct archive *a, const struct folio_snapshot_mani
             rc = stream_file(r, a, f);
         if (rc != FOLIO_OK)
             return rc;
+        data_end = (uint64_t)archive_filter_bytes(a, 0);
     }
     FOLIO_ASSERT(0 && "unreachable");
     return FOLIO_E_SNAPSHOT_INVALID;

@@ -64,8 +64,9 @@ struct folio_snapshot_file {
  */
 struct folio_snapshot_manifest {
     enum folio_snapshot_kind kind;
-    uint32_t format_version;         /* FOLIO_SNAPSHOT_FORMAT_VERSION when written */
-    char *engine_version;            /* "0.1.0": the folio that wrote it */
+    uint32_t format_version;         /* FOLIO_SNAPSHOT_FORMAT_VERSION when written (0: that) */
+    char *engine_version;            /* "0.1.0": the folio that wrote it (NULL when
+                                      * writing: this build's FOLIO_VERSION_STRING) */
     int64_t created_at_ns;           /* UTC, written as RFC 3339 with nanoseconds */
     char *source_instance_uid;       /* the data directory's instance-uid */
     uint64_t seq;                    /* journal seq the data is consistent at */
@@ -111,6 +112,8 @@ typedef void (*folio_snapshot_progress_fn)(void *ctx, uint64_t done, uint64_t to
  * above, and checks format and engine-major version last (so a well-formed
  * manifest from another version gives FOLIO_E_SNAPSHOT_VERSION, a broken one
  * FOLIO_E_SNAPSHOT_INVALID).
+ * to_json: FOLIO_E_INVALID if a number is above INT64_MAX, the kind is unknown
+ * or settings_json is not a JSON object. parse: *out is NULL on failure.
  */
 int folio_snapshot_manifest_to_json(const struct folio_snapshot_manifest *m, char **out,
                                     size_t *out_len);
@@ -147,6 +150,9 @@ void folio_snapshot_write_opts_default(struct folio_snapshot_write_opts *o);
  * the temporary file is removed. archive_xxh128_hex (33 bytes, may be NULL)
  * receives the XXH3-128 of the archive file's bytes, lowercase hex.
  * The parent directory must exist (the caller makes it, 0700).
+ * The manifest is checked with folio_snapshot_manifest_parse's rules before
+ * anything is written: one the reader would refuse is FOLIO_E_INVALID, as
+ * are bad options (zstd level -5..22, gzip 1..9, none: level 0).
  */
 int folio_snapshot_write(const char *dest_path, const struct folio_snapshot_manifest *m,
                          const char *src_dir, const struct folio_snapshot_write_opts *opts,
@@ -184,7 +190,9 @@ void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
  * missing files, data after the end, a truncated or corrupt stream.
  * Subdirectories named by the files are made 0700; files are 0600 and
  * fsynced, then every directory made. On failure dest_dir may hold partial
- * files: the caller removes dest_dir. out (may be NULL) receives the manifest;
+ * files: the caller removes dest_dir. A dest_dir that is not empty is
+ * FOLIO_E_EXISTS. opts NULL: defaults (kind "index"). The archive-file hash
+ * covers every byte of the file. out (may be NULL) receives the manifest;
  * archive_xxh128_hex (may be NULL) the XXH3-128 of the archive file.
  */
 int folio_snapshot_extract(const char *path, const char *dest_dir,
