@@ -625,6 +625,7 @@ test_create_import_roundtrip(void **state)
     int64_t now = (int64_t)time(NULL) * 1000000000;
     CHECK(m->created_at_ns > now - 600ll * 1000000000 && m->created_at_ns <= now + 1000000000ll,
           "created at %" PRId64, m->created_at_ns);
+    uint64_t mseq = m->seq;
     folio_snapshot_manifest_free(m);
 
     /* same scheduler, new uid */
@@ -643,6 +644,17 @@ test_create_import_roundtrip(void **state)
     CHECK(mapping_get(f->s, "books", u1, NULL) && mapping_get(f->s, "books2", u2, &imported),
           "mapping");
     CHECK(imported && strcmp(u1, u2) != 0, "books2 imported %d, uuids %s %s", imported, u1, u2);
+    {
+        /* the mapping carries where the data came from */
+        const struct folio_sched_state *st = folio_sched_read_lock(f->s);
+        struct folio_index_view v;
+        int rc = folio_sched_index_get(st, "books2", 6, &v);
+        bool src_ok = rc == 0 && v.source_seq == mseq &&
+                      strncmp(v.source_instance_uid.ptr, folio_sched_instance_uid(f->s), 36) == 0 &&
+                      v.archive_checksum.len == 32 && v.primary_key.len == 2;
+        folio_sched_read_unlock(f->s);
+        CHECK(src_ok, "books2's source fields");
+    }
     struct idump a, b;
     IDUMP(f->s, "books", &a);
     IDUMP(f->s, "books2", &b);
@@ -676,6 +688,22 @@ test_create_import_roundtrip(void **state)
     folio_sched_close(s2);
     idump_free(&a);
     folio_free(rel);
+
+    /* the import survives a checkpoint: checkpoint + tail equals a full replay */
+    struct folio_sched_diag d;
+    CHECK(folio_sched_checkpoint_now(f->s, &d) == 0, "checkpoint: %s", d.reason);
+    folio_sched_close(f->s);
+    f->s = NULL;
+    char *jdir = tu_path(f->db, "journal"), *cdir = tu_path(f->db, "checkpoints");
+    struct folio_sched_state *x = NULL, *y = NULL;
+    CHECK(folio_sched_state_replay(jdir, cdir, &x, NULL, &d) == 0, "replay: %s", d.reason);
+    CHECK(folio_sched_state_replay(jdir, NULL, &y, NULL, &d) == 0, "replay: %s", d.reason);
+    char diff[512] = "";
+    CHECK(folio_sched_state_equal(x, y, diff, sizeof(diff)), "states differ: %s", diff);
+    folio_sched_state_free(x);
+    folio_sched_state_free(y);
+    folio_free(jdir);
+    folio_free(cdir);
 }
 
 /* An empty index and a one-document index; two snapshots of one index get two names. */
