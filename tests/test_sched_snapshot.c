@@ -1303,6 +1303,72 @@ test_crash_import(void **state)
     folio_free(rel);
 }
 
+static void
+two_lanes_child(void *arg)
+{
+    struct fx *f = arg;
+    struct folio_sched *s = NULL;
+    struct folio_sched_diag d;
+    struct folio_sched_opts o = f->opts;
+    o.paused = true;
+    if (folio_sched_open(&o, &s, NULL, &d) != 0)
+        _exit(3);
+    struct folio_sched_registered out;
+    struct folio_sched_error e;
+    struct folio_sched_request r = rq(FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION, "big");
+    if (folio_sched_register(s, &r, &out, &e) != 0)
+        _exit(4);
+    uint32_t c = out.task_uid;
+    char *docs = make_docs(0, 20000, 200, 3);
+    r = rq(FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE, "b");
+    r.payload = docs;
+    r.payload_len = strlen(docs);
+    if (folio_sched_register(s, &r, &out, &e) != 0)
+        _exit(4);
+    folio_sched_resume(s);
+    for (int i = 0; i < 120000; i++) {
+        const struct folio_sched_state *st = folio_sched_read_lock(s);
+        struct folio_task_view a, b;
+        bool both = folio_sched_task_get(st, c, &a) == 0 &&
+                    folio_sched_task_get(st, out.task_uid, &b) == 0 &&
+                    a.status == FOLIO_STATUS_PROCESSING && b.status == FOLIO_STATUS_PROCESSING;
+        folio_sched_read_unlock(s);
+        if (both)
+            kill(getpid(), SIGKILL);
+        usleep(1000);
+    }
+    _exit(5);
+}
+
+/* A crash while both lanes run a batch: both tasks are resolved at start-up, then succeed once. */
+static void
+test_crash_two_lanes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-crash-two");
+    f->opts.snapshot_level = 19;
+    fx_open(f, false);
+    build_index(f->s, "big", 4000, 1000, false);
+    json_decref(WAIT_OK(f->s, REG(f->s, rq(FOLIO_KIND_INDEX_CREATION, "b"))));
+    folio_sched_close(f->s);
+    f->s = NULL;
+    int status = tu_run_child(two_lanes_child, f);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %#x", status);
+    fx_open(f, true);
+    CHECK(f->info.tasks_requeued + f->info.tasks_finished == 2, "%u requeued, %u finished",
+          f->info.tasks_requeued, f->info.tasks_finished);
+    CHECK(f->info.tasks_requeued >= 1, "the creation was not requeued");
+    TMP_EMPTY(f->db);
+    folio_sched_resume(f->s);
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "idle");
+    bool temp;
+    CHECK(archives(f, "big", &temp) == 1 && !temp, "one archive");
+    struct idump b;
+    IDUMP(f->s, "b", &b);
+    CHECK(b.count == 20000, "%" PRIu64 " documents in b", b.count);
+    idump_free(&b);
+}
+
 int
 main(void)
 {
@@ -1316,6 +1382,7 @@ main(void)
         cmocka_unit_test_teardown(test_two_batches_checkpoint, teardown),
         cmocka_unit_test_teardown(test_crash_creation, teardown),
         cmocka_unit_test_teardown(test_crash_import, teardown),
+        cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
