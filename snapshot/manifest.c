@@ -105,8 +105,8 @@ kind_fields_to_json(const struct folio_snapshot_manifest *m, json_t *o)
     }
     json_t *arr = json_array();
     for (uint32_t i = 0; i < m->index_count && rc == FOLIO_OK; i++) {
-        json_t *e = json_pack("{s:s, s:s}", "uid", m->index_uids[i] ? m->index_uids[i] : "",
-                              "uuid", m->index_uuids[i] ? m->index_uuids[i] : "");
+        json_t *e = json_pack("{s:s, s:s}", "uid", m->index_uids[i] ? m->index_uids[i] : "", "uuid",
+                              m->index_uuids[i] ? m->index_uuids[i] : "");
         if (e == NULL || json_array_append_new(arr, e) != 0)
             rc = FOLIO_E_INVALID;
     }
@@ -121,9 +121,8 @@ int
 folio_snapshot_manifest_to_json(const struct folio_snapshot_manifest *m, char **out,
                                 size_t *out_len)
 {
-    if ((unsigned)m->kind >= FOLIO_ARRAY_LEN(kind_names) ||
-        m->seq > (uint64_t)INT64_MAX || m->task_uid > (uint64_t)INT64_MAX ||
-        m->document_count > (uint64_t)INT64_MAX)
+    if ((unsigned)m->kind >= FOLIO_ARRAY_LEN(kind_names) || m->seq > (uint64_t)INT64_MAX ||
+        m->task_uid > (uint64_t)INT64_MAX || m->document_count > (uint64_t)INT64_MAX)
         return FOLIO_E_INVALID;
     for (uint32_t i = 0; i < m->file_count; i++)
         if (m->files[i].size > (uint64_t)INT64_MAX)
@@ -133,9 +132,9 @@ folio_snapshot_manifest_to_json(const struct folio_snapshot_manifest *m, char **
     json_t *o = json_object();
     int rc = set_new(o, "format", json_string(FOLIO_SNAPSHOT_FORMAT_NAME));
     if (rc == FOLIO_OK)
-        rc = set_new(o, "formatVersion", json_integer(m->format_version != 0
-                                                          ? m->format_version
-                                                          : FOLIO_SNAPSHOT_FORMAT_VERSION));
+        rc = set_new(o, "formatVersion",
+                     json_integer(m->format_version != 0 ? m->format_version
+                                                         : FOLIO_SNAPSHOT_FORMAT_VERSION));
     if (rc == FOLIO_OK)
         rc = set_new(o, "engineVersion",
                      json_string(m->engine_version ? m->engine_version : FOLIO_VERSION_STRING));
@@ -230,8 +229,7 @@ get_u64(struct mparse *p, json_t *obj, const char *key, uint64_t max, uint64_t *
     json_t *v = json_object_get(obj, key);
     if (v == NULL)
         return bad(p, "missing field \"%s\"", key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max)
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
         return bad(p, "field \"%s\" must be an integer in range", key);
     *out = (uint64_t)json_integer_value(v);
     return true;
@@ -308,7 +306,8 @@ only_keys(struct mparse *p, json_t *obj, const char *const *keys, size_t n, cons
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         size_t i = 0;
         while (i < n && strcmp(key, keys[i]) != 0)
             i++;
@@ -394,9 +393,8 @@ parse_index_fields(struct mparse *p, struct folio_snapshot_manifest *m)
     json_t *pk = json_object_get(p->root, "primaryKey");
     if (pk == NULL)
         return bad(p, "missing field \"%s\"", "primaryKey");
-    if (!json_is_null(pk) &&
-        (m->primary_key = get_str(p, p->root, "primaryKey", SNAP_PRIMARY_KEY_BYTES_MAX, NULL)) ==
-            NULL)
+    if (!json_is_null(pk) && (m->primary_key = get_str(p, p->root, "primaryKey",
+                                                       SNAP_PRIMARY_KEY_BYTES_MAX, NULL)) == NULL)
         return false;
     json_t *settings = json_object_get(p->root, "settings");
     if (settings == NULL || !json_is_object(settings))
@@ -412,8 +410,7 @@ parse_index_fields(struct mparse *p, struct folio_snapshot_manifest *m)
 static bool
 parse_instance_fields(struct mparse *p, struct folio_snapshot_manifest *m)
 {
-    static const char *const index_only[] = {"indexUid", "primaryKey", "settings",
-                                             "documentCount"};
+    static const char *const index_only[] = {"indexUid", "primaryKey", "settings", "documentCount"};
     static const char *const keys[] = {"uid", "uuid"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(index_only); i++)
         if (json_object_get(p->root, index_only[i]) != NULL)
@@ -456,17 +453,17 @@ static bool
 parse_common(struct mparse *p, struct folio_snapshot_manifest *m)
 {
     static const char *const keys[] = {
-        "format", "formatVersion", "engineVersion", "kind", "createdAt", "sourceInstanceUid",
-        "seq", "taskUid", "indexUid", "primaryKey", "settings", "documentCount", "indexes",
-        "files"};
+        "format",  "formatVersion", "engineVersion", "kind",       "createdAt", "sourceInstanceUid",
+        "seq",     "taskUid",       "indexUid",      "primaryKey", "settings",  "documentCount",
+        "indexes", "files"};
     if (!only_keys(p, p->root, keys, FOLIO_ARRAY_LEN(keys), "the manifest"))
         return false;
     uint64_t v = 0;
     if (!get_u64(p, p->root, "formatVersion", UINT32_MAX, &v))
         return false;
     m->format_version = (uint32_t)v;
-    if ((m->engine_version = get_str(p, p->root, "engineVersion", SNAP_VERSION_BYTES_MAX,
-                                     ".-+")) == NULL)
+    if ((m->engine_version = get_str(p, p->root, "engineVersion", SNAP_VERSION_BYTES_MAX, ".-+")) ==
+        NULL)
         return false;
     if (folio_snapshot_engine_major(m->engine_version) < 0)
         return bad(p, "field \"%s\" is not MAJOR.MINOR.PATCH", "engineVersion");
@@ -479,8 +476,8 @@ parse_common(struct mparse *p, struct folio_snapshot_manifest *m)
     else
         return bad(p, "field \"%s\" must be \"index\" or \"instance\"", "kind");
     json_t *created = json_object_get(p->root, "createdAt");
-    if (!json_is_string(created) || !parse_rfc3339_ns(json_string_value(created),
-                                                      &m->created_at_ns))
+    if (!json_is_string(created) ||
+        !parse_rfc3339_ns(json_string_value(created), &m->created_at_ns))
         return bad(p, "field \"%s\" must be YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", "createdAt");
     if ((m->source_instance_uid =
              get_str(p, p->root, "sourceInstanceUid", SNAP_UUID_BYTES_MAX, "-")) == NULL)
@@ -523,8 +520,7 @@ other_format_version(json_t *root)
 }
 
 int
-folio_snapshot_manifest_parse(const char *json, size_t len,
-                              struct folio_snapshot_manifest **out,
+folio_snapshot_manifest_parse(const char *json, size_t len, struct folio_snapshot_manifest **out,
                               struct folio_snapshot_error *err)
 {
     *out = NULL;
@@ -559,8 +555,8 @@ folio_snapshot_manifest_parse(const char *json, size_t len,
             rc = snap_fail(err, FOLIO_E_SNAPSHOT_VERSION,
                            "manifest: snapshot format version %lld; this folio (%s) reads "
                            "version %d (%.300s)",
-                           (long long)other, FOLIO_VERSION_STRING,
-                           FOLIO_SNAPSHOT_FORMAT_VERSION, why);
+                           (long long)other, FOLIO_VERSION_STRING, FOLIO_SNAPSHOT_FORMAT_VERSION,
+                           why);
         }
     } else {
         rc = check_versions(m, err);

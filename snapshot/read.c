@@ -41,16 +41,16 @@ struct rctx {
     int fd;
     const struct folio_snapshot_read_opts *opts;
     struct folio_snapshot_error *err;
-    uint8_t *inbuf;                /* READ_BLOCK_BYTES, handed to libarchive */
-    uint8_t *data;                 /* SNAP_CHUNK_BYTES, entry data */
+    uint8_t *inbuf; /* READ_BLOCK_BYTES, handed to libarchive */
+    uint8_t *data;  /* SNAP_CHUNK_BYTES, entry data */
     XXH3_state_t *archive_hash;
     XXH3_state_t *file_hash;
     uint64_t read_bytes, file_bytes;
     int io_errno;
     bool canceled;
     /* extraction only */
-    int dest_fd;                   /* -1: verify */
-    char **made_dirs;              /* relative paths of directories made, in order */
+    int dest_fd;      /* -1: verify */
+    char **made_dirs; /* relative paths of directories made, in order */
     size_t made_count, made_cap;
 };
 
@@ -216,8 +216,8 @@ read_manifest_entry(struct rctx *r, struct archive *a, struct folio_snapshot_man
         return snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,
                          "the first entry is '%s', not " FOLIO_SNAPSHOT_MANIFEST_NAME, safe);
     }
-    int rc = check_entry(r, e, FOLIO_SNAPSHOT_MANIFEST_NAME, FOLIO_SNAPSHOT_MANIFEST_BYTES_MAX,
-                         NULL, 0);
+    int rc =
+        check_entry(r, e, FOLIO_SNAPSHOT_MANIFEST_NAME, FOLIO_SNAPSHOT_MANIFEST_BYTES_MAX, NULL, 0);
     if (rc == FOLIO_E_SNAPSHOT_CHECKSUM)
         rc = FOLIO_OK; /* smaller than the limit is what a manifest is */
     if (rc == FOLIO_E_SNAPSHOT_INVALID && archive_entry_size_is_set(e) &&
@@ -281,8 +281,8 @@ enter_dirs(struct rctx *r, const char *name, const char **leaf)
             int saved = errno;
             if (cur != r->dest_fd)
                 close(cur);
-            return snap_fail(r->err, snap_errno_code(saved), "making directory for '%s': %s",
-                             name, strerror(saved));
+            return snap_fail(r->err, snap_errno_code(saved), "making directory for '%s': %s", name,
+                             strerror(saved));
         }
         int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int saved = errno;
@@ -324,8 +324,8 @@ static int
 sync_dirs(struct rctx *r)
 {
     for (size_t i = r->made_count; i-- > 0;) {
-        int fd = openat(r->dest_fd, r->made_dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                         O_CLOEXEC);
+        int fd =
+            openat(r->dest_fd, r->made_dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || folio_io_fsync(fd) != 0) {
             int saved = errno;
             if (fd >= 0)
@@ -378,8 +378,8 @@ stream_file(struct rctx *r, struct archive *a, const struct folio_snapshot_file 
         rc = snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID, "'%s': %llu bytes of %llu, truncated",
                        f->name, (unsigned long long)got, (unsigned long long)f->size);
     if (rc == FOLIO_OK && out >= 0 && folio_io_fsync(out) != 0)
-        rc = snap_fail(r->err, snap_errno_code(errno), "syncing '%s': %s", f->name,
-                       strerror(errno));
+        rc =
+            snap_fail(r->err, snap_errno_code(errno), "syncing '%s': %s", f->name, strerror(errno));
     if (out >= 0)
         close(out);
     uint8_t digest[16];

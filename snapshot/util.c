@@ -56,8 +56,8 @@ snap_errno_code(int errnum)
 static bool
 name_byte_ok(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 bool
@@ -222,8 +222,7 @@ folio_snapshot_engine_major(const char *version)
         return -1;
     const char *p = version;
     long major = version_number(&p);
-    if (major < 0 || *p++ != '.' || version_number(&p) < 0 || *p++ != '.' ||
-        version_number(&p) < 0)
+    if (major < 0 || *p++ != '.' || version_number(&p) < 0 || *p++ != '.' || version_number(&p) < 0)
         return -1;
     if (*p == '\0')
         return (int)major;
@@ -249,8 +248,7 @@ hash_fd(int fd, const char *name, uint8_t *buf, XXH3_state_t *st, const atomic_b
             return snap_fail(err, FOLIO_E_CANCELED, "hashing %s: stopped", name);
         ssize_t n = folio_io_pread_all(fd, buf, SNAP_CHUNK_BYTES, (off_t)size);
         if (n < 0)
-            return snap_fail(err, snap_errno_code(errno), "reading %s: %s", name,
-                             strerror(errno));
+            return snap_fail(err, snap_errno_code(errno), "reading %s: %s", name, strerror(errno));
         if (n == 0)
             break;
         XXH3_128bits_update(st, buf, (size_t)n);
@@ -277,8 +275,8 @@ open_source(const char *src_dir, const char *name, struct folio_snapshot_error *
 
 int
 folio_snapshot_hash_files(const char *src_dir, struct folio_snapshot_manifest *m,
-                          const atomic_bool *stop, folio_snapshot_progress_fn progress,
-                          void *ctx, struct folio_snapshot_error *err)
+                          const atomic_bool *stop, folio_snapshot_progress_fn progress, void *ctx,
+                          struct folio_snapshot_error *err)
 {
     uint64_t total = 0, done = 0;
     int rc = FOLIO_OK;
@@ -305,8 +303,8 @@ folio_snapshot_hash_files(const char *src_dir, struct folio_snapshot_manifest *m
                            m->files[i].name, strerror(errno));
             break;
         }
-        rc = hash_fd(fd, m->files[i].name, buf, xs, stop, &m->files[i], &done, total, progress,
-                     ctx, err);
+        rc = hash_fd(fd, m->files[i].name, buf, xs, stop, &m->files[i], &done, total, progress, ctx,
+                     err);
         close(fd);
     }
     XXH3_freeState(xs);

@@ -34,11 +34,11 @@
 
 struct wctx {
     int fd;
-    uint64_t offset;        /* archive bytes written so far */
+    uint64_t offset; /* archive bytes written so far */
     XXH3_state_t *archive_hash;
-    int io_errno;           /* first errno of a failed write callback */
+    int io_errno; /* first errno of a failed write callback */
     const struct folio_snapshot_write_opts *opts;
-    uint64_t done, total;   /* progress over manifest and file bytes */
+    uint64_t done, total; /* progress over manifest and file bytes */
     uint8_t *buf;
     XXH3_state_t *file_hash;
     struct folio_snapshot_error *err;
@@ -182,8 +182,7 @@ write_file(struct wctx *w, struct archive *a, const char *src_dir,
         size_t want = f->size - off < SNAP_CHUNK_BYTES ? (size_t)(f->size - off) : SNAP_CHUNK_BYTES;
         ssize_t n = folio_io_pread_all(fd, w->buf, want, (off_t)off);
         if (n < 0)
-            rc = snap_fail(w->err, snap_errno_code(errno), "reading %s: %s", path,
-                           strerror(errno));
+            rc = snap_fail(w->err, snap_errno_code(errno), "reading %s: %s", path, strerror(errno));
         else if ((size_t)n != want)
             rc = snap_fail(w->err, FOLIO_E_SNAPSHOT_CHECKSUM, "%s shrank while archived", path);
         if (rc != FOLIO_OK)

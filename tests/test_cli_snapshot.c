@@ -112,8 +112,7 @@ teardown(void **state)
 }
 
 /* Runs folio with args; stdout in *out, stderr (2>&1 when both) as asked. Returns exit code. */
-static int
-run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 run(char **out, const char *fmt, ...)
@@ -143,11 +142,9 @@ test_verify_good(void **state)
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "status")), "ok");
     assert_string_equal(json_string_value(json_object_get(o, "kind")), "index");
-    assert_string_equal(json_string_value(json_object_get(o, "archiveXxh3_128")),
-                        f->archive_hex);
+    assert_string_equal(json_string_value(json_object_get(o, "archiveXxh3_128")), f->archive_hex);
     assert_int_equal(json_integer_value(json_object_get(o, "dataBytes")), DATA_BYTES);
-    assert_int_equal(json_integer_value(json_object_get(o, "archiveBytes")),
-                     tu_file_size(f->good));
+    assert_int_equal(json_integer_value(json_object_get(o, "archiveBytes")), tu_file_size(f->good));
     json_decref(o);
     folio_free(out);
 }
@@ -181,8 +178,8 @@ test_inspect(void **state)
                         "2026-11-22T14:23:40.000000001Z");
     assert_int_equal(json_integer_value(json_object_get(m, "seq")), 41);
     assert_int_equal(json_integer_value(json_object_get(m, "taskUid")), 9);
-    assert_true(json_is_array(json_object_get(json_object_get(m, "settings"),
-                                              "filterableAttributes")));
+    assert_true(
+        json_is_array(json_object_get(json_object_get(m, "settings"), "filterableAttributes")));
     assert_string_equal(json_string_value(json_object_get(file, "type")), "file");
     assert_string_equal(json_string_value(json_object_get(file, "name")), "data.mdb");
     assert_int_equal(json_integer_value(json_object_get(file, "size")), DATA_BYTES);

@@ -94,9 +94,12 @@ new_manifest(enum folio_snapshot_kind kind, const char *const *names, uint32_t n
 }
 
 /* The set of files every round trip archives (instance kind: nested names). */
-static const char *const rt_names[] = {
-    "VERSION", "empty", "small.txt", "journal/00000000000000000001.seg",
-    "indexes/6f1d1f8e-0c4e-4b8a-9a7e-1b2c3d4e5f60/data.mdb", "indexes/7a2e2a9f/x/y/z.bin"};
+static const char *const rt_names[] = {"VERSION",
+                                       "empty",
+                                       "small.txt",
+                                       "journal/00000000000000000001.seg",
+                                       "indexes/6f1d1f8e-0c4e-4b8a-9a7e-1b2c3d4e5f60/data.mdb",
+                                       "indexes/7a2e2a9f/x/y/z.bin"};
 
 static void
 fill_rt_source(const char *src)
@@ -191,8 +194,7 @@ check_magic(const char *path, enum folio_snapshot_compression c)
     else if (c == FOLIO_SNAPSHOT_GZIP)
         assert_memory_equal(d, "\x1f\x8b", 2);
     else /* ustar: the first header names the manifest, magic at 257 */
-        assert_true(strcmp((char *)d, "manifest.json") == 0 &&
-                    memcmp(d + 257, "ustar", 5) == 0);
+        assert_true(strcmp((char *)d, "manifest.json") == 0 && memcmp(d + 257, "ustar", 5) == 0);
     free(d);
 }
 
@@ -322,8 +324,7 @@ test_round_trip_index_kind(void **state)
     uint8_t *data = prng_bytes(200000, 7);
     put_file(src, "data.mdb", data, 200000);
     static const char *const names[] = {"data.mdb"};
-    struct folio_snapshot_manifest *m =
-        hashed_manifest(src, FOLIO_SNAPSHOT_KIND_INDEX, names, 1);
+    struct folio_snapshot_manifest *m = hashed_manifest(src, FOLIO_SNAPSHOT_KIND_INDEX, names, 1);
     char hex[33];
     write_ok(arch, m, src, FOLIO_SNAPSHOT_ZSTD, hex);
 
@@ -332,8 +333,7 @@ test_round_trip_index_kind(void **state)
     struct folio_snapshot_read_opts ro;
     folio_snapshot_read_opts_default(&ro);
     ro.kind = FOLIO_SNAPSHOT_KIND_INSTANCE;
-    assert_int_equal(folio_snapshot_verify(arch, &ro, NULL, NULL, &err),
-                     FOLIO_E_SNAPSHOT_INVALID);
+    assert_int_equal(folio_snapshot_verify(arch, &ro, NULL, NULL, &err), FOLIO_E_SNAPSHOT_INVALID);
     assert_non_null(strstr(err.message, "index"));
     ro.kind = FOLIO_SNAPSHOT_KIND_INDEX;
     int rc = folio_snapshot_extract(arch, out, &ro, &x, NULL, &err);
@@ -456,12 +456,12 @@ static int stray_entries(const char *dir, const char *const *keep);
 
 struct hent {
     const char *name;
-    unsigned type;          /* AE_IFREG when 0 */
+    unsigned type; /* AE_IFREG when 0 */
     const void *data;
     size_t len;
-    int64_t size;           /* declared size; -1: len */
-    const char *symlink;    /* AE_IFLNK target */
-    const char *hardlink;   /* hard link target */
+    int64_t size;         /* declared size; -1: len */
+    const char *symlink;  /* AE_IFLNK target */
+    const char *hardlink; /* hard link target */
 };
 
 static void
@@ -501,8 +501,7 @@ build_archive(const char *path, const struct hent *ents, size_t n, bool zstd)
 static struct folio_snapshot_manifest *
 manifest_for(const char *const *names, const void *const *datas, const size_t *lens, size_t n)
 {
-    struct folio_snapshot_manifest *m = new_manifest(FOLIO_SNAPSHOT_KIND_INDEX, names,
-                                                     (uint32_t)n);
+    struct folio_snapshot_manifest *m = new_manifest(FOLIO_SNAPSHOT_KIND_INDEX, names, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits(datas[i], lens[i]));
@@ -661,24 +660,24 @@ test_hostile_entries(void **state)
     snprintf(abs_name, sizeof(abs_name), "%s/victim2", f.dir);
     const struct hent dotdot[] = {{.name = "../victim", BIG(&f)}};
     const struct hent absolute[] = {{.name = abs_name, BIG(&f)}};
-    const struct hent symlink[] = {{.name = "data.mdb", .type = AE_IFLNK, .symlink = "../victim",
-                                    .size = -1}};
+    const struct hent symlink[] = {
+        {.name = "data.mdb", .type = AE_IFLNK, .symlink = "../victim", .size = -1}};
     const struct hent hardlink[] = {{.name = "data.mdb", .hardlink = "../victim", .size = 0}};
     const struct hent chr[] = {{.name = "data.mdb", .type = AE_IFCHR, .size = -1}};
     const struct hent blk[] = {{.name = "data.mdb", .type = AE_IFBLK, .size = -1}};
     const struct hent fifo[] = {{.name = "data.mdb", .type = AE_IFIFO, .size = -1}};
     const struct hent dir[] = {{.name = "data.mdb", .type = AE_IFDIR, .size = -1}};
     const struct hent dup[] = {{.name = "data.mdb", BIG(&f)}, {.name = "data.mdb", BIG(&f)}};
-    const struct hent larger[] = {{.name = "data.mdb", BIG(&f)},
-                                  {.name = "small.txt", .data = "hello\nmore", .len = 10,
-                                   .size = -1}};
+    const struct hent larger[] = {
+        {.name = "data.mdb", BIG(&f)},
+        {.name = "small.txt", .data = "hello\nmore", .len = 10, .size = -1}};
     const struct hent missing[] = {{.name = "data.mdb", BIG(&f)}};
-    const struct hent extra[] = {{.name = "data.mdb", BIG(&f)}, {.name = "small.txt", SMALL},
-                                 {.name = "extra", SMALL}};
+    const struct hent extra[] = {
+        {.name = "data.mdb", BIG(&f)}, {.name = "small.txt", SMALL}, {.name = "extra", SMALL}};
     const struct hent order[] = {{.name = "small.txt", SMALL}, {.name = "data.mdb", BIG(&f)}};
-    const struct hent sub_link[] = {{.name = "data.mdb", BIG(&f)},
-                                    {.name = "small.txt", .type = AE_IFLNK, .symlink = "/etc",
-                                     .size = -1}};
+    const struct hent sub_link[] = {
+        {.name = "data.mdb", BIG(&f)},
+        {.name = "small.txt", .type = AE_IFLNK, .symlink = "/etc", .size = -1}};
     struct {
         const char *label;
         const struct hent *e;
@@ -725,18 +724,18 @@ test_hostile_heads(void **state)
     struct folio_snapshot_manifest *h = NULL;
 
     const struct hent no_manifest[] = {{.name = "data.mdb", BIG(&f)}};
-    const struct hent not_first[] = {{.name = "data.mdb", BIG(&f)},
-                                     {.name = "manifest.json", .data = json, .len = jl,
-                                      .size = -1}};
+    const struct hent not_first[] = {
+        {.name = "data.mdb", BIG(&f)},
+        {.name = "manifest.json", .data = json, .len = jl, .size = -1}};
     size_t huge_len = FOLIO_SNAPSHOT_MANIFEST_BYTES_MAX + 1;
     char *huge = malloc(huge_len);
     memset(huge, ' ', huge_len);
     memcpy(huge, json, jl); /* valid JSON followed by spaces: only its size is wrong */
-    const struct hent too_big[] = {{.name = "manifest.json", .data = huge, .len = huge_len,
-                                    .size = -1},
-                                   {.name = "data.mdb", BIG(&f)}};
-    const struct hent not_json[] = {{.name = "manifest.json", .data = "{\"format\":", .len = 10,
-                                     .size = -1}};
+    const struct hent too_big[] = {
+        {.name = "manifest.json", .data = huge, .len = huge_len, .size = -1},
+        {.name = "data.mdb", BIG(&f)}};
+    const struct hent not_json[] = {
+        {.name = "manifest.json", .data = "{\"format\":", .len = 10, .size = -1}};
     const struct hent manifest_dir[] = {{.name = "manifest.json", .type = AE_IFDIR, .size = -1}};
     struct {
         const struct hent *e;
@@ -886,7 +885,11 @@ test_damaged_archives(void **state)
         /* Cuts: inside the first header, the manifest, the big file, the last file. */
         /* Cuts: inside the first header, the manifest, the big file, the last file, and
          * (plain tar) inside or before the end-of-archive blocks, which tar readers forgive. */
-        size_t cuts[] = {1, 300, 700, len / 2, len * 3 / 4,
+        size_t cuts[] = {1,
+                         300,
+                         700,
+                         len / 2,
+                         len * 3 / 4,
                          c == FOLIO_SNAPSHOT_NONE ? big_off + BIG_BYTES : len - 40,
                          c == FOLIO_SNAPSHOT_NONE ? len - 1 : len - 1,
                          c == FOLIO_SNAPSHOT_NONE ? len - 512 : len - 2,
@@ -1250,7 +1253,10 @@ test_golden_archive(void **state)
     assert_string_equal((char *)g, "manifest.json");
     assert_int_equal(octal_field(g + 100, 8), 0600);
     assert_int_equal(g[156], '0');
-    assert_memory_equal(g + 257, "ustar\0" "00", 8);
+    assert_memory_equal(g + 257,
+                        "ustar\0"
+                        "00",
+                        8);
     assert_int_equal(octal_field(g + 136, 12), 1795357420ULL); /* createdAt, seconds */
     unsigned long sum = 0;
     for (int i = 0; i < 512; i++)
@@ -1286,8 +1292,8 @@ test_golden_archive(void **state)
     char hex[33], fhex[33];
     struct folio_snapshot_error err;
     struct folio_snapshot_manifest *m = NULL;
-    int rc = folio_snapshot_verify(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", NULL, &m,
-                                   hex, &err);
+    int rc = folio_snapshot_verify(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", NULL, &m, hex,
+                                   &err);
     if (rc != 0)
         fail_msg("golden: %s", err.message);
     file_hex(FOLIO_TEST_DATA_DIR "/golden-index.idx.snapshot", fhex);
@@ -1298,8 +1304,8 @@ test_golden_archive(void **state)
     char *src = tu_path(dir, "src"), *again = tu_path(dir, "movies.idx.snapshot");
     assert_int_equal(mkdir(src, 0700), 0);
     put_file(src, "data.mdb", golden_data, strlen(golden_data));
-    struct folio_snapshot_manifest *w = new_manifest(FOLIO_SNAPSHOT_KIND_INDEX,
-                                                     (const char *const[]){"data.mdb"}, 1);
+    struct folio_snapshot_manifest *w =
+        new_manifest(FOLIO_SNAPSHOT_KIND_INDEX, (const char *const[]){"data.mdb"}, 1);
     folio_free(w->settings_json);
     w->settings_json = folio_strdup("{\"searchableAttributes\":[\"title\",\"overview\"],"
                                     "\"filterableAttributes\":[\"year\"]}");

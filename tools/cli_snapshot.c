@@ -90,8 +90,7 @@ snap_exit(int err)
 }
 
 static int
-report(const struct snap_opts *o, const char *cmd, int rc,
-       const struct folio_snapshot_error *err)
+report(const struct snap_opts *o, const char *cmd, int rc, const struct folio_snapshot_error *err)
 {
     fprintf(stderr, "folio snapshot %s: %s: %s: %s\n", cmd, o->file, folio_err_name(rc),
             err->message);
@@ -207,8 +206,7 @@ inspect_json(const struct snap_opts *o, const struct folio_snapshot_manifest *m,
         else
             fputs("null", stdout);
         /* settings_json is the parser's own compact re-encoding: valid JSON. */
-        printf(",\"settings\":%s,\"documentCount\":%" PRIu64, m->settings_json,
-               m->document_count);
+        printf(",\"settings\":%s,\"documentCount\":%" PRIu64, m->settings_json, m->document_count);
     } else {
         fputs(",\"indexes\":[", stdout);
         for (uint32_t i = 0; i < m->index_count; i++) {
@@ -220,8 +218,7 @@ inspect_json(const struct snap_opts *o, const struct folio_snapshot_manifest *m,
         }
         fputc(']', stdout);
     }
-    printf(",\"fileCount\":%" PRIu32 ",\"dataBytes\":%" PRIu64 "}\n", m->file_count,
-           data_bytes(m));
+    printf(",\"fileCount\":%" PRIu32 ",\"dataBytes\":%" PRIu64 "}\n", m->file_count, data_bytes(m));
     for (uint32_t i = 0; i < m->file_count; i++) {
         char hex[33];
         hex128(m->files[i].xxh128, hex);
@@ -271,8 +268,8 @@ draw_bar(void *ctx, uint64_t done, uint64_t total)
     for (int i = 0; i < 40; i++)
         cells[i] = i < full ? '#' : '.';
     cells[40] = '\0';
-    fprintf(stderr, "\rverifying [%s] %3d.%d%%  %" PRIu64 "/%" PRIu64 " MiB", cells,
-            permille / 10, permille % 10, done >> 20, total >> 20);
+    fprintf(stderr, "\rverifying [%s] %3d.%d%%  %" PRIu64 "/%" PRIu64 " MiB", cells, permille / 10,
+            permille % 10, done >> 20, total >> 20);
     fflush(stderr);
     b->drawn = true;
 }
@@ -337,9 +334,8 @@ cli_snapshot_main(int argc, char **argv)
         fprintf(stderr, "folio snapshot: unknown command '%s'\n\n%s", cmd, snapshot_usage);
         return CLI_USAGE;
     }
-    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct snap_opts o = {0};
     int c;
     optind = 1;
