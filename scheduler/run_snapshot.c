@@ -221,8 +221,8 @@ why_set(struct why *w, int rc, const char *step, const char *detail)
 {
     w->rc = rc;
     w->step = step;
-    snprintf(w->detail, sizeof(w->detail), "%s", detail != NULL && detail[0] ? detail
-                                                                               : folio_err_message(rc));
+    snprintf(w->detail, sizeof(w->detail), "%s",
+             detail != NULL && detail[0] ? detail : folio_err_message(rc));
     return rc;
 }
 
@@ -296,8 +296,8 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     folio_free(top);
     if (rc != 0) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/`: %s", s->snapshot_dir,
-                 index_uid, folio_err_message(rc));
+        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/`: %s", s->snapshot_dir, index_uid,
+                 folio_err_message(rc));
         return why_set(w, rc, "writing the archive", msg);
     }
     struct folio_snapshot_write_opts wo;
@@ -336,8 +336,8 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
 
 /* The steps of a creation up to a written archive (*rel); the caller removes work. */
 static int
-create_steps(struct folio_sched *s, uint32_t batch_uid, const struct snap_task *t,
-             const char *uuid, const char *work, char **rel, struct why *w)
+create_steps(struct folio_sched *s, uint32_t batch_uid, const struct snap_task *t, const char *uuid,
+             const char *work, char **rel, struct why *w)
 {
     run_progress(s, batch_uid, "copying the index", 1, CREATION_STEPS);
     struct folio_index *idx = NULL;
@@ -553,20 +553,36 @@ import_code(int rc, const char **code, const char **type)
 {
     *type = "invalid_request";
     switch (rc) {
-    case FOLIO_E_SNAPSHOT_INVALID: *code = "snapshot_invalid"; break;
-    case FOLIO_E_SNAPSHOT_CHECKSUM: *code = "snapshot_checksum_mismatch"; break;
-    case FOLIO_E_SNAPSHOT_VERSION: *code = "snapshot_version_mismatch"; break;
-    case FOLIO_E_NOT_FOUND: *code = "snapshot_file_not_found"; break;
-    case FOLIO_E_EXISTS: *code = "index_already_exists"; break;
-    case FOLIO_E_NOSPC: *code = "no_space_left_on_device"; *type = "system"; break;
-    default: *code = "single_index_snapshot_import_failed"; *type = "internal"; break;
+    case FOLIO_E_SNAPSHOT_INVALID:
+        *code = "snapshot_invalid";
+        break;
+    case FOLIO_E_SNAPSHOT_CHECKSUM:
+        *code = "snapshot_checksum_mismatch";
+        break;
+    case FOLIO_E_SNAPSHOT_VERSION:
+        *code = "snapshot_version_mismatch";
+        break;
+    case FOLIO_E_NOT_FOUND:
+        *code = "snapshot_file_not_found";
+        break;
+    case FOLIO_E_EXISTS:
+        *code = "index_already_exists";
+        break;
+    case FOLIO_E_NOSPC:
+        *code = "no_space_left_on_device";
+        *type = "system";
+        break;
+    default:
+        *code = "single_index_snapshot_import_failed";
+        *type = "internal";
+        break;
     }
 }
 
 /* The import's success details and the outcome stored with its marker. */
 static void
-import_details(const struct snap_task *t, const struct folio_snapshot_manifest *m,
-               uint8_t **det, size_t *dlen)
+import_details(const struct snap_task *t, const struct folio_snapshot_manifest *m, uint8_t **det,
+               size_t *dlen)
 {
     struct folio_task_details d = {0};
     d.present = (1ull << FOLIO_DETAIL_SNAPSHOT_PATH) | (1ull << FOLIO_DETAIL_INDEX_UID) |
@@ -587,9 +603,9 @@ import_details(const struct snap_task *t, const struct folio_snapshot_manifest *
  * marker to {this task, this batch} with the success outcome.
  */
 static int
-import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *t,
-             const char *work, const struct folio_snapshot_manifest *m, const uint8_t *det,
-             size_t dlen, char *pk, size_t pk_len, struct import_why *w)
+import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *t, const char *work,
+             const struct folio_snapshot_manifest *m, const uint8_t *det, size_t dlen, char *pk,
+             size_t pk_len, struct import_why *w)
 {
     if (t->asserted_uid != NULL && strcmp(t->asserted_uid, m->index_uid) != 0)
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
@@ -607,16 +623,17 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
         folio_index_stats_free(stats);
         folio_index_free(idx);
         bool bad = rc == FOLIO_E_CORRUPT || rc == FOLIO_E_VERSION || rc == FOLIO_E_NOT_FOUND;
-        return iwhy(w, bad ? FOLIO_E_SNAPSHOT_INVALID : rc,
-                    "The index in snapshot `%s` %s: %s", t->snapshot_path,
-                    bad ? "is not a valid folio index" : "cannot be checked", ierr.message);
+        return iwhy(w, bad ? FOLIO_E_SNAPSHOT_INVALID : rc, "The index in snapshot `%s` %s: %s",
+                    t->snapshot_path, bad ? "is not a valid folio index" : "cannot be checked",
+                    ierr.message);
     }
     const char *mpk = m->primary_key != NULL ? m->primary_key : "";
     const char *ipk = stats->has_primary_key ? stats->primary_key : "";
     if (stats->document_count != m->document_count)
         rc = iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
-                  "The index in snapshot `%s` holds %" PRIu64 " documents; its manifest says %" PRIu64
-                  ".", t->snapshot_path, stats->document_count, m->document_count);
+                  "The index in snapshot `%s` holds %" PRIu64
+                  " documents; its manifest says %" PRIu64 ".",
+                  t->snapshot_path, stats->document_count, m->document_count);
     else if (stats->marker.task_uid != m->task_uid || stats->marker.batch_seq != m->seq)
         rc = iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
                   "The index in snapshot `%s` was last written by task %" PRIu64 " at seq %" PRIu64
@@ -624,9 +641,10 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
                   t->snapshot_path, stats->marker.task_uid, stats->marker.batch_seq, m->task_uid,
                   m->seq);
     else if (strcmp(mpk, ipk) != 0)
-        rc = iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
-                  "The index in snapshot `%s` has primary key `%.200s`; its manifest says `%.200s`.",
-                  t->snapshot_path, ipk, mpk);
+        rc =
+            iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
+                 "The index in snapshot `%s` has primary key `%.200s`; its manifest says `%.200s`.",
+                 t->snapshot_path, ipk, mpk);
     snprintf(pk, pk_len, "%s", ipk);
     folio_index_stats_free(stats);
     if (rc == 0) {
@@ -634,8 +652,8 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
         size_t oclen = 0;
         if (run_outcome_encode(false, det, dlen, NULL, 0, &oc, &oclen) != 0)
             FOLIO_PANIC("cannot encode the outcome of task %u", t->uid);
-        struct folio_index_marker mk = {.task_uid = t->uid, .batch_seq = batch_seq,
-                                        .outcome = oc, .outcome_len = oclen};
+        struct folio_index_marker mk = {
+            .task_uid = t->uid, .batch_seq = batch_seq, .outcome = oc, .outcome_len = oclen};
         rc = folio_index_mark(idx, &mk, &ierr);
         folio_free(oc);
         if (rc != 0)
@@ -683,8 +701,8 @@ import_move(struct folio_sched *s, const char *work, const char *uuid, struct im
     int rc = 0;
     if (folio_io_rename(work, dest) != 0 || folio_io_fsync_dir(s->indexes_dir) != 0 ||
         folio_io_fsync_dir(s->tmp_dir) != 0)
-        rc = iwhy(w, folio_err_from_errno(errno), "Moving the imported index into place failed: %s.",
-                  strerror(errno));
+        rc = iwhy(w, folio_err_from_errno(errno),
+                  "Moving the imported index into place failed: %s.", strerror(errno));
     folio_free(dest);
     return rc;
 }

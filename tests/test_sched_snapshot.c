@@ -51,14 +51,14 @@
 
 #define WAIT_MS 120000
 
-#define CHECKL(line, cond, ...)                                                                \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            print_error("%s:%d: check failed: %s\n    ", __FILE__, (line), #cond);           \
-            print_error(__VA_ARGS__);                                                          \
-            print_error("\n");                                                                 \
-            fail();                                                                            \
-        }                                                                                      \
+#define CHECKL(line, cond, ...)                                                                    \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            print_error("%s:%d: check failed: %s\n    ", __FILE__, (line), #cond);                 \
+            print_error(__VA_ARGS__);                                                              \
+            print_error("\n");                                                                     \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 #define CHECK(cond, ...) CHECKL(__LINE__, cond, __VA_ARGS__)
 
@@ -195,7 +195,7 @@ rq_import(const char *path, const char *asserted, const char *target)
 static char *
 make_docs(uint32_t first, uint32_t n, size_t body_bytes, uint64_t seed)
 {
-    static const char *const words[] = {"river", "stone", "garden", "lantern", "harbor",
+    static const char *const words[] = {"river",  "stone",  "garden", "lantern", "harbor",
                                         "meadow", "copper", "violet", "thunder", "orchard"};
     static const char *const genres[] = {"novel", "poetry", "essay"};
     size_t cap = (size_t)n * (body_bytes + 160) + 16;
@@ -288,8 +288,7 @@ wait_ok_at(struct folio_sched *s, uint32_t uid, int line)
 
 /* Waits for the task, checks it failed with code (and a message); returns its TaskView. */
 static json_t *
-wait_failed_at(struct folio_sched *s, uint32_t uid, const char *code, const char *type,
-               int line)
+wait_failed_at(struct folio_sched *s, uint32_t uid, const char *code, const char *type, int line)
 {
     int rc = folio_sched_wait_task(s, uid, WAIT_MS);
     CHECKL(line, rc == 0, "wait_task(%u): %s", uid, folio_err_name(rc));
@@ -618,8 +617,8 @@ test_create_import_roundtrip(void **state)
     CHECK(m->settings_json && strstr(m->settings_json, "\"filterableAttributes\":[\"genre\"]"),
           "settings %s", m->settings_json ? m->settings_json : "(null)");
     CHECK(strcmp(m->index_uid, "books") == 0, "index uid %s", m->index_uid);
-    CHECK(strcmp(m->source_instance_uid, folio_sched_instance_uid(f->s)) == 0,
-          "source instance %s", m->source_instance_uid);
+    CHECK(strcmp(m->source_instance_uid, folio_sched_instance_uid(f->s)) == 0, "source instance %s",
+          m->source_instance_uid);
     CHECK(strcmp(m->engine_version, FOLIO_TEST_VERSION) == 0, "engine %s", m->engine_version);
     CHECK(m->file_count == 1 && strcmp(m->files[0].name, "data.mdb") == 0, "files");
     int64_t now = (int64_t)time(NULL) * 1000000000;
@@ -634,8 +633,8 @@ test_create_import_roundtrip(void **state)
     json_t *det = json_object_get(task, "details");
     CHECK(json_integer_value(json_object_get(det, "importedDocuments")) == 300, "details %s",
           jdump(det));
-    CHECK(jstr(det, "newIndexUid") && strcmp(jstr(det, "newIndexUid"), "books2") == 0,
-          "details %s", jdump(det));
+    CHECK(jstr(det, "newIndexUid") && strcmp(jstr(det, "newIndexUid"), "books2") == 0, "details %s",
+          jdump(det));
     struct tinfo it;
     tinfo_get_at(f->s, imp, &it, __LINE__);
     json_decref(task);
@@ -729,8 +728,8 @@ test_empty_and_one(void **state)
         char target[32];
         snprintf(target, sizeof(target), "%s-copy", uids[i]);
         json_t *t = WAIT_OK(f->s, REG(f->s, rq_import(r1, NULL, target)));
-        CHECK(json_integer_value(json_object_get(json_object_get(t, "details"),
-                                                 "importedDocuments")) == i,
+        CHECK(json_integer_value(
+                  json_object_get(json_object_get(t, "details"), "importedDocuments")) == i,
               "%s", jdump(t));
         struct idump a, b;
         IDUMP(f->s, uids[i], &a);
@@ -913,8 +912,8 @@ test_lanes(void **state)
     CHECK(tb.started_at_ns < tc.finished_at_ns, "b waited for the snapshot of a");
     CHECK(tc.finished_at_ns < tb.finished_at_ns, "the snapshot of a waited for b's batch");
     /* the archive holds a without the later document */
-    struct folio_snapshot_manifest *m = MANIFEST(f, jstr(json_object_get(tc.json, "details"),
-                                                        "snapshotPath"));
+    struct folio_snapshot_manifest *m =
+        MANIFEST(f, jstr(json_object_get(tc.json, "details"), "snapshotPath"));
     CHECK(m->document_count == 3000, "%" PRIu64 " documents", m->document_count);
     CHECK(m->task_uid < c, "manifest task %" PRIu64, m->task_uid);
     folio_snapshot_manifest_free(m);
@@ -976,7 +975,8 @@ test_cancel_creation(void **state)
     json_decref(WAIT_OK(f->s, after));
     tinfo_get_at(f->s, c0, &tc, __LINE__);
     tinfo_get_at(f->s, after, &ta, __LINE__);
-    CHECK(ta.started_at_ns >= tc.finished_at_ns, "the index's task started before the snapshot ended");
+    CHECK(ta.started_at_ns >= tc.finished_at_ns,
+          "the index's task started before the snapshot ended");
     struct folio_snapshot_manifest *m =
         MANIFEST(f, jstr(json_object_get(tc.json, "details"), "snapshotPath"));
     CHECK(m->document_count == 6000, "%" PRIu64 " documents in the snapshot", m->document_count);
@@ -1012,8 +1012,8 @@ test_cancel_creation(void **state)
     json_decref(WAIT_OK(f->s, cancel));
     CHECK(folio_sched_wait_task(f->s, c, WAIT_MS) == 0, "wait");
     tinfo_get_at(f->s, c, &t, __LINE__);
-    CHECK(t.status == FOLIO_STATUS_CANCELED, "creation is %s: %s",
-          folio_task_status_name(t.status), jdump(t.json));
+    CHECK(t.status == FOLIO_STATUS_CANCELED, "creation is %s: %s", folio_task_status_name(t.status),
+          jdump(t.json));
     json_decref(t.json);
     CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "idle");
     bool temp;
@@ -1147,8 +1147,8 @@ crash_at(struct fx *f, const char *point, struct folio_sched_request req)
 {
     struct crash_args a = {f, point, req};
     int status = tu_run_child(crash_child, &a);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-          "child at crash point %s: status %#x", point, status);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child at crash point %s: status %#x",
+          point, status);
 }
 
 /* Crash points of a creation: the task is requeued, no partial file stays, then it succeeds. */
@@ -1285,8 +1285,8 @@ test_crash_import(void **state)
             CHECK(f->info.tasks_requeued == 1, "%s: %u requeued", points[i],
                   f->info.tasks_requeued);
         } else {
-            CHECK(mapping_get(f->s, target, NULL, NULL), "%s: %s is not in the mapping",
-                  points[i], target);
+            CHECK(mapping_get(f->s, target, NULL, NULL), "%s: %s is not in the mapping", points[i],
+                  target);
         }
         folio_sched_resume(f->s);
         CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "idle");
