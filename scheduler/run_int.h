@@ -155,4 +155,13 @@ int run_error_object(const char *code, const char *type, const char *message, ui
 /* Maps a folio error to Meilisearch's code, type and HTTP status. */
 void run_error_code(int folio_err, const char **code, const char **type, int *http_status);
 
+/* ---- run_instance.c ---- */
+
+/* Processes a snapshotCreation batch (its tasks ascending) and records its outcome. */
+void run_instance_snapshot(struct folio_sched *s, uint32_t batch_uid, const uint32_t *tasks,
+                           uint32_t count);
+/* First start of an imported instance: finishes the snapshot's own tasks (once). */
+int run_instance_finish_imported(struct folio_sched *s, struct folio_sched_open_info *info,
+                                 struct folio_sched_diag *diag);
+
 #endif

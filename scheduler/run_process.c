@@ -1206,6 +1206,8 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
         do_task_deletions(&b, rb->tasks, rb->count);
         break;
     case FOLIO_KIND_SNAPSHOT_CREATION:
+        run_instance_snapshot(s, b.uid, rb->tasks, rb->count);
+        break;
     case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION:
     case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT:
         process_not_available(&b, rb);
