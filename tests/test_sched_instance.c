@@ -18,7 +18,11 @@
  *    --ignore-snapshot-if-db-exists; an empty directory as db path; a corrupt
  *    and a truncated archive: nothing is created (no db path, no .import-tmp);
  *  - a crash in the middle of creation leaves no archive, and the next start
- *    runs the snapshot again.
+ *    runs the snapshot again;
+ *  - registrations from four threads while the snapshot is made: the
+ *    archive is consistent (journal cut at a frame the checkpoint matches,
+ *    content files of every enqueued task) and the restored instance runs
+ *    every task it holds.
  *
  * FOLIO_TEST_KEEP=1 keeps the temporary directories.
  */
@@ -26,6 +30,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -665,6 +671,102 @@ test_crash_leaves_no_archive(void **state)
     folio_free((char *)a.snap);
 }
 
+/* ---- registrations while the snapshot is made ------------------------------------------ */
+
+struct producer {
+    struct folio_sched *s;
+    int id;
+    atomic_bool *stop;
+    uint32_t registered;
+};
+
+static void *
+producer_main(void *p)
+{
+    struct producer *pr = p;
+    for (int i = 0; !atomic_load(pr->stop) && i < 400; i++) {
+        char *docs = docs_json(pr->id * 100000 + i * 10, 2, "concurrent");
+        struct folio_sched_request r = rq_docs("books", docs);
+        struct folio_sched_registered out;
+        struct folio_sched_error err;
+        if (folio_sched_register(pr->s, &r, &out, &err) == 0)
+            pr->registered++;
+        folio_free(docs);
+    }
+    return NULL;
+}
+
+/*
+ * Four threads register document tasks (content files, grouped frames) while
+ * the snapshot is made: the archive's journal ends at a frame boundary the
+ * checkpoint matches, every enqueued task in it has its content file, and
+ * the restored instance runs them all.
+ */
+static void
+test_snapshot_under_registrations(void **state)
+{
+    (void)state;
+    fx_root("instconc");
+    char *db = tu_path(ROOT, "db"), *snap = tu_path(ROOT, "snapshots");
+    struct folio_sched *s = open_at(db, snap, false, NULL);
+    wait_task(s, reg(s, rq_create("books", "id")));
+    folio_sched_pause(s);
+    atomic_bool stop = false;
+    struct producer pr[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        pr[i] = (struct producer){s, i + 1, &stop, 0};
+        CHECK(pthread_create(&th[i], NULL, producer_main, &pr[i]) == 0, "thread");
+    }
+    usleep(20000);
+    uint32_t snap_uid = reg(s, rq(FOLIO_KIND_SNAPSHOT_CREATION, NULL));
+    folio_sched_resume(s);
+    wait_task(s, snap_uid);
+    atomic_store(&stop, true);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    CHECK(status_of(s, snap_uid) == FOLIO_STATUS_SUCCEEDED, "snapshot task");
+    CHECK(folio_sched_wait_idle(s, WAIT_MS) == 0, "idle");
+    folio_sched_close(s);
+
+    char *archive = NULL;
+    CHECK(count_files(snap, ".snapshot", &archive) == 1, "archive");
+    char *db2 = tu_path(ROOT, "restored");
+    struct folio_sched_import_info ii;
+    struct folio_sched_diag d;
+    int rc = folio_sched_import_instance(archive, db2, 0, &ii, &d);
+    CHECK(rc == 0, "import: %s (%s)", folio_err_name(rc), d.reason);
+    struct folio_sched_open_info info;
+    struct folio_sched *r = open_at(db2, NULL, false, &info);
+    CHECK(info.tasks_finished == 1, "finished %u", info.tasks_finished);
+    CHECK(folio_sched_wait_idle(r, WAIT_MS) == 0, "restored idle");
+    /* Every document task of the restored instance ran: 2 documents each. */
+    struct folio_sched_query q = {0};
+    q.kinds = 1u << FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
+    uint32_t *uids = NULL;
+    size_t count = 0;
+    const struct folio_sched_state *st = folio_sched_read_lock(r);
+    CHECK(folio_sched_match_tasks(st, &q, &uids, &count) == 0, "match");
+    size_t ok = 0;
+    for (size_t i = 0; i < count; i++) {
+        struct folio_task_view v;
+        if (folio_sched_task_get(st, uids[i], &v) == 0 && v.status == FOLIO_STATUS_SUCCEEDED)
+            ok++;
+    }
+    folio_sched_read_unlock(r);
+    folio_free(uids);
+    CHECK(ok == count, "%zu of %zu document tasks succeeded", ok, count);
+    CHECK(doc_count(r, "books") == 2 * count, "%" PRIu64 " documents for %zu tasks",
+          doc_count(r, "books"), count);
+    print_message("%zu document tasks in the snapshot (registered %u during it)\n", count,
+                  pr[0].registered + pr[1].registered + pr[2].registered + pr[3].registered);
+    folio_sched_close(r);
+    folio_free(archive);
+    folio_free(db2);
+    folio_free(db);
+    folio_free(snap);
+}
+
 int
 main(void)
 {
@@ -672,6 +774,7 @@ main(void)
         cmocka_unit_test_teardown(test_round_trip, teardown),
         cmocka_unit_test_teardown(test_import_rules, teardown),
         cmocka_unit_test_teardown(test_crash_leaves_no_archive, teardown),
+        cmocka_unit_test_teardown(test_snapshot_under_registrations, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
