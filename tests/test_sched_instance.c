@@ -101,6 +101,11 @@ open_at(const char *db, const char *snap, bool paused, struct folio_sched_open_i
     o.paused = paused;
     o.inline_payload_max = 64; /* bigger payloads go to content files */
     o.snapshot_threads = 1;
+    /* small segments: archives hold sealed segments and a cut one */
+    struct folio_journal_opts jo;
+    folio_journal_opts_default(&jo);
+    jo.segment_bytes = 64u << 10;
+    o.journal = &jo;
     struct folio_sched *s = NULL;
     struct folio_sched_diag d = {0};
     struct folio_sched_open_info local;
@@ -344,6 +349,14 @@ make_source(struct source *src)
     char *d3 = docs_json(100, 10, "film");
     uint32_t last = reg(s, rq_docs("films", d3));
     folio_free(d3);
+    /* History enough to fill the first 64 KiB segment: the archive holds a sealed one. */
+    struct folio_str none_id = folio_str_c("no-such-document");
+    for (int i = 0; i < 120; i++) {
+        struct folio_sched_request del = rq(FOLIO_KIND_DOCUMENT_DELETION, "films");
+        del.ids = &none_id;
+        del.id_count = 1;
+        wait_task(s, reg(s, del));
+    }
     src->failed_task = reg(s, rq_create("books", "id")); /* index_already_exists */
     wait_task(s, last);
     wait_task(s, src->failed_task);
@@ -492,6 +505,8 @@ test_round_trip(void **state)
     struct folio_journal_diag jd;
     rc = folio_journal_verify(jdir, &vi, &jd);
     CHECK(rc == 0, "verify: %s (%s)", folio_err_name(rc), jd.reason);
+    CHECK(vi.sealed_segments >= 1 && vi.first_seq == 1, "%" PRIu64 " sealed segments, first seq %" PRIu64,
+          vi.sealed_segments, vi.first_seq);
     struct folio_sched_state *full = NULL, *part = NULL;
     struct folio_sched_replay_info ri;
     rc = folio_sched_state_replay(jdir, nock, &full, &ri, &d);
