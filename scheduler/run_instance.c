@@ -166,8 +166,9 @@ snap_tasks_format(const struct snap_tasks *t)
 {
     size_t cap = 128 + (size_t)t->count * 24;
     char *text = folio_malloc(cap);
-    int n = snprintf(text, cap, "%s\nseq %" PRIu64 "\nbatch %" PRIu32 "\nfinished_at_ns %" PRId64 "\n",
-                     TASKS_MAGIC, t->seq, t->batch_uid, t->finished_at_ns);
+    int n =
+        snprintf(text, cap, "%s\nseq %" PRIu64 "\nbatch %" PRIu32 "\nfinished_at_ns %" PRId64 "\n",
+                 TASKS_MAGIC, t->seq, t->batch_uid, t->finished_at_ns);
     for (uint32_t i = 0; i < t->count; i++)
         n += snprintf(text + n, cap - (size_t)n, "task %" PRIu32 "\n", t->tasks[i]);
     return text;
@@ -211,7 +212,7 @@ snap_tasks_parse(char *text, struct snap_tasks *t)
 
 struct stage {
     struct folio_sched *s;
-    char *dir;                       /* tmp/instance-<batch uid> */
+    char *dir; /* tmp/instance-<batch uid> */
     uint32_t batch_uid;
     const uint32_t *tasks;
     uint32_t count;
@@ -220,9 +221,9 @@ struct stage {
     uint32_t index_count;
     char **content;
     size_t content_count;
-    char **files;                    /* archive entries, in order */
+    char **files; /* archive entries, in order */
     size_t file_count, file_cap;
-    char msg[400];                   /* what failed, for the task's error */
+    char msg[400]; /* what failed, for the task's error */
 };
 
 __attribute__((format(printf, 2, 3))) static void
@@ -375,8 +376,8 @@ stage_state(struct stage *g)
         bool at_end = folio_sched_state_last_seq(s->state) == g->pos.last_seq;
         if (at_end) {
             struct folio_sched_diag d;
-            rc = folio_sched_checkpoint_write(ckdir, s->journal_dir, s->state, name,
-                                              sizeof(name), &d);
+            rc = folio_sched_checkpoint_write(ckdir, s->journal_dir, s->state, name, sizeof(name),
+                                              &d);
             if (rc != 0)
                 stage_msg(g, "cannot write the checkpoint: %s", d.reason);
             else
@@ -795,8 +796,8 @@ check_indexes(const char *dir, const struct folio_sched_state *st,
     size_t n = 0;
     int rc = folio_sched_index_list(st, &views, &n);
     if (rc == 0 && n != m->index_count) {
-        import_diag(diag, "the manifest lists %u indexes, the scheduler state %zu",
-                    m->index_count, n);
+        import_diag(diag, "the manifest lists %u indexes, the scheduler state %zu", m->index_count,
+                    n);
         rc = FOLIO_E_CORRUPT;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -810,8 +811,8 @@ check_indexes(const char *dir, const struct folio_sched_state *st,
         snprintf(rel, sizeof(rel), "indexes/%.*s/data.mdb", (int)views[i].uuid.len,
                  views[i].uuid.ptr);
         if (!listed || !exists_in(dir, rel)) {
-            import_diag(diag, "index `%.*s` (%.*s) is %s", (int)views[i].uid.len,
-                        views[i].uid.ptr, (int)views[i].uuid.len, views[i].uuid.ptr,
+            import_diag(diag, "index `%.*s` (%.*s) is %s", (int)views[i].uid.len, views[i].uid.ptr,
+                        (int)views[i].uuid.len, views[i].uuid.ptr,
                         listed ? "missing from the archive" : "not in the manifest");
             rc = FOLIO_E_CORRUPT;
         }
@@ -861,9 +862,10 @@ check_tasks(const char *dir, const struct folio_sched_state *st, struct folio_sc
     }
     for (uint32_t i = 0; i < t.count && rc == 0; i++) {
         struct folio_task_view v;
-        if (folio_sched_task_get(st, t.tasks[i], &v) != 0 ||
-            v.status != FOLIO_STATUS_PROCESSING || v.batch_uid != t.batch_uid) {
-            import_diag(diag, "snapshot task %u is not processing in batch %u at the snapshot's seq",
+        if (folio_sched_task_get(st, t.tasks[i], &v) != 0 || v.status != FOLIO_STATUS_PROCESSING ||
+            v.batch_uid != t.batch_uid) {
+            import_diag(diag,
+                        "snapshot task %u is not processing in batch %u at the snapshot's seq",
                         t.tasks[i], t.batch_uid);
             rc = FOLIO_E_CORRUPT;
         }
@@ -887,10 +889,13 @@ check_extracted(const char *dir, const struct folio_snapshot_manifest *m,
     struct folio_journal_diag jd = {0};
     int rc = folio_journal_verify(jdir, &vi, &jd);
     if (rc != 0)
-        import_diag(diag, "the archive's journal does not verify: %s (segment %s, offset %" PRIu64
-                    ", seq %" PRIu64 ")", jd.reason, jd.segment, jd.offset, jd.seq);
+        import_diag(diag,
+                    "the archive's journal does not verify: %s (segment %s, offset %" PRIu64
+                    ", seq %" PRIu64 ")",
+                    jd.reason, jd.segment, jd.offset, jd.seq);
     else if (vi.last_seq != m->seq) {
-        import_diag(diag, "the archive's journal ends at seq %" PRIu64 ", its manifest says %" PRIu64,
+        import_diag(diag,
+                    "the archive's journal ends at seq %" PRIu64 ", its manifest says %" PRIu64,
                     vi.last_seq, m->seq);
         rc = FOLIO_E_CORRUPT;
     }
@@ -899,7 +904,8 @@ check_extracted(const char *dir, const struct folio_snapshot_manifest *m,
     if (rc == 0)
         rc = folio_sched_state_replay(jdir, cdir, &st, &ri, diag);
     if (rc == 0 && (ri.checkpoint_seq != m->seq || ri.last_seq != m->seq)) {
-        import_diag(diag, "the archive's checkpoint covers seq %" PRIu64 ", its manifest says %" PRIu64,
+        import_diag(diag,
+                    "the archive's checkpoint covers seq %" PRIu64 ", its manifest says %" PRIu64,
                     ri.checkpoint_seq, m->seq);
         rc = FOLIO_E_CORRUPT;
     }
@@ -959,8 +965,7 @@ folio_sched_import_instance(const char *archive_path, const char *db_path, unsig
             info->outcome = FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS;
             return 0;
         }
-        import_diag(diag, "database already exists at %s, try to delete it or rename it",
-                    db_path);
+        import_diag(diag, "database already exists at %s, try to delete it or rename it", db_path);
         return FOLIO_E_EXISTS;
     }
     struct stat st;

@@ -54,14 +54,14 @@
 
 #define WAIT_MS 60000
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            print_error("%s:%d: check failed: %s\n    ", __FILE__, __LINE__, #cond);          \
-            print_error(__VA_ARGS__);                                                          \
-            print_error("\n");                                                                 \
-            fail();                                                                            \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            print_error("%s:%d: check failed: %s\n    ", __FILE__, __LINE__, #cond);               \
+            print_error(__VA_ARGS__);                                                              \
+            print_error("\n");                                                                     \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* ---- fixture -------------------------------------------------------------------- */
@@ -172,8 +172,8 @@ docs_json(int base, int n, const char *word)
     size_t at = (size_t)snprintf(p, cap, "[");
     for (int i = 0; i < n; i++)
         at += (size_t)snprintf(p + at, cap - at,
-                               "%s{\"id\":%d,\"title\":\"%s %d\",\"pad\":\"%0100d\"}",
-                               i ? "," : "", base + i, word, i, i);
+                               "%s{\"id\":%d,\"title\":\"%s %d\",\"pad\":\"%0100d\"}", i ? "," : "",
+                               base + i, word, i, i);
     snprintf(p + at, cap - at, "]");
     return p;
 }
@@ -314,9 +314,9 @@ path_exists(const char *p)
 struct source {
     char *db, *snap, *archive;
     uint32_t snapshot_task;
-    uint32_t enqueued[3];            /* tasks left enqueued at the snapshot */
+    uint32_t enqueued[3]; /* tasks left enqueued at the snapshot */
     uint32_t failed_task;
-    char **views;                    /* task views just before the snapshot ran */
+    char **views; /* task views just before the snapshot ran */
     uint32_t view_count;
     char *books_settings;
     char instance_uid[64];
@@ -432,7 +432,8 @@ test_round_trip(void **state)
     CHECK(rc == 0, "import: %s (%s)", folio_err_name(rc), d.reason);
     CHECK(ii.outcome == FOLIO_SCHED_IMPORTED && ii.index_count == 2 && ii.seq > 0,
           "outcome %d, %u indexes, seq %" PRIu64, ii.outcome, ii.index_count, ii.seq);
-    CHECK(strcmp(ii.source_instance_uid, src.instance_uid) == 0, "source %s", ii.source_instance_uid);
+    CHECK(strcmp(ii.source_instance_uid, src.instance_uid) == 0, "source %s",
+          ii.source_instance_uid);
     char *tmp = folio_malloc(strlen(db2) + 16);
     sprintf(tmp, "%s.import-tmp", db2);
     CHECK(!path_exists(tmp), "%s left behind", tmp);
@@ -452,16 +453,17 @@ test_round_trip(void **state)
     for (uint32_t uid = 0; uid < n; uid++) {
         if (uid == src.snapshot_task)
             continue;
-        CHECK(views[uid] != NULL && src.views[uid] != NULL && strcmp(views[uid], src.views[uid]) == 0,
-              "task %u differs:\n    restored %s\n    source   %s", uid, views[uid], src.views[uid]);
+        CHECK(
+            views[uid] != NULL && src.views[uid] != NULL && strcmp(views[uid], src.views[uid]) == 0,
+            "task %u differs:\n    restored %s\n    source   %s", uid, views[uid], src.views[uid]);
     }
     views_free(views, n);
     CHECK(status_of(r, src.snapshot_task) == FOLIO_STATUS_SUCCEEDED, "snapshot task finished");
     CHECK(status_of(r, src.failed_task) == FOLIO_STATUS_FAILED, "failed task stays failed");
 
     /* Indexes and documents as at the snapshot. */
-    CHECK(doc_count(r, "books") == 30 && doc_count(r, "films") == 10, "books %" PRIu64 " films %" PRIu64,
-          doc_count(r, "books"), doc_count(r, "films"));
+    CHECK(doc_count(r, "books") == 30 && doc_count(r, "films") == 10,
+          "books %" PRIu64 " films %" PRIu64, doc_count(r, "books"), doc_count(r, "films"));
     char *t = doc_title(r, "books", "1");
     CHECK(t != NULL && strcmp(t, "rebound 1") == 0, "books/1 title %s", t ? t : "(none)");
     folio_free(t);
@@ -485,7 +487,8 @@ test_round_trip(void **state)
     CHECK(count_files(snap2, NULL, NULL) == 0, "the restored instance wrote a snapshot");
     const struct folio_sched_state *st = folio_sched_read_lock(r);
     struct folio_task_view v;
-    CHECK(folio_sched_task_get(st, src.snapshot_task, &v) == 0 && v.status == FOLIO_STATUS_SUCCEEDED,
+    CHECK(folio_sched_task_get(st, src.snapshot_task, &v) == 0 &&
+              v.status == FOLIO_STATUS_SUCCEEDED,
           "snapshot task");
     uint32_t snap_batch = v.batch_uid;
     /* every batch after the snapshot's holds only the enqueued tasks */
@@ -505,8 +508,8 @@ test_round_trip(void **state)
     struct folio_journal_diag jd;
     rc = folio_journal_verify(jdir, &vi, &jd);
     CHECK(rc == 0, "verify: %s (%s)", folio_err_name(rc), jd.reason);
-    CHECK(vi.sealed_segments >= 1 && vi.first_seq == 1, "%" PRIu64 " sealed segments, first seq %" PRIu64,
-          vi.sealed_segments, vi.first_seq);
+    CHECK(vi.sealed_segments >= 1 && vi.first_seq == 1,
+          "%" PRIu64 " sealed segments, first seq %" PRIu64, vi.sealed_segments, vi.first_seq);
     struct folio_sched_state *full = NULL, *part = NULL;
     struct folio_sched_replay_info ri;
     rc = folio_sched_state_replay(jdir, nock, &full, &ri, &d);
@@ -543,7 +546,8 @@ expect_import_error(const char *archive, const char *db, unsigned flags, int wan
     struct folio_sched_import_info ii;
     struct folio_sched_diag d;
     int rc = folio_sched_import_instance(archive, db, flags, &ii, &d);
-    CHECK(rc == want_a || rc == want_b, "import %s: %s (%s)", archive, folio_err_name(rc), d.reason);
+    CHECK(rc == want_a || rc == want_b, "import %s: %s (%s)", archive, folio_err_name(rc),
+          d.reason);
     CHECK(d.reason[0] != '\0', "no reason given");
     CHECK(!path_exists(db), "%s created by a failed import", db);
     char tmp[4096];
@@ -567,7 +571,8 @@ test_import_rules(void **state)
     char *missing = tu_path(ROOT, "no-such.snapshot");
     char *db = tu_path(ROOT, "db-a");
     expect_import_error(missing, db, 0, FOLIO_E_NOT_FOUND, FOLIO_E_NOT_FOUND);
-    CHECK(folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_MISSING, &ii, &d) == 0 &&
+    CHECK(folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_MISSING, &ii, &d) ==
+                  0 &&
               ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_MISSING,
           "ignore missing: %s", d.reason);
     CHECK(!path_exists(db), "skipping a missing snapshot made the db path");
@@ -579,7 +584,8 @@ test_import_rules(void **state)
     int rc = folio_sched_import_instance(src.archive, db, 0, &ii, &d);
     CHECK(rc == FOLIO_E_EXISTS, "db exists: %s", folio_err_name(rc));
     CHECK(strstr(d.reason, "already exists") != NULL, "reason: %s", d.reason);
-    rc = folio_sched_import_instance(src.archive, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, &ii, &d);
+    rc = folio_sched_import_instance(src.archive, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, &ii,
+                                     &d);
     CHECK(rc == 0 && ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS, "ignore: %s", d.reason);
     rc = folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, &ii, &d);
     CHECK(rc == 0 && ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS, "ignore: %s", d.reason);

@@ -269,8 +269,8 @@ schedule_main(void *arg)
         if (folio_sched_register(ss->sched, &req, &reg, &err) == 0)
             folio_log(FOLIO_LOG_INFO, "scheduled snapshot", "task_uid=%u", reg.task_uid);
         else
-            folio_log(FOLIO_LOG_ERROR, "scheduled snapshot not registered", "code=%s message=\"%s\"",
-                      err.code, err.message);
+            folio_log(FOLIO_LOG_ERROR, "scheduled snapshot not registered",
+                      "code=%s message=\"%s\"", err.code, err.message);
         pthread_mutex_lock(&ss->mu);
     }
     pthread_mutex_unlock(&ss->mu);
@@ -354,8 +354,8 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
                     (ignore_exists ? FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS : 0u);
     char *end = NULL;
     errno = 0;
-    unsigned long long every = o->schedule_snapshot != NULL ? strtoull(o->schedule_snapshot, &end, 10)
-                                                            : 0;
+    unsigned long long every =
+        o->schedule_snapshot != NULL ? strtoull(o->schedule_snapshot, &end, 10) : 0;
     if (o->schedule_snapshot != NULL &&
         (end == o->schedule_snapshot || *end != '\0' || errno != 0 ||
          o->schedule_snapshot[0] == '-' || every > 10ull * 365 * 86400)) {
