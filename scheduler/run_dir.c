@@ -430,7 +430,7 @@ run_recover_processing(struct folio_sched *s, struct folio_sched_open_info *info
                        struct folio_sched_diag *diag)
 {
     /* An imported instance's snapshot tasks are done, not interrupted (run_instance.c). */
-    int rc = run_instance_finish_imported(s, info, diag);
+    int rc = run_instance_start(s, info, diag);
     if (rc != 0)
         return rc;
     struct folio_sched_query q = {0};

@@ -688,9 +688,9 @@ run_instance_snapshot(struct folio_sched *s, uint32_t batch_uid, const uint32_t 
 
 /* ---- the first start of an imported instance ----------------------------------- */
 
-int
-run_instance_finish_imported(struct folio_sched *s, struct folio_sched_open_info *info,
-                             struct folio_sched_diag *diag)
+static int
+finish_imported(struct folio_sched *s, struct folio_sched_open_info *info,
+                struct folio_sched_diag *diag)
 {
     char *path = run_path(s->db_path, TASKS_FILE);
     char *text = read_text(path, 64u << 20);
@@ -742,6 +742,67 @@ run_instance_finish_imported(struct folio_sched *s, struct folio_sched_open_info
     folio_free(t.tasks);
     folio_free(text);
     folio_free(path);
+    return rc;
+}
+
+/* Archives a crash left half-written at the top of the snapshot directory. */
+static int
+remove_temp_archives(struct folio_sched *s, struct folio_sched_open_info *info,
+                     struct folio_sched_diag *diag)
+{
+    DIR *d = s->snapshot_dir != NULL ? opendir(s->snapshot_dir) : NULL;
+    if (d == NULL)
+        return 0; /* none configured, or not made yet */
+    struct folio_str paths[64];
+    char *owned[64];
+    uint32_t n = 0;
+    uint64_t bytes = 0;
+    int rc = 0;
+    for (struct dirent *de; rc == 0 && n < 64 && (de = readdir(d)) != NULL;) {
+        if (!folio_snapshot_is_temp_name(de->d_name))
+            continue;
+        char *path = run_path(s->snapshot_dir, de->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            folio_free(path);
+            continue;
+        }
+        if (folio_io_unlink(path) != 0) {
+            rc = folio_err_from_errno(errno);
+            snprintf(diag->reason, sizeof(diag->reason), "cannot remove %s: %s", path,
+                     strerror(errno));
+            folio_free(path);
+            break;
+        }
+        bytes += (uint64_t)st.st_size;
+        owned[n] = path;
+        paths[n] = folio_str_c(path);
+        n++;
+    }
+    closedir(d);
+    if (rc == 0 && n > 0 && folio_io_fsync_dir(s->snapshot_dir) != 0)
+        rc = folio_err_from_errno(errno);
+    if (rc == 0 && n > 0) {
+        struct folio_event ev = {.type = FOLIO_EV_FILES_REMOVED};
+        ev.u.files_removed.reason =
+            folio_str_c("temporary file of a snapshot archive whose writing was interrupted");
+        ev.u.files_removed.paths = (struct folio_str_array){paths, n};
+        ev.u.files_removed.bytes = bytes;
+        rc = run_append_wait(s, &ev, 1, NULL);
+        info->files_removed += n;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        folio_free(owned[i]);
+    return rc;
+}
+
+int
+run_instance_start(struct folio_sched *s, struct folio_sched_open_info *info,
+                   struct folio_sched_diag *diag)
+{
+    int rc = finish_imported(s, info, diag);
+    if (rc == 0)
+        rc = remove_temp_archives(s, info, diag);
     return rc;
 }
 

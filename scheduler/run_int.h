@@ -160,8 +160,11 @@ void run_error_code(int folio_err, const char **code, const char **type, int *ht
 /* Processes a snapshotCreation batch (its tasks ascending) and records its outcome. */
 void run_instance_snapshot(struct folio_sched *s, uint32_t batch_uid, const uint32_t *tasks,
                            uint32_t count);
-/* First start of an imported instance: finishes the snapshot's own tasks (once). */
-int run_instance_finish_imported(struct folio_sched *s, struct folio_sched_open_info *info,
-                                 struct folio_sched_diag *diag);
+/*
+ * At start-up: an imported instance's first start finishes the snapshot's own
+ * tasks (once); archives a crash left half-written in the snapshot dir go.
+ */
+int run_instance_start(struct folio_sched *s, struct folio_sched_open_info *info,
+                       struct folio_sched_diag *diag);
 
 #endif

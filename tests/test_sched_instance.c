@@ -17,8 +17,9 @@
  *    --ignore-missing-snapshot; a db path that holds data, with and without
  *    --ignore-snapshot-if-db-exists; an empty directory as db path; a corrupt
  *    and a truncated archive: nothing is created (no db path, no .import-tmp);
- *  - a crash in the middle of creation leaves no archive, and the next start
- *    runs the snapshot again;
+ *  - a crash in the middle of creation (at the staged copy, or just before
+ *    the archive's rename) leaves no archive; the next start removes the
+ *    temporary archive and the staging directory and runs the snapshot again;
  *  - registrations from four threads while the snapshot is made: the
  *    archive is consistent (journal cut at a frame the checkpoint matches,
  *    content files of every enqueued task) and the restored instance runs
@@ -635,6 +636,7 @@ test_import_rules(void **state)
 
 struct crash_arg {
     const char *db, *snap;
+    bool at_rename;                  /* die before the archive's rename, else at the crash point */
 };
 
 static void
@@ -647,23 +649,29 @@ crash_child(void *p)
     uint32_t last = reg(s, rq_docs("books", docs));
     folio_free(docs);
     wait_task(s, last);
-    folio_crash_point_set("instance-snapshot-staged");
+    if (a->at_rename) {
+        /* renames from here: the staged checkpoint's, then the archive's */
+        struct folio_io_fault f = {FOLIO_IO_RENAME, FOLIO_IO_ACT_BEFORE, 2, 0, 0, 0};
+        folio_io_fault_set(&f);
+    } else {
+        folio_crash_point_set("instance-snapshot-staged");
+    }
     uint32_t snap = reg(s, rq(FOLIO_KIND_SNAPSHOT_CREATION, NULL));
     folio_sched_wait_task(s, snap, WAIT_MS);
     _exit(3); /* the crash point did not fire */
 }
 
 static void
-test_crash_leaves_no_archive(void **state)
+crash_and_rerun(bool at_rename)
 {
-    (void)state;
-    fx_root("instcrash");
-    struct crash_arg a = {tu_path(ROOT, "db"), tu_path(ROOT, "snapshots")};
+    struct crash_arg a = {tu_path(ROOT, "db"), tu_path(ROOT, "snapshots"), at_rename};
     int ws = tu_run_child(crash_child, &a);
     CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "child status %#x (not killed at the point)",
           ws);
-    CHECK(count_files(a.snap, NULL, NULL) == 0, "the crash left %d file(s) in the snapshot dir",
-          count_files(a.snap, NULL, NULL));
+    CHECK(count_files(a.snap, ".snapshot", NULL) == 0, "the crash left an archive");
+    /* before the rename: the archive's temporary file, complete but never renamed */
+    CHECK(count_files(a.snap, NULL, NULL) == (at_rename ? 1 : 0),
+          "the crash left %d file(s) in the snapshot dir", count_files(a.snap, NULL, NULL));
     char *tmp = tu_path(a.db, "tmp");
     CHECK(count_files(tmp, NULL, NULL) == 1, "the staging directory is in tmp/");
 
@@ -671,6 +679,8 @@ test_crash_leaves_no_archive(void **state)
     struct folio_sched *s = open_at(a.db, a.snap, false, &info);
     CHECK(info.tasks_requeued == 1, "snapshot task requeued: %u", info.tasks_requeued);
     CHECK(count_files(tmp, NULL, NULL) == 0, "tmp/ emptied at start");
+    CHECK(info.files_removed == (at_rename ? 2u : 1u), "files removed at start: %u",
+          info.files_removed);
     CHECK(folio_sched_wait_idle(s, WAIT_MS) == 0, "idle");
     CHECK(status_of(s, 2) == FOLIO_STATUS_SUCCEEDED, "snapshot task %d", status_of(s, 2));
     folio_sched_close(s);
@@ -690,6 +700,23 @@ test_crash_leaves_no_archive(void **state)
     folio_free(tmp);
     folio_free((char *)a.db);
     folio_free((char *)a.snap);
+}
+
+static void
+test_crash_leaves_no_archive(void **state)
+{
+    (void)state;
+    fx_root("instcrash");
+    crash_and_rerun(false);
+}
+
+/* Killed just before the archive's rename: the next start removes the temporary file. */
+static void
+test_crash_before_archive_rename(void **state)
+{
+    (void)state;
+    fx_root("instrename");
+    crash_and_rerun(true);
 }
 
 /* ---- registrations while the snapshot is made ------------------------------------------ */
@@ -795,6 +822,7 @@ main(void)
         cmocka_unit_test_teardown(test_round_trip, teardown),
         cmocka_unit_test_teardown(test_import_rules, teardown),
         cmocka_unit_test_teardown(test_crash_leaves_no_archive, teardown),
+        cmocka_unit_test_teardown(test_crash_before_archive_rename, teardown),
         cmocka_unit_test_teardown(test_snapshot_under_registrations, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
