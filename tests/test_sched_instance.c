@@ -102,6 +102,9 @@ open_at(const char *db, const char *snap, bool paused, struct folio_sched_open_i
     o.paused = paused;
     o.inline_payload_max = 64; /* bigger payloads go to content files */
     o.snapshot_threads = 1;
+    /* A batch's outcome events are appended atomically (up to 2000 per append): with
+       64 KiB segments (16 KiB frames) a batch must stay small enough to fit one frame. */
+    o.batch_tasks_max = 32;
     /* small segments: archives hold sealed segments and a cut one */
     struct folio_journal_opts jo;
     folio_journal_opts_default(&jo);
