@@ -3,7 +3,8 @@
  * appends and their application to the state, waits, checkpoints),
  * run_dir.c (data directory, recovery of interrupted batches, leftovers),
  * run_register.c (validation and registration), run_batch.c (which batch is
- * next), run_process.c (the processing thread and the processors).
+ * next), run_process.c (the processing thread and the processors),
+ * run_instance.c and run_import.c (whole-instance snapshots).
  */
 #ifndef FOLIO_RUN_INT_H
 #define FOLIO_RUN_INT_H
@@ -166,5 +167,17 @@ void run_instance_snapshot(struct folio_sched *s, uint32_t batch_uid, const uint
  */
 int run_instance_start(struct folio_sched *s, struct folio_sched_open_info *info,
                        struct folio_sched_diag *diag);
+
+/* The snapshot's own tasks, a text file of instance archives (docs/scheduler.md). */
+#define RUN_SNAPSHOT_TASKS_FILE "snapshot-tasks"
+struct run_snap_tasks {
+    uint64_t seq;                    /* the archive's consistency point */
+    uint32_t batch_uid;
+    int64_t finished_at_ns;
+    uint32_t *tasks;                 /* folio_free */
+    uint32_t count;
+};
+/* Reads dir/snapshot-tasks: 0, FOLIO_E_NOT_FOUND, FOLIO_E_CORRUPT or an I/O error. */
+int run_snap_tasks_read(const char *dir, struct run_snap_tasks *t);
 
 #endif
