@@ -17,6 +17,9 @@
  *    --ignore-missing-snapshot; a db path that holds data, with and without
  *    --ignore-snapshot-if-db-exists; an empty directory as db path; a corrupt
  *    and a truncated archive: nothing is created (no db path, no .import-tmp);
+ *    the same through foliod's --import-snapshot, --ignore-missing-snapshot
+ *    (by its FOLIO_* variable), --ignore-snapshot-if-db-exists, and usage
+ *    errors of these and --schedule-snapshot;
  *  - a crash in the middle of creation (at the staged copy, or just before
  *    the archive's rename) leaves no archive; the next start removes the
  *    temporary archive and the staging directory and runs the snapshot again;
@@ -559,6 +562,67 @@ expect_import_error(const char *archive, const char *db, unsigned flags, int wan
     CHECK(!path_exists(tmp), "%s left behind", tmp);
 }
 
+#ifdef FOLIO_FOLIOD_PATH
+/* Runs foliod (stopped by SIGTERM after 4 s if it serves); its exit status and output. */
+static int
+foliod_run(const char *env, const char *args, char **out)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "%s timeout -s TERM 4 %s --http-addr 127.0.0.1:0 %s 2>&1", env,
+             FOLIO_FOLIOD_PATH, args);
+    return tu_system(cmd, out);
+}
+
+/* foliod's four options: usage errors, import errors, skips and an import. */
+static void
+foliod_options(const char *archive, const char *missing)
+{
+    char *db = tu_path(ROOT, "foliod-db"), args[4096], *out = NULL;
+    snprintf(args, sizeof(args), "--db-path %s --ignore-missing-snapshot", db);
+    int rc = foliod_run("", args, &out);
+    CHECK(rc == 2 && strstr(out, "need --import-snapshot") != NULL, "rc %d: %s", rc, out);
+    folio_free(out);
+    snprintf(args, sizeof(args), "--db-path %s --schedule-snapshot soon", db);
+    rc = foliod_run("", args, &out);
+    CHECK(rc == 2 && strstr(out, "--schedule-snapshot") != NULL, "rc %d: %s", rc, out);
+    folio_free(out);
+    snprintf(args, sizeof(args), "--db-path %s --import-snapshot %s", db, missing);
+    rc = foliod_run("", args, &out);
+    CHECK(rc == 1 && strstr(out, "doesn't exist") != NULL, "rc %d: %s", rc, out);
+    CHECK(!path_exists(db), "a failed import made the db path");
+    folio_free(out);
+    /* the flag by its environment variable: foliod starts without the snapshot */
+    rc = foliod_run("FOLIO_IGNORE_MISSING_SNAPSHOT=true", args, &out);
+    CHECK(rc == 124 && strstr(out, "listening on") != NULL && strstr(out, "skipped") != NULL,
+          "rc %d: %s", rc, out);
+    folio_free(out);
+    tu_rmrf(db);
+    snprintf(args, sizeof(args), "--db-path %s --import-snapshot %s", db, archive);
+    rc = foliod_run("", args, &out);
+    CHECK(rc == 124 && strstr(out, "outcome=\"imported\"") != NULL &&
+              strstr(out, "listening on") != NULL,
+          "rc %d: %s", rc, out);
+    folio_free(out);
+    /* now the db holds data: an error, unless the flag says to keep it */
+    rc = foliod_run("", args, &out);
+    CHECK(rc == 1 && strstr(out, "already exists") != NULL, "rc %d: %s", rc, out);
+    folio_free(out);
+    snprintf(args, sizeof(args), "--db-path %s --import-snapshot %s --ignore-snapshot-if-db-exists",
+             db, archive);
+    rc = foliod_run("", args, &out);
+    CHECK(rc == 124 && strstr(out, "the db path holds data") != NULL, "rc %d: %s", rc, out);
+    folio_free(out);
+    struct folio_sched_open_info info;
+    /* foliod ran the enqueued tasks (or the rest of them runs now) */
+    struct folio_sched *s = open_at(db, NULL, false, &info);
+    CHECK(folio_sched_wait_idle(s, WAIT_MS) == 0, "idle");
+    CHECK(doc_count(s, "books") == 50, "books imported through foliod: %" PRIu64,
+          doc_count(s, "books"));
+    folio_sched_close(s);
+    folio_free(db);
+}
+#endif
+
 static void
 test_import_rules(void **state)
 {
@@ -630,6 +694,9 @@ test_import_rules(void **state)
     folio_free(bad);
     folio_free(dbb);
     folio_free(empty);
+#ifdef FOLIO_FOLIOD_PATH
+    foliod_options(src.archive, missing);
+#endif
     folio_free(missing);
     folio_free(db);
     source_free(&src);
@@ -639,7 +706,7 @@ test_import_rules(void **state)
 
 struct crash_arg {
     const char *db, *snap;
-    bool at_rename;                  /* die before the archive's rename, else at the crash point */
+    bool at_rename; /* die before the archive's rename, else at the crash point */
 };
 
 static void
