@@ -333,3 +333,35 @@ folio_journal_reader_wait(struct folio_journal_reader *r, int timeout_ms)
         waited_us += 1000;
     }
 }
+
+int
+folio_journal_frame_at(const char *dir, uint64_t seq, struct folio_journal_frame_pos *pos,
+                       struct folio_journal_diag *diag)
+{
+    memset(pos, 0, sizeof(*pos));
+    struct folio_journal_reader *r = NULL;
+    int err = folio_journal_reader_open(dir, seq, 0, &r, diag);
+    if (err != FOLIO_OK)
+        return err;
+    struct folio_journal_record rec;
+    err = folio_journal_reader_next(r, &rec, diag);
+    if (err == FOLIO_E_END || (err == FOLIO_OK && rec.seq != seq)) {
+        journal_diag_set(diag, "", 0, seq, "the journal holds no event at seq %llu",
+                         (unsigned long long)seq);
+        err = FOLIO_E_NOT_FOUND;
+    }
+    if (err == FOLIO_OK) {
+        /* The reader's current frame is the one that handed out seq. */
+        snprintf(pos->segment, sizeof(pos->segment), "%s", r->seg.name);
+        pos->segment_bytes = r->seg.hdr.segment_bytes;
+        pos->offset = r->frame_offset;
+        pos->end = r->frame_offset + r->frame.disk_bytes;
+        pos->first_seq = r->frame.h.first_seq;
+        pos->last_seq = r->frame.h.first_seq + r->frame.h.event_count - 1;
+        pos->frame_hash = r->frame.h.frame_hash;
+        FOLIO_ASSERT(pos->first_seq <= seq && seq <= pos->last_seq);
+        FOLIO_ASSERT(pos->end == r->pos.offset);
+    }
+    folio_journal_reader_close(r);
+    return err;
+}

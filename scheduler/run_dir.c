@@ -429,12 +429,16 @@ int
 run_recover_processing(struct folio_sched *s, struct folio_sched_open_info *info,
                        struct folio_sched_diag *diag)
 {
+    /* An imported instance's snapshot tasks are done, not interrupted (run_instance.c). */
+    int rc = run_instance_start(s, info, diag);
+    if (rc != 0)
+        return rc;
     struct folio_sched_query q = {0};
     q.statuses = 1u << FOLIO_STATUS_PROCESSING;
     uint32_t *uids = NULL;
     size_t count = 0;
     pthread_rwlock_rdlock(&s->state_lock);
-    int rc = folio_sched_match_tasks(s->state, &q, &uids, &count);
+    rc = folio_sched_match_tasks(s->state, &q, &uids, &count);
     struct rec_events e = {0};
     for (size_t i = 0; i < count && rc == 0; i++)
         rc = recover_task(s, s->state, uids[i], &e, info, diag);

@@ -5,7 +5,8 @@
  * run_register.c (validation and registration), run_batch.c (which batch is
  * next), run_process.c (the main processing thread and the processors),
  * run_snapshot.c (the snapshot lane: single-index snapshot creation on a
- * second thread, and the single-index snapshot import processor).
+ * second thread, and the single-index snapshot import processor),
+ * run_instance.c and run_import.c (whole-instance snapshots).
  */
 #ifndef FOLIO_RUN_INT_H
 #define FOLIO_RUN_INT_H
@@ -217,5 +218,29 @@ int run_error_object(const char *code, const char *type, const char *message, ui
                      size_t *len);
 /* Maps a folio error to Meilisearch's code, type and HTTP status. */
 void run_error_code(int folio_err, const char **code, const char **type, int *http_status);
+
+/* ---- run_instance.c ---- */
+
+/* Processes a snapshotCreation batch (its tasks ascending) and records its outcome. */
+void run_instance_snapshot(struct folio_sched *s, uint32_t batch_uid, const uint32_t *tasks,
+                           uint32_t count);
+/*
+ * At start-up: an imported instance's first start finishes the snapshot's own
+ * tasks (once); archives a crash left half-written in the snapshot dir go.
+ */
+int run_instance_start(struct folio_sched *s, struct folio_sched_open_info *info,
+                       struct folio_sched_diag *diag);
+
+/* The snapshot's own tasks, a text file of instance archives (docs/scheduler.md). */
+#define RUN_SNAPSHOT_TASKS_FILE "snapshot-tasks"
+struct run_snap_tasks {
+    uint64_t seq;                    /* the archive's consistency point */
+    uint32_t batch_uid;
+    int64_t finished_at_ns;
+    uint32_t *tasks;                 /* folio_free */
+    uint32_t count;
+};
+/* Reads dir/snapshot-tasks: 0, FOLIO_E_NOT_FOUND, FOLIO_E_CORRUPT or an I/O error. */
+int run_snap_tasks_read(const char *dir, struct run_snap_tasks *t);
 
 #endif

@@ -1143,30 +1143,6 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
     }
 }
 
-static void
-process_not_available(struct batch_ctx *b, const struct run_batch *rb)
-{
-    for (uint32_t i = 0; i < rb->count; i++) {
-        struct task_copy t;
-        if (task_load(b->s, rb->tasks[i], &t) != 0)
-            FOLIO_PANIC("task %u vanished", rb->tasks[i]);
-        const char *code = t.kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION
-                               ? "single_index_snapshot_creation_failed"
-                           : t.kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT
-                               ? "single_index_snapshot_import_failed"
-                               : "internal";
-        char msg[256];
-        snprintf(msg, sizeof(msg),
-                 "This folio build cannot process %s tasks yet: snapshots are not available.",
-                 folio_task_kind_name(t.kind));
-        size_t flen = 0;
-        uint8_t *failed = run_details_to_failed(t.defaults, t.defaults_len, &flen);
-        fail_task(b, &t, failed, flen, code, "internal", msg);
-        folio_free(failed);
-        tcopy_free(&t);
-    }
-}
-
 int
 run_batch_start(struct folio_sched *s, const struct run_batch *rb, uint32_t *uid, uint64_t *seq)
 {
@@ -1216,7 +1192,7 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
         do_task_deletions(&b, rb->tasks, rb->count);
         break;
     case FOLIO_KIND_SNAPSHOT_CREATION:
-        process_not_available(&b, rb);
+        run_instance_snapshot(s, b.uid, rb->tasks, rb->count);
         break;
     case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT:
         run_snapshot_import(s, b.uid, b.seq, rb->tasks[0], &s->must_stop);

@@ -6,9 +6,11 @@
  * before_sync hook (once per frame, before the frame is durable; a failing
  * hook aborts), and blocking and asynchronous producers against a queue and
  * frames far smaller than they fill (back-pressure, frames split at their
- * limits).
+ * limits), and the frame holding a seq (folio_journal_frame_at) with the
+ * journal cut after it.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -751,6 +753,127 @@ test_backpressure_and_split_frames(void **state)
     folio_free(dir);
 }
 
+/* Copies dir's journal cut after the frame pos names, as a whole-instance snapshot does. */
+static void
+copy_cut(const char *dir, const char *dst, const struct folio_journal_frame_pos *pos)
+{
+    assert_int_equal(mkdir(dst, 0700), 0);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 4 || strcmp(de->d_name + n - 4, ".seg") != 0 ||
+            strcmp(de->d_name, pos->segment) > 0)
+            continue;
+        char *from = tu_path(dir, de->d_name), *to = tu_path(dst, de->d_name);
+        size_t len;
+        uint8_t *bytes = tu_read_file(from, &len);
+        assert_non_null(bytes);
+        if (strcmp(de->d_name, pos->segment) == 0) {
+            assert_true(pos->end <= len && len == pos->segment_bytes);
+            memset(bytes + pos->end, 0, len - pos->end);
+        }
+        tu_write_file(to, bytes, len);
+        folio_free(bytes);
+        folio_free(from);
+        folio_free(to);
+    }
+    closedir(d);
+}
+
+/*
+ * folio_journal_frame_at names the frame holding a seq: its bounds are the
+ * appends that made it (a blocking append of n events is one frame of its
+ * own), its segment is the one whose name is the largest first seq <= seq,
+ * and the journal cut after it is a clean journal ending at the frame's last
+ * event, that a writer can open and continue.
+ */
+static void
+test_frame_at_and_cut_copy(void **state)
+{
+    char *dir = tu_mkdtemp("jframeat");
+    struct folio_journal *j = open_small(dir);
+    enum { TOTAL = 2400 };
+    uint64_t first_of[TOTAL + 8], last_of[TOTAL + 8];
+    uint64_t seq = 1;
+    for (uint64_t k = 0; seq <= TOTAL; k++) {
+        size_t n = 1 + (size_t)(k % 4);  /* 1..4 events per append */
+        struct folio_journal_entry e[4];
+        uint8_t *bufs[4];
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            bufs[i] = tu_make_event(seq + i, 80 + (k % 90), &len);
+            e[i] = (struct folio_journal_entry){bufs[i], len};
+        }
+        uint64_t first = 0;
+        assert_int_equal(folio_journal_append(j, e, n, &first), 0);
+        assert_int_equal(first, seq);
+        for (size_t i = 0; i < n; i++) {
+            first_of[seq + i] = seq;
+            last_of[seq + i] = seq + n - 1;
+            folio_free(bufs[i]);
+        }
+        seq += n;
+    }
+    uint64_t last = seq - 1;
+    struct folio_journal_stats st;
+    folio_journal_get_stats(j, &st);
+    assert_true(st.segments_rolled >= 2);
+    folio_journal_close(j);
+
+    uint64_t probes[] = {1, 2, 3, 4, 5, 6, 7, 100, 777, 1001, 1500, 2222, last - 1, last};
+    for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {
+        uint64_t at = probes[p];
+        struct folio_journal_frame_pos pos;
+        struct folio_journal_diag d;
+        assert_int_equal(folio_journal_frame_at(dir, at, &pos, &d), 0);
+        assert_int_equal(pos.first_seq, first_of[at]);
+        assert_int_equal(pos.last_seq, last_of[at]);
+        assert_int_equal(pos.segment_bytes, SMALL_SEG);
+        assert_true(pos.offset >= 4096 && pos.end > pos.offset && pos.end % 8 == 0);
+        /* the segment: largest first seq <= at among the files */
+        uint64_t best = 0;
+        DIR *dd = opendir(dir);
+        struct dirent *de;
+        while ((de = readdir(dd)) != NULL) {
+            unsigned long long fs;
+            if (strlen(de->d_name) == 24 && sscanf(de->d_name, "%20llu.seg", &fs) == 1 &&
+                fs <= at && fs > best)
+                best = fs;
+        }
+        closedir(dd);
+        char want[64];
+        snprintf(want, sizeof(want), "%020llu.seg", (unsigned long long)best);
+        assert_string_equal(pos.segment, want);
+
+        char name[32];
+        snprintf(name, sizeof(name), "cut%zu", p);
+        char *cut = tu_path(dir, name);
+        copy_cut(dir, cut, &pos);
+        struct folio_journal_verify_info vi;
+        assert_int_equal(folio_journal_verify(cut, &vi, &d), 0);
+        assert_int_equal(vi.last_seq, last_of[at]);
+        assert_int_equal(vi.events, last_of[at]);
+        assert_int_equal(read_all_check(cut, 1, 0), last_of[at]);
+        /* A writer continues the cut journal right after the frame. */
+        struct folio_journal *jc = open_small(cut);
+        assert_int_equal(append_one(jc, 424242, 100), last_of[at] + 1);
+        folio_journal_close(jc);
+        assert_int_equal(folio_journal_verify(cut, &vi, &d), 0);
+        assert_int_equal(vi.last_seq, last_of[at] + 1);
+        tu_rmrf(cut);
+        folio_free(cut);
+    }
+    struct folio_journal_frame_pos pos;
+    assert_int_equal(folio_journal_frame_at(dir, last + 1, &pos, NULL), FOLIO_E_NOT_FOUND);
+    char *none = tu_path(dir, "nothing-here");
+    assert_int_equal(folio_journal_frame_at(none, 1, &pos, NULL), FOLIO_E_NOT_FOUND);
+    folio_free(none);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 int
 main(void)
 {
@@ -765,6 +888,7 @@ main(void)
         cmocka_unit_test(test_before_sync_once_per_frame_before_durable),
         cmocka_unit_test(test_before_sync_failure_aborts),
         cmocka_unit_test(test_backpressure_and_split_frames),
+        cmocka_unit_test(test_frame_at_and_cut_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,13 @@
  * (the usual default) is less than the server's connection cap plus its own
  * files, so foliod raises its soft limit to the hard one at start.
  *
+ * With --import-snapshot it first makes the data directory from a
+ * whole-instance snapshot (folio_sched_import_instance, Meilisearch's
+ * --ignore-* rules); with --schedule-snapshot a thread registers a
+ * snapshotCreation task every SECONDS.
+ *
  * Exit status: 0 after a clean shutdown, 1 when it cannot start (address,
- * data directory), 2 for a usage error.
+ * data directory, snapshot import), 2 for a usage error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "folio/error.h"
 #include "folio/sched_run.h"
@@ -47,6 +53,10 @@ struct foliod_opts {
     const char *keep_alive_timeout;
     const char *request_timeout;
     const char *search_threads;
+    const char *import_snapshot;
+    const char *ignore_missing_snapshot;        /* flags: "true" when given */
+    const char *ignore_snapshot_if_db_exists;
+    const char *schedule_snapshot;
 };
 
 enum {
@@ -59,11 +69,15 @@ enum {
     OPT_KEEP_ALIVE,
     OPT_REQUEST_TIMEOUT,
     OPT_SEARCH_THREADS,
+    OPT_IMPORT_SNAPSHOT,
+    OPT_IGNORE_MISSING_SNAPSHOT,
+    OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS,
+    OPT_SCHEDULE_SNAPSHOT,
     OPT_HELP,
     OPT_VERSION,
 };
 
-/* One table drives getopt, the environment and --help. */
+/* One table drives getopt, the environment and --help. arg NULL: a flag (env: true/false). */
 static const struct option_doc {
     const char *name;
     int id;
@@ -88,6 +102,15 @@ static const struct option_doc {
      "a request's headers must arrive, and its body progress, within this (408)"},
     {"search-threads", OPT_SEARCH_THREADS, "FOLIO_SEARCH_THREADS", "N", "online CPUs",
      "threads running searches (1 to 256)"},
+    {"import-snapshot", OPT_IMPORT_SNAPSHOT, "FOLIO_IMPORT_SNAPSHOT", "FILE", "none",
+     "start from this whole-instance snapshot (the db path must be missing or empty)"},
+    {"ignore-missing-snapshot", OPT_IGNORE_MISSING_SNAPSHOT, "FOLIO_IGNORE_MISSING_SNAPSHOT",
+     NULL, "false", "with --import-snapshot: a missing FILE is not an error"},
+    {"ignore-snapshot-if-db-exists", OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS,
+     "FOLIO_IGNORE_SNAPSHOT_IF_DB_EXISTS", NULL, "false",
+     "with --import-snapshot: if the db path holds data, start from it instead"},
+    {"schedule-snapshot", OPT_SCHEDULE_SNAPSHOT, "FOLIO_SCHEDULE_SNAPSHOT", "SECS", "0 (off)",
+     "register a snapshotCreation task every SECS seconds"},
 };
 
 static void
@@ -99,7 +122,7 @@ usage(FILE *f)
     for (size_t i = 0; i < sizeof(option_docs) / sizeof(option_docs[0]); i++) {
         const struct option_doc *d = &option_docs[i];
         char left[64];
-        snprintf(left, sizeof(left), "--%s %s", d->name, d->arg);
+        snprintf(left, sizeof(left), "--%s %s", d->name, d->arg != NULL ? d->arg : "");
         fprintf(f, "  %-36s %s\n  %-36s [%s; default %s]\n", left, d->help, "", d->env, d->def);
     }
     fprintf(f, "  %-36s %s\n  %-36s %s\n\n", "--help", "show this help", "--version",
@@ -121,6 +144,10 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_KEEP_ALIVE: return &o->keep_alive_timeout;
     case OPT_REQUEST_TIMEOUT: return &o->request_timeout;
     case OPT_SEARCH_THREADS: return &o->search_threads;
+    case OPT_IMPORT_SNAPSHOT: return &o->import_snapshot;
+    case OPT_IGNORE_MISSING_SNAPSHOT: return &o->ignore_missing_snapshot;
+    case OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS: return &o->ignore_snapshot_if_db_exists;
+    case OPT_SCHEDULE_SNAPSHOT: return &o->schedule_snapshot;
     default: return NULL;
     }
 }
@@ -170,8 +197,9 @@ parse_args(int argc, char **argv, struct foliod_opts *o)
     size_t n = sizeof(option_docs) / sizeof(option_docs[0]);
     struct option longopts[sizeof(option_docs) / sizeof(option_docs[0]) + 3];
     for (size_t i = 0; i < n; i++) {
-        longopts[i] = (struct option){option_docs[i].name, required_argument, NULL,
-                                      option_docs[i].id};
+        longopts[i] = (struct option){option_docs[i].name,
+                                      option_docs[i].arg != NULL ? required_argument : no_argument,
+                                      NULL, option_docs[i].id};
         const char *env = getenv(option_docs[i].env);
         if (env != NULL && env[0] != '\0')
             *opt_slot(o, option_docs[i].id) = env;
@@ -195,7 +223,7 @@ parse_args(int argc, char **argv, struct foliod_opts *o)
             fprintf(stderr, "foliod: unknown or incomplete option `%s`\n", argv[optind - 1]);
             return -1;
         }
-        *slot = optarg;
+        *slot = optarg != NULL ? optarg : "true";
     }
     if (optind < argc) {
         fprintf(stderr, "foliod: unexpected argument `%s`\n", argv[optind]);
@@ -204,8 +232,110 @@ parse_args(int argc, char **argv, struct foliod_opts *o)
     return 0;
 }
 
+/* A flag's value: given on the command line, or FOLIO_...=true/1/yes (false/0/no: off). */
 static int
-build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio_log_level *level)
+parse_flag(const char *name, const char *v, bool *out)
+{
+    *out = false;
+    if (v == NULL || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+        strcasecmp(v, "no") == 0)
+        return 0;
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0) {
+        *out = true;
+        return 0;
+    }
+    fprintf(stderr, "foliod: invalid value `%s` for --%s: use true or false\n", v, name);
+    return -1;
+}
+
+/* ---- --schedule-snapshot: a thread registers snapshotCreation every period ---- */
+
+struct snapshot_schedule {
+    struct folio_sched *sched;
+    uint64_t every_s;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stop;
+    pthread_t thread;
+};
+
+static void *
+schedule_main(void *arg)
+{
+    struct snapshot_schedule *ss = arg;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    pthread_mutex_lock(&ss->mu);
+    while (!ss->stop) {
+        next.tv_sec += (time_t)ss->every_s;
+        while (!ss->stop && pthread_cond_timedwait(&ss->cond, &ss->mu, &next) != ETIMEDOUT) {
+        }
+        if (ss->stop)
+            break;
+        pthread_mutex_unlock(&ss->mu);
+        struct folio_sched_request req = {.kind = FOLIO_KIND_SNAPSHOT_CREATION};
+        struct folio_sched_registered reg;
+        struct folio_sched_error err;
+        if (folio_sched_register(ss->sched, &req, &reg, &err) == 0)
+            folio_log(FOLIO_LOG_INFO, "scheduled snapshot", "task_uid=%u", reg.task_uid);
+        else
+            folio_log(FOLIO_LOG_ERROR, "scheduled snapshot not registered",
+                      "code=%s message=\"%s\"", err.code, err.message);
+        pthread_mutex_lock(&ss->mu);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return NULL;
+}
+
+static bool
+schedule_start(struct snapshot_schedule *ss)
+{
+    pthread_mutex_init(&ss->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ss->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return pthread_create(&ss->thread, NULL, schedule_main, ss) == 0;
+}
+
+static void
+schedule_stop(struct snapshot_schedule *ss)
+{
+    pthread_mutex_lock(&ss->mu);
+    ss->stop = true;
+    pthread_cond_signal(&ss->cond);
+    pthread_mutex_unlock(&ss->mu);
+    pthread_join(ss->thread, NULL);
+    pthread_mutex_destroy(&ss->mu);
+    pthread_cond_destroy(&ss->cond);
+}
+
+/* --import-snapshot and its flags: 0 (imported, skipped or not asked) or -1 (reported). */
+static int
+import_snapshot(const struct foliod_opts *o, unsigned flags)
+{
+    if (o->import_snapshot == NULL)
+        return 0;
+    struct folio_sched_import_info info;
+    struct folio_sched_diag diag;
+    int rc = folio_sched_import_instance(o->import_snapshot, o->db_path, flags, &info, &diag);
+    if (rc != 0) {
+        fprintf(stderr, "foliod: cannot import snapshot %s: %s: %s\n", o->import_snapshot,
+                folio_err_message(rc), diag.reason);
+        return -1;
+    }
+    static const char *const outcome[] = {"imported", "skipped: no such file",
+                                          "skipped: the db path holds data"};
+    folio_log(FOLIO_LOG_INFO, "snapshot import", "file=\"%s\" outcome=\"%s\" seq=%llu indexes=%u",
+              o->import_snapshot, outcome[info.outcome], (unsigned long long)info.seq,
+              info.index_count);
+    return 0;
+}
+
+static int
+build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio_log_level *level,
+           unsigned *import_flags, uint64_t *schedule_every_s)
 {
     memset(so, 0, sizeof(*so));
     so->http_addr = o->http_addr;
@@ -220,16 +350,40 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
                 o->payload_limit);
         return -1;
     }
+    bool ignore_missing, ignore_exists;
+    if (parse_flag("ignore-missing-snapshot", o->ignore_missing_snapshot, &ignore_missing) != 0 ||
+        parse_flag("ignore-snapshot-if-db-exists", o->ignore_snapshot_if_db_exists,
+                   &ignore_exists) != 0)
+        return -1;
+    if ((ignore_missing || ignore_exists) && o->import_snapshot == NULL) {
+        fprintf(stderr, "foliod: --ignore-missing-snapshot and --ignore-snapshot-if-db-exists "
+                        "need --import-snapshot\n");
+        return -1;
+    }
+    *import_flags = (ignore_missing ? FOLIO_SCHED_IMPORT_IGNORE_MISSING : 0u) |
+                    (ignore_exists ? FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS : 0u);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long every =
+        o->schedule_snapshot != NULL ? strtoull(o->schedule_snapshot, &end, 10) : 0;
+    if (o->schedule_snapshot != NULL &&
+        (end == o->schedule_snapshot || *end != '\0' || errno != 0 ||
+         o->schedule_snapshot[0] == '-' || every > 10ull * 365 * 86400)) {
+        fprintf(stderr, "foliod: invalid --schedule-snapshot `%s`: give whole seconds (0: off)\n",
+                o->schedule_snapshot);
+        return -1;
+    }
+    *schedule_every_s = every;
     if (!parse_seconds(o->keep_alive_timeout, &so->keep_alive_timeout_ms) ||
         !parse_seconds(o->request_timeout, &so->request_timeout_ms)) {
         fprintf(stderr, "foliod: invalid timeout: give seconds between 0.001 and 86400\n");
         return -1;
     }
     if (o->search_threads != NULL) {
-        char *end;
+        char *tend;
         errno = 0;
-        unsigned long n = strtoul(o->search_threads, &end, 10);
-        if (end == o->search_threads || *end != '\0' || errno != 0 || o->search_threads[0] == '-' ||
+        unsigned long n = strtoul(o->search_threads, &tend, 10);
+        if (tend == o->search_threads || *tend != '\0' || errno != 0 || o->search_threads[0] == '-' ||
             n < 1 || n > FOLIO_SERVER_SEARCH_THREADS_MAX) {
             fprintf(stderr, "foliod: invalid --search-threads `%s`: give 1 to %u\n",
                     o->search_threads, FOLIO_SERVER_SEARCH_THREADS_MAX);
@@ -267,10 +421,13 @@ int
 main(int argc, char **argv)
 {
     struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30", NULL};
+                            "100MB", "info", "30", "30", NULL, NULL, NULL, NULL, NULL};
     struct folio_server_opts so;
     enum folio_log_level level;
-    if (parse_args(argc, argv, &o) != 0 || build_opts(&o, &so, &level) != 0) {
+    unsigned import_flags = 0;
+    uint64_t schedule_every_s = 0;
+    if (parse_args(argc, argv, &o) != 0 ||
+        build_opts(&o, &so, &level, &import_flags, &schedule_every_s) != 0) {
         fprintf(stderr, "Try `foliod --help`.\n");
         return 2;
     }
@@ -292,6 +449,10 @@ main(int argc, char **argv)
         fprintf(stderr, "foliod: %s\n", why);
         return 1;
     }
+    if (import_snapshot(&o, import_flags) != 0) {
+        folio_server_free(srv);
+        return 1;
+    }
     struct folio_sched_opts sched_opts;
     folio_sched_opts_default(&sched_opts);
     sched_opts.db_path = o.db_path;
@@ -311,10 +472,14 @@ main(int argc, char **argv)
     folio_log(FOLIO_LOG_INFO, "opened", "db_path=\"%s\" instance=%s last_seq=%llu requeued=%u",
               o.db_path, info.instance_uid, (unsigned long long)info.replay.last_seq,
               info.tasks_requeued);
+    struct snapshot_schedule schedule = {.sched = sched, .every_s = schedule_every_s};
+    bool scheduled = schedule_every_s > 0 && schedule_start(&schedule);
     printf("foliod: listening on http://%s\n", folio_server_address(srv));
     fflush(stdout);
 
     rc = folio_server_run(srv, sched);
+    if (scheduled)
+        schedule_stop(&schedule);
     folio_server_free(srv);
     folio_sched_close(sched);
     folio_log(FOLIO_LOG_INFO, "closed", "db_path=\"%s\"", o.db_path);

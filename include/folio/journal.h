@@ -217,4 +217,29 @@ struct folio_journal_verify_info {
 int folio_journal_verify(const char *dir, struct folio_journal_verify_info *info,
                          struct folio_journal_diag *diag);
 
+/* ---- where a seq lies (whole-instance snapshots) ------------------------ */
+
+/* The frame holding one event: what a copy of the journal cut after it needs. */
+struct folio_journal_frame_pos {
+    char segment[64];            /* segment file name */
+    uint64_t segment_bytes;      /* that segment's full size (its header's segment_bytes) */
+    uint64_t offset;             /* byte offset of the frame in the segment */
+    uint64_t end;                /* byte offset just past the frame and its padding */
+    uint64_t first_seq;          /* seqs of the frame's first and last events */
+    uint64_t last_seq;
+    uint64_t frame_hash;
+};
+
+/*
+ * Finds the frame holding event seq, reading (and verifying) the journal in
+ * dir as a reader does. A copy of the journal made of every segment before
+ * pos->segment, the bytes [0, pos->end) of pos->segment and zeros up to
+ * pos->segment_bytes is a clean journal whose last event is pos->last_seq
+ * (docs/journal-format.md "Clean end"). Errors: FOLIO_E_NOT_FOUND (no
+ * journal, or no event seq in it), FOLIO_E_CORRUPT, FOLIO_E_TORN_TAIL,
+ * FOLIO_E_IO (diag says where).
+ */
+int folio_journal_frame_at(const char *dir, uint64_t seq, struct folio_journal_frame_pos *pos,
+                           struct folio_journal_diag *diag);
+
 #endif

@@ -211,4 +211,49 @@ const char *folio_sched_instance_uid(const struct folio_sched *s);
 /* Writes a checkpoint now (what the processing thread does periodically). */
 int folio_sched_checkpoint_now(struct folio_sched *s, struct folio_sched_diag *diag);
 
+/* ---- whole-instance snapshots ---------------------------------------------- */
+
+/* folio_sched_import_instance flags (foliod's --ignore-* options). */
+#define FOLIO_SCHED_IMPORT_IGNORE_MISSING (1u << 0)       /* no archive: start without it */
+#define FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS (1u << 1)  /* db holds data: keep it */
+
+enum folio_sched_import_outcome {
+    FOLIO_SCHED_IMPORTED = 0,
+    FOLIO_SCHED_IMPORT_SKIPPED_MISSING,     /* the archive is missing and that was allowed */
+    FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS,   /* the db path holds data and that was allowed */
+};
+
+struct folio_sched_import_info {
+    enum folio_sched_import_outcome outcome;
+    uint64_t seq;                    /* journal seq the imported instance starts from */
+    uint32_t index_count;
+    char source_instance_uid[64];    /* the instance the archive was made from */
+    char archive_xxh128[33];         /* XXH3-128 of the archive file, hex */
+};
+
+/*
+ * Makes db_path a data directory from a whole-instance snapshot archive
+ * (kind "instance", written by a snapshotCreation task), as foliod
+ * --import-snapshot does before folio_sched_open. Meilisearch's rules: a
+ * db_path that exists and is not an empty directory holds data, which is
+ * FOLIO_E_EXISTS unless FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS (then 0 with
+ * outcome SKIPPED_DB_EXISTS, nothing touched); a missing archive is
+ * FOLIO_E_NOT_FOUND unless FOLIO_SCHED_IMPORT_IGNORE_MISSING (0, SKIPPED_MISSING).
+ * Otherwise the archive is extracted into `<db_path>.import-tmp` (verified
+ * entry by entry), its journal verified, its checkpoint replayed and checked
+ * against the journal, the manifest's indexes and the content files of the
+ * enqueued tasks found, then the directory is renamed to db_path and the
+ * parent fsynced. The imported instance gets a new instance uid at its first
+ * open, which also records the snapshot's own tasks as succeeded (they are
+ * never run again). Errors: FOLIO_E_EXISTS, FOLIO_E_NOT_FOUND,
+ * FOLIO_E_SNAPSHOT_INVALID, FOLIO_E_SNAPSHOT_CHECKSUM, FOLIO_E_SNAPSHOT_VERSION,
+ * FOLIO_E_CORRUPT (the contents disagree), FOLIO_E_IO, FOLIO_E_NOSPC,
+ * FOLIO_E_INVALID; diag->reason says what, for an operator. On any error
+ * nothing is left at db_path (an empty directory that was there stays) nor
+ * at the temporary path. info and diag may be NULL.
+ */
+int folio_sched_import_instance(const char *archive_path, const char *db_path, unsigned flags,
+                                struct folio_sched_import_info *info,
+                                struct folio_sched_diag *diag);
+
 #endif
