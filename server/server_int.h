@@ -295,5 +295,11 @@ void h_setting_reset(struct srv_ctx *x);
 void h_stats(struct srv_ctx *x);
 void h_journal(struct srv_ctx *x);
 void h_index_stats(struct srv_ctx *x);
+/* h_snapshots.c */
+void h_index_snapshot_create(struct srv_ctx *x);
+void h_index_snapshots_list(struct srv_ctx *x);
+void h_snapshot_create(struct srv_ctx *x);
+void h_snapshot_import(struct srv_ctx *x);
+void h_snapshots_list(struct srv_ctx *x);
 
 #endif

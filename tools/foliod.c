@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "folio/error.h"
 #include "folio/sched_run.h"
@@ -40,6 +41,9 @@ struct foliod_opts {
     const char *log_level;
     const char *keep_alive_timeout;
     const char *request_timeout;
+    const char *snapshot_compression;
+    const char *snapshot_level;
+    const char *snapshot_threads;
 };
 
 enum {
@@ -51,6 +55,9 @@ enum {
     OPT_LOG_LEVEL,
     OPT_KEEP_ALIVE,
     OPT_REQUEST_TIMEOUT,
+    OPT_SNAPSHOT_COMPRESSION,
+    OPT_SNAPSHOT_LEVEL,
+    OPT_SNAPSHOT_THREADS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -78,6 +85,12 @@ static const struct option_doc {
      "close a keep-alive connection idle this long"},
     {"http-request-timeout", OPT_REQUEST_TIMEOUT, "FOLIO_HTTP_REQUEST_TIMEOUT", "SECS", "30",
      "a request's headers must arrive, and its body progress, within this (408)"},
+    {"snapshot-compression", OPT_SNAPSHOT_COMPRESSION, "FOLIO_SNAPSHOT_COMPRESSION", "CODEC",
+     "zstd", "compression of the snapshot archives folio writes: zstd, gzip or none"},
+    {"snapshot-compression-level", OPT_SNAPSHOT_LEVEL, "FOLIO_SNAPSHOT_COMPRESSION_LEVEL", "N",
+     "0", "compression level (zstd 1-19, gzip 1-9); 0: the codec's default"},
+    {"snapshot-threads", OPT_SNAPSHOT_THREADS, "FOLIO_SNAPSHOT_THREADS", "N", "0",
+     "zstd worker threads for snapshot archives (0-256); 0: one per online CPU"},
 };
 
 static void
@@ -110,6 +123,9 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_LOG_LEVEL: return &o->log_level;
     case OPT_KEEP_ALIVE: return &o->keep_alive_timeout;
     case OPT_REQUEST_TIMEOUT: return &o->request_timeout;
+    case OPT_SNAPSHOT_COMPRESSION: return &o->snapshot_compression;
+    case OPT_SNAPSHOT_LEVEL: return &o->snapshot_level;
+    case OPT_SNAPSHOT_THREADS: return &o->snapshot_threads;
     default: return NULL;
     }
 }
@@ -151,6 +167,68 @@ parse_seconds(const char *s, uint32_t *out_ms)
         return false;
     *out_ms = (uint32_t)llround(v * 1000.0);
     return true;
+}
+
+/* A whole decimal integer in [lo, hi]. */
+static bool
+parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* --snapshot-compression, -level, -threads into the scheduler's options. */
+static int
+snapshot_opts(const struct foliod_opts *o, struct folio_sched_opts *so)
+{
+    if (folio_snapshot_compression_parse(o->snapshot_compression, &so->snapshot_compression) !=
+        0) {
+        fprintf(stderr, "foliod: invalid --snapshot-compression `%s`: use zstd, gzip or none\n",
+                o->snapshot_compression);
+        return -1;
+    }
+    int level_max = so->snapshot_compression == FOLIO_SNAPSHOT_ZSTD   ? 19
+                    : so->snapshot_compression == FOLIO_SNAPSHOT_GZIP ? 9
+                                                                      : 0;
+    if (!parse_int(o->snapshot_level, 0, level_max, &so->snapshot_level)) {
+        fprintf(stderr, "foliod: invalid --snapshot-compression-level `%s`: %s takes 0 to %d\n",
+                o->snapshot_level, o->snapshot_compression, level_max);
+        return -1;
+    }
+    if (!parse_int(o->snapshot_threads, 0, 256, &so->snapshot_threads)) {
+        fprintf(stderr, "foliod: invalid --snapshot-threads `%s`: give 0 to 256\n",
+                o->snapshot_threads);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the snapshot directory and missing parents, 0700 (DESIGN §3). */
+static int
+make_snapshot_dir(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return ENAMETOOLONG;
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return errno;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 static int
@@ -221,10 +299,13 @@ int
 main(int argc, char **argv)
 {
     struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30"};
+                            "100MB", "info", "30", "30", "zstd", "0", "0"};
     struct folio_server_opts so;
     enum folio_log_level level;
-    if (parse_args(argc, argv, &o) != 0 || build_opts(&o, &so, &level) != 0) {
+    struct folio_sched_opts sched_opts;
+    folio_sched_opts_default(&sched_opts);
+    if (parse_args(argc, argv, &o) != 0 || build_opts(&o, &so, &level) != 0 ||
+        snapshot_opts(&o, &sched_opts) != 0) {
         fprintf(stderr, "Try `foliod --help`.\n");
         return 2;
     }
@@ -233,12 +314,18 @@ main(int argc, char **argv)
 
     char why[400];
     struct folio_server *srv = NULL;
+    so.snapshot_dir = o.snapshot_dir;
     if (folio_server_new(&so, &srv, why, sizeof(why)) != 0) {
         fprintf(stderr, "foliod: %s\n", why);
         return 1;
     }
-    struct folio_sched_opts sched_opts;
-    folio_sched_opts_default(&sched_opts);
+    int mk = make_snapshot_dir(o.snapshot_dir);
+    if (mk != 0) {
+        fprintf(stderr, "foliod: cannot create the snapshot directory %s: %s\n", o.snapshot_dir,
+                strerror(mk));
+        folio_server_free(srv);
+        return 1;
+    }
     sched_opts.db_path = o.db_path;
     sched_opts.snapshot_dir = o.snapshot_dir;
     sched_opts.payload_bytes_max = so.payload_bytes_max;

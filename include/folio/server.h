@@ -53,6 +53,8 @@ struct folio_server_opts {
     uint32_t keep_alive_timeout_ms; /* idle connection; 0: 30 s */
     uint32_t request_timeout_ms;    /* headers complete / body progress / write progress; 0: 30 s */
     uint32_t connections_max;       /* open connections; 0: 1024 */
+    const char *snapshot_dir;       /* listed by GET /snapshots; borrowed, outlives the server;
+                                       NULL: the listings are empty */
 };
 
 /*
