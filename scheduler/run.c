@@ -363,7 +363,7 @@ idle_check(struct folio_sched *s, uint32_t unused)
     int rc = queue_empty(s);
     if (rc == 1) {
         pthread_mutex_lock(&s->mu);
-        bool busy = s->worker_busy && !s->paused;
+        bool busy = (s->worker_busy || s->snap_busy) && !s->paused;
         pthread_mutex_unlock(&s->mu);
         if (busy)
             rc = 0;
@@ -450,6 +450,9 @@ sched_free(struct folio_sched *s)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->reg_mu);
     pthread_mutex_destroy(&s->sync_mu);
+    pthread_mutex_destroy(&s->pick_mu);
+    pthread_mutex_destroy(&s->batch_mu);
+    run_uids_free(s->main_index_uids, s->main_index_count);
     folio_free(s->db_path);
     folio_free(s->journal_dir);
     folio_free(s->ckpt_dir);
@@ -529,7 +532,10 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->reg_mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_mutex_init(&s->pick_mu, NULL);
+    pthread_mutex_init(&s->batch_mu, NULL);
     s->running_batch = FOLIO_SCHED_NONE;
+    s->snap_running_batch = FOLIO_SCHED_NONE;
     s->paused = opts->paused;
     s->last_ckpt_mono_ns = folio_clock_mono_ns();
 
@@ -586,6 +592,12 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
         goto fail;
     }
     s->worker_started = true;
+    if (pthread_create(&s->snap_worker, NULL, run_snap_main, s) != 0) {
+        folio_sched_close(s);
+        diag_set(diag, "%s", "cannot start the snapshot lane's thread");
+        return FOLIO_E_NOMEM;
+    }
+    s->snap_started = true;
     *out = s;
     return 0;
 fail:
@@ -601,10 +613,13 @@ folio_sched_close(struct folio_sched *s)
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     atomic_store(&s->must_stop, true);
+    atomic_store(&s->snap_must_stop, true);
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
     if (s->worker_started)
         pthread_join(s->worker, NULL);
+    if (s->snap_started)
+        pthread_join(s->snap_worker, NULL);
     /* Drains the journal: every queued registration is acknowledged. */
     folio_journal_close(s->journal);
     s->journal = NULL;
@@ -616,7 +631,7 @@ folio_sched_pause(struct folio_sched *s)
 {
     pthread_mutex_lock(&s->mu);
     s->paused = true;
-    while (s->worker_busy)
+    while (s->worker_busy || s->snap_busy)
         pthread_cond_wait(&s->cond, &s->mu);
     pthread_mutex_unlock(&s->mu);
 }

@@ -5,10 +5,16 @@
  *  1. the enqueued taskCancelation with the largest uid, alone;
  *  2. every enqueued taskDeletion, together;
  *  3. every enqueued snapshotCreation, together; then the oldest
- *     single-index snapshot task, alone;
+ *     singleIndexSnapshotImport, alone;
  *  4. index tasks: the oldest enqueued task picks the index (an indexSwap,
  *     which has no single index, runs alone); then that index's enqueued tasks
  *     in uid order, as long as they can join (see autobatch()).
+ *
+ * singleIndexSnapshotCreation tasks run on the snapshot lane
+ * (run_batch_next_snapshot, run_snapshot.c), with priority over the tasks of
+ * their index: while one is enqueued or running, the main lane takes no task
+ * that touches its index (they stay enqueued), and no task that would
+ * overtake such a task on another index. Tasks of other indexes go on.
  *
  * A batch's tasks are applied one by one, in uid order, each in its own index
  * transaction, so batching changes what shares a batch uid, never the result.
@@ -211,6 +217,165 @@ autobatch(struct folio_sched *s, const struct folio_sched_state *st, struct foli
     return 0;
 }
 
+/* ---- indexes held by the snapshot lane ------------------------------------- */
+
+struct held {
+    struct folio_str *uids;
+    size_t count, cap;
+};
+
+static bool
+held_has(const struct held *h, struct folio_str uid)
+{
+    for (size_t i = 0; i < h->count; i++)
+        if (h->uids[i].len == uid.len && memcmp(h->uids[i].ptr, uid.ptr, uid.len) == 0)
+            return true;
+    return false;
+}
+
+static void
+held_add(struct held *h, struct folio_str uid)
+{
+    if (held_has(h, uid))
+        return;
+    if (h->count == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->uids = folio_reallocarray(h->uids, h->cap, sizeof(*h->uids));
+    }
+    h->uids[h->count++] = uid;
+}
+
+static bool
+task_held(const struct folio_task_view *t, const struct held *h)
+{
+    for (uint32_t i = 0; i < t->index_count; i++)
+        if (held_has(h, t->index_uids[i]))
+            return true;
+    return false;
+}
+
+/*
+ * The indexes the main lane must leave alone: the one the snapshot lane
+ * runs a creation of, and those of enqueued creations (they have priority).
+ * The strings point into the state and s: valid under pick_mu and the lock.
+ */
+static int
+held_load(struct folio_sched *s, const struct folio_sched_state *st, struct held *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (s->snap_index_uid[0] != '\0')
+        held_add(h, folio_str_c(s->snap_index_uid));
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    struct folio_sched_query q = {0};
+    q.statuses = (1u << FOLIO_STATUS_ENQUEUED) | (1u << FOLIO_STATUS_PROCESSING);
+    q.kinds = K(SINGLE_INDEX_SNAPSHOT_CREATION);
+    int rc = folio_sched_match_tasks(st, &q, &uids, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct folio_task_view t;
+        if (folio_sched_task_get(st, uids[i], &t) == 0 && t.index_count > 0)
+            held_add(h, t.index_uids[0]);
+    }
+    folio_free(uids);
+    return rc;
+}
+
+void
+run_uids_free(char **uids, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        folio_free(uids[i]);
+    folio_free(uids);
+}
+
+void
+run_batch_touched(const struct folio_sched_state *st, const struct run_batch *b, char ***out,
+                  size_t *count)
+{
+    struct held h = {0};
+    for (uint32_t i = 0; i < b->count; i++) {
+        struct folio_task_view t;
+        if (folio_sched_task_get(st, b->tasks[i], &t) != 0)
+            continue;
+        for (uint32_t k = 0; k < t.index_count; k++)
+            held_add(&h, t.index_uids[k]);
+    }
+    *out = h.count ? folio_calloc(h.count, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < h.count; i++)
+        (*out)[i] = folio_strndup(h.uids[i].ptr, h.uids[i].len);
+    *count = h.count;
+    folio_free(h.uids);
+}
+
+int
+run_batch_next_snapshot(struct folio_sched *s, const struct folio_sched_state *st,
+                        struct run_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    struct folio_sched_query q = {0};
+    q.statuses = (1u << FOLIO_STATUS_ENQUEUED) | (1u << FOLIO_STATUS_PROCESSING);
+    q.kinds = K(TASK_CANCELATION);
+    q.limit_set = true;
+    q.limit = 1;
+    struct folio_sched_page page;
+    int rc = folio_sched_query_tasks(st, &q, &page);
+    if (rc != 0)
+        return rc;
+    bool cancelation = page.total > 0;
+    folio_sched_page_clear(&page);
+    if (cancelation)
+        return 0;
+    rc = match(st, K(SINGLE_INDEX_SNAPSHOT_CREATION), NULL, &uids, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct folio_task_view t;
+        rc = folio_sched_task_get(st, uids[i], &t);
+        if (rc != 0 || t.index_count == 0)
+            continue;
+        bool busy = false;
+        for (size_t k = 0; k < s->main_index_count && !busy; k++)
+            busy = strlen(s->main_index_uids[k]) == t.index_uids[0].len &&
+                   memcmp(s->main_index_uids[k], t.index_uids[0].ptr, t.index_uids[0].len) == 0;
+        if (busy)
+            continue;
+        alone(b, t.uid, t.kind);
+        snprintf(b->index_uid, sizeof(b->index_uid), "%.*s", (int)t.index_uids[0].len,
+                 t.index_uids[0].ptr);
+        folio_free(uids);
+        return 1;
+    }
+    folio_free(uids);
+    return rc;
+}
+
+/*
+ * 1 if the cancelation matches a creation processing on the snapshot lane:
+ * the lane stops it (registration raised snap_must_stop) and requeues it, and
+ * only then may the cancelation run, or it would find the task processing and
+ * leave it alone. 0 if it may run now.
+ */
+static int
+cancelation_waits(const struct folio_sched_state *st, uint32_t uid)
+{
+    struct folio_task_view t;
+    int rc = folio_sched_task_get(st, uid, &t);
+    struct folio_task_content c;
+    if (rc == 0)
+        rc = folio_task_content_decode(t.kind, t.content.ptr, t.content.len, &c);
+    if (rc != 0)
+        return rc;
+    int wait = 0;
+    for (uint32_t i = 0; i < c.matched_tasks.count && !wait; i++) {
+        struct folio_task_view v;
+        wait = folio_sched_task_get(st, (uint32_t)c.matched_tasks.items[i], &v) == 0 &&
+               v.status == FOLIO_STATUS_PROCESSING &&
+               v.kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION;
+    }
+    folio_task_content_clear(&c);
+    return wait;
+}
+
 int
 run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct run_batch *b)
 {
@@ -219,9 +384,14 @@ run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct
     size_t n = 0;
     int rc = match(st, K(TASK_CANCELATION), NULL, &uids, &n);
     if (rc == 0 && n > 0) {
-        alone(b, uids[n - 1], FOLIO_KIND_TASK_CANCELATION);
+        /* A creation it stops on the snapshot lane is requeued first, then canceled. */
+        int wait = cancelation_waits(st, uids[n - 1]);
+        if (wait > 0) /* also when registration saw the task still enqueued */
+            atomic_store(&s->snap_must_stop, true);
+        if (wait == 0)
+            alone(b, uids[n - 1], FOLIO_KIND_TASK_CANCELATION);
         folio_free(uids);
-        return 1;
+        return wait < 0 ? wait : !wait;
     }
     folio_free(uids);
     uids = NULL;
@@ -244,39 +414,58 @@ run_batch_next(struct folio_sched *s, const struct folio_sched_state *st, struct
         folio_free(uids);
         uids = NULL;
     }
+    struct held h;
     if (rc == 0)
-        rc = match(st, K(SINGLE_INDEX_SNAPSHOT_CREATION) | K(SINGLE_INDEX_SNAPSHOT_IMPORT), NULL,
-                   &uids, &n);
-    if (rc == 0 && n > 0) {
+        rc = held_load(s, st, &h);
+    else
+        memset(&h, 0, sizeof(h));
+    if (rc == 0)
+        rc = match(st, K(SINGLE_INDEX_SNAPSHOT_IMPORT), NULL, &uids, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
         struct folio_task_view t;
-        rc = folio_sched_task_get(st, uids[0], &t);
-        if (rc == 0) {
-            alone(b, uids[0], t.kind);
-            snprintf(b->index_uid, sizeof(b->index_uid), "%.*s",
-                     t.index_count ? (int)t.index_uids[0].len : 0,
-                     t.index_count ? t.index_uids[0].ptr : "");
-        }
+        rc = folio_sched_task_get(st, uids[i], &t);
+        if (rc != 0 || task_held(&t, &h))
+            continue;
+        alone(b, uids[i], t.kind);
+        snprintf(b->index_uid, sizeof(b->index_uid), "%.*s",
+                 t.index_count ? (int)t.index_uids[0].len : 0,
+                 t.index_count ? t.index_uids[0].ptr : "");
         folio_free(uids);
-        return rc == 0 ? 1 : rc;
+        folio_free(h.uids);
+        return 1;
     }
     folio_free(uids);
     uids = NULL;
-    if (rc != 0)
+    if (rc != 0) {
+        folio_free(h.uids);
         return rc;
+    }
 
     uint32_t index_kinds = K(DOCUMENT_ADDITION_OR_UPDATE) | K(DOCUMENT_DELETION) |
                            K(SETTINGS_UPDATE) | K(INDEX_CREATION) | K(INDEX_DELETION) |
                            K(INDEX_UPDATE) | K(INDEX_SWAP);
     rc = match(st, index_kinds, NULL, &uids, &n);
-    if (rc != 0 || n == 0) {
-        folio_free(uids);
-        return rc;
-    }
+    /*
+     * The oldest task that touches no held index. A task passed over holds
+     * its other indexes too, so no later task overtakes it on them.
+     */
     struct folio_task_view t;
-    rc = folio_sched_task_get(st, uids[0], &t);
+    bool chosen = false;
+    for (size_t i = 0; i < n && rc == 0 && !chosen; i++) {
+        rc = folio_sched_task_get(st, uids[i], &t);
+        if (rc != 0)
+            break;
+        if (!task_held(&t, &h)) {
+            chosen = true;
+        } else {
+            for (uint32_t k = 0; k < t.index_count; k++)
+                held_add(&h, t.index_uids[k]);
+        }
+    }
     folio_free(uids);
     uids = NULL;
-    if (rc != 0)
+    folio_free(h.uids);
+    if (rc != 0 || !chosen)
         return rc;
     if (t.kind == FOLIO_KIND_INDEX_SWAP || t.index_count == 0) {
         alone(b, t.uid, t.kind);

@@ -628,6 +628,25 @@ run_remove_leftovers(struct folio_sched *s, struct folio_sched_open_info *info,
     info->files_removed += (uint32_t)r.count;
     if (rc == 0 && r.count > 0)
         rc = record_removed(s, &r, "work space of an interrupted snapshot or import (tmp/)");
+
+    /* <snapshot-dir>/indexes/<uid>/: temporary archives of an interrupted creation */
+    if (rc == 0) {
+        char **paths = NULL;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        rc = run_snapshot_leftovers(s, &paths, &n, &bytes);
+        for (size_t i = 0; i < n; i++) {
+            removed_add(&r, "snapshots", paths[i], 0);
+            folio_free(paths[i]);
+        }
+        folio_free(paths);
+        r.bytes = bytes;
+        info->files_removed += (uint32_t)r.count;
+        if (rc == 0 && r.count > 0)
+            rc = record_removed(s, &r,
+                                "temporary archive of an interrupted single-index snapshot "
+                                "creation (in the snapshot directory)");
+    }
     if (rc != 0) {
         for (size_t i = 0; i < r.count; i++)
             folio_free(r.paths[i]);

@@ -3,7 +3,9 @@
  * appends and their application to the state, waits, checkpoints),
  * run_dir.c (data directory, recovery of interrupted batches, leftovers),
  * run_register.c (validation and registration), run_batch.c (which batch is
- * next), run_process.c (the processing thread and the processors).
+ * next), run_process.c (the main processing thread and the processors),
+ * run_snapshot.c (the snapshot lane: single-index snapshot creation on a
+ * second thread, and the single-index snapshot import processor).
  */
 #ifndef FOLIO_RUN_INT_H
 #define FOLIO_RUN_INT_H
@@ -64,6 +66,26 @@ struct folio_sched {
 
     pthread_t worker;
     bool worker_started;
+
+    /*
+     * The snapshot lane (run_snapshot.c): a second thread that runs
+     * singleIndexSnapshotCreation batches while the main lane goes on with
+     * other indexes. pick_mu serialises the two lanes' choices: under it the
+     * main lane records the indexes its batch touches and the snapshot lane
+     * the index it snapshots, and neither picks a task of the other's index.
+     * Lock order: pick_mu, then batch_mu, then the state lock, then mu.
+     */
+    pthread_mutex_t pick_mu;
+    char **main_index_uids;          /* indexes the main lane's batch touches (pick_mu) */
+    size_t main_index_count;
+    char snap_index_uid[FOLIO_INDEX_UID_MAX + 1]; /* "" when none (pick_mu) */
+    /* Batch uids are taken and batch_started appended under it (two lanes start batches). */
+    pthread_mutex_t batch_mu;
+    bool snap_busy;                  /* mu */
+    uint32_t snap_running_batch;     /* mu; FOLIO_SCHED_NONE when none */
+    atomic_bool snap_must_stop;      /* a cancelation matched the running creation, or close */
+    pthread_t snap_worker;
+    bool snap_started;
 };
 
 /* ---- run.c ---- */
@@ -139,9 +161,50 @@ void run_batch_clear(struct run_batch *b);
 /* True if the task touches index_uid (its index, a rename target, a swap side). */
 bool run_task_touches(const struct folio_task_view *t, struct folio_str index_uid);
 
+/*
+ * The snapshot lane's choice: the oldest enqueued singleIndexSnapshotCreation
+ * whose index the main lane's batch does not touch, none while a
+ * taskCancelation is enqueued or processing (it has priority). Called under
+ * pick_mu with the state read-locked. 1 if one, 0 if none.
+ */
+int run_batch_next_snapshot(struct folio_sched *s, const struct folio_sched_state *st,
+                            struct run_batch *b);
+/* The index uids a batch's tasks touch (copies; free with run_uids_free). */
+void run_batch_touched(const struct folio_sched_state *st, const struct run_batch *b,
+                       char ***out, size_t *count);
+void run_uids_free(char **uids, size_t count);
+
 /* ---- run_process.c ---- */
 
 void *run_worker_main(void *arg);
+
+/*
+ * Appends batch_started for b with the next batch uid (under batch_mu, so
+ * two lanes' batch uids reach the journal in increasing order): 0 and *uid,
+ * *seq, or FOLIO_E_CLOSED. Any other failure is fatal.
+ */
+int run_batch_start(struct folio_sched *s, const struct run_batch *b, uint32_t *uid,
+                    uint64_t *seq);
+/* Appends a progress event of the batch (asynchronously; a failure is ignored). */
+void run_progress(struct folio_sched *s, uint32_t batch_uid, const char *step, uint32_t index,
+                  uint32_t total);
+/* A task's registration-time details with its work counters set to 0 (caller frees). */
+uint8_t *run_details_to_failed(const uint8_t *details, size_t len, size_t *out_len);
+
+/* ---- run_snapshot.c ---- */
+
+/* The snapshot lane's thread. */
+void *run_snap_main(void *arg);
+/*
+ * Runs one singleIndexSnapshotImport task of a main-lane batch; records its
+ * outcome (and index_imported) durably before it returns, or requeues the
+ * task when stop is raised.
+ */
+void run_snapshot_import(struct folio_sched *s, uint32_t batch_uid, uint64_t batch_seq,
+                         uint32_t task_uid, const atomic_bool *stop);
+/* Removes temporary archives a crash left under <snapshot-dir>/indexes/<uid>/. */
+int run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count,
+                           uint64_t *bytes);
 
 /* Outcome stored with the applied marker: msgpack {status, details?, error?}. */
 int run_outcome_encode(bool failed, const uint8_t *details, size_t details_len,

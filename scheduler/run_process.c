@@ -1,5 +1,7 @@
 /*
- * The processing thread: one batch at a time, chosen by run_batch_next.
+ * The main processing thread: one batch at a time, chosen by run_batch_next
+ * (single-index snapshot creations run on the snapshot lane, run_snapshot.c,
+ * and the main lane leaves the indexes they hold alone).
  *
  * For each batch: batch_started (durable) → for each task, in uid order, its
  * work; every write to an index env stores the applied marker {task uid, seq
@@ -121,8 +123,8 @@ run_error_object(const char *code, const char *type, const char *message, uint8_
  * will never run, with the counters of the work (null until then) set to 0.
  * Returns a new object (caller frees) or NULL if details is not a map.
  */
-static uint8_t *
-details_to_failed(const uint8_t *details, size_t len, size_t *out_len)
+uint8_t *
+run_details_to_failed(const uint8_t *details, size_t len, size_t *out_len)
 {
     static const char *const counters[] = {"indexedDocuments", "deletedDocuments",
                                            "canceledTasks", "deletedTasks", "importedDocuments"};
@@ -289,9 +291,9 @@ progress_done(struct run_append *a, int err, uint64_t first_seq)
     folio_free(a->ctx);
 }
 
-static void
-progress(struct folio_sched *s, uint32_t batch_uid, const char *step, uint32_t index,
-         uint32_t total)
+void
+run_progress(struct folio_sched *s, uint32_t batch_uid, const char *step, uint32_t index,
+             uint32_t total)
 {
     struct progress_op *op = folio_calloc(1, sizeof(*op));
     snprintf(op->step, sizeof(op->step), "%.*s", (int)(sizeof(op->step) - 1), step);
@@ -1011,7 +1013,7 @@ do_cancelation(struct batch_ctx *b, const struct task_copy *t)
         if (folio_task_details_default(&v, &def, &deflen) != 0)
             FOLIO_PANIC("task %u: details", v.uid);
         if (deflen > 0) {
-            det = details_to_failed(def, deflen, &dlen);
+            det = run_details_to_failed(def, deflen, &dlen);
             if (det == NULL)
                 FOLIO_PANIC("task %u: details", v.uid);
         }
@@ -1124,7 +1126,7 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
         if (task_load(b->s, rb->tasks[i], &t) != 0)
             FOLIO_PANIC("task %u vanished", rb->tasks[i]);
         snprintf(step, sizeof(step), "processing tasks > %s", folio_task_kind_name(t.kind));
-        progress(b->s, b->uid, step, i, rb->count);
+        run_progress(b->s, b->uid, step, i, rb->count);
         switch (t.kind) {
         case FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE: do_documents(b, &t); break;
         case FOLIO_KIND_DOCUMENT_DELETION: do_deletion(b, &t); break;
@@ -1158,42 +1160,50 @@ process_not_available(struct batch_ctx *b, const struct run_batch *rb)
                  "This folio build cannot process %s tasks yet: snapshots are not available.",
                  folio_task_kind_name(t.kind));
         size_t flen = 0;
-        uint8_t *failed = details_to_failed(t.defaults, t.defaults_len, &flen);
+        uint8_t *failed = run_details_to_failed(t.defaults, t.defaults_len, &flen);
         fail_task(b, &t, failed, flen, code, "internal", msg);
         folio_free(failed);
         tcopy_free(&t);
     }
 }
 
-static void
-process_batch(struct folio_sched *s, struct run_batch *rb)
+int
+run_batch_start(struct folio_sched *s, const struct run_batch *rb, uint32_t *uid, uint64_t *seq)
 {
-    struct batch_ctx b = {.s = s};
-    const struct folio_sched_state *st = folio_sched_read_lock(s);
-    b.uid = (uint32_t)folio_sched_state_next_batch_uid(st);
-    folio_sched_read_unlock(s);
     uint64_t *uids = folio_calloc(rb->count, sizeof(uint64_t));
     for (uint32_t i = 0; i < rb->count; i++)
         uids[i] = rb->tasks[i];
     struct folio_event ev = {.type = FOLIO_EV_BATCH_STARTED};
-    ev.u.batch_started.batch_uid = b.uid;
     ev.u.batch_started.task_uids = (struct folio_u64_array){uids, rb->count};
     ev.u.batch_started.reason = folio_str_c(rb->reason);
-    int rc = run_append_wait(s, &ev, 1, &b.seq);
+    pthread_mutex_lock(&s->batch_mu);
+    const struct folio_sched_state *st = folio_sched_read_lock(s);
+    *uid = (uint32_t)folio_sched_state_next_batch_uid(st);
+    folio_sched_read_unlock(s);
+    ev.u.batch_started.batch_uid = *uid;
+    int rc = run_append_wait(s, &ev, 1, seq);
+    pthread_mutex_unlock(&s->batch_mu);
     folio_free(uids);
-    if (rc != 0) {
-        if (rc == FOLIO_E_CLOSED)
-            return;
-        FOLIO_PANIC("cannot record batch %u: %s", b.uid, folio_err_message(rc));
-    }
-    folio_crash_point("batch-started");
+    if (rc != 0 && rc != FOLIO_E_CLOSED)
+        FOLIO_PANIC("cannot record batch %u: %s", *uid, folio_err_message(rc));
+    if (rc == 0)
+        folio_crash_point("batch-started");
+    return rc;
+}
+
+static void
+process_batch(struct folio_sched *s, struct run_batch *rb)
+{
+    struct batch_ctx b = {.s = s};
+    if (run_batch_start(s, rb, &b.uid, &b.seq) != 0)
+        return;
     pthread_mutex_lock(&s->mu);
     s->running_batch = b.uid;
     pthread_mutex_unlock(&s->mu);
 
     switch (rb->kind) {
     case FOLIO_KIND_TASK_CANCELATION: {
-        progress(s, b.uid, "processing tasks > updating tasks", 0, 1);
+        run_progress(s, b.uid, "processing tasks > updating tasks", 0, 1);
         struct task_copy t;
         if (task_load(s, rb->tasks[0], &t) != 0)
             FOLIO_PANIC("task %u vanished", rb->tasks[0]);
@@ -1202,13 +1212,14 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
         break;
     }
     case FOLIO_KIND_TASK_DELETION:
-        progress(s, b.uid, "processing tasks > deleting tasks", 0, 1);
+        run_progress(s, b.uid, "processing tasks > deleting tasks", 0, 1);
         do_task_deletions(&b, rb->tasks, rb->count);
         break;
     case FOLIO_KIND_SNAPSHOT_CREATION:
-    case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION:
-    case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT:
         process_not_available(&b, rb);
+        break;
+    case FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT:
+        run_snapshot_import(s, b.uid, b.seq, rb->tasks[0], &s->must_stop);
         break;
     default:
         process_index_batch(&b, rb);
@@ -1219,7 +1230,7 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
     b.idx = NULL;
     /* Only while the batch still has a task without an outcome (pending events). */
     if (b.out.count > 0)
-        progress(s, b.uid, "writing tasks to disk", 1, 2);
+        run_progress(s, b.uid, "writing tasks to disk", 1, 2);
     ob_flush(s, &b.out);
     ob_free(&b.out);
     pthread_mutex_lock(&s->mu);
@@ -1258,13 +1269,28 @@ run_worker_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         struct run_batch rb;
+        pthread_mutex_lock(&s->pick_mu);
         const struct folio_sched_state *st = folio_sched_read_lock(s);
         int found = run_batch_next(s, st, &rb);
+        if (found > 0)
+            run_batch_touched(st, &rb, &s->main_index_uids, &s->main_index_count);
         folio_sched_read_unlock(s);
+        pthread_mutex_unlock(&s->pick_mu);
         if (found < 0)
             FOLIO_PANIC("choosing the next batch failed: %s", folio_err_message(found));
-        if (found > 0)
+        if (found > 0) {
             process_batch(s, &rb);
+            /* The snapshot lane may now take a creation of these indexes. */
+            pthread_mutex_lock(&s->pick_mu);
+            run_uids_free(s->main_index_uids, s->main_index_count);
+            s->main_index_uids = NULL;
+            s->main_index_count = 0;
+            pthread_mutex_unlock(&s->pick_mu);
+            pthread_mutex_lock(&s->mu);
+            s->applied_gen++;
+            pthread_cond_broadcast(&s->cond);
+            pthread_mutex_unlock(&s->mu);
+        }
         run_batch_clear(&rb);
         if (checkpoint_due(s)) {
             struct folio_sched_diag diag;

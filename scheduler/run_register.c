@@ -678,7 +678,7 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
     op->uid_copy_count = uid_count;
 
     uint64_t *matched = NULL;
-    bool stop_running = false;
+    bool stop_running = false, stop_snapshot = false;
     bool query_kind =
         req->kind == FOLIO_KIND_TASK_CANCELATION || req->kind == FOLIO_KIND_TASK_DELETION;
     size_t clen = 0;
@@ -731,8 +731,13 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
                 struct folio_task_view tv;
                 if (req->kind == FOLIO_KIND_TASK_CANCELATION &&
                     folio_sched_task_get(st, m[i], &tv) == 0 &&
-                    tv.status == FOLIO_STATUS_PROCESSING)
-                    stop_running = true;
+                    tv.status == FOLIO_STATUS_PROCESSING) {
+                    /* A creation runs on the snapshot lane, everything else on the main one. */
+                    if (tv.kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION)
+                        stop_snapshot = true;
+                    else
+                        stop_running = true;
+                }
             }
             c.matched_tasks = (struct folio_u64_array){matched, (uint32_t)mcount};
         } else {
@@ -782,6 +787,8 @@ register_op(struct folio_sched *s, const struct folio_sched_request *req, struct
     if (rc == 0) {
         if (stop_running)
             atomic_store(&s->must_stop, true);
+        if (stop_snapshot)
+            atomic_store(&s->snap_must_stop, true);
         return 0;
     }
 undo:

@@ -4,7 +4,9 @@
  * folio_sched_open() takes a data directory, opens (or creates) its journal,
  * rebuilds the state from the newest usable checkpoint and the journal tail,
  * finishes what a crash interrupted (exactly once, DESIGN §6), removes
- * leftovers, and starts one processing thread. Registration validates a
+ * leftovers, and starts two processing threads: the main lane and the
+ * snapshot lane (single-index snapshot creations, which run beside the main
+ * lane's batches of other indexes). Registration validates a
  * request, makes its payload durable within the journal's group commit, and
  * reports success only once the task_registered event is durable. The
  * processing thread picks batches by Meilisearch's priority and autobatching
@@ -82,7 +84,7 @@ int folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **o
  */
 void folio_sched_close(struct folio_sched *s);
 
-/* Pauses / resumes the processing thread between batches. */
+/* Pauses / resumes both processing threads between batches (pause waits for running ones). */
 void folio_sched_pause(struct folio_sched *s);
 void folio_sched_resume(struct folio_sched *s);
 
