@@ -367,7 +367,7 @@ test_listing(void **state)
     put_file(f, "snapshots/indexes/movies/bad.idx.snapshot", "garbage, not a tar stream");
     put_file(f, "snapshots/indexes/movies/empty.idx.snapshot", "");
     put_file(f, "snapshots/indexes/movies/notes.txt", "not an archive name");
-    const char *temp = "movies_3.idx.snapshot.tmp-1a2b3c4d";
+    const char *temp = "movies_3.idx.snapshot.tmp-0123456789abcdef";
     assert_true(folio_snapshot_is_temp_name(temp));
     char rel[256];
     snprintf(rel, sizeof(rel), "snapshots/indexes/movies/%s", temp);
