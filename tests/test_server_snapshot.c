@@ -588,6 +588,21 @@ test_options(void **state)
     fd_get(&f->srv, "/snapshots", &r);
     assert_int_equal(fd_jint(r.json, "total"), 0);
     fd_resp_free(&r);
+    /* The archive is gzip: its first bytes are gzip's magic (zstd's would be 28 b5 2f fd). */
+    json_decref(fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
+                       "movies", 30000));
+    json_t *t = fd_run(&f->srv, "POST", "/indexes/movies/snapshots", NULL,
+                       "singleIndexSnapshotCreation", "movies", 60000);
+    char *archive = tu_path(f->srv.snapshot_dir,
+                            fd_jstr(json_object_get(t, "details"), "snapshotPath"));
+    json_decref(t);
+    size_t len = 0;
+    uint8_t *bytes = tu_read_file(archive, &len);
+    assert_true(bytes != NULL && len > 2);
+    assert_int_equal(bytes[0], 0x1f);
+    assert_int_equal(bytes[1], 0x8b);
+    folio_free(bytes);
+    folio_free(archive);
     assert_int_equal(fd_stop(&f->srv), 0);
     /* A snapshot directory that cannot be made: exit 1. */
     put_file(f, "afile", "x");
