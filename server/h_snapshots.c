@@ -323,38 +323,34 @@ open_listing_dir(const char *snapshot_dir, const char *index_uid)
     return dfd;
 }
 
-static void
-list_snapshots(struct srv_ctx *x, const char *index_uid)
+/*
+ * The page of a listing as its response body, or NULL with *why set (an I/O
+ * error). It touches nothing of the loop: a read worker could run it.
+ */
+static json_t *
+listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, uint32_t limit,
+             char *why, size_t why_len)
 {
-    static const char *const known[] = {"offset", "limit", NULL};
-    uint32_t offset = 0, limit = 20;
-    if (!params_known(x, known) || !param_u32(x, "offset", "invalid_snapshot_offset", &offset) ||
-        !param_u32(x, "limit", "invalid_snapshot_limit", &limit))
-        return;
-    const char *snapshot_dir = x->srv->opts.snapshot_dir;
     struct snap_list l = {0};
     char prefix[FOLIO_INDEX_UID_MAX + 16] = "";
     if (index_uid != NULL)
         snprintf(prefix, sizeof(prefix), "indexes/%s/", index_uid);
+    /* No directory (or a link where indexes/<uid> should be): nothing to list. */
     int dfd = snapshot_dir != NULL ? open_listing_dir(snapshot_dir, index_uid) : -1;
     if (dfd < 0 && snapshot_dir != NULL && errno != ENOENT && errno != ENOTDIR &&
         errno != ELOOP) {
-        resp_error(x->req, 500, "internal", "Reading the snapshot directory failed: %s.",
-                   strerror(errno));
-        return;
+        snprintf(why, why_len, "%s", strerror(errno));
+        return NULL;
     }
-    int rc = dfd >= 0 ? scan_dir(dfd, prefix, index_uid ? FOLIO_SNAPSHOT_SUFFIX
-                                                        : FOLIO_SNAPSHOT_INSTANCE_SUFFIX,
-                                 &l)
-                      : 0;
+    const char *suffix = index_uid ? FOLIO_SNAPSHOT_SUFFIX : FOLIO_SNAPSHOT_INSTANCE_SUFFIX;
+    int rc = dfd >= 0 ? scan_dir(dfd, prefix, suffix, &l) : 0;
     if (rc != 0) {
         snap_list_free(&l);
-        resp_error(x->req, 500, "internal", "Reading the snapshot directory failed: %s.",
-                   folio_err_message(rc));
-        return;
+        snprintf(why, why_len, "%s", folio_err_message(rc));
+        return NULL;
     }
     if (l.truncated)
-        folio_log(FOLIO_LOG_WARN, "snapshot listing truncated", "dir=\"%s%s\" max=%u",
+        folio_log(FOLIO_LOG_WARN, "snapshot listing truncated", "dir=\"%s/%s\" max=%u",
                   snapshot_dir, prefix, SNAP_LIST_MAX);
     if (l.count > 1)
         qsort(l.items, l.count, sizeof(*l.items), entry_cmp);
@@ -367,7 +363,24 @@ list_snapshots(struct srv_ctx *x, const char *index_uid)
     json_object_set_new(o, "limit", json_integer(limit));
     json_object_set_new(o, "total", json_integer((json_int_t)l.count));
     snap_list_free(&l);
-    resp_json(x->req, 200, o);
+    return o;
+}
+
+static void
+list_snapshots(struct srv_ctx *x, const char *index_uid)
+{
+    static const char *const known[] = {"offset", "limit", NULL};
+    uint32_t offset = 0, limit = 20;
+    if (!params_known(x, known) || !param_u32(x, "offset", "invalid_snapshot_offset", &offset) ||
+        !param_u32(x, "limit", "invalid_snapshot_limit", &limit))
+        return;
+    char why[256];
+    json_t *o = listing_page(x->srv->opts.snapshot_dir, index_uid, offset, limit, why,
+                             sizeof(why));
+    if (o == NULL)
+        resp_error(x->req, 500, "internal", "Reading the snapshot directory failed: %s.", why);
+    else
+        resp_json(x->req, 200, o);
 }
 
 void
