@@ -514,7 +514,8 @@ static json_int_t
 other_format_version(json_t *root)
 {
     json_t *v = json_object_get(root, "formatVersion");
-    if (!json_is_integer(v) || json_integer_value(v) == FOLIO_SNAPSHOT_FORMAT_VERSION)
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+        json_integer_value(v) == FOLIO_SNAPSHOT_FORMAT_VERSION)
         return 0;
     return json_integer_value(v);
 }

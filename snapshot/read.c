@@ -208,7 +208,9 @@ read_manifest_entry(struct rctx *r, struct archive *a, struct folio_snapshot_man
     if (arc != ARCHIVE_OK)
         return read_fail(r, a, "reading the first entry");
     const char *name = archive_entry_pathname(e);
-    if (name == NULL || strcmp(name, FOLIO_SNAPSHOT_MANIFEST_NAME) != 0) {
+    bool plain = archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == NULL &&
+                 archive_entry_symlink(e) == NULL;
+    if (plain && (name == NULL || strcmp(name, FOLIO_SNAPSHOT_MANIFEST_NAME) != 0)) {
         char safe[FOLIO_SNAPSHOT_NAME_BYTES_MAX + 1];
         snap_printable(name != NULL ? name : "(unreadable)", safe, sizeof(safe));
         return snap_fail(r->err, FOLIO_E_SNAPSHOT_INVALID,

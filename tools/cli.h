@@ -53,6 +53,9 @@ int cli_journal_replay(struct cli_journal_opts *o); /* cli_replay.c */
 int cli_task_main(int argc, char **argv);
 int cli_index_main(int argc, char **argv);
 
+/* `folio snapshot inspect|verify` (cli_snapshot.c); argv[0] is the group. */
+int cli_snapshot_main(int argc, char **argv);
+
 /* ---- output helpers (cli_out.c) ------------------------------------------ */
 
 /* Parses a decimal u64, nothing else allowed. */

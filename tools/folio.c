@@ -28,20 +28,24 @@ static const char usage_text[] =
     "  journal replay DB     rebuild the scheduler state; --verify compares with a full replay\n"
     "  task show DB UID      a task's whole life: registration, batches, progress, outcome\n"
     "  index history DB UID  every event that touched an index, swaps included\n"
+    "  snapshot inspect FILE a snapshot archive's manifest and files (reads its head only)\n"
+    "  snapshot verify FILE  every check an import makes; exit 0 only if the archive is sound\n"
     "\n"
     "DIR (DB) is a journal directory or a data directory containing journal/.\n"
     "Every command takes --help; --json prints one JSON object per line (NDJSON).\n"
     "\n"
     "Exit codes:\n"
     "   0  success\n"
-    "   1  corruption or verification failure (also an unsupported format version)\n"
+    "   1  corruption or verification failure (also an unsupported format version;\n"
+    "      for snapshots: snapshot_invalid, _checksum_mismatch, _version_mismatch)\n"
     "   2  the journal ends in a torn tail (what recovery on open would repair)\n"
     "   3  task show / index history: no event mentions that task or index\n"
     "  64  usage error\n"
-    "  66  no such journal\n"
+    "  66  no such journal (snapshot commands: no such file)\n"
     "  74  I/O error\n"
     "\n"
-    "The on-disk format and these tools are described in docs/journal-format.md.\n";
+    "The on-disk formats and these tools are described in docs/journal-format.md and\n"
+    "docs/snapshot-format.md.\n";
 
 static int
 usage(FILE *f, int code)
@@ -71,6 +75,8 @@ main(int argc, char **argv)
         return cli_task_main(argc - 1, argv + 1);
     if (strcmp(cmd, "index") == 0)
         return cli_index_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "snapshot") == 0)
+        return cli_snapshot_main(argc - 1, argv + 1);
     fprintf(stderr, "folio: unknown command '%s'\n\n", cmd);
     return usage(stderr, CLI_USAGE);
 }
