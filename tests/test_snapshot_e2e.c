@@ -272,8 +272,10 @@ compare_searches(struct fixture *f, size_t n)
         }
         assert_true(search(&f->b, "films", queries[i], &b));
         expect_same(queries[i], a, b);
-        if (n > 0 && i == 0)
-            assert_true(json_array_size(json_object_get(a, "hits")) > 0);
+        /* The generated set has answers to every query once it has a few hundred documents. */
+        if ((n > 0 && i == 0) || n >= 500)
+            if (json_array_size(json_object_get(a, "hits")) == 0)
+                fail_msg("no hit for %s among %zu documents", queries[i], n);
         json_decref(a);
         json_decref(b);
     }

@@ -299,7 +299,10 @@ int
 main(int argc, char **argv)
 {
     struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30", "zstd", "0", "0"};
+                            "100MB", "info", "30", "30"};
+    o.snapshot_compression = "zstd";
+    o.snapshot_level = "0";
+    o.snapshot_threads = "0";
     struct folio_server_opts so;
     enum folio_log_level level;
     struct folio_sched_opts sched_opts;
