@@ -298,11 +298,18 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
 int
 main(int argc, char **argv)
 {
-    struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30"};
-    o.snapshot_compression = "zstd";
-    o.snapshot_level = "0";
-    o.snapshot_threads = "0";
+    struct foliod_opts o = {
+        .db_path = "./folio.db",
+        .http_addr = FOLIO_SERVER_ADDR_DEFAULT,
+        .snapshot_dir = "./snapshots",
+        .payload_limit = "100MB",
+        .log_level = "info",
+        .keep_alive_timeout = "30",
+        .request_timeout = "30",
+        .snapshot_compression = "zstd",
+        .snapshot_level = "0",
+        .snapshot_threads = "0",
+    };
     struct folio_server_opts so;
     enum folio_log_level level;
     struct folio_sched_opts sched_opts;
