@@ -61,7 +61,12 @@ static const struct route routes[] = {
     {HTTP_GET, "/indexes/{uid}/settings/{name}", h_setting_get, false},
     {HTTP_PUT, "/indexes/{uid}/settings/{name}", h_setting_update, false},
     {HTTP_DELETE, "/indexes/{uid}/settings/{name}", h_setting_reset, false},
+    {HTTP_GET, "/indexes/{uid}/snapshots", h_index_snapshots_list, false},
+    {HTTP_POST, "/indexes/{uid}/snapshots", h_index_snapshot_create, false},
     {HTTP_POST, "/swap-indexes", h_swap_indexes, false},
+    {HTTP_GET, "/snapshots", h_snapshots_list, false},
+    {HTTP_POST, "/snapshots", h_snapshot_create, false},
+    {HTTP_POST, "/snapshots/import", h_snapshot_import, false},
     {HTTP_GET, "/journal", h_journal, false},
 };
 

@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "folio/error.h"
 #include "folio/sched_run.h"
@@ -57,6 +58,9 @@ struct foliod_opts {
     const char *ignore_missing_snapshot;        /* flags: "true" when given */
     const char *ignore_snapshot_if_db_exists;
     const char *schedule_snapshot;
+    const char *snapshot_compression;
+    const char *snapshot_level;
+    const char *snapshot_threads;
 };
 
 enum {
@@ -73,6 +77,9 @@ enum {
     OPT_IGNORE_MISSING_SNAPSHOT,
     OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS,
     OPT_SCHEDULE_SNAPSHOT,
+    OPT_SNAPSHOT_COMPRESSION,
+    OPT_SNAPSHOT_LEVEL,
+    OPT_SNAPSHOT_THREADS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -111,6 +118,12 @@ static const struct option_doc {
      "with --import-snapshot: if the db path holds data, start from it instead"},
     {"schedule-snapshot", OPT_SCHEDULE_SNAPSHOT, "FOLIO_SCHEDULE_SNAPSHOT", "SECS", "0 (off)",
      "register a snapshotCreation task every SECS seconds"},
+    {"snapshot-compression", OPT_SNAPSHOT_COMPRESSION, "FOLIO_SNAPSHOT_COMPRESSION", "CODEC",
+     "zstd", "compression of the snapshot archives folio writes: zstd, gzip or none"},
+    {"snapshot-compression-level", OPT_SNAPSHOT_LEVEL, "FOLIO_SNAPSHOT_COMPRESSION_LEVEL", "N",
+     "0", "compression level (zstd 1-19, gzip 1-9); 0: the codec's default"},
+    {"snapshot-threads", OPT_SNAPSHOT_THREADS, "FOLIO_SNAPSHOT_THREADS", "N", "0",
+     "zstd worker threads for snapshot archives (0-256); 0: one per online CPU"},
 };
 
 static void
@@ -148,6 +161,9 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_IGNORE_MISSING_SNAPSHOT: return &o->ignore_missing_snapshot;
     case OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS: return &o->ignore_snapshot_if_db_exists;
     case OPT_SCHEDULE_SNAPSHOT: return &o->schedule_snapshot;
+    case OPT_SNAPSHOT_COMPRESSION: return &o->snapshot_compression;
+    case OPT_SNAPSHOT_LEVEL: return &o->snapshot_level;
+    case OPT_SNAPSHOT_THREADS: return &o->snapshot_threads;
     default: return NULL;
     }
 }
@@ -189,6 +205,68 @@ parse_seconds(const char *s, uint32_t *out_ms)
         return false;
     *out_ms = (uint32_t)llround(v * 1000.0);
     return true;
+}
+
+/* A whole decimal integer in [lo, hi]. */
+static bool
+parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* --snapshot-compression, -level, -threads into the scheduler's options. */
+static int
+snapshot_opts(const struct foliod_opts *o, struct folio_sched_opts *so)
+{
+    if (folio_snapshot_compression_parse(o->snapshot_compression, &so->snapshot_compression) !=
+        0) {
+        fprintf(stderr, "foliod: invalid --snapshot-compression `%s`: use zstd, gzip or none\n",
+                o->snapshot_compression);
+        return -1;
+    }
+    int level_max = so->snapshot_compression == FOLIO_SNAPSHOT_ZSTD   ? 19
+                    : so->snapshot_compression == FOLIO_SNAPSHOT_GZIP ? 9
+                                                                      : 0;
+    if (!parse_int(o->snapshot_level, 0, level_max, &so->snapshot_level)) {
+        fprintf(stderr, "foliod: invalid --snapshot-compression-level `%s`: %s takes 0 to %d\n",
+                o->snapshot_level, o->snapshot_compression, level_max);
+        return -1;
+    }
+    if (!parse_int(o->snapshot_threads, 0, 256, &so->snapshot_threads)) {
+        fprintf(stderr, "foliod: invalid --snapshot-threads `%s`: give 0 to 256\n",
+                o->snapshot_threads);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the snapshot directory and missing parents, 0700 (DESIGN §3). */
+static int
+make_snapshot_dir(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return ENAMETOOLONG;
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return errno;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 static int
@@ -420,14 +498,27 @@ raise_nofile_limit(void)
 int
 main(int argc, char **argv)
 {
-    struct foliod_opts o = {"./folio.db", FOLIO_SERVER_ADDR_DEFAULT, NULL, "./snapshots",
-                            "100MB", "info", "30", "30", NULL, NULL, NULL, NULL, NULL};
+    struct foliod_opts o = {
+        .db_path = "./folio.db",
+        .http_addr = FOLIO_SERVER_ADDR_DEFAULT,
+        .snapshot_dir = "./snapshots",
+        .payload_limit = "100MB",
+        .log_level = "info",
+        .keep_alive_timeout = "30",
+        .request_timeout = "30",
+        .snapshot_compression = "zstd",
+        .snapshot_level = "0",
+        .snapshot_threads = "0",
+    };
     struct folio_server_opts so;
     enum folio_log_level level;
+    struct folio_sched_opts sched_opts;
+    folio_sched_opts_default(&sched_opts);
     unsigned import_flags = 0;
     uint64_t schedule_every_s = 0;
     if (parse_args(argc, argv, &o) != 0 ||
-        build_opts(&o, &so, &level, &import_flags, &schedule_every_s) != 0) {
+        build_opts(&o, &so, &level, &import_flags, &schedule_every_s) != 0 ||
+        snapshot_opts(&o, &sched_opts) != 0) {
         fprintf(stderr, "Try `foliod --help`.\n");
         return 2;
     }
@@ -445,16 +536,22 @@ main(int argc, char **argv)
 
     char why[400];
     struct folio_server *srv = NULL;
+    so.snapshot_dir = o.snapshot_dir;
     if (folio_server_new(&so, &srv, why, sizeof(why)) != 0) {
         fprintf(stderr, "foliod: %s\n", why);
+        return 1;
+    }
+    int mk = make_snapshot_dir(o.snapshot_dir);
+    if (mk != 0) {
+        fprintf(stderr, "foliod: cannot create the snapshot directory %s: %s\n", o.snapshot_dir,
+                strerror(mk));
+        folio_server_free(srv);
         return 1;
     }
     if (import_snapshot(&o, import_flags) != 0) {
         folio_server_free(srv);
         return 1;
     }
-    struct folio_sched_opts sched_opts;
-    folio_sched_opts_default(&sched_opts);
     sched_opts.db_path = o.db_path;
     sched_opts.snapshot_dir = o.snapshot_dir;
     sched_opts.payload_bytes_max = so.payload_bytes_max;

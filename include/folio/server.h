@@ -56,6 +56,8 @@ struct folio_server_opts {
     uint32_t request_timeout_ms;    /* headers complete / body progress / write progress; 0: 30 s */
     uint32_t connections_max;       /* open connections; 0: 1024 */
     uint32_t search_threads;        /* read workers (searches); 0: online CPUs; at most 256 */
+    const char *snapshot_dir;       /* listed by GET /snapshots; borrowed, outlives the server;
+                                       NULL: the listings are empty */
 };
 
 /*
