@@ -369,8 +369,8 @@ fields_stats_fill(MDB_txn *txn, struct folio_index *idx, struct folio_index_stat
         mrc = mdb_cursor_open(txn, idx->dbi_fields, &cur);
     if (mrc != 0)
         return index_mdb_error(err, mrc, "reading the field distribution");
-    size_t cap = st.ms_entries < FOLIO_INDEX_STATS_FIELDS_MAX ? st.ms_entries
-                                                               : FOLIO_INDEX_STATS_FIELDS_MAX;
+    size_t cap =
+        st.ms_entries < FOLIO_INDEX_STATS_FIELDS_MAX ? st.ms_entries : FOLIO_INDEX_STATS_FIELDS_MAX;
     s->field_names = folio_calloc(cap ? cap : 1, sizeof(*s->field_names));
     s->field_documents = folio_calloc(cap ? cap : 1, sizeof(*s->field_documents));
     int rc = FOLIO_OK;

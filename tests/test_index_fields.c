@@ -46,8 +46,8 @@ mk_index(char **dir)
 static int
 add_method(struct folio_index *idx, const char *json, enum folio_index_method method)
 {
-    struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = json,
-                                    .len = strlen(json)};
+    struct folio_index_payload p = {
+        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
     struct folio_index_marker m = next_marker();
     return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
 }
@@ -98,8 +98,8 @@ dist_text(struct folio_index *idx)
             cap = (len + need) * 2;
             out = folio_realloc(out, cap);
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s:%llu", i ? " " : "",
-                                s->field_names[i], (unsigned long long)s->field_documents[i]);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s:%llu", i ? " " : "", s->field_names[i],
+                                (unsigned long long)s->field_documents[i]);
     }
     folio_index_stats_free(s);
     return out;
@@ -227,8 +227,8 @@ test_many_names_in_one_write(void **state)
     char *body = folio_malloc(cap);
     body[len++] = '[';
     for (int i = 0; i < N; i++)
-        len += (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"f%d\":1}", i ? "," : "",
-                                i, i);
+        len +=
+            (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"f%d\":1}", i ? "," : "", i, i);
     body[len++] = ']';
     body[len] = '\0';
     add(idx, body, FOLIO_INDEX_REPLACE);
@@ -243,8 +243,8 @@ test_many_names_in_one_write(void **state)
     len = 0;
     body[len++] = '[';
     for (int i = 0; i < N; i++)
-        len += (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"g%d\":1}", i ? "," : "",
-                                i, i % 5);
+        len += (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"g%d\":1}", i ? "," : "", i,
+                                i % 5);
     body[len++] = ']';
     body[len] = '\0';
     add(idx, body, FOLIO_INDEX_REPLACE);
@@ -328,8 +328,8 @@ test_random_against_model(void **state)
                 for (int nm = 0; nm < R_NAMES; nm++) {
                     if (!(mask & (1u << nm)))
                         continue;
-                    len += (size_t)snprintf(body + len, sizeof(body) - len,
-                                            ",\"n%d\":{\"x\":%d}", nm, step);
+                    len += (size_t)snprintf(body + len, sizeof(body) - len, ",\"n%d\":{\"x\":%d}",
+                                            nm, step);
                     if (!rdoc_has(d, nm))
                         d->names[d->count++] = nm;
                 }
