@@ -323,8 +323,8 @@ fields_verify(MDB_txn *txn, struct folio_index *idx, struct field_tally *counted
     int rc = FOLIO_OK;
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == FOLIO_OK;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *name;
-        size_t len;
+        const char *name = "";
+        size_t len = 0;
         uint64_t stored = 0;
         rc = field_name(&k, &name, &len, err);
         if (rc == FOLIO_OK)
@@ -380,8 +380,8 @@ fields_stats_fill(MDB_txn *txn, struct folio_index *idx, struct folio_index_stat
             s->field_distribution_truncated = true;
             break;
         }
-        const char *name;
-        size_t len;
+        const char *name = "";
+        size_t len = 0;
         uint64_t count = 0;
         rc = field_name(&k, &name, &len, err);
         if (rc == FOLIO_OK)
