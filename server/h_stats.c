@@ -31,7 +31,6 @@
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
