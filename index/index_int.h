@@ -30,9 +30,11 @@
 
 /* ---- on-disk constants (docs/index-format.md) ------------------------- */
 
-#define INDEX_FORMAT_VERSION 2u
+#define INDEX_FORMAT_VERSION 3u
 /* Format 1 had no search structures: read-only it opens, read-write it is upgraded. */
 #define INDEX_FORMAT_VERSION_NO_SEARCH 1u
+/* Format 2 had no field distribution: read-only it opens, read-write it is upgraded. */
+#define INDEX_FORMAT_VERSION_NO_FIELDS 2u
 #define INDEX_MAXDBS 16u
 #define INDEX_DB_DOCUMENTS "documents"
 #define INDEX_DB_EXTERNAL_IDS "external_ids"
@@ -41,6 +43,7 @@
 #define INDEX_DB_WORDS "words"        /* word -> bitmap of internal ids */
 #define INDEX_DB_WORD_RANKS "word_ranks" /* word, NUL, u16 BE rank -> bitmap */
 #define INDEX_DB_FACETS "facets"      /* path, NUL, type, value -> bitmap */
+#define INDEX_DB_FIELDS "fields"      /* top-level field name -> u64 LE document count */
 #define INDEX_OUTCOME_KEY_BYTES 8u
 
 /* Search structures (docs/index-format.md, "Search structures"). */
@@ -48,6 +51,7 @@
 #define INDEX_PATH_BYTES_MAX 255u          /* attribute paths indexed at most this long */
 #define INDEX_FACET_STRING_BYTES_MAX 240u  /* facet strings are cut to this */
 #define INDEX_RANK_MAX 0xFFFFu             /* attribute ranks are clamped to this */
+#define INDEX_FIELD_NAME_BYTES_MAX 511u    /* longer top-level names are not counted */
 
 #define META_FORMAT_VERSION "format_version"   /* u32 LE */
 #define META_PRIMARY_KEY "primary_key"         /* UTF-8 bytes, absent if none */
@@ -96,6 +100,8 @@ struct folio_index {
     MDB_dbi dbi_word_ranks;
     MDB_dbi dbi_facets;
     bool has_search;           /* format 2 (search structures kept); fixed once open returns */
+    MDB_dbi dbi_fields;        /* valid only when has_fields */
+    bool has_fields;           /* format 3 (field distribution kept); fixed once open returns */
     pthread_mutex_t vocab_mu;  /* guards vocab and every vocabulary's reference count */
     struct vocab *vocab;       /* the newest vocabulary of `words` seen (vocab.c), or NULL */
     struct folio_index_options opts;
@@ -116,6 +122,7 @@ struct index_meta {
 };
 
 struct postings; /* a change set of posting lists (search_int.h) */
+struct field_tally; /* field name -> count or delta (fields.c) */
 struct vocab;    /* the keys of `words` in memory (search_int.h) */
 /* vocab.c: releases the handle's vocabulary (folio_index_free). */
 void vocab_drop(struct folio_index *idx);
@@ -131,6 +138,7 @@ struct wtxn {
     struct index_meta meta;
     struct folio_index_error *err;
     struct postings *postings; /* NULL until a document changes */
+    struct field_tally *fields; /* field distribution deltas; NULL until a document changes */
 };
 
 typedef int (*index_write_fn)(struct wtxn *w, void *arg);
@@ -280,6 +288,33 @@ int search_settings_changed(struct wtxn *w, const json_t *old_overrides,
 int search_upgrade(struct wtxn *w);
 /* verify: the search structures are exactly what the documents make. */
 int search_verify(MDB_txn *txn, struct folio_index *idx, struct folio_index_error *err);
+
+/*
+ * fields.c: the field distribution (`fields`), kept in step with the
+ * documents in the write's own transaction. Writes call fields_doc_changed
+ * where a document enters (add) or leaves (!add), next to
+ * search_doc_changed; search_write_finish applies the deltas and
+ * search_write_discard drops them.
+ */
+int fields_dbi_open(MDB_txn *txn, struct folio_index *idx, bool create,
+                    struct folio_index_error *err);
+int fields_doc_changed(struct wtxn *w, const json_t *doc, bool add);
+int fields_write_finish(struct wtxn *w);
+void fields_write_discard(struct wtxn *w);
+/* Every document is gone. */
+int fields_clear(struct wtxn *w);
+/* Format 2 (or 1) to 3: create `fields`, count the documents, store the version. */
+int fields_upgrade(struct wtxn *w);
+/* verify: counted (field_tally_doc of every document, delta 1) equals `fields`. */
+struct field_tally *field_tally_new(void);
+void field_tally_free(struct field_tally *t);
+void field_tally_doc(struct field_tally *t, const json_t *doc, int64_t delta);
+int fields_verify(MDB_txn *txn, struct folio_index *idx, struct field_tally *counted,
+                  struct folio_index_error *err);
+/* stats: the distribution (nothing when the env keeps none); released by the next. */
+int fields_stats_fill(MDB_txn *txn, struct folio_index *idx, struct folio_index_stats *s,
+                      struct folio_index_error *err);
+void fields_stats_release(struct folio_index_stats *s);
 
 /* settings.c */
 int settings_apply_patch(const json_t *overrides, const json_t *patch, json_t **out,

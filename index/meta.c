@@ -163,18 +163,21 @@ meta_put_format(MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err)
     return meta_put(txn, dbi, META_FORMAT_VERSION, b, sizeof(b), err);
 }
 
-/* Accepts the current version and format 1 (which open.c upgrades). */
+/* Accepts the current version and formats 1 and 2 (which open.c upgrades). */
 int
 meta_check_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *version, struct folio_index_error *err)
 {
+    _Static_assert(INDEX_FORMAT_VERSION_NO_SEARCH + 1 == INDEX_FORMAT_VERSION_NO_FIELDS &&
+                       INDEX_FORMAT_VERSION_NO_FIELDS + 1 == INDEX_FORMAT_VERSION,
+                   "the versions read are a range");
     uint8_t b[4];
     int rc = meta_get_exact(txn, dbi, META_FORMAT_VERSION, b, sizeof(b), err);
     if (rc != FOLIO_OK)
         return rc;
     *version = folio_load_le32(b);
-    if (*version != INDEX_FORMAT_VERSION && *version != INDEX_FORMAT_VERSION_NO_SEARCH)
+    if (*version < INDEX_FORMAT_VERSION_NO_SEARCH || *version > INDEX_FORMAT_VERSION)
         return index_errorf(err, FOLIO_E_VERSION,
-                            "Index format version %u is not supported (this build reads %u and "
+                            "Index format version %u is not supported (this build reads %u to "
                             "%u).",
                             *version, INDEX_FORMAT_VERSION_NO_SEARCH, INDEX_FORMAT_VERSION);
     return FOLIO_OK;

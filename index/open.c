@@ -8,7 +8,9 @@
  * index of a known format version before handing it out, and brings an older
  * env up to date (read-write opens only): one written before the `outcomes`
  * database existed gets an empty one (read-only, it holds no outcome), one
- * of format 1 gets its search structures (read-only, it cannot be searched).
+ * of format 1 gets its search structures (read-only, it cannot be searched),
+ * one of format 1 or 2 its field distribution (read-only, its stats have
+ * none).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,6 +102,8 @@ dbis_open(MDB_txn *txn, struct folio_index *idx, unsigned flags, struct folio_in
     /* The search databases: a new env gets them; open() looks at the version first. */
     if (rc == FOLIO_OK && (flags & MDB_CREATE))
         rc = search_dbis_open(txn, idx, true, err);
+    if (rc == FOLIO_OK && (flags & MDB_CREATE))
+        rc = fields_dbi_open(txn, idx, true, err);
     return rc;
 }
 
@@ -209,6 +213,8 @@ upgrade_op(struct wtxn *w, void *arg)
         rc = outcome_dbi_open(w->txn, w->idx, true, w->err);
     if (rc == FOLIO_OK && *version == INDEX_FORMAT_VERSION_NO_SEARCH)
         rc = search_upgrade(w);
+    if (rc == FOLIO_OK && *version != INDEX_FORMAT_VERSION)
+        rc = fields_upgrade(w);
     return rc;
 }
 
@@ -216,15 +222,18 @@ upgrade_op(struct wtxn *w, void *arg)
  * Brings an older env up to date in one write that keeps the marker
  * (whatever it is by then) and times: an env written before outcomes
  * existed gets its empty `outcomes` database; one of format 1 gets its
- * search structures, built from its documents, and format 2.
+ * search structures, built from its documents; one of format 1 or 2 its
+ * field distribution, counted from its documents; and both format 3.
  */
 static int
 upgrade(struct folio_index *idx, uint32_t version, struct folio_index_error *err)
 {
     static const struct folio_index_marker unused;
     int rc = index_write(idx, upgrade_op, &version, &unused, WRITE_KEEP_MARKER, err);
-    if (rc != FOLIO_OK)
+    if (rc != FOLIO_OK) {
         idx->has_search = false; /* the handles of an aborted transaction are gone */
+        idx->has_fields = false;
+    }
     return rc;
 }
 
@@ -258,8 +267,10 @@ folio_index_open(const char *dir, const struct folio_index_options *opts_in,
     rc = dbis_open(txn, idx, 0, err);
     if (rc == FOLIO_OK)
         rc = meta_check_format(txn, idx->dbi_meta, &version, err);
-    if (rc == FOLIO_OK && version == INDEX_FORMAT_VERSION)
+    if (rc == FOLIO_OK && version != INDEX_FORMAT_VERSION_NO_SEARCH)
         rc = search_dbis_open(txn, idx, false, err);
+    if (rc == FOLIO_OK && version == INDEX_FORMAT_VERSION)
+        rc = fields_dbi_open(txn, idx, false, err);
     if (rc == FOLIO_OK) {
         struct index_meta meta;
         rc = meta_load(txn, idx->dbi_meta, &meta, err);
@@ -271,7 +282,7 @@ folio_index_open(const char *dir, const struct folio_index_options *opts_in,
         if (mrc != 0)
             rc = index_mdb_error(err, mrc, "opening the index databases");
     }
-    bool old = !idx->has_outcomes || version == INDEX_FORMAT_VERSION_NO_SEARCH;
+    bool old = !idx->has_outcomes || version != INDEX_FORMAT_VERSION;
     if (rc == FOLIO_OK && old && !opts.read_only)
         rc = upgrade(idx, version, err);
 out:

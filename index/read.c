@@ -247,7 +247,10 @@ stats_fill(MDB_txn *txn, struct folio_index *idx, struct folio_index_stats *s,
     s->next_internal_id = meta.next_internal_id;
     s->raw_document_bytes =
         (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
-    return settings_text(txn, idx, &s->settings_json, &s->settings_len, err);
+    rc = settings_text(txn, idx, &s->settings_json, &s->settings_len, err);
+    if (rc == FOLIO_OK)
+        rc = fields_stats_fill(txn, idx, s, err);
+    return rc;
 }
 
 int
@@ -277,5 +280,6 @@ folio_index_stats_free(struct folio_index_stats *stats)
     if (stats == NULL)
         return;
     folio_free(stats->settings_json);
+    fields_stats_release(stats);
     folio_free(stats);
 }

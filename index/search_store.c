@@ -77,6 +77,8 @@ search_write_finish(struct wtxn *w)
     int rc = FOLIO_OK;
     if (w->postings != NULL)
         rc = postings_flush(w->postings, w->txn, w->idx, w->err);
+    if (rc == FOLIO_OK)
+        rc = fields_write_finish(w); /* the field distribution (fields.c) */
     search_write_discard(w);
     return rc;
 }
@@ -86,6 +88,7 @@ search_write_discard(struct wtxn *w)
 {
     postings_free(w->postings);
     w->postings = NULL;
+    fields_write_discard(w);
 }
 
 static int

@@ -9,7 +9,9 @@
  * external_ids and document_count all count the same. Together these make
  * external_ids and documents a bijection. Stored outcomes (outcome.c) have
  * 8-byte keys at or below the marker's task uid and bounded sizes. The
- * search structures are exactly what the documents make (search_verify.c).
+ * search structures are exactly what the documents make (search_verify.c),
+ * and so is the field distribution: the documents' top-level names are
+ * counted while they are read and compared with `fields` (fields.c).
  */
 #include <string.h>
 
@@ -19,7 +21,8 @@
 
 static int
 verify_document(MDB_txn *txn, struct folio_index *idx, const struct index_meta *meta,
-                const MDB_val *k, const MDB_val *v, struct folio_index_error *err)
+                const MDB_val *k, const MDB_val *v, struct field_tally *fields,
+                struct folio_index_error *err)
 {
     if (k->mv_size != 4)
         return index_errorf(err, FOLIO_E_CORRUPT, "A document key is %zu bytes long.",
@@ -40,6 +43,7 @@ verify_document(MDB_txn *txn, struct folio_index *idx, const struct index_meta *
     char id[FOLIO_INDEX_ID_BYTES_MAX + 1];
     size_t id_len = 0;
     int rc = docid_extract(doc, meta->primary_key, id, &id_len, NULL);
+    field_tally_doc(fields, doc, 1);
     json_decref(doc);
     if (rc != FOLIO_OK)
         return index_errorf(err, FOLIO_E_CORRUPT, "Document %u has no valid id.", iid);
@@ -55,7 +59,7 @@ verify_document(MDB_txn *txn, struct folio_index *idx, const struct index_meta *
 
 static int
 verify_documents(MDB_txn *txn, struct folio_index *idx, const struct index_meta *meta,
-                 uint64_t *count, struct folio_index_error *err)
+                 uint64_t *count, struct field_tally *fields, struct folio_index_error *err)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -66,7 +70,7 @@ verify_documents(MDB_txn *txn, struct folio_index *idx, const struct index_meta 
     *count = 0;
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == FOLIO_OK;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        rc = verify_document(txn, idx, meta, &k, &v, err);
+        rc = verify_document(txn, idx, meta, &k, &v, fields, err);
         (*count)++;
     }
     mdb_cursor_close(cur);
@@ -85,9 +89,10 @@ folio_index_verify(struct folio_index *idx, struct folio_index_error *err)
     int rc = index_read_begin(idx, &txn, err);
     if (rc != FOLIO_OK)
         return rc;
+    struct field_tally *fields = field_tally_new();
     rc = meta_load(txn, idx->dbi_meta, &meta, err);
     if (rc == FOLIO_OK)
-        rc = verify_documents(txn, idx, &meta, &documents, err);
+        rc = verify_documents(txn, idx, &meta, &documents, fields, err);
     if (rc == FOLIO_OK) {
         int mrc = mdb_stat(txn, idx->dbi_external_ids, &st);
         if (mrc != 0)
@@ -103,6 +108,9 @@ folio_index_verify(struct folio_index *idx, struct folio_index_error *err)
         rc = outcome_verify(txn, idx, &meta, err);
     if (rc == FOLIO_OK)
         rc = search_verify(txn, idx, err);
+    if (rc == FOLIO_OK)
+        rc = fields_verify(txn, idx, fields, err);
+    field_tally_free(fields);
     index_read_end(idx, txn);
     return rc;
 }

@@ -13,7 +13,8 @@
  *   - a replaced or merged document keeps its internal id;
  *   - the posting lists follow: the stored version of a replaced, merged or
  *     deleted document is removed from them and the new one added, in the
- *     same transaction (search_doc_changed, search_store.c).
+ *     same transaction (search_doc_changed, search_store.c), and so does the
+ *     field distribution (fields_doc_changed, fields.c).
  * Operations never change their inputs: the runner may run them twice.
  */
 #include <stdio.h>
@@ -132,6 +133,8 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
         rc = document_load(w, &k, &merged);
         if (rc == FOLIO_OK)
             rc = search_doc_changed(w, iid, merged, false);
+        if (rc == FOLIO_OK)
+            rc = fields_doc_changed(w, merged, false);
         if (rc != FOLIO_OK || method == FOLIO_INDEX_REPLACE) {
             json_decref(merged);
             merged = NULL;
@@ -170,6 +173,8 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
     rc = document_store(w, iid, doc);
     if (rc == FOLIO_OK)
         rc = search_doc_changed(w, iid, doc, true);
+    if (rc == FOLIO_OK)
+        rc = fields_doc_changed(w, doc, true);
     json_decref(merged);
     return rc;
 }
@@ -248,6 +253,8 @@ delete_op(struct wtxn *w, void *argp)
         int rc = document_load(w, &dk, &old);
         if (rc == FOLIO_OK)
             rc = search_doc_changed(w, iid, old, false);
+        if (rc == FOLIO_OK)
+            rc = fields_doc_changed(w, old, false);
         json_decref(old);
         if (rc != FOLIO_OK)
             return rc;
@@ -288,6 +295,8 @@ clear_op(struct wtxn *w, void *argp)
     if (rc != 0)
         return index_mdb_error(w->err, rc, "deleting all documents");
     rc = search_clear(w);
+    if (rc == FOLIO_OK)
+        rc = fields_clear(w);
     if (rc != FOLIO_OK)
         return rc;
     *deleted = w->meta.document_count;

@@ -16,23 +16,21 @@
  *   state, under the read lock);
  * - numberOfEmbeddings, numberOfEmbeddedDocuments: always 0 (folio has no
  *   vectors);
- * - fieldDistribution: top-level field name -> documents that have it. The
- *   index store does not keep it, so it is counted by reading the documents,
- *   in one read transaction, only while that is cheap: an index of at most
- *   FIELDS_DOCS_MAX documents and FIELDS_BYTES_MAX bytes of documents. A
- *   larger index answers `{}` (docs/api.md says so);
+ * - fieldDistribution: top-level field name -> documents that have it, as
+ *   the index store keeps it (index/fields.c), from the same read
+ *   transaction as numberOfDocuments: exact at any size, and its cost is
+ *   the number of distinct names, not of documents;
  * - databaseSize: the bytes of every file under the data directory (journal
  *   segments are preallocated, so they count whole); usedDatabaseSize: the
  *   bytes those files occupy on disk (st_blocks);
  * - lastUpdate: the latest updatedAt of the indexes (null without indexes),
  *   as Meilisearch takes the latest of its indexes' update times.
  *
- * Everything runs on the loop thread; the bounds above keep one request short.
+ * Everything runs on the loop thread; no number above needs a pass over the documents.
  */
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -40,9 +38,6 @@
 #include "folio/error.h"
 #include "folio/index.h"
 #include "server_int.h"
-
-#define FIELDS_DOCS_MAX 10000u
-#define FIELDS_BYTES_MAX (16u << 20)
 
 /* ---- isIndexing ------------------------------------------------------------------------ */
 
@@ -101,63 +96,19 @@ strings_have(char *const *s, size_t n, const char *v)
 
 /* ---- fieldDistribution ------------------------------------------------------------------ */
 
-static int
-key_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Field -> document count, keys sorted (Meilisearch's BTreeMap order); {} past the bounds. */
+/*
+ * Field -> document count, as the index store keeps it (already in byte
+ * order, Meilisearch's BTreeMap order). An env that keeps none (format 2
+ * open read-only; foliod opens read-write, which upgrades) answers {}.
+ */
 static json_t *
-field_distribution(struct folio_index *idx, const struct folio_index_stats *st)
+field_distribution(const struct folio_index_stats *st)
 {
     json_t *counts = json_object();
-    if (st->document_count == 0 || st->document_count > FIELDS_DOCS_MAX ||
-        st->raw_document_bytes > FIELDS_BYTES_MAX)
-        return counts;
-    char *text = NULL;
-    size_t len = 0;
-    uint64_t total = 0;
-    struct folio_index_error ierr;
-    if (folio_index_documents_get(idx, 0, FIELDS_DOCS_MAX, NULL, 0, &text, &len, &total, &ierr) !=
-        0)
-        return counts;
-    json_t *docs = json_loadb(text, len, 0, NULL);
-    folio_free(text);
-    size_t i;
-    json_t *doc;
-    json_array_foreach(docs, i, doc)
-    {
-        const char *key;
-        json_t *v;
-        json_object_foreach(doc, key, v)
-        {
-            json_t *c = json_object_get(counts, key);
-            if (c == NULL)
-                json_object_set_new(counts, key, json_integer(1));
-            else
-                json_integer_set(c, json_integer_value(c) + 1);
-        }
-    }
-    json_decref(docs);
-    size_t n = json_object_size(counts);
-    if (n < 2)
-        return counts;
-    const char **keys = folio_calloc(n, sizeof(*keys));
-    size_t k = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(counts, key, v)
-    {
-        keys[k++] = key;
-    }
-    qsort(keys, n, sizeof(*keys), key_cmp);
-    json_t *sorted = json_object();
-    for (k = 0; k < n; k++)
-        json_object_set(sorted, keys[k], json_object_get(counts, keys[k]));
-    folio_free(keys);
-    json_decref(counts);
-    return sorted;
+    for (size_t i = 0; i < st->field_count; i++)
+        json_object_set_new(counts, st->field_names[i],
+                            json_integer((json_int_t)st->field_documents[i]));
+    return counts;
 }
 
 /* ---- one index -------------------------------------------------------------------------- */
@@ -199,7 +150,7 @@ index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool inde
         json_object_set_new(o, "isIndexing", json_boolean(indexing));
         json_object_set_new(o, "numberOfEmbeddings", json_integer(0));
         json_object_set_new(o, "numberOfEmbeddedDocuments", json_integer(0));
-        json_object_set_new(o, "fieldDistribution", field_distribution(idx, st));
+        json_object_set_new(o, "fieldDistribution", field_distribution(st));
         *out = o;
         *updated_at_ns = st->updated_at_ns;
     }

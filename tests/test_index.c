@@ -1079,7 +1079,7 @@ test_format_pinned(void **state)
     /* The bytes, read with LMDB alone, as the format document gives them. */
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi docs, ids, meta, outcomes, words, word_ranks, facets, main_db;
+    MDB_dbi docs, ids, meta, outcomes, words, word_ranks, facets, fields, main_db;
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
     assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
@@ -1091,13 +1091,14 @@ test_format_pinned(void **state)
     assert_int_equal(mdb_dbi_open(txn, "words", 0, &words), 0);
     assert_int_equal(mdb_dbi_open(txn, "word_ranks", 0, &word_ranks), 0);
     assert_int_equal(mdb_dbi_open(txn, "facets", 0, &facets), 0);
+    assert_int_equal(mdb_dbi_open(txn, "fields", 0, &fields), 0);
     assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
     static const uint8_t iid0[4] = {0, 0, 0, 0}, iid1[4] = {0, 0, 0, 1};
     expect_record(txn, docs, iid0, 4, "{\"id\":\"a\"}", 10);
     expect_record(txn, docs, iid1, 4, "{\"id\":7,\"x\":0.1}", 16);
     expect_record(txn, ids, "a", 1, iid0, 4);
     expect_record(txn, ids, "7", 1, iid1, 4);
-    expect_record(txn, meta, "format_version", 14, "\x02\0\0\0", 4);
+    expect_record(txn, meta, "format_version", 14, "\x03\0\0\0", 4);
     expect_record(txn, meta, "primary_key", 11, "id", 2);
     expect_record(txn, meta, "document_count", 14, "\x02\0\0\0\0\0\0\0", 8);
     expect_record(txn, meta, "next_internal_id", 16, "\x02\0\0\0\0\0\0\0", 8);
@@ -1137,9 +1138,14 @@ test_format_pinned(void **state)
     expect_record(txn, outcomes, task16, 8, "done", 4);
     assert_int_equal(mdb_stat(txn, outcomes, &st), 0);
     assert_int_equal(st.ms_entries, 1);
-    /* The seven named databases and nothing else. */
+    /* The field distribution: `id` in both documents, `x` in one. */
+    expect_record(txn, fields, "id", 2, "\x02\0\0\0\0\0\0\0", 8);
+    expect_record(txn, fields, "x", 1, "\x01\0\0\0\0\0\0\0", 8);
+    assert_int_equal(mdb_stat(txn, fields, &st), 0);
+    assert_int_equal(st.ms_entries, 2);
+    /* The eight named databases and nothing else. */
     assert_int_equal(mdb_stat(txn, main_db, &st), 0);
-    assert_int_equal(st.ms_entries, 7);
+    assert_int_equal(st.ms_entries, 8);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     tu_rmrf(dir);

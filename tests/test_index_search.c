@@ -924,7 +924,7 @@ raw_open(const char *dir, unsigned flags, MDB_env **env, MDB_txn **txn)
     assert_int_equal(mdb_txn_begin(*env, NULL, flags & MDB_RDONLY, txn), 0);
 }
 
-/* Turns a closed env into what a format-1 build wrote: no search structures, version 1. */
+/* Makes a closed env what a format-1 build wrote: no search structures or fields, version 1. */
 static void
 make_format1(const char *dir)
 {
@@ -932,8 +932,8 @@ make_format1(const char *dir)
     MDB_txn *txn;
     MDB_dbi dbi;
     raw_open(dir, 0, &env, &txn);
-    static const char *const names[] = {"words", "word_ranks", "facets"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"words", "word_ranks", "facets", "fields"};
+    for (size_t i = 0; i < 4; i++) {
         assert_int_equal(mdb_dbi_open(txn, names[i], 0, &dbi), 0);
         assert_int_equal(mdb_drop(txn, dbi, 1), 0);
     }
@@ -977,7 +977,7 @@ test_reopen_and_format1(void **state)
     int64_t updated_at_ns = s->updated_at_ns;
     folio_index_stats_free(s);
     folio_index_free(idx);
-    assert_int_equal(raw_format_version(dir), 2);
+    assert_int_equal(raw_format_version(dir), 3);
 
     /* Reopened: everything is still there. */
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
@@ -1001,7 +1001,7 @@ test_reopen_and_format1(void **state)
 
     /* Read-write: upgraded in one write that keeps the marker and the times. */
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
-    assert_int_equal(raw_format_version(dir), 2);
+    assert_int_equal(raw_format_version(dir), 3);
     expect_hits(idx, "alpha", "1");
     expect_filter(idx, "c = y", "2");
     expect_paged(idx, NULL, "NOT c = y", 0, 20, "1", 1);
@@ -1022,7 +1022,7 @@ test_reopen_and_format1(void **state)
     MDB_dbi dbi;
     raw_open(dir, 0, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    MDB_val k = {14, "format_version"}, v = {4, "\x03\0\0\0"};
+    MDB_val k = {14, "format_version"}, v = {4, "\x04\0\0\0"};
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);

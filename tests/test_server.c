@@ -966,8 +966,8 @@ expect_uids(struct fixture *f, const char *path, const long long *uids, size_t c
 
 /*
  * GET /stats and GET /indexes/{uid}/stats: Meilisearch's shapes, the counts
- * of the documents sent, fieldDistribution counted while the index is small
- * and {} past folio's bound (10 000 documents).
+ * of the documents sent, and an exact fieldDistribution also past 10 000
+ * documents (kept by the index store).
  */
 static void
 test_stats(void **state)
@@ -1034,12 +1034,18 @@ test_stats(void **state)
     req_error(f, "GET", "/indexes/none/stats", NULL, NULL, 404, "index_not_found");
     req_error(f, "GET", "/indexes/a%20b/stats", NULL, NULL, 400, "invalid_index_uid");
 
-    /* Past 10 000 documents folio does not count fields on a request. */
-    size_t cap = 20 * 10002 + 16, len = 0;
+    /*
+     * Past 10 000 documents the distribution is still exact (folio used to
+     * answer {} there). Every document has `id`, the even ones `t` (5001 of
+     * 0..10000), the multiples of 3 `n` (3334), whose nested `x` is not a
+     * top-level field.
+     */
+    size_t cap = 40 * 10002 + 16, len = 0;
     char *big = folio_malloc(cap);
     big[len++] = '[';
     for (int i = 0; i < 10001; i++)
-        len += (size_t)snprintf(big + len, cap - len, "%s{\"id\":%d}", i ? "," : "", i);
+        len += (size_t)snprintf(big + len, cap - len, "%s{\"id\":%d%s%s}", i ? "," : "", i,
+                                i % 2 == 0 ? ",\"t\":1" : "", i % 3 == 0 ? ",\"n\":{\"x\":1}" : "");
     big[len++] = ']';
     big[len] = '\0';
     t = enqueue(f, "POST", "/indexes/big/documents", "application/json", big,
@@ -1048,8 +1054,20 @@ test_stats(void **state)
     wait_succeeded(f, t);
     get_ok(f, "/indexes/big/stats", &r);
     assert_int_equal(jint(r.json, "numberOfDocuments"), 10001);
-    assert_true(json_is_object(json_object_get(r.json, "fieldDistribution")));
-    assert_int_equal(json_object_size(json_object_get(r.json, "fieldDistribution")), 0);
+    fd = json_dumps(json_object_get(r.json, "fieldDistribution"), JSON_COMPACT);
+    assert_string_equal(fd, "{\"id\":10001,\"n\":3334,\"t\":5001}");
+    free(fd);
+    resp_free(&r);
+    /* Deleting 0, 1 and 2 takes `id` thrice, `t` twice (0, 2), `n` once (0). */
+    t = enqueue(f, "POST", "/indexes/big/documents/delete-batch", "application/json", "[0,1,2]",
+                "documentDeletion", "big");
+    wait_succeeded(f, t);
+    get_ok(f, "/stats", &r);
+    fd = json_dumps(json_object_get(json_object_get(json_object_get(r.json, "indexes"), "big"),
+                                    "fieldDistribution"),
+                    JSON_COMPACT);
+    assert_string_equal(fd, "{\"id\":9998,\"n\":3333,\"t\":4999}");
+    free(fd);
     resp_free(&r);
 }
 

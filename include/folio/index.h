@@ -313,7 +313,24 @@ struct folio_index_stats {
     uint64_t map_bytes;        /* current LMDB map size */
     char *settings_json;       /* effective settings, as folio_index_settings_get */
     size_t settings_len;
+    /*
+     * The field distribution: field_names[i] (a top-level field name, UTF-8,
+     * NUL-terminated) is in field_documents[i] documents (never 0), names in
+     * byte order, at most FOLIO_INDEX_STATS_FIELDS_MAX of them (the first in
+     * that order; field_distribution_truncated says some were left out).
+     * Names longer than 511 bytes are not counted. has_field_distribution is
+     * false (and field_count 0) only for a format-2 env opened read-only,
+     * which keeps no distribution (docs/index-format.md, "Version rules").
+     */
+    bool has_field_distribution;
+    bool field_distribution_truncated;
+    size_t field_count;
+    char **field_names;
+    uint64_t *field_documents;
 };
+
+/* Names listed at most by folio_index_stats_get. */
+#define FOLIO_INDEX_STATS_FIELDS_MAX (1u << 20)
 
 /* Everything above from one read transaction. Free with folio_index_stats_free. */
 int folio_index_stats_get(struct folio_index *idx, struct folio_index_stats **out,
