@@ -571,9 +571,9 @@ test_indexes(void **state)
     long long t0 = enqueue(f, "POST", "/indexes", "application/json",
                            "{\"uid\":\"movies\",\"primaryKey\":\"id\"}", "indexCreation", "movies");
     assert_int_equal(t0, 0);
-    /* No Content-Type is fine outside document routes (Meilisearch accepts any). */
-    long long t1 = enqueue(f, "POST", "/indexes", NULL, "{\"uid\":\"books\"}", "indexCreation",
-                           "books");
+    /* A JSON Content-Type with parameters is fine (test_json_content_type has the rest). */
+    long long t1 = enqueue(f, "POST", "/indexes", "application/json; charset=utf-8",
+                           "{\"uid\":\"books\"}", "indexCreation", "books");
     long long t2 = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"comics\"}",
                            "indexCreation", "comics");
     assert_int_equal(t1, 1);
@@ -1590,10 +1590,12 @@ test_keep_alive_pipelining(void **state)
     }
     /* Pipelined in one write: the GET after the POST sees the task it created. */
     tc_sendf(&c, "GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
-                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\":\"p1\"}"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 12\r\n\r\n{\"uid\":\"p1\"}"
                  "GET /tasks/0 HTTP/1.1\r\nHost: t\r\n\r\n"
                  "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
-                 "POST /indexes HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"
                  "5\r\n{\"uid\r\n7\r\n\":\"p2\"}\r\n0\r\n\r\n"
                  "GET /tasks?uids=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     tc_read(&c, &r);
@@ -1648,7 +1650,7 @@ test_keep_alive_pipelining(void **state)
     /* Expect: 100-continue gets the interim answer before the body is sent. */
     tc_open(f, &c);
     tc_sendf(&c, "POST /indexes HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-                 "Content-Length: 12\r\n\r\n");
+                 "Content-Type: application/json\r\nContent-Length: 12\r\n\r\n");
     tc_read(&c, &r);
     assert_int_equal(r.status, 100);
     resp_free(&r);
@@ -1859,7 +1861,8 @@ test_sigterm(void **state)
     struct resp r;
     tc_open(f, &idle);
     tc_open(f, &busy);
-    tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\"");
+    tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 12\r\n\r\n{\"uid\"");
     sleep_ms(100);
     assert_int_equal(kill(f->pid, SIGTERM), 0);
     assert_true(tc_closed(&idle, 10000));
