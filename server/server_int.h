@@ -259,9 +259,10 @@ void reg_drain(struct folio_server *srv);
 
 /* ---- read workers (pool.c) ------------------------------------------------------
  *
- * Reads that may take a while (searches) run on a pool of threads, so the
- * loop never waits for them. A job is handed over on the loop thread, run on
- * a worker, and handed back through an ev_async, as a registration is: until
+ * Reads that may take a while (searches, GET of documents, snapshot listings)
+ * run on a pool of threads, so the loop never waits for them. A job is handed
+ * over on the loop thread, run on a worker, and handed back through an
+ * ev_async, as a registration is: until
  * then its request is `awaiting` and counts in its connection's regs, so the
  * connection stays allocated (and dispatches nothing after it) until the job
  * is answered. One job per connection at most: the queue is bounded by
