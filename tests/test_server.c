@@ -2530,7 +2530,7 @@ test_json_content_type(void **state)
     resp_free(&r);
 }
 
-/* ---- the connection cap ------------------------------------------------------------------------ */
+/* ---- the connection cap ---------------------------------------------------------------------- */
 
 /* Reads the cap's 503 on c and sees the connection end. */
 static void
@@ -2644,7 +2644,7 @@ test_connection_cap_option(void **state)
     }
 }
 
-/* ---- reads on the read workers ------------------------------------------------------------------- */
+/* ---- reads on the read workers -------------------------------------------------------------- */
 
 /*
  * GET of documents and the snapshot listings run on the read workers: many
@@ -2680,7 +2680,8 @@ test_reads_pipelined(void **state)
     for (int i = 0; i < CONNS; i++) {
         tc_open(f, &c[i]);
         tc_sendf(&c[i],
-                 "GET /indexes/d/documents?offset=%d&limit=1000&fields=id,n HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/d/documents?offset=%d&limit=1000&fields=id,n HTTP/1.1\r\n"
+                 "Host: t\r\n\r\n"
                  "GET /indexes/d/documents/%d HTTP/1.1\r\nHost: t\r\n\r\n"
                  "GET /indexes/d/snapshots HTTP/1.1\r\nHost: t\r\n\r\n"
                  "GET /health HTTP/1.1\r\nHost: t\r\n\r\n"

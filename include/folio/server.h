@@ -17,9 +17,9 @@
  * search, which runs on a pool of read workers and comes back the same way. Responses
  * on one connection go out in request order (keep-alive and pipelining).
  * Every request is bounded: header bytes (431), body bytes (413, nothing more
- * is read), connections (503 past connections_max), and time (a request whose headers or body stall past the request
- * timeout gets 408; an idle keep-alive connection is closed after the
- * keep-alive timeout).
+ * is read), connections (503 past connections_max), and time (a request
+ * whose headers or body stall past the request timeout gets 408; an idle
+ * keep-alive connection is closed after the keep-alive timeout).
  *
  * docs/api.md lists the routes and their errors.
  */
