@@ -519,8 +519,9 @@ conn_free(struct srv_conn *c)
         req_free(c->cur);
     buf_free(&c->interim);
     folio_free(c->in);
+    bool refused = c->refused;
     folio_free(c);
-    server_conn_freed(srv);
+    server_conn_freed(srv, refused);
 }
 
 static void
@@ -672,8 +673,8 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
     conn_flush(w->data);
 }
 
-void
-conn_accepted(struct folio_server *srv, int fd)
+static struct srv_conn *
+conn_new(struct folio_server *srv, int fd)
 {
     struct srv_conn *c = folio_calloc(1, sizeof(*c));
     c->srv = srv;
@@ -693,8 +694,39 @@ conn_accepted(struct folio_server *srv, int fd)
     if (srv->conns != NULL)
         srv->conns->prev = c;
     srv->conns = c;
+    return c;
+}
+
+void
+conn_accepted(struct folio_server *srv, int fd)
+{
+    struct srv_conn *c = conn_new(srv, fd);
     srv->conn_count++;
     conn_watch(c);
+}
+
+/*
+ * A connection past the cap: it is answered 503 at once, before anything is
+ * read, with `Connection: close`, and ends as a refused request does (write
+ * side shut, the rest read and discarded for at most SRV_LINGER_MS), so the
+ * client reads the answer rather than a reset. Nothing it sends is parsed.
+ */
+void
+conn_refused(struct folio_server *srv, int fd)
+{
+    struct srv_conn *c = conn_new(srv, fd);
+    c->refused = true;
+    srv->refusing_count++;
+    struct srv_req *r = req_new(c);
+    r->close_after = true;
+    resp_error(r, 503, "too_many_connections",
+               "The server already serves its maximum of %u connections. Retry after a few "
+               "seconds.",
+               srv->opts.connections_max);
+    queue_push(c, r);
+    c->stop_parsing = true;
+    c->discarded = true;
+    conn_flush(c);
 }
 
 void

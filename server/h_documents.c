@@ -3,7 +3,8 @@
  * /indexes/{uid}/settings/{name}.
  *
  * Reads go straight to the index env (folio_sched_index_acquire), never
- * through the scheduler's lock. Writes are registrations: the raw body of
+ * through the scheduler's lock; the document reads run on a read worker
+ * (pool.c), the settings reads (small) on the loop. Writes are registrations: the raw body of
  * POST (replace) and PUT (update) travels to the scheduler with the format
  * its Content-Type names (application/json, application/x-ndjson, text/csv:
  * missing_content_type / invalid_content_type, 415), which validates and
@@ -109,6 +110,112 @@ param_u64(struct srv_ctx *x, const char *name, const char *code, uint64_t *out)
     return false;
 }
 
+/*
+ * GET /indexes/{uid}/documents and GET /indexes/{uid}/documents/{id} run on a
+ * read worker (pool.c), as searches do: the loop checks the parameters and
+ * the uid, the worker acquires the index, reads and builds the response body,
+ * and the loop answers. A large page or a slow disk never stalls the loop.
+ */
+struct docs_job {
+    struct srv_job job; /* first: the pool hands back &job */
+    struct folio_sched *sched;
+    char *uid;
+    size_t uid_len;
+    char *id;           /* one document; NULL: a page */
+    char **fields;      /* NULL: every displayed field */
+    size_t field_count;
+    uint64_t offset, limit;
+    /* set by the worker */
+    bool acquired;      /* false: rc is the index's acquisition */
+    int rc;
+    struct srv_buf body;
+    struct folio_index_error err;
+};
+
+static void
+docs_job_free(struct docs_job *j)
+{
+    folio_free(j->uid);
+    folio_free(j->id);
+    fields_free(j->fields, j->field_count);
+    buf_free(&j->body);
+    folio_free(j);
+}
+
+static void
+docs_run(struct srv_job *job)
+{
+    struct docs_job *j = (struct docs_job *)job;
+    struct folio_index *idx = NULL;
+    j->rc = folio_sched_index_acquire(j->sched, j->uid, j->uid_len, &idx);
+    if (j->rc != 0)
+        return;
+    j->acquired = true;
+    const char *const *fields = (const char *const *)j->fields;
+    char *json = NULL;
+    size_t len = 0;
+    if (j->id != NULL) {
+        j->rc = folio_index_document_get(idx, j->id, fields, j->field_count, &json, &len, &j->err);
+        if (j->rc == 0)
+            buf_append(&j->body, json, len);
+    } else {
+        uint64_t total = 0;
+        j->rc = folio_index_documents_get(idx, j->offset, j->limit, fields, j->field_count, &json,
+                                          &len, &total, &j->err);
+        /* The documents are JSON text already: wrap them without parsing them again. */
+        if (j->rc == 0) {
+            buf_append(&j->body, "{\"results\":", 11);
+            buf_append(&j->body, json, len);
+            buf_printf(&j->body, ",\"offset\":%llu,\"limit\":%llu,\"total\":%llu}",
+                       (unsigned long long)j->offset, (unsigned long long)j->limit,
+                       (unsigned long long)total);
+        }
+    }
+    folio_free(json);
+    folio_sched_index_release(j->sched, idx);
+}
+
+static void
+docs_done(struct srv_job *job)
+{
+    struct docs_job *j = (struct docs_job *)job;
+    struct srv_req *r = job->req;
+    if (!j->acquired && j->rc == FOLIO_E_NOT_FOUND)
+        resp_error(r, 404, "index_not_found", "Index `%.*s` not found.", (int)j->uid_len, j->uid);
+    else if (!j->acquired)
+        resp_error(r, 500, "internal", "Index `%s` cannot be opened: %s.", j->uid,
+                   folio_err_message(j->rc));
+    else if (j->rc == FOLIO_E_DOCUMENT_NOT_FOUND)
+        resp_error(r, 404, "document_not_found", "Document `%.600s` not found.", j->id);
+    else if (j->rc == FOLIO_E_TOO_LARGE)
+        resp_error(r, 400, "bad_request", "%s Ask for fewer documents with `limit`.",
+                   j->err.message);
+    else if (j->rc != 0)
+        resp_error(r, 500, "internal", "%s", j->err.message);
+    else
+        resp_body(r, 200, "application/json", j->body.ptr, j->body.len);
+    docs_job_free(j);
+}
+
+/* Hands a read of the {uid} index to a worker once the uid is valid (else answers). */
+static void
+docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    struct docs_job *j = folio_calloc(1, sizeof(*j));
+    j->job.run = docs_run;
+    j->job.done = docs_done;
+    j->sched = x->sched;
+    j->uid = folio_strndup(x->args[0], x->arg_lens[0]);
+    j->uid_len = x->arg_lens[0];
+    j->id = id != NULL ? folio_strdup(id) : NULL;
+    j->fields = fields_param(x, &j->field_count);
+    j->offset = offset;
+    j->limit = limit;
+    srv_job_submit(x, &j->job);
+}
+
 void
 h_documents_get(struct srv_ctx *x)
 {
@@ -118,32 +225,7 @@ h_documents_get(struct srv_ctx *x)
         !param_u64(x, "limit", "invalid_document_limit", &limit) ||
         !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
         return;
-    struct folio_index *idx = index_of(x);
-    if (idx == NULL)
-        return;
-    size_t nf;
-    char **fields = fields_param(x, &nf);
-    char *docs = NULL;
-    size_t len = 0;
-    uint64_t total = 0;
-    struct folio_index_error err;
-    int rc = folio_index_documents_get(idx, offset, limit, (const char *const *)fields, nf, &docs,
-                                       &len, &total, &err);
-    folio_sched_index_release(x->sched, idx);
-    fields_free(fields, nf);
-    if (rc != 0) {
-        resp_index_error(x, rc, &err);
-        return;
-    }
-    /* The documents are JSON text already: wrap them without parsing them again. */
-    struct srv_buf b = {0};
-    buf_append(&b, "{\"results\":", 11);
-    buf_append(&b, docs, len);
-    buf_printf(&b, ",\"offset\":%llu,\"limit\":%llu,\"total\":%llu}", (unsigned long long)offset,
-               (unsigned long long)limit, (unsigned long long)total);
-    folio_free(docs);
-    resp_body(x->req, 200, "application/json", b.ptr, b.len);
-    buf_free(&b);
+    docs_submit(x, NULL, offset, limit);
 }
 
 void
@@ -152,25 +234,7 @@ h_document_get(struct srv_ctx *x)
     static const char *const known[] = {"fields", "retrieveVectors", NULL};
     if (!params_known(x, known) || !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
         return;
-    struct folio_index *idx = index_of(x);
-    if (idx == NULL)
-        return;
-    size_t nf;
-    char **fields = fields_param(x, &nf);
-    char *doc = NULL;
-    size_t len = 0;
-    struct folio_index_error err;
-    int rc = folio_index_document_get(idx, x->args[1], (const char *const *)fields, nf, &doc, &len,
-                                      &err);
-    folio_sched_index_release(x->sched, idx);
-    fields_free(fields, nf);
-    if (rc == FOLIO_E_DOCUMENT_NOT_FOUND)
-        resp_error(x->req, 404, "document_not_found", "Document `%.600s` not found.", x->args[1]);
-    else if (rc != 0)
-        resp_index_error(x, rc, &err);
-    else
-        resp_body(x->req, 200, "application/json", doc, len);
-    folio_free(doc);
+    docs_submit(x, x->args[1], 0, 0);
 }
 
 /* ---- writes ----------------------------------------------------------------------------- */

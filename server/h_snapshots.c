@@ -19,9 +19,9 @@
  * archive's manifest (folio_snapshot_read_manifest: the head of the archive
  * only). They never follow a symbolic link, neither a file's nor
  * `indexes/<uid>`'s, so they read nothing outside the snapshot directory
- * (DESIGN §11, invariant 6). This file I/O runs on the loop thread: it is
- * bounded (one page of manifests of at most FOLIO_SNAPSHOT_MANIFEST_BYTES_MAX
- * each) but not free; a read-worker pool would be its better home.
+ * (DESIGN §11, invariant 6). This file I/O is bounded (one page of manifests
+ * of at most FOLIO_SNAPSHOT_MANIFEST_BYTES_MAX each) but not free, and a disk
+ * may be slow: it runs on a read worker (pool.c), never on the loop.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -325,7 +325,7 @@ open_listing_dir(const char *snapshot_dir, const char *index_uid)
 
 /*
  * The page of a listing as its response body, or NULL with *why set (an I/O
- * error). It touches nothing of the loop: a read worker could run it.
+ * error). It touches nothing of the loop: a read worker runs it.
  */
 static json_t *
 listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, uint32_t limit,
@@ -366,6 +366,45 @@ listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, u
     return o;
 }
 
+/* A listing on a read worker: it opens every archive of the page to read its manifest. */
+struct list_job {
+    struct srv_job job; /* first: the pool hands back &job */
+    const char *snapshot_dir; /* the server's option: outlives the job */
+    char *index_uid;          /* NULL: the whole-instance listing */
+    uint32_t offset, limit;
+    /* set by the worker */
+    char *text;               /* the response body, or NULL with why set */
+    char why[256];
+};
+
+static void
+list_run(struct srv_job *job)
+{
+    struct list_job *j = (struct list_job *)job;
+    json_t *o = listing_page(j->snapshot_dir, j->index_uid, j->offset, j->limit, j->why,
+                             sizeof(j->why));
+    if (o == NULL)
+        return;
+    j->text = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(o);
+    if (j->text == NULL)
+        snprintf(j->why, sizeof(j->why), "the response could not be encoded as JSON");
+}
+
+static void
+list_done(struct srv_job *job)
+{
+    struct list_job *j = (struct list_job *)job;
+    if (j->text == NULL)
+        resp_error(job->req, 500, "internal", "Reading the snapshot directory failed: %s.",
+                   j->why);
+    else
+        resp_body(job->req, 200, "application/json", j->text, strlen(j->text));
+    free(j->text); /* jansson's allocation */
+    folio_free(j->index_uid);
+    folio_free(j);
+}
+
 static void
 list_snapshots(struct srv_ctx *x, const char *index_uid)
 {
@@ -374,13 +413,14 @@ list_snapshots(struct srv_ctx *x, const char *index_uid)
     if (!params_known(x, known) || !param_u32(x, "offset", "invalid_snapshot_offset", &offset) ||
         !param_u32(x, "limit", "invalid_snapshot_limit", &limit))
         return;
-    char why[256];
-    json_t *o = listing_page(x->srv->opts.snapshot_dir, index_uid, offset, limit, why,
-                             sizeof(why));
-    if (o == NULL)
-        resp_error(x->req, 500, "internal", "Reading the snapshot directory failed: %s.", why);
-    else
-        resp_json(x->req, 200, o);
+    struct list_job *j = folio_calloc(1, sizeof(*j));
+    j->job.run = list_run;
+    j->job.done = list_done;
+    j->snapshot_dir = x->srv->opts.snapshot_dir;
+    j->index_uid = index_uid != NULL ? folio_strdup(index_uid) : NULL;
+    j->offset = offset;
+    j->limit = limit;
+    srv_job_submit(x, &j->job);
 }
 
 void

@@ -1,6 +1,7 @@
 /*
  * The read workers: a fixed pool of threads that run the jobs the loop hands
- * them (searches), so that a slow read never stalls the other connections.
+ * them (searches, document reads, snapshot listings), so that a slow read
+ * never stalls the other connections.
  *
  * A job goes loop → pool_head (pool_mu, pool_cond) → a worker runs it →
  * pool_done_head (pool_mu) → ev_async_send → the loop answers it

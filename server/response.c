@@ -92,9 +92,14 @@ error_type(int status, const char *code)
 {
     if (status == 401 || status == 403)
         return "auth";
-    if (strcmp(code, "io_error") == 0 || strcmp(code, "no_space_left_on_device") == 0 ||
-        strcmp(code, "too_many_open_files") == 0)
-        return "system";
+    /* Meilisearch's System codes (meilisearch-types' error.rs), and folio's own 503 at the
+       connection cap, which is one too. */
+    static const char *const system_codes[] = {"io_error", "no_space_left_on_device",
+                                               "too_many_open_files", "too_many_search_requests",
+                                               "too_many_connections"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(system_codes); i++)
+        if (strcmp(code, system_codes[i]) == 0)
+            return "system";
     return status >= 500 ? "internal" : "invalid_request";
 }
 

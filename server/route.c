@@ -10,7 +10,12 @@
  * /health needs `Authorization: Bearer <key>`: missing → 401
  * missing_authorization_header, anything else → 403 invalid_api_key. The key
  * is compared in constant time. Authentication comes before any check of the
- * request itself, as in Meilisearch. A handler that takes query parameters
+ * request itself, as in Meilisearch. A route whose body is JSON (ROUTE_JSON)
+ * needs a JSON Content-Type (415 missing_content_type / invalid_content_type
+ * otherwise), checked here for all of them alike, before the handler; the
+ * snapshot-creating routes take an optional body and check only when one is
+ * sent (ROUTE_JSON_IF_BODY). The document routes take JSON, NDJSON or CSV and
+ * check their own type (h_documents.c). A handler that takes query parameters
  * refuses unknown ones; one that takes none ignores them, as actix does.
  */
 #define _GNU_SOURCE
@@ -22,52 +27,59 @@
 #include "folio/common.h"
 #include "server_int.h"
 
+/* Route flags. */
+enum {
+    ROUTE_PUBLIC = 1u << 0,       /* no Authorization needed */
+    ROUTE_JSON = 1u << 1,         /* the body is JSON: Content-Type must say so (415) */
+    ROUTE_JSON_IF_BODY = 1u << 2, /* the same, when a body is sent at all */
+};
+
 struct route {
     enum http_method method;
     const char *pattern;
     void (*handler)(struct srv_ctx *x);
-    bool public_route;
+    unsigned flags;
 };
 
 /* Literal segments before placeholders: "delete-batch" is tried before "{id}". */
 static const struct route routes[] = {
-    {HTTP_GET, "/health", h_health, true},
-    {HTTP_GET, "/version", h_version, false},
-    {HTTP_GET, "/stats", h_stats, false},
-    {HTTP_GET, "/tasks", h_tasks_list, false},
-    {HTTP_DELETE, "/tasks", h_tasks_delete, false},
-    {HTTP_POST, "/tasks/cancel", h_tasks_cancel, false},
-    {HTTP_GET, "/tasks/{uid}", h_task_get, false},
-    {HTTP_GET, "/batches", h_batches_list, false},
-    {HTTP_GET, "/batches/{uid}", h_batch_get, false},
-    {HTTP_GET, "/indexes", h_indexes_list, false},
-    {HTTP_POST, "/indexes", h_index_create, false},
-    {HTTP_GET, "/indexes/{uid}", h_index_get, false},
-    {HTTP_PATCH, "/indexes/{uid}", h_index_update, false},
-    {HTTP_DELETE, "/indexes/{uid}", h_index_delete, false},
-    {HTTP_GET, "/indexes/{uid}/documents", h_documents_get, false},
-    {HTTP_POST, "/indexes/{uid}/documents", h_documents_add, false},
-    {HTTP_PUT, "/indexes/{uid}/documents", h_documents_add, false},
-    {HTTP_DELETE, "/indexes/{uid}/documents", h_documents_clear, false},
-    {HTTP_POST, "/indexes/{uid}/documents/delete-batch", h_documents_delete_batch, false},
-    {HTTP_GET, "/indexes/{uid}/documents/{id}", h_document_get, false},
-    {HTTP_DELETE, "/indexes/{uid}/documents/{id}", h_document_delete, false},
-    {HTTP_GET, "/indexes/{uid}/stats", h_index_stats, false},
-    {HTTP_POST, "/indexes/{uid}/search", h_search_post, false},
-    {HTTP_GET, "/indexes/{uid}/search", h_search_get, false},
-    {HTTP_GET, "/indexes/{uid}/settings", h_settings_get, false},
-    {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, false},
-    {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, false},
-    {HTTP_GET, "/indexes/{uid}/settings/{name}", h_setting_get, false},
-    {HTTP_PUT, "/indexes/{uid}/settings/{name}", h_setting_update, false},
-    {HTTP_DELETE, "/indexes/{uid}/settings/{name}", h_setting_reset, false},
-    {HTTP_GET, "/indexes/{uid}/snapshots", h_index_snapshots_list, false},
-    {HTTP_POST, "/indexes/{uid}/snapshots", h_index_snapshot_create, false},
-    {HTTP_POST, "/swap-indexes", h_swap_indexes, false},
-    {HTTP_GET, "/snapshots", h_snapshots_list, false},
-    {HTTP_POST, "/snapshots", h_snapshot_create, false},
-    {HTTP_POST, "/snapshots/import", h_snapshot_import, false},
-    {HTTP_GET, "/journal", h_journal, false},
+    {HTTP_GET, "/health", h_health, ROUTE_PUBLIC},
+    {HTTP_GET, "/version", h_version, 0},
+    {HTTP_GET, "/stats", h_stats, 0},
+    {HTTP_GET, "/tasks", h_tasks_list, 0},
+    {HTTP_DELETE, "/tasks", h_tasks_delete, 0},
+    {HTTP_POST, "/tasks/cancel", h_tasks_cancel, 0},
+    {HTTP_GET, "/tasks/{uid}", h_task_get, 0},
+    {HTTP_GET, "/batches", h_batches_list, 0},
+    {HTTP_GET, "/batches/{uid}", h_batch_get, 0},
+    {HTTP_GET, "/indexes", h_indexes_list, 0},
+    {HTTP_POST, "/indexes", h_index_create, ROUTE_JSON},
+    {HTTP_GET, "/indexes/{uid}", h_index_get, 0},
+    {HTTP_PATCH, "/indexes/{uid}", h_index_update, ROUTE_JSON},
+    {HTTP_DELETE, "/indexes/{uid}", h_index_delete, 0},
+    {HTTP_GET, "/indexes/{uid}/documents", h_documents_get, 0},
+    {HTTP_POST, "/indexes/{uid}/documents", h_documents_add, 0},
+    {HTTP_PUT, "/indexes/{uid}/documents", h_documents_add, 0},
+    {HTTP_DELETE, "/indexes/{uid}/documents", h_documents_clear, 0},
+    {HTTP_POST, "/indexes/{uid}/documents/delete-batch", h_documents_delete_batch, ROUTE_JSON},
+    {HTTP_GET, "/indexes/{uid}/documents/{id}", h_document_get, 0},
+    {HTTP_DELETE, "/indexes/{uid}/documents/{id}", h_document_delete, 0},
+    {HTTP_GET, "/indexes/{uid}/stats", h_index_stats, 0},
+    {HTTP_POST, "/indexes/{uid}/search", h_search_post, ROUTE_JSON},
+    {HTTP_GET, "/indexes/{uid}/search", h_search_get, 0},
+    {HTTP_GET, "/indexes/{uid}/settings", h_settings_get, 0},
+    {HTTP_PATCH, "/indexes/{uid}/settings", h_settings_update, ROUTE_JSON},
+    {HTTP_DELETE, "/indexes/{uid}/settings", h_settings_reset, 0},
+    {HTTP_GET, "/indexes/{uid}/settings/{name}", h_setting_get, 0},
+    {HTTP_PUT, "/indexes/{uid}/settings/{name}", h_setting_update, ROUTE_JSON},
+    {HTTP_DELETE, "/indexes/{uid}/settings/{name}", h_setting_reset, 0},
+    {HTTP_GET, "/indexes/{uid}/snapshots", h_index_snapshots_list, 0},
+    {HTTP_POST, "/indexes/{uid}/snapshots", h_index_snapshot_create, ROUTE_JSON_IF_BODY},
+    {HTTP_POST, "/swap-indexes", h_swap_indexes, ROUTE_JSON},
+    {HTTP_GET, "/snapshots", h_snapshots_list, 0},
+    {HTTP_POST, "/snapshots", h_snapshot_create, ROUTE_JSON_IF_BODY},
+    {HTTP_POST, "/snapshots/import", h_snapshot_import, ROUTE_JSON},
+    {HTTP_GET, "/journal", h_journal, 0},
 };
 
 struct segs {
@@ -167,6 +179,59 @@ authorized(struct folio_server *srv, struct srv_req *r)
     return false;
 }
 
+/*
+ * A JSON media type as Meilisearch's JSON extractor (actix) takes it: a
+ * subtype `json` or one ending in `+json`, any parameters (`; charset=...`).
+ */
+static bool
+json_media_type(const char *ct, size_t len)
+{
+    const char *semi = memchr(ct, ';', len);
+    size_t end = semi != NULL ? (size_t)(semi - ct) : len, start = 0;
+    while (end > 0 && (ct[end - 1] == ' ' || ct[end - 1] == '\t'))
+        end--;
+    while (start < end && (ct[start] == ' ' || ct[start] == '\t'))
+        start++;
+    const char *slash = memchr(ct + start, '/', end - start);
+    if (slash == NULL || slash == ct + start)
+        return false;
+    const char *sub = slash + 1;
+    size_t sub_len = (size_t)(ct + end - sub);
+    if (sub_len == 0 || memchr(sub, '/', sub_len) != NULL)
+        return false;
+    return (sub_len == 4 && strncasecmp(sub, "json", 4) == 0) ||
+           (sub_len > 5 && strncasecmp(sub + sub_len - 5, "+json", 5) == 0);
+}
+
+/*
+ * The Content-Type rule of a route whose body is JSON, checked before its
+ * handler runs (as the extractor runs before a Meilisearch handler): true if
+ * the request may go on; otherwise 415 missing_content_type or
+ * invalid_content_type is answered.
+ */
+static bool
+content_type_ok(const struct route *rt, struct srv_req *r)
+{
+    if (!(rt->flags & (ROUTE_JSON | ROUTE_JSON_IF_BODY)))
+        return true;
+    if ((rt->flags & ROUTE_JSON_IF_BODY) && r->body.len == 0)
+        return true;
+    if (!r->has_content_type) {
+        resp_error(r, 415, "missing_content_type",
+                   "A Content-Type header is missing. Accepted values for the Content-Type header "
+                   "are: `application/json`");
+        return false;
+    }
+    const char *ct = r->content_type.ptr != NULL ? r->content_type.ptr : "";
+    if (json_media_type(ct, r->content_type.len))
+        return true;
+    resp_error(r, 415, "invalid_content_type",
+               "The Content-Type `%.200s` is invalid. Accepted values for the Content-Type header "
+               "are: `application/json`",
+               ct);
+    return false;
+}
+
 static void
 ctx_free(struct srv_ctx *x)
 {
@@ -235,7 +300,7 @@ route_dispatch(struct folio_server *srv, struct srv_req *r)
         return;
     }
     r->route = rt->pattern;
-    if (!rt->public_route && !authorized(srv, r))
+    if ((!(rt->flags & ROUTE_PUBLIC) && !authorized(srv, r)) || !content_type_ok(rt, r))
         return;
     struct srv_ctx x = {.srv = srv, .sched = srv->sched, .req = r};
     for (size_t a = 0; a < argc; a++)

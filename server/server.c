@@ -49,6 +49,7 @@ folio_server_new(const struct folio_server_opts *opts, struct folio_server **out
     if (opts != NULL && opts->master_key != NULL && opts->master_key[0] != '\0')
         srv->master_key = folio_strdup(opts->master_key);
     srv->listen_fd = -1;
+    srv->reserve_fd = -1;
     pthread_mutex_init(&srv->reg_mu, NULL);
     const char *addr = opts != NULL && opts->http_addr != NULL ? opts->http_addr
                                                                 : FOLIO_SERVER_ADDR_DEFAULT;
@@ -103,7 +104,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
         next = c->next;
         conn_drain(c);
     }
-    if (srv->conn_count == 0) {
+    if (srv->conn_count == 0 && srv->refusing_count == 0) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
@@ -149,7 +150,7 @@ folio_server_run(struct folio_server *srv, struct folio_sched *sched)
 
     ev_run(srv->loop, 0);
 
-    FOLIO_ASSERT(srv->conn_count == 0);
+    FOLIO_ASSERT(srv->conn_count == 0 && srv->refusing_count == 0);
     ev_timer_stop(srv->loop, &srv->grace);
     /* Stopping the watchers restores the default action: a signal sent while the caller
        closes the scheduler (finishing a batch) would kill the process. Blocked again, it

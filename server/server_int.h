@@ -33,6 +33,7 @@
 #define SRV_PARAMS_MAX 64u            /* query parameters in one request */
 #define SRV_HEADER_NAME_MAX 64u       /* longer names are no header we look at */
 #define SRV_STREAM_BUFFER_MAX (256u << 10) /* a streamed response reads on only below this */
+#define SRV_REFUSING_MAX 32u          /* connections past the cap being answered 503 at once */
 
 /* ---- growable byte buffer with a hard maximum (set by its user) ---------- */
 
@@ -107,6 +108,7 @@ struct srv_conn {
     size_t linger_bytes;
     int64_t linger_deadline_ns;
     bool dead;                        /* socket closed; freed once regs == 0 */
+    bool refused;                     /* past the cap: answered 503 and closed (listen.c) */
 };
 
 /* A registration on its way through the journal. */
@@ -134,7 +136,10 @@ struct folio_server {
     pthread_mutex_t reg_mu;
     struct srv_reg *done_head, *done_tail;
     struct srv_conn *conns;
-    uint32_t conn_count;
+    uint32_t conn_count;              /* served connections, at most connections_max */
+    uint32_t refusing_count;          /* refused ones still open, at most SRV_REFUSING_MAX */
+    int reserve_fd;                   /* /dev/null, given up to refuse a client at EMFILE */
+    bool cap_logged;                  /* the cap was reported since the count went below it */
     uint64_t next_conn_id;
     bool stopping;
     bool forced;
@@ -152,6 +157,7 @@ struct folio_server {
 
 /* conn.c */
 void conn_accepted(struct folio_server *srv, int fd);
+void conn_refused(struct folio_server *srv, int fd); /* answers 503 and closes */
 void conn_flush(struct srv_conn *c);        /* write what is ready; close when done */
 void conn_drain(struct srv_conn *c);        /* shutdown: finish what is in flight */
 void conn_force_close(struct srv_conn *c);
@@ -162,7 +168,7 @@ int64_t srv_now_ns(void);
 int listen_open(struct folio_server *srv, const char *addr, char *why, size_t why_len);
 void listen_start(struct folio_server *srv);
 void listen_stop(struct folio_server *srv);
-void server_conn_freed(struct folio_server *srv);
+void server_conn_freed(struct folio_server *srv, bool refused);
 
 /* ---- responses (response.c) ----------------------------------------------- */
 
@@ -259,9 +265,10 @@ void reg_drain(struct folio_server *srv);
 
 /* ---- read workers (pool.c) ------------------------------------------------------
  *
- * Reads that may take a while (searches) run on a pool of threads, so the
- * loop never waits for them. A job is handed over on the loop thread, run on
- * a worker, and handed back through an ev_async, as a registration is: until
+ * Reads that may take a while (searches, GET of documents, snapshot listings)
+ * run on a pool of threads, so the loop never waits for them. A job is handed
+ * over on the loop thread, run on a worker, and handed back through an
+ * ev_async, as a registration is: until
  * then its request is `awaiting` and counts in its connection's regs, so the
  * connection stays allocated (and dispatches nothing after it) until the job
  * is answered. One job per connection at most: the queue is bounded by

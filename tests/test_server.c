@@ -571,9 +571,9 @@ test_indexes(void **state)
     long long t0 = enqueue(f, "POST", "/indexes", "application/json",
                            "{\"uid\":\"movies\",\"primaryKey\":\"id\"}", "indexCreation", "movies");
     assert_int_equal(t0, 0);
-    /* No Content-Type is fine outside document routes (Meilisearch accepts any). */
-    long long t1 = enqueue(f, "POST", "/indexes", NULL, "{\"uid\":\"books\"}", "indexCreation",
-                           "books");
+    /* A JSON Content-Type with parameters is fine (test_json_content_type has the rest). */
+    long long t1 = enqueue(f, "POST", "/indexes", "application/json; charset=utf-8",
+                           "{\"uid\":\"books\"}", "indexCreation", "books");
     long long t2 = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"comics\"}",
                            "indexCreation", "comics");
     assert_int_equal(t1, 1);
@@ -1608,10 +1608,12 @@ test_keep_alive_pipelining(void **state)
     }
     /* Pipelined in one write: the GET after the POST sees the task it created. */
     tc_sendf(&c, "GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
-                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\":\"p1\"}"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 12\r\n\r\n{\"uid\":\"p1\"}"
                  "GET /tasks/0 HTTP/1.1\r\nHost: t\r\n\r\n"
                  "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
-                 "POST /indexes HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"
                  "5\r\n{\"uid\r\n7\r\n\":\"p2\"}\r\n0\r\n\r\n"
                  "GET /tasks?uids=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     tc_read(&c, &r);
@@ -1666,7 +1668,7 @@ test_keep_alive_pipelining(void **state)
     /* Expect: 100-continue gets the interim answer before the body is sent. */
     tc_open(f, &c);
     tc_sendf(&c, "POST /indexes HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-                 "Content-Length: 12\r\n\r\n");
+                 "Content-Type: application/json\r\nContent-Length: 12\r\n\r\n");
     tc_read(&c, &r);
     assert_int_equal(r.status, 100);
     resp_free(&r);
@@ -1877,7 +1879,8 @@ test_sigterm(void **state)
     struct resp r;
     tc_open(f, &idle);
     tc_open(f, &busy);
-    tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n{\"uid\"");
+    tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 12\r\n\r\n{\"uid\"");
     sleep_ms(100);
     assert_int_equal(kill(f->pid, SIGTERM), 0);
     assert_true(tc_closed(&idle, 10000));
@@ -2428,6 +2431,340 @@ test_search_concurrent(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- Content-Type of JSON routes ------------------------------------------------------------ */
+
+static void
+expect_415(struct fixture *f, const char *method, const char *path, const char *ctype,
+           const char *body)
+{
+    char msg[300];
+    if (ctype == NULL)
+        snprintf(msg, sizeof(msg), "A Content-Type header is missing. Accepted values for the "
+                                   "Content-Type header are: `application/json`");
+    else
+        snprintf(msg, sizeof(msg), "The Content-Type `%s` is invalid. Accepted values for the "
+                                   "Content-Type header are: `application/json`", ctype);
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    if (r.status != 415)
+        fail_msg("%s %s with Content-Type %s: %d %s", method, path, ctype ? ctype : "(none)",
+                 r.status, r.body);
+    expect_error(&r, 415, ctype == NULL ? "missing_content_type" : "invalid_content_type");
+    assert_string_equal(jstr(r.json, "message"), msg);
+    resp_free(&r);
+}
+
+/* Not a 415; returns the status. */
+static int
+expect_not_415(struct fixture *f, const char *method, const char *path, const char *ctype,
+               const char *body)
+{
+    struct resp r;
+    req(f, method, path, ctype, body, &r);
+    if (r.status == 415 || r.status == 0)
+        fail_msg("%s %s with Content-Type %s: %d %s", method, path, ctype ? ctype : "(none)",
+                 r.status, r.body);
+    int status = r.status;
+    resp_free(&r);
+    return status;
+}
+
+/*
+ * Every route whose body is JSON answers 415 without a JSON Content-Type, as
+ * Meilisearch's do (its tests/content_type.rs lists the same bad types): no
+ * header → missing_content_type, another type → invalid_content_type, with
+ * Meilisearch's messages, before the body is looked at (an empty body too).
+ * A JSON type with parameters, in capitals, or a +json suffix is accepted.
+ * The snapshot-creating routes take no body: only a body they are sent needs
+ * the type. Nothing refused is enqueued.
+ */
+static void
+test_json_content_type(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    long long t = enqueue(f, "POST", "/indexes", "application/json", "{\"uid\":\"x\"}",
+                          "indexCreation", "x");
+    wait_succeeded(f, t);
+    long long enqueued = 1;
+    static const struct {
+        const char *method, *path, *body;
+    } routes[] = {
+        {"POST", "/indexes", "{\"uid\":\"ct\"}"},
+        {"PATCH", "/indexes/x", "{\"primaryKey\":\"id\"}"},
+        {"POST", "/indexes/x/documents/delete-batch", "[\"1\"]"},
+        {"POST", "/indexes/x/search", "{\"q\":\"a\"}"},
+        {"PATCH", "/indexes/x/settings", "{\"stopWords\":[\"a\"]}"},
+        {"PUT", "/indexes/x/settings/stop-words", "[\"a\"]"},
+        {"PUT", "/indexes/x/settings/filterable-attributes", "[\"a\"]"},
+        {"POST", "/swap-indexes", "[{\"indexes\":[\"x\",\"y\"]}]"},
+        {"POST", "/snapshots/import", "{\"snapshotPath\":\"nothing.idx.snapshot\"}"},
+    };
+    static const char *const bad[] = {"application/csv", "application/x-ndjson",
+                                      "application/x-www-form-urlencoded", "text/plain", "json",
+                                      "application", "json/application", "text/csv",
+                                      "application/jsonx"};
+    static const char *const good[] = {"application/json", "application/json; charset=utf-8",
+                                       "Application/JSON", "application/merge-patch+json"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(routes); i++) {
+        expect_415(f, routes[i].method, routes[i].path, NULL, routes[i].body);
+        expect_415(f, routes[i].method, routes[i].path, NULL, NULL);
+        for (size_t b = 0; b < FOLIO_ARRAY_LEN(bad); b++)
+            expect_415(f, routes[i].method, routes[i].path, bad[b], routes[i].body);
+        for (size_t g = 0; g < FOLIO_ARRAY_LEN(good); g++)
+            enqueued += expect_not_415(f, routes[i].method, routes[i].path, good[g],
+                                       routes[i].body) == 202;
+    }
+    /* With its type, an empty body is the payload's error. */
+    req_error(f, "POST", "/indexes", "application/json", "", 400, "missing_payload");
+    /* Routes without a JSON body need no type. */
+    req_error(f, "POST", "/tasks/cancel", NULL, NULL, 400, "missing_task_filters");
+    assert_int_equal(expect_not_415(f, "DELETE", "/indexes/x/settings", NULL, NULL), 202);
+    enqueued++;
+    /* The snapshot routes: no body, no type needed; a body needs it. */
+    static const char *const snaps[] = {"/snapshots", "/indexes/x/snapshots"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(snaps); i++) {
+        expect_415(f, "POST", snaps[i], NULL, "{}");
+        expect_415(f, "POST", snaps[i], "text/plain", "{}");
+        assert_int_equal(expect_not_415(f, "POST", snaps[i], NULL, NULL), 202);
+        assert_int_equal(expect_not_415(f, "POST", snaps[i], "application/json", "{}"), 202);
+        enqueued += 2;
+    }
+    /* The document routes keep their own three types. */
+    req_error(f, "POST", "/indexes/x/documents", "application/merge-patch+json", "[]", 415,
+              "invalid_content_type");
+    /* Authentication comes first. */
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    start(f, (const char *const[]){"--master-key", "ct-key", NULL});
+    struct resp r;
+    req(f, "POST", "/indexes", NULL, "{\"uid\":\"k\"}", &r);
+    expect_error_type(&r, 401, "missing_authorization_header", "auth");
+    resp_free(&r);
+    f->key = "ct-key";
+    get_ok(f, "/tasks?limit=1", &r);
+    assert_int_equal(jint(r.json, "total"), enqueued);
+    resp_free(&r);
+}
+
+/* ---- the connection cap ---------------------------------------------------------------------- */
+
+/* Reads the cap's 503 on c and sees the connection end. */
+static void
+expect_cap_503(struct tconn *c, unsigned cap)
+{
+    struct resp r;
+    tc_read(c, &r);
+    expect_error_type(&r, 503, "too_many_connections", "system");
+    char v[64], msg[200];
+    assert_non_null(header_get(&r, "Retry-After", v, sizeof(v)));
+    assert_string_equal(v, "10");
+    assert_non_null(header_get(&r, "Connection", v, sizeof(v)));
+    assert_string_equal(v, "close");
+    snprintf(msg, sizeof(msg),
+             "The server already serves its maximum of %u connections. Retry after a few "
+             "seconds.",
+             cap);
+    assert_string_equal(jstr(r.json, "message"), msg);
+    resp_free(&r);
+    assert_true(tc_closed(c, 10000));
+}
+
+static int
+health_on(struct tconn *c)
+{
+    struct resp r;
+    tc_sendf(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    tc_read(c, &r);
+    int status = r.status;
+    resp_free(&r);
+    return status;
+}
+
+/*
+ * --http-max-connections: connections past it are answered 503
+ * too_many_connections (type system, Retry-After, Connection: close) and
+ * closed, more of them at once than the server keeps refusing at a time (the
+ * rest wait their turn in the kernel queue and get the same answer); the
+ * served ones go on; once one closes a new one is served (retried: the server
+ * may see the new connection before the close). FOLIO_HTTP_MAX_CONNECTIONS
+ * does the same; bad values exit 2.
+ */
+static void
+test_connection_cap_option(void **state)
+{
+    struct fixture *f = *state;
+    enum { CAP = 4, PAST = 40 };
+    start(f, (const char *const[]){"--http-max-connections", "4", NULL});
+    struct tconn in[CAP], past[PAST];
+    for (int i = 0; i < CAP; i++) {
+        tc_open(f, &in[i]);
+        assert_int_equal(health_on(&in[i]), 200);
+    }
+    for (int i = 0; i < PAST; i++) {
+        tc_open(f, &past[i]);
+        tc_sendf(&past[i], "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for (int i = 0; i < PAST; i++) {
+        expect_cap_503(&past[i], CAP);
+        tc_close(&past[i]);
+    }
+    for (int i = 0; i < CAP; i++)
+        assert_int_equal(health_on(&in[i]), 200);
+    tc_close(&in[0]);
+    int64_t deadline = now_ms() + 10000;
+    for (;;) {
+        tc_open(f, &in[0]);
+        struct resp r;
+        tc_sendf(&in[0], "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+        tc_read(&in[0], &r);
+        int status = r.status;
+        resp_free(&r);
+        if (status == 200)
+            break;
+        assert_int_equal(status, 503);
+        tc_close(&in[0]);
+        assert_true(now_ms() < deadline);
+        sleep_ms(20);
+    }
+    tc_open(f, &past[0]);
+    expect_cap_503(&past[0], CAP);
+    tc_close(&past[0]);
+    for (int i = 0; i < CAP; i++)
+        tc_close(&in[i]);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int status = wait_exit(f, 30000);
+    assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    setenv("FOLIO_HTTP_MAX_CONNECTIONS", "1", 1);
+    start(f, NULL);
+    unsetenv("FOLIO_HTTP_MAX_CONNECTIONS");
+    tc_open(f, &in[0]);
+    assert_int_equal(health_on(&in[0]), 200);
+    tc_open(f, &past[0]);
+    expect_cap_503(&past[0], 1);
+    tc_close(&past[0]);
+    tc_close(&in[0]);
+
+    char *out = NULL;
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --help", &out), 0);
+    assert_non_null(strstr(out, "--http-max-connections"));
+    assert_non_null(strstr(out, "FOLIO_HTTP_MAX_CONNECTIONS"));
+    folio_free(out);
+    static const char *const bad[] = {"0", "-1", "x", "4x", "1048577", ""};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        char cmd[200];
+        snprintf(cmd, sizeof(cmd), FOLIO_FOLIOD_PATH " --http-max-connections '%s' 2>/dev/null",
+                 bad[i]);
+        if (tu_system(cmd, NULL) != 2)
+            fail_msg("--http-max-connections '%s' did not exit 2", bad[i]);
+    }
+}
+
+/* ---- reads on the read workers -------------------------------------------------------------- */
+
+/*
+ * GET of documents and the snapshot listings run on the read workers: many
+ * connections pipeline them with other requests in one write each, and every
+ * connection gets its answers, right and in order (a job holds back what
+ * follows it on its connection).
+ */
+static void
+test_reads_pipelined(void **state)
+{
+    struct fixture *f = *state;
+    enum { DOCS = 3000, CONNS = 8 };
+    start(f, (const char *const[]){"--search-threads", "2", NULL});
+    struct srv_text {
+        char *p;
+        size_t n;
+    } docs = {NULL, 0};
+    FILE *m = open_memstream(&docs.p, &docs.n);
+    fputc('[', m);
+    for (int i = 0; i < DOCS; i++)
+        fprintf(m, "%s{\"id\":%d,\"title\":\"document number %d\",\"n\":%d}", i ? "," : "", i, i,
+                i * 7);
+    fputc(']', m);
+    fclose(m);
+    enqueue(f, "POST", "/indexes/d/documents?primaryKey=id", "application/json", docs.p,
+            "documentAdditionOrUpdate", "d");
+    free(docs.p);
+    long long t = enqueue(f, "POST", "/indexes/d/snapshots", NULL, NULL,
+                          "singleIndexSnapshotCreation", "d");
+    wait_succeeded(f, t);
+
+    struct tconn c[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        tc_open(f, &c[i]);
+        tc_sendf(&c[i],
+                 "GET /indexes/d/documents?offset=%d&limit=1000&fields=id,n HTTP/1.1\r\n"
+                 "Host: t\r\n\r\n"
+                 "GET /indexes/d/documents/%d HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/d/snapshots HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /snapshots HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/d/documents/nope HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/gone/documents HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/gone/documents/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /indexes/d/documents?limit=1&offset=%d HTTP/1.1\r\nHost: t\r\n\r\n",
+                 i * 250, DOCS - 1 - i, DOCS - 1);
+    }
+    for (int i = 0; i < CONNS; i++) {
+        struct resp r;
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        json_t *res = json_object_get(r.json, "results");
+        int want = DOCS - i * 250 < 1000 ? DOCS - i * 250 : 1000;
+        assert_int_equal(json_array_size(res), want);
+        assert_int_equal(jint(json_array_get(res, 0), "id"), i * 250);
+        assert_int_equal(jint(json_array_get(res, 0), "n"), i * 250 * 7);
+        assert_null(json_object_get(json_array_get(res, 0), "title"));
+        assert_int_equal(jint(r.json, "total"), DOCS);
+        assert_int_equal(jint(r.json, "offset"), i * 250);
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(jint(r.json, "id"), DOCS - 1 - i);
+        char title[64];
+        snprintf(title, sizeof(title), "document number %d", DOCS - 1 - i);
+        assert_string_equal(jstr(r.json, "title"), title);
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(jint(r.json, "total"), 1);
+        json_t *snap = json_array_get(json_object_get(r.json, "results"), 0);
+        assert_int_equal(jint(json_object_get(snap, "manifest"), "documentCount"), DOCS);
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(r.json, "status"), "available");
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(jint(r.json, "total"), 0);
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        expect_error(&r, 404, "document_not_found");
+        assert_string_equal(jstr(r.json, "message"), "Document `nope` not found.");
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        expect_error(&r, 404, "index_not_found");
+        assert_string_equal(jstr(r.json, "message"), "Index `gone` not found.");
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        expect_error(&r, 404, "index_not_found");
+        resp_free(&r);
+        tc_read(&c[i], &r);
+        assert_int_equal(r.status, 200);
+        res = json_object_get(r.json, "results");
+        assert_int_equal(json_array_size(res), 1);
+        assert_int_equal(jint(json_array_get(res, 0), "id"), DOCS - 1);
+        resp_free(&r);
+        tc_close(&c[i]);
+    }
+}
+
 int
 main(void)
 {
@@ -2459,6 +2796,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_search_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_auth_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_content_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap_option, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_pipelined, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,8 +202,13 @@ test_import_errors(void **state)
     assert_int_equal(before, 2);
 
     const char *p = "/snapshots/import";
-    /* Body shape. */
-    expect_error(f, "POST", p, NULL, 400, "missing_payload");
+    /* Body shape. No body at all, with its JSON Content-Type (without, 415: test_server.c). */
+    {
+        struct fd_resp r;
+        fd_req(&f->srv, "POST", p, "application/json", "", 0, &r);
+        fd_expect_error(&r, 400, "missing_payload", NULL);
+        fd_resp_free(&r);
+    }
     expect_error(f, "POST", p, "{\"snapshotPath\":", 400, "malformed_payload");
     expect_error(f, "POST", p, "[\"a\"]", 400, "bad_request");
     expect_error(f, "POST", p, "{\"snapshotPath\":\"indexes/movies/a.idx.snapshot\",\"uid\":\"m\"}",

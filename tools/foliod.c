@@ -54,6 +54,7 @@ struct foliod_opts {
     const char *keep_alive_timeout;
     const char *request_timeout;
     const char *search_threads;
+    const char *max_connections;
     const char *import_snapshot;
     const char *ignore_missing_snapshot;        /* flags: "true" when given */
     const char *ignore_snapshot_if_db_exists;
@@ -73,6 +74,7 @@ enum {
     OPT_KEEP_ALIVE,
     OPT_REQUEST_TIMEOUT,
     OPT_SEARCH_THREADS,
+    OPT_MAX_CONNECTIONS,
     OPT_IMPORT_SNAPSHOT,
     OPT_IGNORE_MISSING_SNAPSHOT,
     OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS,
@@ -107,6 +109,8 @@ static const struct option_doc {
      "close a keep-alive connection idle this long"},
     {"http-request-timeout", OPT_REQUEST_TIMEOUT, "FOLIO_HTTP_REQUEST_TIMEOUT", "SECS", "30",
      "a request's headers must arrive, and its body progress, within this (408)"},
+    {"http-max-connections", OPT_MAX_CONNECTIONS, "FOLIO_HTTP_MAX_CONNECTIONS", "N", "1024",
+     "connections served at once; past them a client is answered 503 too_many_connections"},
     {"search-threads", OPT_SEARCH_THREADS, "FOLIO_SEARCH_THREADS", "N", "online CPUs",
      "threads running searches (1 to 256)"},
     {"import-snapshot", OPT_IMPORT_SNAPSHOT, "FOLIO_IMPORT_SNAPSHOT", "FILE", "none",
@@ -157,6 +161,7 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_KEEP_ALIVE: return &o->keep_alive_timeout;
     case OPT_REQUEST_TIMEOUT: return &o->request_timeout;
     case OPT_SEARCH_THREADS: return &o->search_threads;
+    case OPT_MAX_CONNECTIONS: return &o->max_connections;
     case OPT_IMPORT_SNAPSHOT: return &o->import_snapshot;
     case OPT_IGNORE_MISSING_SNAPSHOT: return &o->ignore_missing_snapshot;
     case OPT_IGNORE_SNAPSHOT_IF_DB_EXISTS: return &o->ignore_snapshot_if_db_exists;
@@ -468,6 +473,18 @@ build_opts(const struct foliod_opts *o, struct folio_server_opts *so, enum folio
             return -1;
         }
         so->search_threads = (uint32_t)n;
+    }
+    if (o->max_connections != NULL) {
+        char *cend;
+        errno = 0;
+        unsigned long n = strtoul(o->max_connections, &cend, 10);
+        if (cend == o->max_connections || *cend != '\0' || errno != 0 ||
+            o->max_connections[0] == '-' || n < 1 || n > FOLIO_SERVER_CONNECTIONS_MAX) {
+            fprintf(stderr, "foliod: invalid --http-max-connections `%s`: give 1 to %u\n",
+                    o->max_connections, FOLIO_SERVER_CONNECTIONS_MAX);
+            return -1;
+        }
+        so->connections_max = (uint32_t)n;
     }
     return 0;
 }

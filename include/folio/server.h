@@ -17,9 +17,9 @@
  * search, which runs on a pool of read workers and comes back the same way. Responses
  * on one connection go out in request order (keep-alive and pipelining).
  * Every request is bounded: header bytes (431), body bytes (413, nothing more
- * is read), and time (a request whose headers or body stall past the request
- * timeout gets 408; an idle keep-alive connection is closed after the
- * keep-alive timeout).
+ * is read), connections (503 past connections_max), and time (a request
+ * whose headers or body stall past the request timeout gets 408; an idle
+ * keep-alive connection is closed after the keep-alive timeout).
  *
  * docs/api.md lists the routes and their errors.
  */
@@ -45,6 +45,7 @@ enum folio_log_level {
 #define FOLIO_SERVER_HEADER_BYTES_DEFAULT (16u << 10)
 #define FOLIO_SERVER_TIMEOUT_MS_DEFAULT 30000u
 #define FOLIO_SERVER_CONNECTIONS_DEFAULT 1024u
+#define FOLIO_SERVER_CONNECTIONS_MAX (1u << 20)
 #define FOLIO_SERVER_SEARCH_THREADS_MAX 256u
 
 struct folio_server_opts {
@@ -54,7 +55,8 @@ struct folio_server_opts {
     uint32_t header_bytes_max;      /* request line + headers; 0: 16 KiB */
     uint32_t keep_alive_timeout_ms; /* idle connection; 0: 30 s */
     uint32_t request_timeout_ms;    /* headers complete / body progress / write progress; 0: 30 s */
-    uint32_t connections_max;       /* open connections; 0: 1024 */
+    uint32_t connections_max;       /* connections served at once; 0: 1024; past them a
+                                       client is answered 503 too_many_connections */
     uint32_t search_threads;        /* read workers (searches); 0: online CPUs; at most 256 */
     const char *snapshot_dir;       /* listed by GET /snapshots; borrowed, outlives the server;
                                        NULL: the listings are empty */
