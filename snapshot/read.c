@@ -105,7 +105,8 @@ read_fail(struct rctx *r, struct archive *a, const char *what)
 static int
 open_reader(struct rctx *r, const char *path, struct archive **out)
 {
-    r->fd = folio_io_open(path, O_RDONLY, 0);
+    /* O_NONBLOCK: a fifo put where an archive was must be refused, not waited on. */
+    r->fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (r->fd < 0)
         return snap_fail(r->err, snap_errno_code(errno), "%s: %s", path, strerror(errno));
     struct stat st;

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1330,6 +1331,49 @@ test_golden_archive(void **state)
     free(g);
 }
 
+/* ---- special files where an archive should be ------------------------------ */
+
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_snapshot_archive: a read blocked on a fifo\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(1);
+}
+
+/*
+ * A fifo named like an archive (a file swapped for one after the registration
+ * or the listing looked at it): every reader refuses it at once instead of
+ * blocking in open() until someone writes to it.
+ */
+static void
+test_fifo_not_waited_for(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapfifo");
+    char *fifo = tu_path(dir, "x.idx.snapshot");
+    char *out = tu_path(dir, "out");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(mkdir(out, 0700), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    struct folio_snapshot_error err = {0};
+    struct folio_snapshot_manifest *m = NULL;
+    assert_int_equal(folio_snapshot_read_manifest(fifo, &m, &err), FOLIO_E_SNAPSHOT_INVALID);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    assert_int_equal(folio_snapshot_verify(fifo, NULL, NULL, NULL, &err), FOLIO_E_SNAPSHOT_INVALID);
+    assert_int_equal(folio_snapshot_extract(fifo, out, NULL, NULL, NULL, &err),
+                     FOLIO_E_SNAPSHOT_INVALID);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(dir_entries(out), 0);
+    tu_rmrf(dir);
+    free(fifo);
+    free(out);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1390,7 @@ main(void)
         cmocka_unit_test(test_damaged_archives),
         cmocka_unit_test(test_stop_exists_faults),
         cmocka_unit_test(test_golden_archive),
+        cmocka_unit_test(test_fifo_not_waited_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
