@@ -553,6 +553,9 @@ import_code(int rc, const char **code, const char **type)
 {
     *type = "invalid_request";
     switch (rc) {
+    case FOLIO_E_INVALID:
+        *code = "invalid_snapshot_path";
+        break;
     case FOLIO_E_SNAPSHOT_INVALID:
         *code = "snapshot_invalid";
         break;
@@ -676,14 +679,22 @@ import_extract(struct folio_sched *s, const struct snap_task *t, const char *wor
         return iwhy(w, FOLIO_E_INVALID,
                     "folio runs without a snapshot directory (--snapshot-dir): the snapshot "
                     "cannot be read.");
-    char *path = run_path(s->snapshot_dir, t->snapshot_path);
+    /*
+     * Registration resolved the path inside the snapshot directory; it is
+     * opened beneath it again here, following no link, so a component
+     * swapped since then cannot lead outside (invariant 6).
+     */
     struct folio_snapshot_read_opts ro;
     folio_snapshot_read_opts_default(&ro);
     ro.stop = stop;
     ro.kind = FOLIO_SNAPSHOT_KIND_INDEX;
+    ro.root_dir = s->snapshot_dir;
     struct folio_snapshot_error serr = {0};
-    int rc = folio_snapshot_extract(path, work, &ro, m, hex, &serr);
-    folio_free(path);
+    int rc = folio_snapshot_extract(t->snapshot_path, work, &ro, m, hex, &serr);
+    if (rc == FOLIO_E_INVALID)
+        return iwhy(w, rc,
+                    "Snapshot path `%s` no longer resolves inside the snapshot directory: %s",
+                    t->snapshot_path, serr.message);
     if (rc == FOLIO_E_NOT_FOUND)
         return iwhy(w, rc, "Snapshot file `%s` not found in the snapshot directory: %s",
                     t->snapshot_path, serr.message);

@@ -1369,6 +1369,65 @@ test_crash_two_lanes(void **state)
     idump_free(&b);
 }
 
+/*
+ * The snapshot path is resolved inside the snapshot directory when the
+ * import is registered; by the time it runs a component may have been
+ * swapped for a symbolic link that leaves the directory. Processing must not
+ * follow it (DESIGN §11, invariant 6): the task fails, nothing is imported.
+ */
+static void
+test_import_path_swapped(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-swap");
+    fx_open(f, false);
+    build_index(f->s, "books", 40, 40, false);
+    json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
+    char *rel = CHECK_ARCHIVE(f, t, "books");
+    json_decref(t);
+    /* The same archives outside the snapshot directory. */
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *in_idx = tu_path(f->snap, "indexes"), *out_idx = tu_path(outside, "indexes");
+    char *real_idx = tu_path(f->snap, "indexes-real");
+    tu_copy_tree(in_idx, out_idx);
+    char *map0 = mapping_dump(f->s);
+    char *idx0 = sub_dump(f->db, "indexes");
+
+    /* A directory component swapped for a link to the outside copy. */
+    folio_sched_pause(f->s);
+    uint32_t dir_swap = REG(f->s, rq_import(rel, NULL, "swapped-dir"));
+    CHECK(rename(in_idx, real_idx) == 0, "rename: %s", strerror(errno));
+    CHECK(symlink(out_idx, in_idx) == 0, "symlink: %s", strerror(errno));
+    folio_sched_resume(f->s);
+    json_decref(WAIT_FAILED(f->s, dir_swap, "invalid_snapshot_path", "invalid_request"));
+    CHECK(unlink(in_idx) == 0 && rename(real_idx, in_idx) == 0, "restore: %s", strerror(errno));
+
+    /* The archive itself swapped for a link to the outside copy. */
+    char *file = tu_path(f->snap, rel), *out_file = tu_path(outside, rel);
+    folio_sched_pause(f->s);
+    uint32_t file_swap = REG(f->s, rq_import(rel, NULL, "swapped-file"));
+    CHECK(unlink(file) == 0 && symlink(out_file, file) == 0, "swap: %s", strerror(errno));
+    folio_sched_resume(f->s);
+    json_decref(WAIT_FAILED(f->s, file_swap, "invalid_snapshot_path", "invalid_request"));
+
+    char *map1 = mapping_dump(f->s), *idx1 = sub_dump(f->db, "indexes");
+    CHECK(strcmp(map0, map1) == 0, "mapping %s, was %s", map1, map0);
+    CHECK(strcmp(idx0, idx1) == 0, "indexes/ %s, was %s", idx1, idx0);
+    TMP_EMPTY(f->db);
+    folio_free(map0);
+    folio_free(map1);
+    folio_free(idx0);
+    folio_free(idx1);
+    folio_free(file);
+    folio_free(out_file);
+    folio_free(in_idx);
+    folio_free(out_idx);
+    folio_free(real_idx);
+    folio_free(outside);
+    folio_free(rel);
+}
+
 int
 main(void)
 {
@@ -1383,6 +1442,9 @@ main(void)
         cmocka_unit_test_teardown(test_crash_creation, teardown),
         cmocka_unit_test_teardown(test_crash_import, teardown),
         cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
+        cmocka_unit_test_teardown(test_import_path_swapped, teardown),
     };
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1374,6 +1374,100 @@ test_fifo_not_waited_for(void **state)
     free(dir);
 }
 
+/* One reader call beneath root: its code (the manifest, when read, is freed). */
+static int
+read_beneath(const char *root, const char *rel, bool extract, const char *out)
+{
+    struct folio_snapshot_error err = {0};
+    struct folio_snapshot_manifest *m = NULL;
+    int rc;
+    if (!extract) {
+        rc = folio_snapshot_read_manifest_in(root, rel, &m, &err);
+    } else {
+        struct folio_snapshot_read_opts ro;
+        folio_snapshot_read_opts_default(&ro);
+        ro.root_dir = root;
+        rc = folio_snapshot_extract(rel, out, &ro, &m, NULL, &err);
+    }
+    if (rc == FOLIO_E_INVALID)
+        assert_true(strstr(err.message, "leaves") != NULL || strstr(err.message, "relative") != NULL);
+    folio_snapshot_manifest_free(m);
+    return rc;
+}
+
+/*
+ * root_dir: the path is opened beneath the root at every call, following no
+ * link, so a directory or the file swapped for a link to the outside since
+ * an earlier check is refused; "..", absolute and empty components too.
+ */
+static void
+test_open_beneath_root(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapbeneath");
+    char *src = tu_path(dir, "src"), *root = tu_path(dir, "root"), *out = tu_path(dir, "out");
+    char *outside = tu_path(dir, "outside");
+    static const char *const names[] = {"data.mdb"};
+    assert_int_equal(mkdir(src, 0700), 0);
+    put_file(src, "data.mdb", "some index bytes\n", 17);
+    struct folio_snapshot_manifest *m = hashed_manifest(src, FOLIO_SNAPSHOT_KIND_INDEX, names, 1);
+    char *sub = tu_path(root, "indexes"), *osub = tu_path(outside, "indexes");
+    assert_int_equal(mkdir(root, 0700), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    assert_int_equal(mkdir(osub, 0700), 0);
+    char *arch = tu_path(sub, "a.idx.snapshot"), *oarch = tu_path(osub, "a.idx.snapshot");
+    write_ok(arch, m, src, FOLIO_SNAPSHOT_ZSTD, NULL);
+    write_ok(oarch, m, src, FOLIO_SNAPSHOT_ZSTD, NULL);
+    assert_int_equal(mkdir(out, 0700), 0);
+
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_OK);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_OK);
+    assert_int_equal(dir_entries(out), 1);
+    tu_rmrf(out);
+    assert_int_equal(mkdir(out, 0700), 0);
+    static const char *const bad[] = {"../outside/indexes/a.idx.snapshot",
+                                      "indexes/../../outside/indexes/a.idx.snapshot",
+                                      "indexes//a.idx.snapshot", "./indexes/a.idx.snapshot", "",
+                                      "indexes/"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        assert_int_equal(read_beneath(root, bad[i], false, NULL), FOLIO_E_INVALID);
+        assert_int_equal(read_beneath(root, bad[i], true, out), FOLIO_E_INVALID);
+    }
+    assert_int_equal(read_beneath(root, oarch, false, NULL), FOLIO_E_INVALID); /* absolute */
+
+    /* indexes/ swapped for a link to the outside copy */
+    char *moved = tu_path(root, "moved");
+    assert_int_equal(rename(sub, moved), 0);
+    assert_int_equal(symlink(osub, sub), 0);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_E_INVALID);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_E_INVALID);
+    assert_int_equal(unlink(sub), 0);
+    assert_int_equal(rename(moved, sub), 0);
+    /* the archive itself swapped for a link */
+    assert_int_equal(unlink(arch), 0);
+    assert_int_equal(symlink(oarch, arch), 0);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_E_INVALID);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_E_INVALID);
+    assert_int_equal(dir_entries(out), 0);
+    /* a missing file is still "not found" */
+    assert_int_equal(read_beneath(root, "indexes/none.idx.snapshot", false, NULL),
+                     FOLIO_E_NOT_FOUND);
+
+    folio_snapshot_manifest_free(m);
+    tu_rmrf(dir);
+    free(dir);
+    free(src);
+    free(root);
+    free(out);
+    free(outside);
+    free(sub);
+    free(osub);
+    free(arch);
+    free(oarch);
+    free(moved);
+}
+
 int
 main(void)
 {
@@ -1391,6 +1485,9 @@ main(void)
         cmocka_unit_test(test_stop_exists_faults),
         cmocka_unit_test(test_golden_archive),
         cmocka_unit_test(test_fifo_not_waited_for),
+        cmocka_unit_test(test_open_beneath_root),
     };
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,10 @@ bool folio_snapshot_is_temp_name(const char *name);
  */
 int folio_snapshot_read_manifest(const char *path, struct folio_snapshot_manifest **out,
                                  struct folio_snapshot_error *err);
+/* The same for rel opened beneath root_dir, as read_opts.root_dir says. */
+int folio_snapshot_read_manifest_in(const char *root_dir, const char *rel,
+                                    struct folio_snapshot_manifest **out,
+                                    struct folio_snapshot_error *err);
 
 struct folio_snapshot_read_opts {
     const atomic_bool *stop;
@@ -175,6 +179,16 @@ struct folio_snapshot_read_opts {
     void *progress_ctx;
     /* expected kind; a different one is FOLIO_E_SNAPSHOT_INVALID */
     enum folio_snapshot_kind kind;
+    /*
+     * NULL: path is opened as given. Else path is relative to root_dir and
+     * is opened beneath it without following any symbolic link: every
+     * directory level is entered with O_DIRECTORY|O_NOFOLLOW from the one
+     * above, the file with O_NOFOLLOW. An absolute path, a "", "." or ".."
+     * component, or a link or non-directory on the way is FOLIO_E_INVALID
+     * (the path leaves root_dir), checked when the file is opened, so a
+     * component swapped after an earlier check is still refused.
+     */
+    const char *root_dir;
 };
 
 void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
