@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -552,6 +553,36 @@ check_dest_empty(struct rctx *r, const char *dest_dir)
     return rc;
 }
 
+/*
+ * Extraction writes at most the sizes the manifest declares (each entry is
+ * held to its declared size). Their sum, saturating, must fit in the free
+ * space of dest_dir's file system with SNAP_FREE_RESERVE_BYTES to spare, or
+ * nothing is extracted: a small archive that inflates to a huge declared
+ * size is refused up front instead of filling the disk the journal shares.
+ */
+static int
+check_free_space(struct rctx *r, const struct folio_snapshot_manifest *m)
+{
+    uint64_t need = 0;
+    for (uint32_t i = 0; i < m->file_count; i++)
+        need = m->files[i].size > UINT64_MAX - need ? UINT64_MAX : need + m->files[i].size;
+    struct statvfs sv;
+    if (fstatvfs(r->dest_fd, &sv) != 0)
+        return snap_fail(r->err, snap_errno_code(errno), "free space of the destination: %s",
+                         strerror(errno));
+    uint64_t unit = sv.f_frsize != 0 ? (uint64_t)sv.f_frsize : (uint64_t)sv.f_bsize;
+    uint64_t avail = unit != 0 && (uint64_t)sv.f_bavail > UINT64_MAX / unit
+                         ? UINT64_MAX
+                         : (uint64_t)sv.f_bavail * unit;
+    if (need > avail || avail - need < SNAP_FREE_RESERVE_BYTES)
+        return snap_fail(r->err, FOLIO_E_NOSPC,
+                         "the archive's files need %llu bytes; the destination's file system has "
+                         "%llu bytes free and %llu must stay free: nothing extracted",
+                         (unsigned long long)need, (unsigned long long)avail,
+                         (unsigned long long)SNAP_FREE_RESERVE_BYTES);
+    return FOLIO_OK;
+}
+
 static const char *const kind_words[] = {"index", "instance"};
 
 static int
@@ -582,6 +613,8 @@ run(const char *path, const char *dest_dir, const struct folio_snapshot_read_opt
     if (rc == FOLIO_OK && !head_only && m->kind != opts->kind)
         rc = snap_fail(err, FOLIO_E_SNAPSHOT_INVALID, "%s holds an %s snapshot, not an %s one",
                        path, kind_words[m->kind], kind_words[opts->kind]);
+    if (rc == FOLIO_OK && !head_only && r.dest_fd >= 0)
+        rc = check_free_space(&r, m);
     if (rc == FOLIO_OK && !head_only) {
         r.data = folio_malloc(SNAP_CHUNK_BYTES);
         rc = read_entries(&r, a, m);

@@ -1468,6 +1468,55 @@ test_open_beneath_root(void **state)
     free(moved);
 }
 
+/*
+ * A manifest declaring more bytes than the destination's file system has
+ * free (a 1 PiB data.mdb; three sizes whose sum wraps around 2^64 to 2) is
+ * refused before any entry is read, with no_space_left: a small archive
+ * cannot inflate until the disk the journal lives on is full. verify writes
+ * nothing and does not care.
+ */
+static void
+test_declared_beyond_free_space(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapspace");
+    char *arch = tu_path(dir, "big.idx.snapshot"), *out = tu_path(dir, "out");
+    assert_int_equal(mkdir(out, 0700), 0);
+    static const char *const names[] = {"data.mdb", "b", "c"};
+    const void *datas[] = {"hello\n", "b", "c"};
+    size_t lens[] = {6, 1, 1};
+    const uint64_t sizes[2][3] = {{1ull << 50, 1, 1},
+                                  {(uint64_t)INT64_MAX, (uint64_t)INT64_MAX, 4}};
+    for (int k = 0; k < 2; k++) {
+        struct folio_snapshot_manifest *m = manifest_for(names, datas, lens, 3);
+        for (int i = 0; i < 3; i++)
+            m->files[i].size = sizes[k][i];
+        size_t jl = 0;
+        char *json = json_of(m, &jl);
+        struct hent ents[] = {{.name = "manifest.json", .data = json, .len = jl, .size = -1},
+                              {.name = "data.mdb", .data = "hello\n", .len = 6, .size = -1},
+                              {.name = "b", .data = "b", .len = 1, .size = -1},
+                              {.name = "c", .data = "c", .len = 1, .size = -1}};
+        unlink(arch);
+        build_archive(arch, ents, 4, true);
+        struct folio_snapshot_error err = {0};
+        int rc = folio_snapshot_extract(arch, out, NULL, NULL, NULL, &err);
+        if (rc != FOLIO_E_NOSPC)
+            fail_msg("case %d: extract: %s (%s), wanted no_space_left", k, folio_err_name(rc),
+                     err.message);
+        assert_non_null(strstr(err.message, "free"));
+        assert_int_equal(dir_entries(out), 0);
+        assert_int_equal(folio_snapshot_verify(arch, NULL, NULL, NULL, &err),
+                         FOLIO_E_SNAPSHOT_CHECKSUM);
+        folio_free(json);
+        folio_snapshot_manifest_free(m);
+    }
+    tu_rmrf(dir);
+    free(dir);
+    free(arch);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -1486,6 +1535,7 @@ main(void)
         cmocka_unit_test(test_golden_archive),
         cmocka_unit_test(test_fifo_not_waited_for),
         cmocka_unit_test(test_open_beneath_root),
+        cmocka_unit_test(test_declared_beyond_free_space),
     };
     if (getenv("FOLIO_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));

@@ -202,6 +202,9 @@ void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
  * with "..", absolute paths, symlinks, hardlinks, devices, fifos,
  * directories, duplicates, unlisted names, sizes above the declared one,
  * missing files, data after the end, a truncated or corrupt stream.
+ * Before any entry is read, the manifest's declared sizes (summed,
+ * saturating) must fit in dest_dir's free space with 64 MiB to spare, else
+ * FOLIO_E_NOSPC and nothing is written.
  * Subdirectories named by the files are made 0700; files are 0600 and
  * fsynced, then every directory made. On failure dest_dir may hold partial
  * files: the caller removes dest_dir. A dest_dir that is not empty is
