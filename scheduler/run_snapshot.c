@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -601,6 +602,18 @@ import_details(const struct snap_task *t, const struct folio_snapshot_manifest *
         FOLIO_PANIC("cannot encode the details of task %u", t->uid);
 }
 
+/* Two settings objects (compact JSON) are the same JSON value. */
+static bool
+same_settings(const char *a, size_t alen, const char *b)
+{
+    json_t *ja = json_loadb(a, alen, 0, NULL);
+    json_t *jb = b != NULL ? json_loads(b, 0, NULL) : NULL;
+    bool same = ja != NULL && jb != NULL && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
+}
+
 /*
  * Opens the extracted env, checks it against the manifest, and rewrites its
  * marker to {this task, this batch} with the success outcome.
@@ -614,6 +627,16 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
                     "The snapshot `%s` holds index `%s`, not `%s` as the task's `indexUid` says.",
                     t->snapshot_path, m->index_uid, t->asserted_uid);
+    /* An index archive holds its env and nothing else: no other file goes to indexes/<uuid>/. */
+    for (uint32_t i = 0; i < m->file_count; i++)
+        if (strcmp(m->files[i].name, "data.mdb") != 0)
+            return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
+                        "The snapshot `%s` holds `%.200s`: an index snapshot holds `data.mdb` "
+                        "only.",
+                        t->snapshot_path, m->files[i].name);
+    if (m->file_count != 1)
+        return iwhy(w, FOLIO_E_SNAPSHOT_INVALID, "The snapshot `%s` holds no `data.mdb`.",
+                    t->snapshot_path);
     struct folio_index *idx = NULL;
     struct folio_index_error ierr = {{0}};
     struct folio_index_stats *stats = NULL;
@@ -648,6 +671,11 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
             iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
                  "The index in snapshot `%s` has primary key `%.200s`; its manifest says `%.200s`.",
                  t->snapshot_path, ipk, mpk);
+    else if (!same_settings(stats->settings_json, stats->settings_len, m->settings_json))
+        rc = iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
+                  "The index in snapshot `%s` has settings %.*s; its manifest says %.300s.",
+                  t->snapshot_path, (int)(stats->settings_len < 300 ? stats->settings_len : 300),
+                  stats->settings_json, m->settings_json);
     snprintf(pk, pk_len, "%s", ipk);
     folio_index_stats_free(stats);
     if (rc == 0) {

@@ -1428,6 +1428,108 @@ test_import_path_swapped(void **state)
     folio_free(rel);
 }
 
+/* Writes snap/name: the index archive rel re-made with manifest fields changed by edit. */
+static void
+remade_archive(struct fx *f, const char *rel, const char *name,
+               void (*edit)(struct folio_snapshot_manifest *m, const char *src))
+{
+    char *src = tu_path(f->root, "remade-src");
+    tu_rmrf(src);
+    CHECK(mkdir(src, 0700) == 0, "mkdir %s", src);
+    char *path = tu_path(f->snap, rel);
+    struct folio_snapshot_manifest *m = NULL;
+    struct folio_snapshot_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = folio_snapshot_extract(path, src, NULL, &m, NULL, &err);
+    CHECK(rc == 0, "extract %s: %s", path, err.message);
+    edit(m, src);
+    rc = folio_snapshot_hash_files(src, m, NULL, NULL, NULL, &err);
+    CHECK(rc == 0, "hash: %s", err.message);
+    char *dest = tu_path(f->snap, name);
+    rc = folio_snapshot_write(dest, m, src, NULL, NULL, &err);
+    CHECK(rc == 0, "write %s: %s", dest, err.message);
+    folio_snapshot_manifest_free(m);
+    tu_rmrf(src);
+    folio_free(src);
+    folio_free(path);
+    folio_free(dest);
+}
+
+/* An extra file next to data.mdb, listed in the manifest. */
+static void
+edit_extra_file(struct folio_snapshot_manifest *m, const char *src)
+{
+    char *p = tu_path(src, "lock.mdb");
+    tu_write_file(p, "not a lock file", 15);
+    folio_free(p);
+    m->files = folio_reallocarray(m->files, 2, sizeof(*m->files));
+    memset(&m->files[1], 0, sizeof(m->files[1]));
+    m->files[1].name = folio_strdup("lock.mdb");
+    m->file_count = 2;
+}
+
+/* Settings in the manifest that are not the index's. */
+static void
+edit_settings(struct folio_snapshot_manifest *m, const char *src)
+{
+    (void)src;
+    folio_free(m->settings_json);
+    m->settings_json = folio_strdup("{\"filterableAttributes\":[\"title\"]}");
+}
+
+/*
+ * An index archive is `data.mdb` and a manifest that describes it: one with
+ * another file, or whose settings are not the env's, is refused
+ * (snapshot_invalid) and leaves nothing, though every checksum matches.
+ */
+static void
+test_import_foreign_content(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-foreign");
+    fx_open(f, false);
+    build_index(f->s, "books", 40, 40, true);
+    json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
+    char *rel = CHECK_ARCHIVE(f, t, "books");
+    json_decref(t);
+    remade_archive(f, rel, "extra.idx.snapshot", edit_extra_file);
+    remade_archive(f, rel, "settings.idx.snapshot", edit_settings);
+    char *map0 = mapping_dump(f->s);
+    char *idx0 = sub_dump(f->db, "indexes");
+    uint32_t extra = REG(f->s, rq_import("extra.idx.snapshot", NULL, "extra"));
+    uint32_t sett = REG(f->s, rq_import("settings.idx.snapshot", NULL, "sett"));
+    t = WAIT_FAILED(f->s, extra, "snapshot_invalid", "invalid_request");
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "lock.mdb") != NULL, "%s",
+          jdump(t));
+    json_decref(t);
+    t = WAIT_FAILED(f->s, sett, "snapshot_invalid", "invalid_request");
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "settings") != NULL, "%s",
+          jdump(t));
+    json_decref(t);
+    /* the archive re-made unchanged imports: the refusals are about content, not re-making */
+    json_decref(WAIT_OK(f->s, REG(f->s, rq_import(rel, NULL, "same"))));
+    char *map1 = mapping_dump(f->s), *idx1 = sub_dump(f->db, "indexes");
+    char uuid[37];
+    CHECK(mapping_get(f->s, "same", uuid, NULL), "same imported");
+    CHECK(!mapping_get(f->s, "extra", NULL, NULL) && !mapping_get(f->s, "sett", NULL, NULL),
+          "mapping %s, was %s", map1, map0);
+    CHECK(strlen(idx1) == strlen(idx0) + strlen(uuid) + 1, "indexes/ %s, was %s", idx1, idx0);
+    char *same = tu_path(f->db, "indexes");
+    char *sdir = tu_path(same, uuid);
+    char *files = dir_dump(sdir);
+    CHECK(strstr(files, "lock.mdb") == NULL || strcmp(files, "data.mdb;lock.mdb;") == 0, "%s",
+          files);
+    TMP_EMPTY(f->db);
+    folio_free(files);
+    folio_free(same);
+    folio_free(sdir);
+    folio_free(map0);
+    folio_free(map1);
+    folio_free(idx0);
+    folio_free(idx1);
+    folio_free(rel);
+}
+
 int
 main(void)
 {
@@ -1443,6 +1545,7 @@ main(void)
         cmocka_unit_test_teardown(test_crash_import, teardown),
         cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
         cmocka_unit_test_teardown(test_import_path_swapped, teardown),
+        cmocka_unit_test_teardown(test_import_foreign_content, teardown),
     };
     if (getenv("FOLIO_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
