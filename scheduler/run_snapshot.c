@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -840,6 +841,13 @@ run_snapshot_import(struct folio_sched *s, uint32_t batch_uid, uint64_t batch_se
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
+/*
+ * Temporary archives a crash left in <snapshot-dir>/indexes/<uid>/. The
+ * walk follows no link (indexes and each <uid> are opened O_NOFOLLOW, files
+ * are judged with fstatat(AT_SYMLINK_NOFOLLOW) and removed with unlinkat on
+ * the opened directory), so a link planted there cannot make start-up delete
+ * a file outside the snapshot directory (invariant 6).
+ */
 int
 run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint64_t *bytes)
 {
@@ -848,11 +856,16 @@ run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint
     *bytes = 0;
     if (s->snapshot_dir == NULL)
         return 0;
-    char *top = run_path(s->snapshot_dir, "indexes");
-    DIR *d = opendir(top);
+    const int dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int root = open(s->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int top_fd = root >= 0 ? openat(root, "indexes", dir_flags) : -1;
+    if (root >= 0)
+        close(root);
+    DIR *d = top_fd >= 0 ? fdopendir(top_fd) : NULL;
     if (d == NULL) {
-        folio_free(top);
-        return 0; /* no single-index snapshot was ever written here */
+        if (top_fd >= 0)
+            close(top_fd);
+        return 0; /* no single-index snapshot was ever written here (or a link: not ours) */
     }
     size_t cap = 0;
     int rc = 0;
@@ -860,40 +873,39 @@ run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        char *sub = run_path(top, de->d_name);
-        DIR *sd = opendir(sub);
+        int sub_fd = openat(dirfd(d), de->d_name, dir_flags);
+        DIR *sd = sub_fd >= 0 ? fdopendir(sub_fd) : NULL;
+        if (sd == NULL && sub_fd >= 0)
+            close(sub_fd);
         bool removed = false;
         struct dirent *fe;
         while (sd != NULL && rc == 0 && (fe = readdir(sd)) != NULL) {
             if (!folio_snapshot_is_temp_name(fe->d_name))
                 continue;
-            char *f = run_path(sub, fe->d_name);
             struct stat st;
-            if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (folio_io_unlink(f) != 0) {
-                    rc = folio_err_from_errno(errno);
-                } else {
-                    removed = true;
-                    *bytes += (uint64_t)st.st_size;
-                    if (*count == cap) {
-                        cap = cap ? cap * 2 : 8;
-                        *paths = folio_reallocarray(*paths, cap, sizeof(**paths));
-                    }
-                    size_t len = strlen(de->d_name) + strlen(fe->d_name) + 16;
-                    char *rel = folio_malloc(len);
-                    snprintf(rel, len, "indexes/%s/%s", de->d_name, fe->d_name);
-                    (*paths)[(*count)++] = rel;
-                }
+            if (fstatat(dirfd(sd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode))
+                continue;
+            if (unlinkat(dirfd(sd), fe->d_name, 0) != 0) {
+                rc = folio_err_from_errno(errno);
+                break;
             }
-            folio_free(f);
+            removed = true;
+            *bytes += (uint64_t)st.st_size;
+            if (*count == cap) {
+                cap = cap ? cap * 2 : 8;
+                *paths = folio_reallocarray(*paths, cap, sizeof(**paths));
+            }
+            size_t len = strlen(de->d_name) + strlen(fe->d_name) + 16;
+            char *rel = folio_malloc(len);
+            snprintf(rel, len, "indexes/%s/%s", de->d_name, fe->d_name);
+            (*paths)[(*count)++] = rel;
         }
+        if (removed && rc == 0 && folio_io_fsync(dirfd(sd)) != 0)
+            rc = folio_err_from_errno(errno);
         if (sd != NULL)
             closedir(sd);
-        if (removed && rc == 0 && folio_io_fsync_dir(sub) != 0)
-            rc = folio_err_from_errno(errno);
-        folio_free(sub);
     }
     closedir(d);
-    folio_free(top);
     return rc;
 }

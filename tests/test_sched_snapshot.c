@@ -1530,6 +1530,47 @@ test_import_foreign_content(void **state)
     folio_free(rel);
 }
 
+/*
+ * Start-up removes temporary archives below <snapshot-dir>/indexes/<uid>/,
+ * but never through a link: neither indexes/<uid> nor indexes itself may
+ * lead it to delete a file outside the snapshot directory (invariant 6).
+ */
+static void
+test_leftovers_not_through_links(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-leftover-link");
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *victim = tu_path(outside, "x.idx.snapshot.tmp-0123456789abcdef");
+    tu_write_file(victim, "keep", 4);
+    char *top = tu_path(f->snap, "indexes");
+    CHECK(mkdir(top, 0700) == 0, "mkdir %s", top);
+    char *link = tu_path(top, "evil");
+    CHECK(symlink(outside, link) == 0, "symlink: %s", strerror(errno));
+    fx_open(f, false);
+    CHECK(f->info.files_removed == 0, "%u files removed", f->info.files_removed);
+    CHECK(tu_file_size(victim) == 4, "%s was removed through indexes/evil", victim);
+    folio_sched_close(f->s);
+    f->s = NULL;
+    /* indexes itself a link to the outside */
+    char *real_out = tu_path(outside, "sub");
+    CHECK(mkdir(real_out, 0700) == 0, "mkdir");
+    char *victim2 = tu_path(real_out, "y.idx.snapshot.tmp-0123456789abcdef");
+    tu_write_file(victim2, "keep", 4);
+    tu_rmrf(top);
+    CHECK(symlink(outside, top) == 0, "symlink: %s", strerror(errno));
+    fx_open(f, false);
+    CHECK(f->info.files_removed == 0, "%u files removed", f->info.files_removed);
+    CHECK(tu_file_size(victim2) == 4, "%s was removed through indexes", victim2);
+    folio_free(victim);
+    folio_free(victim2);
+    folio_free(real_out);
+    folio_free(link);
+    folio_free(top);
+    folio_free(outside);
+}
+
 int
 main(void)
 {
@@ -1546,6 +1587,7 @@ main(void)
         cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
         cmocka_unit_test_teardown(test_import_path_swapped, teardown),
         cmocka_unit_test_teardown(test_import_foreign_content, teardown),
+        cmocka_unit_test_teardown(test_leftovers_not_through_links, teardown),
     };
     if (getenv("FOLIO_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
