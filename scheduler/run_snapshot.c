@@ -161,7 +161,11 @@ requeue(struct folio_sched *s, uint32_t batch_uid, uint32_t task_uid)
 
 /* ---- small file helpers --------------------------------------------------------- */
 
-/* mkdir 0700 (an existing directory is fine), then fsync of the parent. */
+/*
+ * mkdir 0700 (an existing directory is fine, a link to one is not: archives
+ * are never written through a link out of the snapshot directory), then
+ * fsync of the parent.
+ */
 static int
 make_dir(const char *parent, const char *name, char **out)
 {
@@ -174,7 +178,7 @@ make_dir(const char *parent, const char *name, char **out)
         rc = folio_err_from_errno(errno);
     } else {
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             rc = FOLIO_E_IO;
     }
     if (rc != 0) {
@@ -298,7 +302,8 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     folio_free(top);
     if (rc != 0) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/`: %s", s->snapshot_dir, index_uid,
+        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/` (or it is not a directory: a "
+                 "symbolic link is refused): %s", s->snapshot_dir, index_uid,
                  folio_err_message(rc));
         return why_set(w, rc, "writing the archive", msg);
     }

@@ -1571,6 +1571,43 @@ test_leftovers_not_through_links(void **state)
     folio_free(outside);
 }
 
+/*
+ * A creation writes its archive below <snapshot-dir>/indexes/<uid>/, never
+ * through a link planted there: the task fails and nothing is written
+ * outside the snapshot directory (invariant 6).
+ */
+static void
+test_create_not_through_links(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-create-link");
+    fx_open(f, false);
+    build_index(f->s, "books", 10, 20, false);
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *top = tu_path(f->snap, "indexes");
+    CHECK(mkdir(top, 0700) == 0, "mkdir %s", top);
+    char *link = tu_path(top, "books");
+    CHECK(symlink(outside, link) == 0, "symlink: %s", strerror(errno));
+    json_decref(WAIT_FAILED(f->s, REG_CREATE_SNAPSHOT(f->s, "books"),
+                            "single_index_snapshot_creation_failed", "internal"));
+    char *out = dir_dump(outside);
+    CHECK(out[0] == '\0', "written outside the snapshot directory: %s", out);
+    folio_free(out);
+    /* indexes itself a link */
+    CHECK(unlink(link) == 0 && rmdir(top) == 0 && symlink(outside, top) == 0, "relink: %s",
+          strerror(errno));
+    json_decref(WAIT_FAILED(f->s, REG_CREATE_SNAPSHOT(f->s, "books"),
+                            "single_index_snapshot_creation_failed", "internal"));
+    out = dir_dump(outside);
+    CHECK(out[0] == '\0', "written outside the snapshot directory: %s", out);
+    folio_free(out);
+    TMP_EMPTY(f->db);
+    folio_free(link);
+    folio_free(top);
+    folio_free(outside);
+}
+
 int
 main(void)
 {
@@ -1588,6 +1625,7 @@ main(void)
         cmocka_unit_test_teardown(test_import_path_swapped, teardown),
         cmocka_unit_test_teardown(test_import_foreign_content, teardown),
         cmocka_unit_test_teardown(test_leftovers_not_through_links, teardown),
+        cmocka_unit_test_teardown(test_create_not_through_links, teardown),
     };
     if (getenv("FOLIO_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
