@@ -302,9 +302,10 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     folio_free(top);
     if (rc != 0) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/` (or it is not a directory: a "
-                 "symbolic link is refused): %s", s->snapshot_dir, index_uid,
-                 folio_err_message(rc));
+        snprintf(msg, sizeof(msg),
+                 "cannot create `%s/indexes/%s/` (or it is not a directory: a "
+                 "symbolic link is refused): %s",
+                 s->snapshot_dir, index_uid, folio_err_message(rc));
         return why_set(w, rc, "writing the archive", msg);
     }
     struct folio_snapshot_write_opts wo;

@@ -266,7 +266,7 @@ entry_json(const char *snapshot_dir, const struct snap_entry *e)
     struct folio_snapshot_manifest *m = NULL;
     struct folio_snapshot_error err;
     memset(&err, 0, sizeof(err));
-    /* Opened beneath the snapshot directory: a file swapped for a link since the scan is refused. */
+    /* Beneath the snapshot directory: a file swapped for a link since the scan is refused. */
     int rc = folio_snapshot_read_manifest_in(snapshot_dir, e->rel, &m, &err);
     if (rc == 0) {
         json_object_set_new(o, "manifest", manifest_json(m));

@@ -141,8 +141,8 @@ open_beneath(struct rctx *r, const char *root, const char *rel)
     char safe[300];
     snap_printable(rel, safe, sizeof(safe));
     if (!rel_path_ok(rel))
-        return snap_fail(r->err, FOLIO_E_INVALID,
-                         "`%s` is not a relative path inside %s: refused", safe, root);
+        return snap_fail(r->err, FOLIO_E_INVALID, "`%s` is not a relative path inside %s: refused",
+                         safe, root);
     int cur = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cur < 0)
         return snap_fail(r->err, snap_errno_code(errno), "%s: %s", root, strerror(errno));

@@ -1499,12 +1499,10 @@ test_import_foreign_content(void **state)
     uint32_t extra = REG(f->s, rq_import("extra.idx.snapshot", NULL, "extra"));
     uint32_t sett = REG(f->s, rq_import("settings.idx.snapshot", NULL, "sett"));
     t = WAIT_FAILED(f->s, extra, "snapshot_invalid", "invalid_request");
-    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "lock.mdb") != NULL, "%s",
-          jdump(t));
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "lock.mdb") != NULL, "%s", jdump(t));
     json_decref(t);
     t = WAIT_FAILED(f->s, sett, "snapshot_invalid", "invalid_request");
-    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "settings") != NULL, "%s",
-          jdump(t));
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "settings") != NULL, "%s", jdump(t));
     json_decref(t);
     /* the archive re-made unchanged imports: the refusals are about content, not re-making */
     json_decref(WAIT_OK(f->s, REG(f->s, rq_import(rel, NULL, "same"))));

@@ -1390,7 +1390,8 @@ read_beneath(const char *root, const char *rel, bool extract, const char *out)
         rc = folio_snapshot_extract(rel, out, &ro, &m, NULL, &err);
     }
     if (rc == FOLIO_E_INVALID)
-        assert_true(strstr(err.message, "leaves") != NULL || strstr(err.message, "relative") != NULL);
+        assert_true(strstr(err.message, "leaves") != NULL ||
+                    strstr(err.message, "relative") != NULL);
     folio_snapshot_manifest_free(m);
     return rc;
 }
@@ -1428,7 +1429,9 @@ test_open_beneath_root(void **state)
     assert_int_equal(mkdir(out, 0700), 0);
     static const char *const bad[] = {"../outside/indexes/a.idx.snapshot",
                                       "indexes/../../outside/indexes/a.idx.snapshot",
-                                      "indexes//a.idx.snapshot", "./indexes/a.idx.snapshot", "",
+                                      "indexes//a.idx.snapshot",
+                                      "./indexes/a.idx.snapshot",
+                                      "",
                                       "indexes/"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
         assert_int_equal(read_beneath(root, bad[i], false, NULL), FOLIO_E_INVALID);
