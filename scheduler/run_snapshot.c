@@ -28,7 +28,9 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,7 +161,11 @@ requeue(struct folio_sched *s, uint32_t batch_uid, uint32_t task_uid)
 
 /* ---- small file helpers --------------------------------------------------------- */
 
-/* mkdir 0700 (an existing directory is fine), then fsync of the parent. */
+/*
+ * mkdir 0700 (an existing directory is fine, a link to one is not: archives
+ * are never written through a link out of the snapshot directory), then
+ * fsync of the parent.
+ */
 static int
 make_dir(const char *parent, const char *name, char **out)
 {
@@ -172,7 +178,7 @@ make_dir(const char *parent, const char *name, char **out)
         rc = folio_err_from_errno(errno);
     } else {
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             rc = FOLIO_E_IO;
     }
     if (rc != 0) {
@@ -296,8 +302,10 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     folio_free(top);
     if (rc != 0) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "cannot create `%s/indexes/%s/`: %s", s->snapshot_dir, index_uid,
-                 folio_err_message(rc));
+        snprintf(msg, sizeof(msg),
+                 "cannot create `%s/indexes/%s/` (or it is not a directory: a "
+                 "symbolic link is refused): %s",
+                 s->snapshot_dir, index_uid, folio_err_message(rc));
         return why_set(w, rc, "writing the archive", msg);
     }
     struct folio_snapshot_write_opts wo;
@@ -553,6 +561,9 @@ import_code(int rc, const char **code, const char **type)
 {
     *type = "invalid_request";
     switch (rc) {
+    case FOLIO_E_INVALID:
+        *code = "invalid_snapshot_path";
+        break;
     case FOLIO_E_SNAPSHOT_INVALID:
         *code = "snapshot_invalid";
         break;
@@ -598,6 +609,18 @@ import_details(const struct snap_task *t, const struct folio_snapshot_manifest *
         FOLIO_PANIC("cannot encode the details of task %u", t->uid);
 }
 
+/* Two settings objects (compact JSON) are the same JSON value. */
+static bool
+same_settings(const char *a, size_t alen, const char *b)
+{
+    json_t *ja = json_loadb(a, alen, 0, NULL);
+    json_t *jb = b != NULL ? json_loads(b, 0, NULL) : NULL;
+    bool same = ja != NULL && jb != NULL && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
+}
+
 /*
  * Opens the extracted env, checks it against the manifest, and rewrites its
  * marker to {this task, this batch} with the success outcome.
@@ -611,6 +634,16 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
                     "The snapshot `%s` holds index `%s`, not `%s` as the task's `indexUid` says.",
                     t->snapshot_path, m->index_uid, t->asserted_uid);
+    /* An index archive holds its env and nothing else: no other file goes to indexes/<uuid>/. */
+    for (uint32_t i = 0; i < m->file_count; i++)
+        if (strcmp(m->files[i].name, "data.mdb") != 0)
+            return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
+                        "The snapshot `%s` holds `%.200s`: an index snapshot holds `data.mdb` "
+                        "only.",
+                        t->snapshot_path, m->files[i].name);
+    if (m->file_count != 1)
+        return iwhy(w, FOLIO_E_SNAPSHOT_INVALID, "The snapshot `%s` holds no `data.mdb`.",
+                    t->snapshot_path);
     struct folio_index *idx = NULL;
     struct folio_index_error ierr = {{0}};
     struct folio_index_stats *stats = NULL;
@@ -645,6 +678,11 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
             iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
                  "The index in snapshot `%s` has primary key `%.200s`; its manifest says `%.200s`.",
                  t->snapshot_path, ipk, mpk);
+    else if (!same_settings(stats->settings_json, stats->settings_len, m->settings_json))
+        rc = iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
+                  "The index in snapshot `%s` has settings %.*s; its manifest says %.300s.",
+                  t->snapshot_path, (int)(stats->settings_len < 300 ? stats->settings_len : 300),
+                  stats->settings_json, m->settings_json);
     snprintf(pk, pk_len, "%s", ipk);
     folio_index_stats_free(stats);
     if (rc == 0) {
@@ -676,14 +714,22 @@ import_extract(struct folio_sched *s, const struct snap_task *t, const char *wor
         return iwhy(w, FOLIO_E_INVALID,
                     "folio runs without a snapshot directory (--snapshot-dir): the snapshot "
                     "cannot be read.");
-    char *path = run_path(s->snapshot_dir, t->snapshot_path);
+    /*
+     * Registration resolved the path inside the snapshot directory; it is
+     * opened beneath it again here, following no link, so a component
+     * swapped since then cannot lead outside (invariant 6).
+     */
     struct folio_snapshot_read_opts ro;
     folio_snapshot_read_opts_default(&ro);
     ro.stop = stop;
     ro.kind = FOLIO_SNAPSHOT_KIND_INDEX;
+    ro.root_dir = s->snapshot_dir;
     struct folio_snapshot_error serr = {0};
-    int rc = folio_snapshot_extract(path, work, &ro, m, hex, &serr);
-    folio_free(path);
+    int rc = folio_snapshot_extract(t->snapshot_path, work, &ro, m, hex, &serr);
+    if (rc == FOLIO_E_INVALID)
+        return iwhy(w, rc,
+                    "Snapshot path `%s` no longer resolves inside the snapshot directory: %s",
+                    t->snapshot_path, serr.message);
     if (rc == FOLIO_E_NOT_FOUND)
         return iwhy(w, rc, "Snapshot file `%s` not found in the snapshot directory: %s",
                     t->snapshot_path, serr.message);
@@ -801,6 +847,13 @@ run_snapshot_import(struct folio_sched *s, uint32_t batch_uid, uint64_t batch_se
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
+/*
+ * Temporary archives a crash left in <snapshot-dir>/indexes/<uid>/. The
+ * walk follows no link (indexes and each <uid> are opened O_NOFOLLOW, files
+ * are judged with fstatat(AT_SYMLINK_NOFOLLOW) and removed with unlinkat on
+ * the opened directory), so a link planted there cannot make start-up delete
+ * a file outside the snapshot directory (invariant 6).
+ */
 int
 run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint64_t *bytes)
 {
@@ -809,11 +862,16 @@ run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint
     *bytes = 0;
     if (s->snapshot_dir == NULL)
         return 0;
-    char *top = run_path(s->snapshot_dir, "indexes");
-    DIR *d = opendir(top);
+    const int dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int root = open(s->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int top_fd = root >= 0 ? openat(root, "indexes", dir_flags) : -1;
+    if (root >= 0)
+        close(root);
+    DIR *d = top_fd >= 0 ? fdopendir(top_fd) : NULL;
     if (d == NULL) {
-        folio_free(top);
-        return 0; /* no single-index snapshot was ever written here */
+        if (top_fd >= 0)
+            close(top_fd);
+        return 0; /* no single-index snapshot was ever written here (or a link: not ours) */
     }
     size_t cap = 0;
     int rc = 0;
@@ -821,40 +879,39 @@ run_snapshot_leftovers(struct folio_sched *s, char ***paths, size_t *count, uint
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        char *sub = run_path(top, de->d_name);
-        DIR *sd = opendir(sub);
+        int sub_fd = openat(dirfd(d), de->d_name, dir_flags);
+        DIR *sd = sub_fd >= 0 ? fdopendir(sub_fd) : NULL;
+        if (sd == NULL && sub_fd >= 0)
+            close(sub_fd);
         bool removed = false;
         struct dirent *fe;
         while (sd != NULL && rc == 0 && (fe = readdir(sd)) != NULL) {
             if (!folio_snapshot_is_temp_name(fe->d_name))
                 continue;
-            char *f = run_path(sub, fe->d_name);
             struct stat st;
-            if (lstat(f, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (folio_io_unlink(f) != 0) {
-                    rc = folio_err_from_errno(errno);
-                } else {
-                    removed = true;
-                    *bytes += (uint64_t)st.st_size;
-                    if (*count == cap) {
-                        cap = cap ? cap * 2 : 8;
-                        *paths = folio_reallocarray(*paths, cap, sizeof(**paths));
-                    }
-                    size_t len = strlen(de->d_name) + strlen(fe->d_name) + 16;
-                    char *rel = folio_malloc(len);
-                    snprintf(rel, len, "indexes/%s/%s", de->d_name, fe->d_name);
-                    (*paths)[(*count)++] = rel;
-                }
+            if (fstatat(dirfd(sd), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode))
+                continue;
+            if (unlinkat(dirfd(sd), fe->d_name, 0) != 0) {
+                rc = folio_err_from_errno(errno);
+                break;
             }
-            folio_free(f);
+            removed = true;
+            *bytes += (uint64_t)st.st_size;
+            if (*count == cap) {
+                cap = cap ? cap * 2 : 8;
+                *paths = folio_reallocarray(*paths, cap, sizeof(**paths));
+            }
+            size_t len = strlen(de->d_name) + strlen(fe->d_name) + 16;
+            char *rel = folio_malloc(len);
+            snprintf(rel, len, "indexes/%s/%s", de->d_name, fe->d_name);
+            (*paths)[(*count)++] = rel;
         }
+        if (removed && rc == 0 && folio_io_fsync(dirfd(sd)) != 0)
+            rc = folio_err_from_errno(errno);
         if (sd != NULL)
             closedir(sd);
-        if (removed && rc == 0 && folio_io_fsync_dir(sub) != 0)
-            rc = folio_err_from_errno(errno);
-        folio_free(sub);
     }
     closedir(d);
-    folio_free(top);
     return rc;
 }

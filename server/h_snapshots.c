@@ -263,14 +263,11 @@ entry_json(const char *snapshot_dir, const struct snap_entry *e)
     json_object_set_new(o, "size", json_integer((json_int_t)e->size));
     json_object_set_new(o, "createdAt",
                         json_string(folio_sched_format_date(e->mtime_ns, date, sizeof(date))));
-    size_t len = strlen(snapshot_dir) + strlen(e->rel) + 2;
-    char *path = folio_malloc(len);
-    snprintf(path, len, "%s/%s", snapshot_dir, e->rel);
     struct folio_snapshot_manifest *m = NULL;
     struct folio_snapshot_error err;
     memset(&err, 0, sizeof(err));
-    int rc = folio_snapshot_read_manifest(path, &m, &err);
-    folio_free(path);
+    /* Beneath the snapshot directory: a file swapped for a link since the scan is refused. */
+    int rc = folio_snapshot_read_manifest_in(snapshot_dir, e->rel, &m, &err);
     if (rc == 0) {
         json_object_set_new(o, "manifest", manifest_json(m));
     } else {

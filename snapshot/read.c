@@ -17,6 +17,12 @@
  * (which passed the name rule before any filesystem call): each directory
  * level is made with mkdirat and entered with O_DIRECTORY|O_NOFOLLOW, files
  * are created with O_EXCL|O_NOFOLLOW, 0600. Nothing is ever followed.
+ *
+ * The archive file itself is opened with O_NONBLOCK (a fifo is refused, not
+ * waited on) and, when read_opts.root_dir is set, beneath that directory
+ * component by component with O_NOFOLLOW, at the time of the read: a caller
+ * that checked the path earlier (the import's registration) cannot be led
+ * outside the snapshot directory by a component swapped since.
  */
 #define _GNU_SOURCE
 #include <archive.h>
@@ -24,9 +30,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -102,10 +110,81 @@ read_fail(struct rctx *r, struct archive *a, const char *what)
                      why != NULL ? why : "unexpected end of data");
 }
 
+/* A relative path with no "", "." or ".." component. */
+static bool
+rel_path_ok(const char *rel)
+{
+    size_t len = strlen(rel), start = 0;
+    if (len == 0 || len >= 4096 || rel[0] == '/')
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && rel[i] != '/')
+            continue;
+        size_t n = i - start;
+        if (n == 0 || n > NAME_MAX || (n == 1 && rel[start] == '.') ||
+            (n == 2 && rel[start] == '.' && rel[start + 1] == '.'))
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+/*
+ * Opens rel beneath root, following no link: each directory level from the
+ * one above with O_DIRECTORY|O_NOFOLLOW, the file with O_NOFOLLOW. The walk
+ * happens at open time, so a component swapped for a link since the caller
+ * last looked is refused, not followed out of root.
+ */
+static int
+open_beneath(struct rctx *r, const char *root, const char *rel)
+{
+    char safe[300];
+    snap_printable(rel, safe, sizeof(safe));
+    if (!rel_path_ok(rel))
+        return snap_fail(r->err, FOLIO_E_INVALID, "`%s` is not a relative path inside %s: refused",
+                         safe, root);
+    int cur = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return snap_fail(r->err, snap_errno_code(errno), "%s: %s", root, strerror(errno));
+    for (const char *start = rel;;) {
+        const char *slash = strchr(start, '/');
+        size_t n = slash != NULL ? (size_t)(slash - start) : strlen(start);
+        char comp[NAME_MAX + 1];
+        memcpy(comp, start, n);
+        comp[n] = '\0';
+        /* O_NONBLOCK: a fifo put where an archive was must be refused, not waited on. */
+        int flags = slash != NULL ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                                  : O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        int next = openat(cur, comp, flags);
+        int saved = errno;
+        close(cur);
+        if (next < 0 && (saved == ELOOP || saved == ENOTDIR))
+            return snap_fail(r->err, FOLIO_E_INVALID,
+                             "`%s` leaves %s: `%s` is a symbolic link or not a directory", safe,
+                             root, comp);
+        if (next < 0)
+            return snap_fail(r->err, snap_errno_code(saved), "%s/%s: %s", root, safe,
+                             strerror(saved));
+        if (slash == NULL) {
+            r->fd = next;
+            return FOLIO_OK;
+        }
+        cur = next;
+        start = slash + 1;
+    }
+}
+
 static int
 open_reader(struct rctx *r, const char *path, struct archive **out)
 {
-    r->fd = folio_io_open(path, O_RDONLY, 0);
+    if (r->opts->root_dir != NULL) {
+        int rc = open_beneath(r, r->opts->root_dir, path);
+        if (rc != FOLIO_OK)
+            return rc;
+    } else {
+        /* O_NONBLOCK: a fifo put where an archive was must be refused, not waited on. */
+        r->fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    }
     if (r->fd < 0)
         return snap_fail(r->err, snap_errno_code(errno), "%s: %s", path, strerror(errno));
     struct stat st;
@@ -474,6 +553,36 @@ check_dest_empty(struct rctx *r, const char *dest_dir)
     return rc;
 }
 
+/*
+ * Extraction writes at most the sizes the manifest declares (each entry is
+ * held to its declared size). Their sum, saturating, must fit in the free
+ * space of dest_dir's file system with SNAP_FREE_RESERVE_BYTES to spare, or
+ * nothing is extracted: a small archive that inflates to a huge declared
+ * size is refused up front instead of filling the disk the journal shares.
+ */
+static int
+check_free_space(struct rctx *r, const struct folio_snapshot_manifest *m)
+{
+    uint64_t need = 0;
+    for (uint32_t i = 0; i < m->file_count; i++)
+        need = m->files[i].size > UINT64_MAX - need ? UINT64_MAX : need + m->files[i].size;
+    struct statvfs sv;
+    if (fstatvfs(r->dest_fd, &sv) != 0)
+        return snap_fail(r->err, snap_errno_code(errno), "free space of the destination: %s",
+                         strerror(errno));
+    uint64_t unit = sv.f_frsize != 0 ? (uint64_t)sv.f_frsize : (uint64_t)sv.f_bsize;
+    uint64_t avail = unit != 0 && (uint64_t)sv.f_bavail > UINT64_MAX / unit
+                         ? UINT64_MAX
+                         : (uint64_t)sv.f_bavail * unit;
+    if (need > avail || avail - need < SNAP_FREE_RESERVE_BYTES)
+        return snap_fail(r->err, FOLIO_E_NOSPC,
+                         "the archive's files need %llu bytes; the destination's file system has "
+                         "%llu bytes free and %llu must stay free: nothing extracted",
+                         (unsigned long long)need, (unsigned long long)avail,
+                         (unsigned long long)SNAP_FREE_RESERVE_BYTES);
+    return FOLIO_OK;
+}
+
 static const char *const kind_words[] = {"index", "instance"};
 
 static int
@@ -504,6 +613,8 @@ run(const char *path, const char *dest_dir, const struct folio_snapshot_read_opt
     if (rc == FOLIO_OK && !head_only && m->kind != opts->kind)
         rc = snap_fail(err, FOLIO_E_SNAPSHOT_INVALID, "%s holds an %s snapshot, not an %s one",
                        path, kind_words[m->kind], kind_words[opts->kind]);
+    if (rc == FOLIO_OK && !head_only && r.dest_fd >= 0)
+        rc = check_free_space(&r, m);
     if (rc == FOLIO_OK && !head_only) {
         r.data = folio_malloc(SNAP_CHUNK_BYTES);
         rc = read_entries(&r, a, m);
@@ -542,6 +653,17 @@ folio_snapshot_read_manifest(const char *path, struct folio_snapshot_manifest **
                              struct folio_snapshot_error *err)
 {
     return run(path, NULL, NULL, true, out, NULL, err);
+}
+
+int
+folio_snapshot_read_manifest_in(const char *root_dir, const char *rel,
+                                struct folio_snapshot_manifest **out,
+                                struct folio_snapshot_error *err)
+{
+    struct folio_snapshot_read_opts ro;
+    folio_snapshot_read_opts_default(&ro);
+    ro.root_dir = root_dir;
+    return run(rel, NULL, &ro, true, out, NULL, err);
 }
 
 int

@@ -17,6 +17,8 @@
 
 /* Files are read and archive data is streamed in chunks of this size. */
 #define SNAP_CHUNK_BYTES (1u << 20)
+/* Free space an extraction leaves on its destination's file system (the journal's too). */
+#define SNAP_FREE_RESERVE_BYTES (64ull << 20)
 /* Temporary archive names: "<dest>.tmp-" then this many lowercase hex digits. */
 #define SNAP_TEMP_TAG ".tmp-"
 #define SNAP_TEMP_HEX 16

@@ -1369,6 +1369,243 @@ test_crash_two_lanes(void **state)
     idump_free(&b);
 }
 
+/*
+ * The snapshot path is resolved inside the snapshot directory when the
+ * import is registered; by the time it runs a component may have been
+ * swapped for a symbolic link that leaves the directory. Processing must not
+ * follow it (DESIGN §11, invariant 6): the task fails, nothing is imported.
+ */
+static void
+test_import_path_swapped(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-swap");
+    fx_open(f, false);
+    build_index(f->s, "books", 40, 40, false);
+    json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
+    char *rel = CHECK_ARCHIVE(f, t, "books");
+    json_decref(t);
+    /* The same archives outside the snapshot directory. */
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *in_idx = tu_path(f->snap, "indexes"), *out_idx = tu_path(outside, "indexes");
+    char *real_idx = tu_path(f->snap, "indexes-real");
+    tu_copy_tree(in_idx, out_idx);
+    char *map0 = mapping_dump(f->s);
+    char *idx0 = sub_dump(f->db, "indexes");
+
+    /* A directory component swapped for a link to the outside copy. */
+    folio_sched_pause(f->s);
+    uint32_t dir_swap = REG(f->s, rq_import(rel, NULL, "swapped-dir"));
+    CHECK(rename(in_idx, real_idx) == 0, "rename: %s", strerror(errno));
+    CHECK(symlink(out_idx, in_idx) == 0, "symlink: %s", strerror(errno));
+    folio_sched_resume(f->s);
+    json_decref(WAIT_FAILED(f->s, dir_swap, "invalid_snapshot_path", "invalid_request"));
+    CHECK(unlink(in_idx) == 0 && rename(real_idx, in_idx) == 0, "restore: %s", strerror(errno));
+
+    /* The archive itself swapped for a link to the outside copy. */
+    char *file = tu_path(f->snap, rel), *out_file = tu_path(outside, rel);
+    folio_sched_pause(f->s);
+    uint32_t file_swap = REG(f->s, rq_import(rel, NULL, "swapped-file"));
+    CHECK(unlink(file) == 0 && symlink(out_file, file) == 0, "swap: %s", strerror(errno));
+    folio_sched_resume(f->s);
+    json_decref(WAIT_FAILED(f->s, file_swap, "invalid_snapshot_path", "invalid_request"));
+
+    char *map1 = mapping_dump(f->s), *idx1 = sub_dump(f->db, "indexes");
+    CHECK(strcmp(map0, map1) == 0, "mapping %s, was %s", map1, map0);
+    CHECK(strcmp(idx0, idx1) == 0, "indexes/ %s, was %s", idx1, idx0);
+    TMP_EMPTY(f->db);
+    folio_free(map0);
+    folio_free(map1);
+    folio_free(idx0);
+    folio_free(idx1);
+    folio_free(file);
+    folio_free(out_file);
+    folio_free(in_idx);
+    folio_free(out_idx);
+    folio_free(real_idx);
+    folio_free(outside);
+    folio_free(rel);
+}
+
+/* Writes snap/name: the index archive rel re-made with manifest fields changed by edit. */
+static void
+remade_archive(struct fx *f, const char *rel, const char *name,
+               void (*edit)(struct folio_snapshot_manifest *m, const char *src))
+{
+    char *src = tu_path(f->root, "remade-src");
+    tu_rmrf(src);
+    CHECK(mkdir(src, 0700) == 0, "mkdir %s", src);
+    char *path = tu_path(f->snap, rel);
+    struct folio_snapshot_manifest *m = NULL;
+    struct folio_snapshot_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = folio_snapshot_extract(path, src, NULL, &m, NULL, &err);
+    CHECK(rc == 0, "extract %s: %s", path, err.message);
+    edit(m, src);
+    rc = folio_snapshot_hash_files(src, m, NULL, NULL, NULL, &err);
+    CHECK(rc == 0, "hash: %s", err.message);
+    char *dest = tu_path(f->snap, name);
+    rc = folio_snapshot_write(dest, m, src, NULL, NULL, &err);
+    CHECK(rc == 0, "write %s: %s", dest, err.message);
+    folio_snapshot_manifest_free(m);
+    tu_rmrf(src);
+    folio_free(src);
+    folio_free(path);
+    folio_free(dest);
+}
+
+/* An extra file next to data.mdb, listed in the manifest. */
+static void
+edit_extra_file(struct folio_snapshot_manifest *m, const char *src)
+{
+    char *p = tu_path(src, "lock.mdb");
+    tu_write_file(p, "not a lock file", 15);
+    folio_free(p);
+    m->files = folio_reallocarray(m->files, 2, sizeof(*m->files));
+    memset(&m->files[1], 0, sizeof(m->files[1]));
+    m->files[1].name = folio_strdup("lock.mdb");
+    m->file_count = 2;
+}
+
+/* Settings in the manifest that are not the index's. */
+static void
+edit_settings(struct folio_snapshot_manifest *m, const char *src)
+{
+    (void)src;
+    folio_free(m->settings_json);
+    m->settings_json = folio_strdup("{\"filterableAttributes\":[\"title\"]}");
+}
+
+/*
+ * An index archive is `data.mdb` and a manifest that describes it: one with
+ * another file, or whose settings are not the env's, is refused
+ * (snapshot_invalid) and leaves nothing, though every checksum matches.
+ */
+static void
+test_import_foreign_content(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-foreign");
+    fx_open(f, false);
+    build_index(f->s, "books", 40, 40, true);
+    json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
+    char *rel = CHECK_ARCHIVE(f, t, "books");
+    json_decref(t);
+    remade_archive(f, rel, "extra.idx.snapshot", edit_extra_file);
+    remade_archive(f, rel, "settings.idx.snapshot", edit_settings);
+    char *map0 = mapping_dump(f->s);
+    char *idx0 = sub_dump(f->db, "indexes");
+    uint32_t extra = REG(f->s, rq_import("extra.idx.snapshot", NULL, "extra"));
+    uint32_t sett = REG(f->s, rq_import("settings.idx.snapshot", NULL, "sett"));
+    t = WAIT_FAILED(f->s, extra, "snapshot_invalid", "invalid_request");
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "lock.mdb") != NULL, "%s", jdump(t));
+    json_decref(t);
+    t = WAIT_FAILED(f->s, sett, "snapshot_invalid", "invalid_request");
+    CHECK(strstr(jstr(json_object_get(t, "error"), "message"), "settings") != NULL, "%s", jdump(t));
+    json_decref(t);
+    /* the archive re-made unchanged imports: the refusals are about content, not re-making */
+    json_decref(WAIT_OK(f->s, REG(f->s, rq_import(rel, NULL, "same"))));
+    char *map1 = mapping_dump(f->s), *idx1 = sub_dump(f->db, "indexes");
+    char uuid[37];
+    CHECK(mapping_get(f->s, "same", uuid, NULL), "same imported");
+    CHECK(!mapping_get(f->s, "extra", NULL, NULL) && !mapping_get(f->s, "sett", NULL, NULL),
+          "mapping %s, was %s", map1, map0);
+    CHECK(strlen(idx1) == strlen(idx0) + strlen(uuid) + 1, "indexes/ %s, was %s", idx1, idx0);
+    char *same = tu_path(f->db, "indexes");
+    char *sdir = tu_path(same, uuid);
+    char *files = dir_dump(sdir);
+    CHECK(strstr(files, "lock.mdb") == NULL || strcmp(files, "data.mdb;lock.mdb;") == 0, "%s",
+          files);
+    TMP_EMPTY(f->db);
+    folio_free(files);
+    folio_free(same);
+    folio_free(sdir);
+    folio_free(map0);
+    folio_free(map1);
+    folio_free(idx0);
+    folio_free(idx1);
+    folio_free(rel);
+}
+
+/*
+ * Start-up removes temporary archives below <snapshot-dir>/indexes/<uid>/,
+ * but never through a link: neither indexes/<uid> nor indexes itself may
+ * lead it to delete a file outside the snapshot directory (invariant 6).
+ */
+static void
+test_leftovers_not_through_links(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-leftover-link");
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *victim = tu_path(outside, "x.idx.snapshot.tmp-0123456789abcdef");
+    tu_write_file(victim, "keep", 4);
+    char *top = tu_path(f->snap, "indexes");
+    CHECK(mkdir(top, 0700) == 0, "mkdir %s", top);
+    char *link = tu_path(top, "evil");
+    CHECK(symlink(outside, link) == 0, "symlink: %s", strerror(errno));
+    fx_open(f, false);
+    CHECK(f->info.files_removed == 0, "%u files removed", f->info.files_removed);
+    CHECK(tu_file_size(victim) == 4, "%s was removed through indexes/evil", victim);
+    folio_sched_close(f->s);
+    f->s = NULL;
+    /* indexes itself a link to the outside */
+    char *real_out = tu_path(outside, "sub");
+    CHECK(mkdir(real_out, 0700) == 0, "mkdir");
+    char *victim2 = tu_path(real_out, "y.idx.snapshot.tmp-0123456789abcdef");
+    tu_write_file(victim2, "keep", 4);
+    tu_rmrf(top);
+    CHECK(symlink(outside, top) == 0, "symlink: %s", strerror(errno));
+    fx_open(f, false);
+    CHECK(f->info.files_removed == 0, "%u files removed", f->info.files_removed);
+    CHECK(tu_file_size(victim2) == 4, "%s was removed through indexes", victim2);
+    folio_free(victim);
+    folio_free(victim2);
+    folio_free(real_out);
+    folio_free(link);
+    folio_free(top);
+    folio_free(outside);
+}
+
+/*
+ * A creation writes its archive below <snapshot-dir>/indexes/<uid>/, never
+ * through a link planted there: the task fails and nothing is written
+ * outside the snapshot directory (invariant 6).
+ */
+static void
+test_create_not_through_links(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-create-link");
+    fx_open(f, false);
+    build_index(f->s, "books", 10, 20, false);
+    char *outside = tu_path(f->root, "outside");
+    CHECK(mkdir(outside, 0700) == 0, "mkdir %s", outside);
+    char *top = tu_path(f->snap, "indexes");
+    CHECK(mkdir(top, 0700) == 0, "mkdir %s", top);
+    char *link = tu_path(top, "books");
+    CHECK(symlink(outside, link) == 0, "symlink: %s", strerror(errno));
+    json_decref(WAIT_FAILED(f->s, REG_CREATE_SNAPSHOT(f->s, "books"),
+                            "single_index_snapshot_creation_failed", "internal"));
+    char *out = dir_dump(outside);
+    CHECK(out[0] == '\0', "written outside the snapshot directory: %s", out);
+    folio_free(out);
+    /* indexes itself a link */
+    CHECK(unlink(link) == 0 && rmdir(top) == 0 && symlink(outside, top) == 0, "relink: %s",
+          strerror(errno));
+    json_decref(WAIT_FAILED(f->s, REG_CREATE_SNAPSHOT(f->s, "books"),
+                            "single_index_snapshot_creation_failed", "internal"));
+    out = dir_dump(outside);
+    CHECK(out[0] == '\0', "written outside the snapshot directory: %s", out);
+    folio_free(out);
+    TMP_EMPTY(f->db);
+    folio_free(link);
+    folio_free(top);
+    folio_free(outside);
+}
+
 int
 main(void)
 {
@@ -1383,6 +1620,12 @@ main(void)
         cmocka_unit_test_teardown(test_crash_creation, teardown),
         cmocka_unit_test_teardown(test_crash_import, teardown),
         cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
+        cmocka_unit_test_teardown(test_import_path_swapped, teardown),
+        cmocka_unit_test_teardown(test_import_foreign_content, teardown),
+        cmocka_unit_test_teardown(test_leftovers_not_through_links, teardown),
+        cmocka_unit_test_teardown(test_create_not_through_links, teardown),
     };
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1330,6 +1331,195 @@ test_golden_archive(void **state)
     free(g);
 }
 
+/* ---- special files where an archive should be ------------------------------ */
+
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_snapshot_archive: a read blocked on a fifo\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(1);
+}
+
+/*
+ * A fifo named like an archive (a file swapped for one after the registration
+ * or the listing looked at it): every reader refuses it at once instead of
+ * blocking in open() until someone writes to it.
+ */
+static void
+test_fifo_not_waited_for(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapfifo");
+    char *fifo = tu_path(dir, "x.idx.snapshot");
+    char *out = tu_path(dir, "out");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(mkdir(out, 0700), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    struct folio_snapshot_error err = {0};
+    struct folio_snapshot_manifest *m = NULL;
+    assert_int_equal(folio_snapshot_read_manifest(fifo, &m, &err), FOLIO_E_SNAPSHOT_INVALID);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    assert_int_equal(folio_snapshot_verify(fifo, NULL, NULL, NULL, &err), FOLIO_E_SNAPSHOT_INVALID);
+    assert_int_equal(folio_snapshot_extract(fifo, out, NULL, NULL, NULL, &err),
+                     FOLIO_E_SNAPSHOT_INVALID);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(dir_entries(out), 0);
+    tu_rmrf(dir);
+    free(fifo);
+    free(out);
+    free(dir);
+}
+
+/* One reader call beneath root: its code (the manifest, when read, is freed). */
+static int
+read_beneath(const char *root, const char *rel, bool extract, const char *out)
+{
+    struct folio_snapshot_error err = {0};
+    struct folio_snapshot_manifest *m = NULL;
+    int rc;
+    if (!extract) {
+        rc = folio_snapshot_read_manifest_in(root, rel, &m, &err);
+    } else {
+        struct folio_snapshot_read_opts ro;
+        folio_snapshot_read_opts_default(&ro);
+        ro.root_dir = root;
+        rc = folio_snapshot_extract(rel, out, &ro, &m, NULL, &err);
+    }
+    if (rc == FOLIO_E_INVALID)
+        assert_true(strstr(err.message, "leaves") != NULL ||
+                    strstr(err.message, "relative") != NULL);
+    folio_snapshot_manifest_free(m);
+    return rc;
+}
+
+/*
+ * root_dir: the path is opened beneath the root at every call, following no
+ * link, so a directory or the file swapped for a link to the outside since
+ * an earlier check is refused; "..", absolute and empty components too.
+ */
+static void
+test_open_beneath_root(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapbeneath");
+    char *src = tu_path(dir, "src"), *root = tu_path(dir, "root"), *out = tu_path(dir, "out");
+    char *outside = tu_path(dir, "outside");
+    static const char *const names[] = {"data.mdb"};
+    assert_int_equal(mkdir(src, 0700), 0);
+    put_file(src, "data.mdb", "some index bytes\n", 17);
+    struct folio_snapshot_manifest *m = hashed_manifest(src, FOLIO_SNAPSHOT_KIND_INDEX, names, 1);
+    char *sub = tu_path(root, "indexes"), *osub = tu_path(outside, "indexes");
+    assert_int_equal(mkdir(root, 0700), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    assert_int_equal(mkdir(osub, 0700), 0);
+    char *arch = tu_path(sub, "a.idx.snapshot"), *oarch = tu_path(osub, "a.idx.snapshot");
+    write_ok(arch, m, src, FOLIO_SNAPSHOT_ZSTD, NULL);
+    write_ok(oarch, m, src, FOLIO_SNAPSHOT_ZSTD, NULL);
+    assert_int_equal(mkdir(out, 0700), 0);
+
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_OK);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_OK);
+    assert_int_equal(dir_entries(out), 1);
+    tu_rmrf(out);
+    assert_int_equal(mkdir(out, 0700), 0);
+    static const char *const bad[] = {"../outside/indexes/a.idx.snapshot",
+                                      "indexes/../../outside/indexes/a.idx.snapshot",
+                                      "indexes//a.idx.snapshot",
+                                      "./indexes/a.idx.snapshot",
+                                      "",
+                                      "indexes/"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        assert_int_equal(read_beneath(root, bad[i], false, NULL), FOLIO_E_INVALID);
+        assert_int_equal(read_beneath(root, bad[i], true, out), FOLIO_E_INVALID);
+    }
+    assert_int_equal(read_beneath(root, oarch, false, NULL), FOLIO_E_INVALID); /* absolute */
+
+    /* indexes/ swapped for a link to the outside copy */
+    char *moved = tu_path(root, "moved");
+    assert_int_equal(rename(sub, moved), 0);
+    assert_int_equal(symlink(osub, sub), 0);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_E_INVALID);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_E_INVALID);
+    assert_int_equal(unlink(sub), 0);
+    assert_int_equal(rename(moved, sub), 0);
+    /* the archive itself swapped for a link */
+    assert_int_equal(unlink(arch), 0);
+    assert_int_equal(symlink(oarch, arch), 0);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", false, NULL), FOLIO_E_INVALID);
+    assert_int_equal(read_beneath(root, "indexes/a.idx.snapshot", true, out), FOLIO_E_INVALID);
+    assert_int_equal(dir_entries(out), 0);
+    /* a missing file is still "not found" */
+    assert_int_equal(read_beneath(root, "indexes/none.idx.snapshot", false, NULL),
+                     FOLIO_E_NOT_FOUND);
+
+    folio_snapshot_manifest_free(m);
+    tu_rmrf(dir);
+    free(dir);
+    free(src);
+    free(root);
+    free(out);
+    free(outside);
+    free(sub);
+    free(osub);
+    free(arch);
+    free(oarch);
+    free(moved);
+}
+
+/*
+ * A manifest declaring more bytes than the destination's file system has
+ * free (a 1 PiB data.mdb; three sizes whose sum wraps around 2^64 to 2) is
+ * refused before any entry is read, with no_space_left: a small archive
+ * cannot inflate until the disk the journal lives on is full. verify writes
+ * nothing and does not care.
+ */
+static void
+test_declared_beyond_free_space(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapspace");
+    char *arch = tu_path(dir, "big.idx.snapshot"), *out = tu_path(dir, "out");
+    assert_int_equal(mkdir(out, 0700), 0);
+    static const char *const names[] = {"data.mdb", "b", "c"};
+    const void *datas[] = {"hello\n", "b", "c"};
+    size_t lens[] = {6, 1, 1};
+    const uint64_t sizes[2][3] = {{1ull << 50, 1, 1},
+                                  {(uint64_t)INT64_MAX, (uint64_t)INT64_MAX, 4}};
+    for (int k = 0; k < 2; k++) {
+        struct folio_snapshot_manifest *m = manifest_for(names, datas, lens, 3);
+        for (int i = 0; i < 3; i++)
+            m->files[i].size = sizes[k][i];
+        size_t jl = 0;
+        char *json = json_of(m, &jl);
+        struct hent ents[] = {{.name = "manifest.json", .data = json, .len = jl, .size = -1},
+                              {.name = "data.mdb", .data = "hello\n", .len = 6, .size = -1},
+                              {.name = "b", .data = "b", .len = 1, .size = -1},
+                              {.name = "c", .data = "c", .len = 1, .size = -1}};
+        unlink(arch);
+        build_archive(arch, ents, 4, true);
+        struct folio_snapshot_error err = {0};
+        int rc = folio_snapshot_extract(arch, out, NULL, NULL, NULL, &err);
+        if (rc != FOLIO_E_NOSPC)
+            fail_msg("case %d: extract: %s (%s), wanted no_space_left", k, folio_err_name(rc),
+                     err.message);
+        assert_non_null(strstr(err.message, "free"));
+        assert_int_equal(dir_entries(out), 0);
+        assert_int_equal(folio_snapshot_verify(arch, NULL, NULL, NULL, &err),
+                         FOLIO_E_SNAPSHOT_CHECKSUM);
+        folio_free(json);
+        folio_snapshot_manifest_free(m);
+    }
+    tu_rmrf(dir);
+    free(dir);
+    free(arch);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1536,11 @@ main(void)
         cmocka_unit_test(test_damaged_archives),
         cmocka_unit_test(test_stop_exists_faults),
         cmocka_unit_test(test_golden_archive),
+        cmocka_unit_test(test_fifo_not_waited_for),
+        cmocka_unit_test(test_open_beneath_root),
+        cmocka_unit_test(test_declared_beyond_free_space),
     };
+    if (getenv("FOLIO_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("FOLIO_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

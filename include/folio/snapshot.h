@@ -168,6 +168,10 @@ bool folio_snapshot_is_temp_name(const char *name);
  */
 int folio_snapshot_read_manifest(const char *path, struct folio_snapshot_manifest **out,
                                  struct folio_snapshot_error *err);
+/* The same for rel opened beneath root_dir, as read_opts.root_dir says. */
+int folio_snapshot_read_manifest_in(const char *root_dir, const char *rel,
+                                    struct folio_snapshot_manifest **out,
+                                    struct folio_snapshot_error *err);
 
 struct folio_snapshot_read_opts {
     const atomic_bool *stop;
@@ -175,6 +179,16 @@ struct folio_snapshot_read_opts {
     void *progress_ctx;
     /* expected kind; a different one is FOLIO_E_SNAPSHOT_INVALID */
     enum folio_snapshot_kind kind;
+    /*
+     * NULL: path is opened as given. Else path is relative to root_dir and
+     * is opened beneath it without following any symbolic link: every
+     * directory level is entered with O_DIRECTORY|O_NOFOLLOW from the one
+     * above, the file with O_NOFOLLOW. An absolute path, a "", "." or ".."
+     * component, or a link or non-directory on the way is FOLIO_E_INVALID
+     * (the path leaves root_dir), checked when the file is opened, so a
+     * component swapped after an earlier check is still refused.
+     */
+    const char *root_dir;
 };
 
 void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
@@ -188,6 +202,9 @@ void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
  * with "..", absolute paths, symlinks, hardlinks, devices, fifos,
  * directories, duplicates, unlisted names, sizes above the declared one,
  * missing files, data after the end, a truncated or corrupt stream.
+ * Before any entry is read, the manifest's declared sizes (summed,
+ * saturating) must fit in dest_dir's free space with 64 MiB to spare, else
+ * FOLIO_E_NOSPC and nothing is written.
  * Subdirectories named by the files are made 0700; files are 0600 and
  * fsynced, then every directory made. On failure dest_dir may hold partial
  * files: the caller removes dest_dir. A dest_dir that is not empty is
