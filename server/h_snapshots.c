@@ -6,7 +6,8 @@
  *   POST /snapshots                 snapshotCreation (202)
  *   POST /snapshots/import          singleIndexSnapshotImport (202)
  *   GET  /indexes/{uid}/snapshots   archives <snapshot-dir>/indexes/<uid>/NAME.idx.snapshot
- *   GET  /snapshots                 archives <snapshot-dir>/NAME.snapshot
+ *   GET  /snapshots                 archives <snapshot-dir>/NAME.snapshot (whole-instance)
+ *                                   and every <snapshot-dir>/indexes/<uid>/NAME.idx.snapshot
  *
  * The enqueuing routes only check the body's shape here; everything that
  * needs the state or the file system (the index exists, the path resolves
@@ -40,6 +41,7 @@
 #include "server_int.h"
 
 #define SNAP_LIST_MAX 100000u         /* archives one listing looks at */
+#define SNAP_PAGE_MAX 1000u           /* archives one page reads the manifest of */
 
 /* ---- enqueuing routes ------------------------------------------------------------------ */
 
@@ -321,6 +323,49 @@ open_listing_dir(const char *snapshot_dir, const char *index_uid)
 }
 
 /*
+ * Adds the archives of every indexes/<uid>/ (a directory, not a link, whose
+ * name is a valid index uid) to l, for the listing of all snapshots.
+ */
+static int
+scan_index_dirs(const char *snapshot_dir, struct snap_list *l)
+{
+    int idx = open_listing_dir(snapshot_dir, NULL);
+    if (idx < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : FOLIO_E_IO;
+    int root = idx;
+    idx = openat(root, "indexes", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(root);
+    if (idx < 0)
+        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : FOLIO_E_IO;
+    DIR *d = fdopendir(idx);
+    if (d == NULL) {
+        close(idx);
+        return FOLIO_E_IO;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && !l->truncated && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        bool valid = n > 0 && n <= FOLIO_INDEX_UID_MAX;
+        for (size_t i = 0; valid && i < n; i++) {
+            char c = de->d_name[i];
+            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+        }
+        if (!valid)
+            continue;
+        int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+            continue; /* not a directory, or a link: not listed */
+        char prefix[FOLIO_INDEX_UID_MAX + 16];
+        snprintf(prefix, sizeof(prefix), "indexes/%s/", de->d_name);
+        rc = scan_dir(dfd, prefix, FOLIO_SNAPSHOT_SUFFIX, l);
+    }
+    closedir(d);
+    return rc;
+}
+
+/*
  * The page of a listing as its response body, or NULL with *why set (an I/O
  * error). It touches nothing of the loop: a read worker runs it.
  */
@@ -341,6 +386,9 @@ listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, u
     }
     const char *suffix = index_uid ? FOLIO_SNAPSHOT_SUFFIX : FOLIO_SNAPSHOT_INSTANCE_SUFFIX;
     int rc = dfd >= 0 ? scan_dir(dfd, prefix, suffix, &l) : 0;
+    /* GET /snapshots lists every index's archives too. */
+    if (rc == 0 && index_uid == NULL && snapshot_dir != NULL)
+        rc = scan_index_dirs(snapshot_dir, &l);
     if (rc != 0) {
         snap_list_free(&l);
         snprintf(why, why_len, "%s", folio_err_message(rc));
@@ -410,6 +458,9 @@ list_snapshots(struct srv_ctx *x, const char *index_uid)
     if (!params_known(x, known) || !param_u32(x, "offset", "invalid_snapshot_offset", &offset) ||
         !param_u32(x, "limit", "invalid_snapshot_limit", &limit))
         return;
+    /* Each listed archive is opened to read its manifest: one page stays bounded. */
+    if (limit > SNAP_PAGE_MAX)
+        limit = SNAP_PAGE_MAX;
     struct list_job *j = folio_calloc(1, sizeof(*j));
     j->job.run = list_run;
     j->job.done = list_done;

@@ -468,9 +468,19 @@ test_listing(void **state)
         fd_resp_free(&r);
     }
 
-    /* The whole-instance archives: the top level only, links skipped. */
-    fd_get(&f->srv, "/snapshots", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 1);
+    /* Every archive: the whole-instance ones at the top and every index's; links skipped
+       (linked.snapshot, indexes/ghost). full.snapshot is the newest. A limit above 1000
+       is lowered to 1000: each listed archive is opened. */
+    fd_get(&f->srv, "/snapshots?limit=5000", &r);
+    assert_int_equal(fd_jint(r.json, "total"), 5);
+    assert_int_equal(fd_jint(r.json, "limit"), 1000);
+    assert_int_equal(json_array_size(json_object_get(r.json, "results")), 5);
+    static const char *const all[] = {"indexes/movies/movies_2.idx.snapshot",
+                                      "indexes/movies/movies_1.idx.snapshot",
+                                      "indexes/movies/bad.idx.snapshot",
+                                      "indexes/movies/empty.idx.snapshot"};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(all); i++)
+        assert_string_equal(fd_jstr(result(r.json, i + 1), "snapshotPath"), all[i]);
     e = result(r.json, 0);
     assert_string_equal(fd_jstr(e, "snapshotPath"), "full.snapshot");
     m = json_object_get(e, "manifest");
