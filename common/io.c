@@ -327,6 +327,25 @@ folio_io_rename(const char *from, const char *to)
     SEAM_CALL(FOLIO_IO_RENAME, rename(from, to));
 }
 
+/* rename(2) that fails with EEXIST instead of replacing `to`. */
+static int
+rename_noreplace(const char *from, const char *to)
+{
+    int rc = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+    if (rc == 0 || errno != EINVAL)
+        return rc;
+    /* A file system without RENAME_NOREPLACE: link(2) refuses an existing name too. */
+    if (link(from, to) != 0)
+        return -1;
+    return unlink(from);
+}
+
+int
+folio_io_rename_noreplace(const char *from, const char *to)
+{
+    SEAM_CALL(FOLIO_IO_RENAME, rename_noreplace(from, to));
+}
+
 int
 folio_io_ftruncate(int fd, off_t len)
 {

@@ -288,9 +288,10 @@ install(int fd, const char *tmp, const char *dest, struct folio_snapshot_error *
         rc = snap_fail(err, snap_errno_code(errno), "closing %s: %s", tmp, strerror(errno));
     if (rc == FOLIO_OK)
         rc = dest_free(dest, err);
-    if (rc == FOLIO_OK && folio_io_rename(tmp, dest) != 0)
-        rc = snap_fail(err, snap_errno_code(errno), "renaming %s to %s: %s", tmp, dest,
-                       strerror(errno));
+    /* dest_free gives the clear message; the rename itself never replaces a file either. */
+    if (rc == FOLIO_OK && folio_io_rename_noreplace(tmp, dest) != 0)
+        rc = snap_fail(err, errno == EEXIST ? FOLIO_E_EXISTS : snap_errno_code(errno),
+                       "renaming %s to %s: %s", tmp, dest, strerror(errno));
     if (rc != FOLIO_OK)
         return rc;
     char parent[4096];

@@ -1343,6 +1343,47 @@ on_alarm(int sig)
 }
 
 /*
+ * The archive's final rename never replaces a file: a name taken between the
+ * writer's check and its rename (another writer, an operator's copy) stays.
+ */
+static void
+test_rename_never_replaces(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("snapnorepl");
+    char *a = tu_path(dir, "a"), *b = tu_path(dir, "b");
+    FILE *f = fopen(a, "w");
+    assert_non_null(f);
+    fputs("new", f);
+    fclose(f);
+    f = fopen(b, "w");
+    assert_non_null(f);
+    fputs("taken", f);
+    fclose(f);
+    uint64_t renames = folio_io_count(FOLIO_IO_RENAME);
+    errno = 0;
+    assert_int_equal(folio_io_rename_noreplace(a, b), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_true(folio_io_count(FOLIO_IO_RENAME) > renames);
+    char buf[16] = "";
+    f = fopen(b, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_string_equal(buf, "taken");
+    assert_int_equal(access(a, F_OK), 0);
+    assert_int_equal(unlink(b), 0);
+    assert_int_equal(folio_io_rename_noreplace(a, b), 0);
+    assert_int_equal(access(a, F_OK), -1);
+    assert_int_equal(access(b, F_OK), 0);
+    assert_int_equal(unlink(b), 0);
+    assert_int_equal(rmdir(dir), 0);
+    folio_free(a);
+    folio_free(b);
+    folio_free(dir);
+}
+
+/*
  * A fifo named like an archive (a file swapped for one after the registration
  * or the listing looked at it): every reader refuses it at once instead of
  * blocking in open() until someone writes to it.
@@ -1537,6 +1578,7 @@ main(void)
         cmocka_unit_test(test_stop_exists_faults),
         cmocka_unit_test(test_golden_archive),
         cmocka_unit_test(test_fifo_not_waited_for),
+        cmocka_unit_test(test_rename_never_replaces),
         cmocka_unit_test(test_open_beneath_root),
         cmocka_unit_test(test_declared_beyond_free_space),
     };

@@ -75,6 +75,8 @@ ssize_t folio_io_pwrite(int fd, const void *buf, size_t len, off_t off);
 int folio_io_fsync(int fd);
 int folio_io_fdatasync(int fd);
 int folio_io_rename(const char *from, const char *to);
+/* Like rename, but fails with EEXIST rather than replace an existing `to` (counts as a rename). */
+int folio_io_rename_noreplace(const char *from, const char *to);
 int folio_io_ftruncate(int fd, off_t len);
 int folio_io_unlink(const char *path);
 int folio_io_open(const char *path, int flags, mode_t mode);
