@@ -7,8 +7,11 @@
  * work; every write to an index env stores the applied marker {task uid, seq
  * of batch_started} and the task's outcome in the same LMDB transaction (a
  * task that fails with the index open stores its failure with
- * folio_index_mark) → the outcome events, with the mapping events a task
- * causes, appended atomically per task (and per batch when they fit) →
+ * folio_index_mark); the document, deletion and settings tasks share one
+ * index batch (nested transactions, one durable commit: "Index batches"
+ * below), committed before any of their outcomes is appended → the outcome
+ * events, with the mapping events a task causes, appended atomically per
+ * task (and many tasks per append, as many as fit a journal frame) →
  * leftovers (content files, a deleted index's directory) removed. run_dir.c
  * finishes or requeues what a crash interrupts, from those markers.
  *
