@@ -368,7 +368,7 @@ struct batch_ctx {
     uint32_t ib_from;
     size_t ib_count, ib_owned, ib_bytes, ib_files;
     bool ib_has_pk;
-    uint32_t solo_end;               /* tasks before it commit one by one (after a rollback) */
+    uint32_t solo_end;               /* tasks up to it commit one by one (after a rollback) */
 };
 
 /* A copy of one task: view fields and its decoded content. */
@@ -1291,7 +1291,7 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
         tcopy_free(&t);
         i++;
         bool lost = b->ib_open && folio_index_batch_lost(b->idx);
-        if ((lost || i < b->solo_end) && !ib_commit(b, &i))
+        if ((lost || i <= b->solo_end) && !ib_commit(b, &i))
             continue;
         if (b->out.bytes > (256u << 10)) {
             if (!ib_commit(b, &i))
