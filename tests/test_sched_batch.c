@@ -356,6 +356,67 @@ test_small_segments(void **state)
     fx_free(&f);
 }
 
+/* ---- a map that must grow inside a batch: rollback, the tasks run again ---------- */
+
+static void
+test_rollback_small_map(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, "sbatchmap");
+    struct folio_index_options io;
+    folio_index_options_default(&io);
+    io.map_bytes_initial = 32u << 10;
+    f.opts.index = &io;
+    fx_open(&f, true);
+    reg_create(&f);
+    enum { N = 150 };
+    uint32_t uids[N];
+    size_t cap = 1600;
+    char *doc = folio_malloc(cap);
+    for (int k = 0; k < N; k++) {
+        if (k == 60) {
+            uids[k] = reg_delete(&f, "5");
+        } else if (k == 61) {
+            uids[k] = reg_doc(&f, "{\"id\":5,\"title\":\"back\"}");
+        } else if (k == 90) {
+            uids[k] = reg_doc(&f, "{\"title\":\"no id\"}");
+        } else {
+            int len = snprintf(doc, cap, "{\"id\":%d,\"text\":\"", k);
+            for (int c = 0; c < 1200; c++)
+                doc[len++] = (char)('a' + (c * 7 + k) % 26);
+            snprintf(doc + len, cap - (size_t)len, " w%d\"}", k);
+            uids[k] = reg_doc(&f, doc);
+        }
+    }
+    folio_free(doc);
+    run_all(&f);
+    for (int k = 0; k < N; k++) {
+        if (k == 90)
+            expect_failed(&f, uids[k], "missing_document_id");
+        else if (k == 60)
+            expect_succeeded(&f, uids[k], "deletedDocuments", 1);
+        else
+            expect_succeeded(&f, uids[k], "indexedDocuments", 1);
+    }
+    for (int k = 0; k < N; k++)
+        assert_int_equal(has_doc(&f, k), k != 60 && k != 61 && k != 90);
+    struct istats st;
+    index_stats(&f, &st);
+    assert_int_equal(st.docs, N - 3);
+    assert_int_equal(st.next_iid, N - 3 + 1); /* 5 twice; 60, 61, 90 never */
+    struct folio_index *idx = NULL;
+    assert_int_equal(folio_sched_index_acquire(f.s, IDX, strlen(IDX), &idx), 0);
+    struct folio_index_stats *is = NULL;
+    struct folio_index_error e;
+    assert_int_equal(folio_index_stats_get(idx, &is, &e), 0);
+    assert_true(is->map_bytes >= (256u << 10)); /* it had to grow inside the batch */
+    folio_index_stats_free(is);
+    assert_int_equal(folio_index_verify(idx, &e), 0);
+    folio_sched_index_release(f.s, idx);
+    fx_free(&f);
+}
+
 /* ---- kills inside a batched apply ------------------------------------------------- */
 
 enum { KN = 60 };
@@ -463,6 +524,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_of_200),
         cmocka_unit_test(test_small_segments),
+        cmocka_unit_test(test_rollback_small_map),
         cmocka_unit_test(test_kill_in_batched_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
