@@ -14,6 +14,24 @@
  *   - MDB_MAP_FULL never reaches a caller: the map doubles (up to
  *     map_bytes_max) and the whole operation runs again from the start, so
  *     an operation must not change its inputs.
+ *
+ * Batches (folio_index_batch_begin). The calling thread holds write_mu from
+ * begin to commit or abort and keeps one parent write transaction open; each
+ * write runs exactly as above but in a nested transaction of the parent, so a
+ * failing write aborts only its own changes. The parent is committed (one
+ * durable LMDB commit) only by folio_index_batch_commit: there is no durable
+ * state between the batch's begin and its commit. The map cannot grow while
+ * the parent is open, so a nested write that meets MDB_MAP_FULL (or one too
+ * large for what the parent already holds) rolls the batch back instead: the
+ * parent is aborted, the map grows, the batch is "lost" (its later calls and
+ * its commit fail with FOLIO_E_AGAIN) and the caller runs its writes again
+ * in a new batch, or one per batch. A parent that holds nothing yet is simply
+ * begun again after the growth. A commit that fails for want of map space is
+ * a rollback too (the map grows, FOLIO_E_AGAIN).
+ * Reads by the batch's thread (index_read_begin) use the parent, so they see
+ * the batch's own writes; other threads read committed states only. Which
+ * handle the calling thread batches on is thread-local (tl_batch), so the
+ * check needs no lock; one thread has at most one batch open.
  */
 #include <string.h>
 
@@ -132,9 +150,31 @@ map_grow(struct folio_index *idx, struct folio_index_error *err)
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* The handle this thread has a batch open on, or NULL. */
+static _Thread_local struct folio_index *tl_batch;
+
+static bool
+batch_mine(const struct folio_index *idx)
+{
+    return tl_batch == idx;
+}
+
+bool
+index_txn_is_batch(const struct folio_index *idx, const MDB_txn *txn)
+{
+    return batch_mine(idx) && idx->batch_txn != NULL && idx->batch_txn == txn;
+}
+
 int
 index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_error *err)
 {
+    if (batch_mine(idx)) {
+        /* The batch's own thread reads what the batch wrote (write_mu is ours). */
+        if (idx->batch_txn != NULL) {
+            *txn = idx->batch_txn;
+            return FOLIO_OK;
+        }
+    }
     for (int attempt = 0;; attempt++) {
         index_gate_enter(&idx->gate);
         int rc = mdb_txn_begin(idx->env, NULL, MDB_RDONLY, txn);
@@ -144,9 +184,12 @@ index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_erro
         if (rc != MDB_MAP_RESIZED || attempt >= 8)
             return index_mdb_error(err, rc, "beginning a read transaction");
         /* Another process grew the map: adopt its size, as a writer would. */
-        pthread_mutex_lock(&idx->write_mu);
+        bool mine = batch_mine(idx); /* then write_mu is already ours */
+        if (!mine)
+            pthread_mutex_lock(&idx->write_mu);
         int grc = map_resize(idx, 0, err);
-        pthread_mutex_unlock(&idx->write_mu);
+        if (!mine)
+            pthread_mutex_unlock(&idx->write_mu);
         if (grc != FOLIO_OK)
             return grc;
     }
@@ -155,18 +198,23 @@ index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_erro
 void
 index_read_end(struct folio_index *idx, MDB_txn *txn)
 {
+    if (index_txn_is_batch(idx, txn))
+        return; /* the batch's parent: it lives on */
     mdb_txn_abort(txn);
     index_gate_leave(&idx->gate);
 }
 
-/* One attempt: begin, run fn, store meta, commit. INDEX_E_MAP_FULL means retry. */
+/*
+ * One attempt: begin (nested in parent when not NULL), run fn, store meta,
+ * commit. INDEX_E_MAP_FULL means retry.
+ */
 static int
-write_attempt(struct folio_index *idx, index_write_fn fn, void *arg,
+write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void *arg,
               const struct folio_index_marker *marker, unsigned flags,
               struct folio_index_error *err)
 {
     struct wtxn w = {.idx = idx, .err = err};
-    int rc = mdb_txn_begin(idx->env, NULL, 0, &w.txn);
+    int rc = mdb_txn_begin(idx->env, parent, 0, &w.txn);
     if (rc == MDB_MAP_RESIZED) {
         rc = map_resize(idx, 0, err);
         return rc == FOLIO_OK ? INDEX_E_RETRY : rc;
@@ -206,10 +254,156 @@ write_attempt(struct folio_index *idx, index_write_fn fn, void *arg,
         mdb_txn_abort(w.txn);
         return rc;
     }
-    rc = mdb_txn_commit(w.txn); /* frees the txn, also when it fails */
+    rc = mdb_txn_commit(w.txn); /* frees the txn, also when it fails; nested: into parent */
     if (rc != 0)
         return index_mdb_error(err, rc, "committing");
     return FOLIO_OK;
+}
+
+/*
+ * Headroom for a parent (write_mu held, no transaction open): when the
+ * committed pages fill more than half the map, it grows now, while it still
+ * can, so that a parent rarely meets the end of the map. Best effort: at
+ * map_bytes_max it stays.
+ */
+static void
+batch_headroom(struct folio_index *idx)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(idx->env, &info) != 0 || mdb_env_stat(idx->env, &st) != 0)
+        return;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    struct folio_index_error ignored;
+    if (used > idx->map_bytes / 2 && idx->map_bytes < idx->opts.map_bytes_max)
+        (void)map_grow(idx, &ignored);
+}
+
+/* The write runner without a batch; write_mu held. */
+static int
+index_write_locked(struct folio_index *idx, index_write_fn fn, void *arg,
+                   const struct folio_index_marker *marker, unsigned flags,
+                   struct folio_index_error *err)
+{
+    for (;;) {
+        int rc = write_attempt(idx, NULL, fn, arg, marker, flags, err);
+        if (rc == INDEX_E_RETRY)
+            continue;
+        if (rc != INDEX_E_MAP_FULL)
+            return rc;
+        rc = map_grow(idx, err);
+        if (rc != FOLIO_OK)
+            return rc;
+    }
+}
+
+/* Begins the batch's parent transaction (write_mu held, none open). */
+static int
+batch_parent_begin(struct folio_index *idx, struct folio_index_error *err)
+{
+    FOLIO_ASSERT(idx->batch_txn == NULL);
+    batch_headroom(idx);
+    for (int attempt = 0;; attempt++) {
+        int rc = mdb_txn_begin(idx->env, NULL, 0, &idx->batch_txn);
+        if (rc == 0) {
+            idx->batch_dirty = false;
+            return FOLIO_OK;
+        }
+        idx->batch_txn = NULL;
+        if (rc != MDB_MAP_RESIZED || attempt >= 8)
+            return index_mdb_error(err, rc, "beginning a write transaction");
+        rc = map_resize(idx, 0, err);
+        if (rc != FOLIO_OK)
+            return rc;
+    }
+}
+
+/* Commits the parent, if any: the one durable commit. No parent is left open. */
+static int
+batch_parent_commit(struct folio_index *idx, struct folio_index_error *err)
+{
+    MDB_txn *txn = idx->batch_txn;
+    idx->batch_txn = NULL;
+    if (txn == NULL)
+        return FOLIO_OK;
+    if (!idx->batch_dirty) {
+        mdb_txn_abort(txn); /* nothing to make durable */
+        return FOLIO_OK;
+    }
+    idx->batch_dirty = false;
+    int rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        return FOLIO_OK;
+    /* The batch's writes are gone: rolled back. Out of map space: grow for the next run. */
+    idx->batch_lost = true;
+    rc = index_mdb_error(err, rc, "committing a batch");
+    if (rc == INDEX_E_MAP_FULL) {
+        rc = map_grow(idx, err);
+        if (rc == FOLIO_OK)
+            rc = index_errorf(err, FOLIO_E_AGAIN,
+                              "The index map was full when a batch committed: the batch was "
+                              "rolled back and the map has grown.");
+    }
+    return rc;
+}
+
+/* Rolls the batch back (write_mu held): every later call of it fails. */
+static void
+batch_rollback(struct folio_index *idx)
+{
+    if (idx->batch_txn != NULL)
+        mdb_txn_abort(idx->batch_txn);
+    idx->batch_txn = NULL;
+    idx->batch_dirty = false;
+    idx->batch_lost = true;
+}
+
+/* index_write inside a batch: a nested transaction of the parent. */
+static int
+batch_write(struct folio_index *idx, index_write_fn fn, void *arg,
+            const struct folio_index_marker *marker, unsigned flags,
+            struct folio_index_error *err)
+{
+    FOLIO_ASSERT((flags & WRITE_FRESH) == 0);
+    for (;;) {
+        if (idx->batch_lost)
+            return index_errorf(err, FOLIO_E_AGAIN,
+                                "The batch was rolled back; nothing is written.");
+        int rc = FOLIO_OK;
+        if (idx->batch_txn == NULL)
+            rc = batch_parent_begin(idx, err);
+        if (rc != FOLIO_OK)
+            return rc;
+        rc = write_attempt(idx, idx->batch_txn, fn, arg, marker, flags, err);
+        if (rc == FOLIO_OK) {
+            idx->batch_dirty = true;
+            return FOLIO_OK;
+        }
+        bool full = rc == INDEX_E_MAP_FULL;
+        if (!full && !(rc == FOLIO_E_TOO_LARGE && idx->batch_dirty))
+            return rc; /* the write failed alone: the parent is as before it */
+        if (full && idx->map_bytes >= idx->opts.map_bytes_max)
+            return map_grow(idx, err); /* cannot grow: this write fails alone */
+        if (!idx->batch_dirty) {
+            /* Nothing of the batch to lose: grow and run it again here. */
+            mdb_txn_abort(idx->batch_txn);
+            idx->batch_txn = NULL;
+            rc = map_grow(idx, err);
+            if (rc != FOLIO_OK)
+                return rc;
+            continue;
+        }
+        batch_rollback(idx);
+        if (full) {
+            rc = map_grow(idx, err);
+            if (rc != FOLIO_OK)
+                return rc;
+        }
+        return index_errorf(err, FOLIO_E_AGAIN,
+                            "The batch was rolled back: %s; run its writes again.",
+                            full ? "the index map had to grow"
+                                 : "this write is too large to share its transaction");
+    }
 }
 
 int
@@ -222,18 +416,75 @@ index_write(struct folio_index *idx, index_write_fn fn, void *arg,
         return rc;
     if (idx->opts.read_only)
         return index_errorf(err, FOLIO_E_INVALID, "The index is open read-only.");
-    pthread_mutex_lock(&idx->write_mu);
-    for (;;) {
-        rc = write_attempt(idx, fn, arg, marker, flags, err);
-        if (rc == INDEX_E_RETRY)
-            continue;
-        if (rc != INDEX_E_MAP_FULL)
-            break;
-        rc = map_grow(idx, err);
-        if (rc != FOLIO_OK)
-            break;
+    if (batch_mine(idx)) {
+        rc = batch_write(idx, fn, arg, marker, flags, err);
+        FOLIO_ASSERT(rc != INDEX_E_MAP_FULL && rc != INDEX_E_RETRY);
+        return rc;
     }
+    pthread_mutex_lock(&idx->write_mu);
+    rc = index_write_locked(idx, fn, arg, marker, flags, err);
     pthread_mutex_unlock(&idx->write_mu);
     FOLIO_ASSERT(rc != INDEX_E_MAP_FULL && rc != INDEX_E_RETRY);
     return rc;
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+int
+folio_index_batch_begin(struct folio_index *idx, struct folio_index_error *err)
+{
+    if (idx->opts.read_only)
+        return index_errorf(err, FOLIO_E_INVALID, "The index is open read-only.");
+    FOLIO_ASSERT(tl_batch == NULL); /* one batch per thread */
+    pthread_mutex_lock(&idx->write_mu);
+    int rc = batch_parent_begin(idx, err);
+    if (rc != FOLIO_OK) {
+        pthread_mutex_unlock(&idx->write_mu);
+        return rc;
+    }
+    tl_batch = idx;
+    return FOLIO_OK;
+}
+
+/* Ends the batch: no parent left, write_mu released. */
+static void
+batch_end(struct folio_index *idx)
+{
+    FOLIO_ASSERT(idx->batch_txn == NULL);
+    idx->batch_lost = false;
+    tl_batch = NULL;
+    pthread_mutex_unlock(&idx->write_mu);
+}
+
+int
+folio_index_batch_commit(struct folio_index *idx, struct folio_index_error *err)
+{
+    FOLIO_ASSERT(batch_mine(idx));
+    int rc = idx->batch_lost ? index_errorf(err, FOLIO_E_AGAIN, "The batch was rolled back.")
+                             : batch_parent_commit(idx, err);
+    batch_end(idx);
+    return rc;
+}
+
+void
+folio_index_batch_abort(struct folio_index *idx)
+{
+    FOLIO_ASSERT(batch_mine(idx));
+    if (idx->batch_txn != NULL)
+        mdb_txn_abort(idx->batch_txn);
+    idx->batch_txn = NULL;
+    idx->batch_dirty = false;
+    batch_end(idx);
+}
+
+bool
+folio_index_batch_open(const struct folio_index *idx)
+{
+    return batch_mine(idx);
+}
+
+bool
+folio_index_batch_lost(const struct folio_index *idx)
+{
+    return batch_mine(idx) && idx->batch_lost;
 }

@@ -108,6 +108,10 @@ struct folio_index {
     uint64_t map_bytes;        /* changed only under write_mu + closed gate */
     pthread_mutex_t write_mu;
     struct index_gate gate;
+    /* An open batch (env.c): touched only by its thread, which holds write_mu. */
+    MDB_txn *batch_txn;        /* the parent transaction, or NULL */
+    bool batch_dirty;          /* a nested write was committed into it */
+    bool batch_lost;           /* a commit failed: the batch's later calls fail */
 };
 
 /* The meta record as one struct (settings are read and written separately). */
@@ -157,6 +161,8 @@ int index_write(struct folio_index *idx, index_write_fn fn, void *arg,
                 struct folio_index_error *err);
 int index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_error *err);
 void index_read_end(struct folio_index *idx, MDB_txn *txn);
+/* txn is the parent of the batch the calling thread has open on idx (never cache it). */
+bool index_txn_is_batch(const struct folio_index *idx, const MDB_txn *txn);
 void index_gate_enter(struct index_gate *g);
 void index_gate_leave(struct index_gate *g);
 

@@ -101,6 +101,8 @@ vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out,
 {
     size_t id = mdb_txn_id(txn);
     *out = NULL;
+    if (index_txn_is_batch(idx, txn))
+        return FOLIO_OK; /* uncommitted words: the walk reads LMDB, nothing is cached */
     pthread_mutex_lock(&idx->vocab_mu);
     struct vocab *v = idx->vocab;
     if (v != NULL && v->txn_id == id)

@@ -478,6 +478,14 @@ folio_journal_append(struct folio_journal *j, const struct folio_journal_entry *
     return err;
 }
 
+void
+folio_journal_append_limits(const struct folio_journal *j, uint32_t *body_max,
+                            uint32_t *events_max)
+{
+    *body_max = j->frame_body_max;
+    *events_max = j->opts.frame_events_max;
+}
+
 uint64_t
 folio_journal_durable_seq(const struct folio_journal *j)
 {

@@ -7,8 +7,11 @@
  * work; every write to an index env stores the applied marker {task uid, seq
  * of batch_started} and the task's outcome in the same LMDB transaction (a
  * task that fails with the index open stores its failure with
- * folio_index_mark) → the outcome events, with the mapping events a task
- * causes, appended atomically per task (and per batch when they fit) →
+ * folio_index_mark); the document, deletion and settings tasks share one
+ * index batch (nested transactions, one durable commit: "Index batches"
+ * below), committed before any of their outcomes is appended → the outcome
+ * events, with the mapping events a task causes, appended atomically per
+ * task (and many tasks per append, as many as fit a journal frame) →
  * leftovers (content files, a deleted index's directory) removed. run_dir.c
  * finishes or requeues what a crash interrupts, from those markers.
  *
@@ -232,24 +235,59 @@ ob_free(struct outbuf *o)
     folio_free(o->ev);
 }
 
-/* Appends what is pending (the events of whole tasks), durably. */
+static bool
+ev_is_mapping(const struct folio_event *ev)
+{
+    return ev->type == FOLIO_EV_INDEX_CREATED || ev->type == FOLIO_EV_INDEX_DELETED ||
+           ev->type == FOLIO_EV_INDEX_UPDATED || ev->type == FOLIO_EV_INDEXES_SWAPPED ||
+           ev->type == FOLIO_EV_TASKS_DELETED;
+}
+
+/* The frame body bytes of one event: its encoding and its length prefix. */
+static uint64_t
+ev_frame_bytes(struct folio_event *ev, int64_t now)
+{
+    if (ev->at_ns == 0)
+        ev->at_ns = now; /* as run_append_async would: the size depends on it */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (folio_event_encode(ev, &buf, &len) != 0)
+        FOLIO_PANIC("cannot encode a %s event", folio_event_type_name(ev->type));
+    folio_free(buf);
+    return 4u + (uint64_t)len;
+}
+
+/*
+ * Appends what is pending (the events of whole tasks), durably. Each append
+ * is atomic, so it holds whole units (a task's mapping events with the
+ * outcome after them), as many as fit one journal frame (the journal's own
+ * limits: small segments make small frames).
+ */
 static int
 ob_flush(struct folio_sched *s, struct outbuf *o)
 {
+    uint32_t body_max, events_max;
+    folio_journal_append_limits(s->journal, &body_max, &events_max);
+    if (events_max > 4096)
+        events_max = 4096; /* run_append_async's bound */
+    int64_t now = folio_clock_now_ns();
     int rc = 0;
     size_t at = 0;
     while (at < o->count && rc == 0) {
-        size_t n = o->count - at;
-        if (n > 2000)
-            n = 2000;
-        /* keep a task's mapping events with its outcome */
-        while (at + n < o->count && n > 1 &&
-               (o->ev[at + n - 1].type == FOLIO_EV_INDEX_CREATED ||
-                o->ev[at + n - 1].type == FOLIO_EV_INDEX_DELETED ||
-                o->ev[at + n - 1].type == FOLIO_EV_INDEX_UPDATED ||
-                o->ev[at + n - 1].type == FOLIO_EV_INDEXES_SWAPPED ||
-                o->ev[at + n - 1].type == FOLIO_EV_TASKS_DELETED))
-            n--;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        while (at + n < o->count) {
+            size_t u = 0;
+            uint64_t ub = 0;
+            while (at + n + u < o->count && ev_is_mapping(&o->ev[at + n + u]))
+                ub += ev_frame_bytes(&o->ev[at + n + u++], now);
+            if (at + n + u < o->count)
+                ub += ev_frame_bytes(&o->ev[at + n + u++], now);
+            if (n > 0 && (n + u > events_max || bytes + ub > body_max))
+                break;
+            n += u;
+            bytes += ub;
+        }
         rc = run_append_wait(s, o->ev + at, n, NULL);
         at += n;
     }
@@ -322,6 +360,15 @@ struct batch_ctx {
     char uuid[RUN_UUID_LEN + 1];     /* "" while it does not exist */
     struct folio_index *idx;         /* acquired, or NULL */
     bool index_has_pk;
+    /*
+     * The open index batch on idx (ib_begin), and what to go back to when it
+     * is rolled back: its first task and the pending events before it.
+     */
+    bool ib_open;
+    uint32_t ib_from;
+    size_t ib_count, ib_owned, ib_bytes, ib_files;
+    bool ib_has_pk;
+    uint32_t solo_end;               /* tasks up to it commit one by one (after a rollback) */
 };
 
 /* A copy of one task: view fields and its decoded content. */
@@ -491,6 +538,14 @@ index_error(int rc, const struct folio_index_error *ierr,
     *msg = ierr->message[0] ? ierr->message : folio_err_message(rc);
 }
 
+/* After a write to b->idx: durable now unless an index batch is open (ib_commit). */
+static void
+index_applied(const struct batch_ctx *b)
+{
+    if (!b->ib_open)
+        folio_crash_point("index-committed");
+}
+
 /* Stores a failure's outcome with the marker (the index is open) and records it. */
 static void
 fail_marked(struct batch_ctx *b, const struct task_copy *t, const uint8_t *details, size_t dlen,
@@ -506,9 +561,10 @@ fail_marked(struct batch_ctx *b, const struct task_copy *t, const uint8_t *detai
         marker_of(b, t->uid, oc, olen, &m);
         struct folio_index_error ierr;
         int rc = folio_index_mark(b->idx, &m, &ierr);
-        if (rc != 0)
+        /* FOLIO_E_AGAIN: the batch was rolled back; the task runs again (ib_rewind). */
+        if (rc != 0 && !(rc == FOLIO_E_AGAIN && b->ib_open))
             FOLIO_PANIC("cannot store the applied marker of task %u: %s", t->uid, ierr.message);
-        folio_crash_point("index-committed");
+        index_applied(b);
     }
     add_outcome(b, t->uid, true, details, dlen, e, elen);
     folio_free(e);
@@ -631,7 +687,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
                                                           : FOLIO_INDEX_REPLACE,
                                            pk, &m, NULL, &ierr);
             if (rc == 0) {
-                folio_crash_point("index-committed");
+                index_applied(b);
                 pk_to_mapping(b, t->uid);
                 add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
             } else {
@@ -712,7 +768,7 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
                         : folio_index_documents_delete(b->idx, ids, t->c.ids.count, &m, &actual,
                                                        &ierr);
         if (rc == 0) {
-            folio_crash_point("index-committed");
+            index_applied(b);
             FOLIO_ASSERT(t->c.ids.count > 1000 || actual == deleted);
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
         }
@@ -765,7 +821,7 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
         }
         free(json);
         if (rc == 0) {
-            folio_crash_point("index-committed");
+            index_applied(b);
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
         } else {
             const char *code, *type, *msg;
@@ -918,7 +974,7 @@ do_index_update(struct batch_ctx *b, const struct task_copy *t)
             folio_free(ok);
             return;
         }
-        folio_crash_point("index-committed");
+        index_applied(b);
         snprintf(pk, sizeof(pk), "%s", t->c.primary_key.ptr);
     }
     struct folio_event *ev = ob_push(&b->out, FOLIO_EV_INDEX_UPDATED);
@@ -1106,6 +1162,88 @@ should_stop(struct folio_sched *s)
     return atomic_load(&s->must_stop);
 }
 
+/*
+ * Index batches. The document, deletion and settings tasks of a batch run
+ * inside one folio_index_batch on its index, so they cost one durable LMDB
+ * commit together instead of one each. Nothing of them is durable before
+ * ib_commit, and ib_commit comes before every ob_flush: the journal never
+ * says a task finished before its index write is durable (DESIGN §6). Tasks
+ * of other kinds (index creation, deletion, update, swap) commit the open
+ * batch first and run alone. When the index rolls a batch back (its map had
+ * to grow, or a write was too large to share a transaction), the pending
+ * events of its tasks are dropped and those tasks run again, each in a batch
+ * of its own (solo_end); the index is then exactly as before the batch.
+ */
+static bool
+ib_kind(enum folio_task_kind kind)
+{
+    return kind == FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE ||
+           kind == FOLIO_KIND_DOCUMENT_DELETION || kind == FOLIO_KIND_SETTINGS_UPDATE;
+}
+
+/* Opens an index batch on b->idx before task i, if none is open. */
+static void
+ib_begin(struct batch_ctx *b, uint32_t i)
+{
+    if (b->ib_open || b->idx == NULL)
+        return;
+    struct folio_index_error ierr;
+    if (folio_index_batch_begin(b->idx, &ierr) != 0)
+        return; /* then each write is its own transaction, as without batches */
+    b->ib_open = true;
+    b->ib_from = i;
+    b->ib_count = b->out.count;
+    b->ib_owned = b->out.owned_count;
+    b->ib_bytes = b->out.bytes;
+    b->ib_files = b->out.file_count;
+    b->ib_has_pk = b->index_has_pk;
+}
+
+/* The batch was rolled back: drop what its tasks left pending; they run again. */
+static void
+ib_rewind(struct batch_ctx *b, uint32_t *i)
+{
+    struct outbuf *o = &b->out;
+    for (size_t k = b->ib_owned; k < o->owned_count; k++)
+        folio_free(o->owned[k]);
+    o->owned_count = b->ib_owned;
+    o->count = b->ib_count;
+    o->bytes = b->ib_bytes;
+    for (size_t k = b->ib_files; k < o->file_count; k++)
+        folio_free(o->files[k]);
+    o->file_count = b->ib_files;
+    b->index_has_pk = b->ib_has_pk;
+    if (*i > b->solo_end)
+        b->solo_end = *i;
+    *i = b->ib_from;
+}
+
+/*
+ * Commits the open index batch (tasks [ib_from, *i) ran in it). False if it
+ * was rolled back: then *i is back at its first task.
+ */
+static bool
+ib_commit(struct batch_ctx *b, uint32_t *i)
+{
+    if (!b->ib_open)
+        return true;
+    bool any = *i > b->ib_from && !folio_index_batch_lost(b->idx);
+    if (any)
+        folio_crash_point("index-batch-applied");
+    struct folio_index_error ierr;
+    int rc = folio_index_batch_commit(b->idx, &ierr);
+    b->ib_open = false;
+    if (rc == FOLIO_E_AGAIN) {
+        ib_rewind(b, i);
+        return false;
+    }
+    if (rc != 0)
+        FOLIO_PANIC("cannot commit the index writes of batch %u: %s", b->uid, ierr.message);
+    if (any)
+        folio_crash_point("index-committed");
+    return true;
+}
+
 static void
 process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
 {
@@ -1114,17 +1252,30 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
     if (!mapping_has(b->s, b->index_uid, b->uuid, pk, sizeof(pk)))
         b->uuid[0] = '\0';
     b->index_has_pk = pk[0] != '\0';
+    /* Open now, so the first task can already join an index batch (else ensure_index). */
+    if (b->uuid[0] != '\0' && run_index_get(b->s, b->uuid, &b->idx) != 0)
+        b->idx = NULL;
     char step[FOLIO_INDEX_UID_MAX + 64];
-    for (uint32_t i = 0; i < rb->count; i++) {
-        if (should_stop(b->s)) {
-            for (uint32_t j = i; j < rb->count; j++)
+    uint32_t i = 0;
+    for (;;) {
+        bool stop = i < rb->count && should_stop(b->s);
+        if (i == rb->count || stop) {
+            for (uint32_t j = i; stop && j < rb->count; j++)
                 requeue(b, rb->tasks[j], "the batch was stopped (a cancelation or shutdown) "
                                          "before this task was applied");
+            if (!ib_commit(b, &i))
+                continue;
             break;
         }
         struct task_copy t;
         if (task_load(b->s, rb->tasks[i], &t) != 0)
             FOLIO_PANIC("task %u vanished", rb->tasks[i]);
+        if (!ib_kind(t.kind) && !ib_commit(b, &i)) {
+            tcopy_free(&t);
+            continue;
+        }
+        if (ib_kind(t.kind))
+            ib_begin(b, i);
         snprintf(step, sizeof(step), "processing tasks > %s", folio_task_kind_name(t.kind));
         run_progress(b->s, b->uid, step, i, rb->count);
         switch (t.kind) {
@@ -1138,8 +1289,15 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
         default: FOLIO_PANIC("task %u of kind %s in an index batch", t.uid, folio_task_kind_name(t.kind));
         }
         tcopy_free(&t);
-        if (b->out.bytes > (256u << 10))
+        i++;
+        bool lost = b->ib_open && folio_index_batch_lost(b->idx);
+        if ((lost || i <= b->solo_end) && !ib_commit(b, &i))
+            continue;
+        if (b->out.bytes > (256u << 10)) {
+            if (!ib_commit(b, &i))
+                continue;
             ob_flush(b->s, &b->out);
+        }
     }
 }
 

@@ -171,7 +171,7 @@ struct folio_index_payload {
 int folio_index_payload_count(const struct folio_index_payload *payload, uint64_t *out_count,
                               struct folio_index_error *err);
 
-/* ---- writes (each one transaction; each stores *marker) ------------------ */
+/* ---- writes (each one transaction, or nested in a batch; each stores *marker) */
 
 enum folio_index_method {
     FOLIO_INDEX_REPLACE = 0, /* POST: the new document replaces the stored one */
@@ -254,6 +254,52 @@ int folio_index_primary_key_set(struct folio_index *idx, const char *primary_key
  */
 int folio_index_mark(struct folio_index *idx, const struct folio_index_marker *marker,
                      struct folio_index_error *err);
+
+/* ---- batches: many writes, one durable commit ------------------------------ */
+
+/*
+ * Opens a batch on idx for the calling thread: until folio_index_batch_commit
+ * or folio_index_batch_abort, every write above called by this thread on idx
+ * (documents add/delete/clear, settings update/reset, primary key set, mark)
+ * runs in a nested LMDB transaction of one parent transaction. Each write
+ * still stores its marker and outcome with its changes, or, when it fails,
+ * changes nothing (the others stay applied). Nothing is durable before the
+ * commit, which is one LMDB commit for the whole batch. Reads by this thread
+ * on idx see the batch's writes; other threads see the last committed state,
+ * and their writes wait for the batch to end. A thread has at most one batch
+ * open; no call on idx other than reads and writes may run on this thread
+ * meanwhile.
+ *
+ * Rollback. The map cannot grow while the parent is open. When a write needs
+ * a larger map (or is too large to share a transaction with the writes
+ * before it), the whole batch is rolled back, the map grows, and that write
+ * and every later call of the batch (its commit included) fail with
+ * FOLIO_E_AGAIN: the index is exactly as before folio_index_batch_begin. The
+ * caller then ends the batch (commit or abort) and runs its writes again
+ * (folio_index_batch_lost tells it happened). A write that cannot fit even in
+ * the largest map fails alone with FOLIO_E_MAP_FULL_MAX.
+ * Errors: FOLIO_E_INVALID (read-only handle), the storage errors (then no
+ * batch is open).
+ */
+int folio_index_batch_begin(struct folio_index *idx, struct folio_index_error *err);
+
+/*
+ * Commits the batch (one durable LMDB commit; none if no write succeeded)
+ * and ends it, also on error. FOLIO_E_AGAIN: the batch was rolled back
+ * (above, or the commit itself ran out of map space: the map has grown);
+ * nothing of it is in the index. Other errors (FOLIO_E_IO, FOLIO_E_NOSPC,
+ * FOLIO_E_MAP_FULL_MAX): nothing of it is in the index either.
+ */
+int folio_index_batch_commit(struct folio_index *idx, struct folio_index_error *err);
+
+/* Drops the batch's writes and ends it. */
+void folio_index_batch_abort(struct folio_index *idx);
+
+/* Whether the calling thread has a batch open on idx. */
+bool folio_index_batch_open(const struct folio_index *idx);
+
+/* Whether the calling thread's batch on idx was rolled back (see "Rollback"). */
+bool folio_index_batch_lost(const struct folio_index *idx);
 
 /* ---- reads ---------------------------------------------------------------- */
 

@@ -133,6 +133,15 @@ typedef void (*folio_journal_ack_fn)(void *ctx, int err, uint64_t first_seq);
 int folio_journal_append_async(struct folio_journal *j, const struct folio_journal_entry *entries,
                                size_t n, folio_journal_ack_fn ack, void *ack_ctx);
 
+/*
+ * The bounds of one atomic append (folio_journal_append*): at most
+ * *events_max events whose encoded lengths, plus 4 bytes each, sum to at
+ * most *body_max (the open journal's frame body limit, which small segments
+ * lower). Fixed once open returns.
+ */
+void folio_journal_append_limits(const struct folio_journal *j, uint32_t *body_max,
+                                 uint32_t *events_max);
+
 /* Last durable seq (0 if the journal has no event). */
 uint64_t folio_journal_durable_seq(const struct folio_journal *j);
 

@@ -1,0 +1,391 @@
+/*
+ * Tests of index batches (include/folio/index.h, "batches"): many writes in
+ * nested transactions of one parent, one durable commit, on real LMDB envs.
+ *
+ * Expected values come from the contract: every successful write of a batch
+ * is kept with its outcome, a failed one changes nothing (its failure is
+ * stored by folio_index_mark), the marker is the last applied write's, the
+ * batch costs one LMDB commit (counted with LMDB itself: the env's last
+ * transaction id, read with the index closed), nothing is visible to other
+ * threads before the commit and nothing survives an abort, and a map that
+ * must grow inside a batch rolls the whole batch back (FOLIO_E_AGAIN), grows,
+ * and the same writes run again succeed.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "folio/index.h"
+
+static struct folio_index_error E;
+
+static struct folio_index_marker
+mk(uint64_t task_uid, uint64_t batch_seq, const char *outcome)
+{
+    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = batch_seq};
+    if (outcome != NULL) {
+        m.outcome = (const uint8_t *)outcome;
+        m.outcome_len = strlen(outcome);
+    }
+    return m;
+}
+
+static void
+assert_outcome(struct folio_index *idx, uint64_t task_uid, const char *expected)
+{
+    uint8_t *got = NULL;
+    size_t len = 0;
+    int rc = folio_index_outcome_get(idx, task_uid, &got, &len, &E);
+    if (expected == NULL) {
+        assert_int_equal(rc, FOLIO_E_NOT_FOUND);
+        return;
+    }
+    if (rc != 0)
+        fprintf(stderr, "outcome %llu: %s\n", (unsigned long long)task_uid, E.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, strlen(expected));
+    assert_memory_equal(got, expected, len);
+    folio_free(got);
+}
+
+static void
+assert_marker(struct folio_index *idx, uint64_t task_uid, uint64_t batch_seq)
+{
+    struct folio_index_marker m;
+    assert_int_equal(folio_index_marker_get(idx, &m, &E), 0);
+    assert_int_equal(m.task_uid, task_uid);
+    assert_int_equal(m.batch_seq, batch_seq);
+}
+
+static void
+assert_verified(struct folio_index *idx)
+{
+    int rc = folio_index_verify(idx, &E);
+    if (rc != 0)
+        fprintf(stderr, "verify: %s\n", E.message);
+    assert_int_equal(rc, 0);
+}
+
+static struct folio_index *
+open_index(const char *dir, uint64_t map_initial)
+{
+    struct folio_index_options o;
+    folio_index_options_default(&o);
+    if (map_initial != 0)
+        o.map_bytes_initial = map_initial;
+    struct folio_index *idx = NULL;
+    int rc = folio_index_open(dir, &o, &idx, &E);
+    if (rc != 0)
+        fprintf(stderr, "open: %s\n", E.message);
+    assert_int_equal(rc, 0);
+    return idx;
+}
+
+static char *
+mk_index(uint64_t map_initial)
+{
+    char *dir = tu_mkdtemp("ibatch");
+    struct folio_index_options o;
+    folio_index_options_default(&o);
+    if (map_initial != 0)
+        o.map_bytes_initial = map_initial;
+    struct folio_index *idx = NULL;
+    struct folio_index_marker m = mk(1, 10, "created");
+    int rc = folio_index_create(dir, &o, "id", &m, &idx, &E);
+    if (rc != 0)
+        fprintf(stderr, "create: %s\n", E.message);
+    assert_int_equal(rc, 0);
+    folio_index_free(idx);
+    return dir;
+}
+
+/* The env's last committed transaction id, read with LMDB alone (index closed). */
+static uint64_t
+last_txnid(const char *dir)
+{
+    MDB_env *env = NULL;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    MDB_envinfo info;
+    assert_int_equal(mdb_env_info(env, &info), 0);
+    mdb_env_close(env);
+    return info.me_last_txnid;
+}
+
+static int
+add(struct folio_index *idx, const char *json, struct folio_index_marker m)
+{
+    struct folio_index_payload p = {
+        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
+    return folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E);
+}
+
+static uint64_t
+doc_count(struct folio_index *idx)
+{
+    struct folio_index_stats *s = NULL;
+    assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
+    uint64_t n = s->document_count;
+    folio_index_stats_free(s);
+    return n;
+}
+
+static bool
+has_doc(struct folio_index *idx, const char *id)
+{
+    char *json = NULL;
+    size_t len;
+    int rc = folio_index_document_get(idx, id, NULL, 0, &json, &len, &E);
+    folio_free(json);
+    assert_true(rc == 0 || rc == FOLIO_E_DOCUMENT_NOT_FOUND);
+    return rc == 0;
+}
+
+/* What another thread sees meanwhile: committed states only. */
+struct peek {
+    struct folio_index *idx;
+    uint64_t count;
+    bool has_a;
+};
+
+static void *
+peek_main(void *arg)
+{
+    struct peek *p = arg;
+    struct folio_index_error e;
+    struct folio_index_stats *s = NULL;
+    if (folio_index_stats_get(p->idx, &s, &e) == 0) {
+        p->count = s->document_count;
+        folio_index_stats_free(s);
+    }
+    char *json = NULL;
+    size_t len;
+    p->has_a = folio_index_document_get(p->idx, "a", NULL, 0, &json, &len, &e) == 0;
+    folio_free(json);
+    return NULL;
+}
+
+/* ---- a failing write in the middle ------------------------------------------ */
+
+static void
+test_failing_middle_write(void **state)
+{
+    (void)state;
+    char *dir = mk_index(0);
+    struct folio_index *idx = open_index(dir, 0);
+    assert_int_equal(add(idx, "{\"id\":\"old\",\"v\":0}", mk(2, 20, "old")), 0);
+    folio_index_free(idx);
+    uint64_t before = last_txnid(dir);
+    idx = open_index(dir, 0);
+
+    assert_false(folio_index_batch_open(idx));
+    assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+    assert_true(folio_index_batch_open(idx));
+    assert_int_equal(add(idx, "{\"id\":\"a\",\"v\":1}", mk(3, 30, "ok 3")), 0);
+    /* task 4: its second document has no id: the whole write fails alone */
+    assert_int_equal(add(idx, "[{\"id\":\"b\",\"v\":2},{\"v\":3}]", mk(4, 30, "ok 4")),
+                     FOLIO_E_MISSING_DOCUMENT_ID);
+    struct folio_index_marker f = mk(4, 30, "failed 4");
+    assert_int_equal(folio_index_mark(idx, &f, &E), 0);
+    /* task 5 deletes `old`, task 6 sets a setting */
+    const char *ids[] = {"old", "missing"};
+    uint64_t deleted = 0;
+    struct folio_index_marker m5 = mk(5, 30, "ok 5");
+    assert_int_equal(folio_index_documents_delete(idx, ids, 2, &m5, &deleted, &E), 0);
+    assert_int_equal(deleted, 1);
+    struct folio_index_marker m6 = mk(6, 30, "ok 6");
+    const char *set = "{\"filterableAttributes\":[\"v\"]}";
+    assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &m6, &E), 0);
+
+    /* this thread reads the batch's writes ... */
+    assert_true(has_doc(idx, "a"));
+    assert_false(has_doc(idx, "b"));
+    assert_false(has_doc(idx, "old"));
+    assert_int_equal(doc_count(idx), 1);
+    assert_marker(idx, 6, 30);
+    /* ... another thread only the committed state */
+    struct peek p = {.idx = idx, .count = 99};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, peek_main, &p), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(p.count, 1); /* `old` */
+    assert_false(p.has_a);
+
+    assert_int_equal(folio_index_batch_commit(idx, &E), 0);
+    assert_false(folio_index_batch_open(idx));
+
+    assert_true(has_doc(idx, "a"));
+    assert_false(has_doc(idx, "b"));
+    assert_false(has_doc(idx, "old"));
+    assert_int_equal(doc_count(idx), 1);
+    assert_marker(idx, 6, 30);
+    assert_outcome(idx, 2, NULL); /* an older batch_seq: dropped */
+    assert_outcome(idx, 3, "ok 3");
+    assert_outcome(idx, 4, "failed 4");
+    assert_outcome(idx, 5, "ok 5");
+    assert_outcome(idx, 6, "ok 6");
+    char *settings = NULL;
+    size_t slen;
+    assert_int_equal(folio_index_settings_get(idx, &settings, &slen, &E), 0);
+    assert_non_null(strstr(settings, "\"filterableAttributes\":[\"v\"]"));
+    folio_free(settings);
+    /* the search structures followed: a filter on v finds a */
+    struct folio_index_search_req req;
+    folio_index_search_req_default(&req);
+    req.filter = "v = 1";
+    char *res = NULL;
+    size_t rlen;
+    assert_int_equal(folio_index_search(idx, &req, &res, &rlen, &E), 0);
+    assert_non_null(strstr(res, "\"estimatedTotalHits\":1"));
+    folio_free(res);
+    assert_verified(idx);
+    folio_index_free(idx);
+
+    /* five writes, one LMDB commit */
+    assert_int_equal(last_txnid(dir) - before, 1);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
+/* ---- abort, and a batch where every write fails ----------------------------- */
+
+static void
+test_abort_and_empty(void **state)
+{
+    (void)state;
+    char *dir = mk_index(0);
+    uint64_t before = last_txnid(dir);
+    struct folio_index *idx = open_index(dir, 0);
+    assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+    assert_int_equal(add(idx, "{\"id\":\"a\"}", mk(2, 20, "ok 2")), 0);
+    assert_int_equal(doc_count(idx), 1);
+    folio_index_batch_abort(idx);
+    assert_int_equal(doc_count(idx), 0);
+    assert_marker(idx, 1, 10);
+    assert_outcome(idx, 1, "created");
+    assert_outcome(idx, 2, NULL);
+
+    /* only failures: nothing to commit */
+    assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+    assert_int_equal(add(idx, "{\"id\":\"not valid!\"}", mk(3, 30, "ok 3")),
+                     FOLIO_E_INVALID_DOCUMENT_ID);
+    assert_int_equal(folio_index_batch_commit(idx, &E), 0);
+    assert_marker(idx, 1, 10);
+    assert_verified(idx);
+    folio_index_free(idx);
+    assert_int_equal(last_txnid(dir), before);
+
+    /* a per-call write after a batch is its own commit again */
+    idx = open_index(dir, 0);
+    assert_int_equal(add(idx, "{\"id\":\"b\"}", mk(4, 40, "ok 4")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"c\"}", mk(5, 40, "ok 5")), 0);
+    folio_index_free(idx);
+    assert_int_equal(last_txnid(dir) - before, 2);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
+/* ---- the map grows inside a batch: rollback, then the caller runs again ---- */
+
+static void
+test_map_growth_in_batch(void **state)
+{
+    (void)state;
+    const uint64_t map0 = 32u << 10;
+    char *dir = mk_index(map0);
+    struct folio_index *idx = open_index(dir, map0);
+    const int n = 300;
+    char *filler = folio_malloc(1201);
+    for (int i = 0; i < 1200; i++)
+        filler[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    filler[1200] = '\0';
+    size_t cap = 1400;
+    char *doc = folio_malloc(cap);
+    char outcome[32];
+    int rollbacks = 0, commits = 0;
+    /* batches of 100 writes; a rolled-back batch runs again from its start */
+    for (int from = 0; from < n;) {
+        assert_int_equal(doc_count(idx), (uint64_t)from);
+        assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+        int to = from + 100 < n ? from + 100 : n;
+        bool lost = false;
+        for (int i = from; i < to && !lost; i++) {
+            snprintf(doc, cap, "{\"id\":%d,\"text\":\"w%d %.*s\"}", i, i, 1000 + i % 200, filler);
+            snprintf(outcome, sizeof(outcome), "ok %d", i);
+            int rc = add(idx, doc, mk(100 + (uint64_t)i, 50, outcome));
+            if (rc == FOLIO_E_AGAIN) {
+                assert_true(folio_index_batch_lost(idx));
+                /* rolled back: this thread reads the state before the batch */
+                assert_int_equal(doc_count(idx), (uint64_t)from);
+                lost = true;
+                break;
+            }
+            if (rc != 0)
+                fprintf(stderr, "add %d: %s\n", i, E.message);
+            assert_int_equal(rc, 0);
+            if (i % 50 == 25) {
+                /* a failing write now and then: it fails alone */
+                assert_int_equal(add(idx, "{\"id\":\"no good\"}", mk(1000 + (uint64_t)i, 50, "bad")),
+                                 FOLIO_E_INVALID_DOCUMENT_ID);
+            }
+        }
+        int rc = folio_index_batch_commit(idx, &E);
+        assert_false(folio_index_batch_open(idx));
+        if (lost || rc == FOLIO_E_AGAIN) {
+            assert_int_equal(rc, FOLIO_E_AGAIN);
+            rollbacks++;
+            assert_true(rollbacks < 40);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        commits++;
+        from = to;
+    }
+    assert_int_equal(commits, 3);
+    assert_true(rollbacks >= 1);
+    struct folio_index_stats *st = NULL;
+    assert_int_equal(folio_index_stats_get(idx, &st, &E), 0);
+    assert_int_equal(st->document_count, (uint64_t)n);
+    assert_true(st->map_bytes >= 8 * map0); /* it did grow, several times */
+    assert_int_equal(st->marker.task_uid, 100 + n - 1);
+    folio_index_stats_free(st);
+    for (int i = 200; i < n; i++) {
+        snprintf(outcome, sizeof(outcome), "ok %d", i);
+        assert_outcome(idx, 100 + (uint64_t)i, outcome);
+    }
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", i);
+        assert_true(has_doc(idx, id));
+    }
+    assert_outcome(idx, 1225, NULL); /* a failed write stores nothing unless marked */
+    assert_verified(idx);
+    folio_index_free(idx);
+    fprintf(stderr, "map growth: %d rollbacks, %d commits, last txn id %llu\n", rollbacks,
+            commits, (unsigned long long)last_txnid(dir));
+    /* the create and three batches: rollbacks commit nothing */
+    assert_int_equal(last_txnid(dir), 4);
+    folio_free(doc);
+    folio_free(filler);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_failing_middle_write),
+        cmocka_unit_test(test_abort_and_empty),
+        cmocka_unit_test(test_map_growth_in_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
