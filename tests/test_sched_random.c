@@ -1528,7 +1528,8 @@ check_mapping(struct run *r, const struct model *M)
             continue;
         const char *want_pk = M->ix[i].pk ? PK_NAMES[M->ix[i].pk] : "";
         CHK(list[k].primary_key.len == strlen(want_pk) &&
-                memcmp(list[k].primary_key.ptr, want_pk, strlen(want_pk)) == 0,
+                (want_pk[0] == '\0' ||
+                 memcmp(list[k].primary_key.ptr, want_pk, strlen(want_pk)) == 0),
             "mapping: %s has primary key '%.*s', model '%s'", NAMES[i],
             (int)list[k].primary_key.len, list[k].primary_key.ptr ? list[k].primary_key.ptr : "",
             want_pk);
