@@ -2740,9 +2740,11 @@ test_reads_pipelined(void **state)
         assert_int_equal(r.status, 200);
         assert_string_equal(jstr(r.json, "status"), "available");
         resp_free(&r);
-        tc_read(&c[i], &r);
+        tc_read(&c[i], &r); /* GET /snapshots: every archive, index d's among them */
         assert_int_equal(r.status, 200);
-        assert_int_equal(jint(r.json, "total"), 0);
+        assert_int_equal(jint(r.json, "total"), 1);
+        snap = json_array_get(json_object_get(r.json, "results"), 0);
+        assert_int_equal(strncmp(jstr(snap, "snapshotPath"), "indexes/d/", 10), 0);
         resp_free(&r);
         tc_read(&c[i], &r);
         expect_error(&r, 404, "document_not_found");
