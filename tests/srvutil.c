@@ -91,18 +91,21 @@ read_port(int fd)
 }
 
 void
-su_start(struct su_server *s, const char *const *extra)
+su_start_at(struct su_server *s, const char *db_path, const char *snapshot_dir,
+            const char *log_path, const char *const *extra)
 {
-    if (s->dir == NULL)
-        s->dir = tu_mkdtemp("srvstress");
+    char *db = folio_strdup(db_path), *snaps = folio_strdup(snapshot_dir);
+    char *log = folio_strdup(log_path);
+    folio_free(s->db_path);
+    folio_free(s->snapshot_dir);
     folio_free(s->log_path);
-    char *db = tu_path(s->dir, "db");
-    char *snaps = tu_path(s->dir, "snapshots");
-    s->log_path = tu_path(s->dir, "foliod.log");
-    const char *argv[32] = {FOLIO_FOLIOD_PATH, "--db-path", db, "--http-addr", "127.0.0.1:0",
-                            "--snapshot-dir", snaps};
+    s->db_path = db;
+    s->snapshot_dir = snaps;
+    s->log_path = log;
+    const char *argv[40] = {FOLIO_FOLIOD_PATH, "--db-path", s->db_path, "--http-addr",
+                            "127.0.0.1:0", "--snapshot-dir", s->snapshot_dir};
     size_t argc = 7;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 39; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
     int out[2];
@@ -115,13 +118,25 @@ su_start(struct su_server *s, const char *const *extra)
     close(out[1]);
     s->port = read_port(out[0]);
     close(out[0]);
-    folio_free(db);
-    folio_free(snaps);
     if (s->port == 0) {
         fprintf(stderr, "foliod did not start; see %s\n", s->log_path);
         su_print_log_tail(s);
     }
     assert_true(s->port > 0);
+}
+
+void
+su_start(struct su_server *s, const char *const *extra)
+{
+    if (s->dir == NULL)
+        s->dir = tu_mkdtemp("srvstress");
+    char *db = tu_path(s->dir, "db");
+    char *snaps = tu_path(s->dir, "snapshots");
+    char *log = tu_path(s->dir, "foliod.log");
+    su_start_at(s, db, snaps, log, extra);
+    folio_free(db);
+    folio_free(snaps);
+    folio_free(log);
 }
 
 int
@@ -193,8 +208,10 @@ su_cleanup(struct su_server *s)
     else if (s->dir != NULL)
         fprintf(stderr, "kept %s\n", s->dir);
     folio_free(s->dir);
+    folio_free(s->db_path);
+    folio_free(s->snapshot_dir);
     folio_free(s->log_path);
-    s->dir = s->log_path = NULL;
+    s->dir = s->db_path = s->snapshot_dir = s->log_path = NULL;
     return rc;
 }
 
@@ -373,17 +390,26 @@ su_req(const struct su_server *s, const char *method, const char *path, const ch
     struct su_conn c;
     assert_int_equal(su_open(&c, s->port), 0);
     size_t blen = body ? strlen(body) : 0;
-    char ct[256] = "";
+    char ct[256] = "", auth[256] = "";
     if (ctype != NULL)
         snprintf(ct, sizeof(ct), "Content-Type: %s\r\n", ctype);
-    assert_int_equal(su_sendf(&c, "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\n\r\n",
-                              method, path, ct, blen),
+    if (s->key != NULL)
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", s->key);
+    assert_int_equal(su_sendf(&c, "%s %s HTTP/1.1\r\nHost: t\r\n%s%sContent-Length: %zu\r\n\r\n",
+                              method, path, ct, auth, blen),
                      0);
     if (blen > 0)
         assert_int_equal(su_send(&c, body, blen), 0);
-    if (su_read(&c, r, SU_IO_TIMEOUT_MS) != 0)
+    if (su_read(&c, r, s->io_timeout_ms > 0 ? s->io_timeout_ms : SU_IO_TIMEOUT_MS) != 0)
         fail_msg("%s %.200s: no response (%s)", method, path, strerror(errno));
     su_close(&c);
+}
+
+void
+su_json(const struct su_server *s, const char *method, const char *path, const char *body,
+        struct su_resp *r)
+{
+    su_req(s, method, path, body ? "application/json" : NULL, body, r);
 }
 
 void
@@ -425,6 +451,13 @@ su_expect_error(const struct su_resp *r, int status, const char *code)
     assert_true(strlen(su_jstr(r->json, "message")) > 0);
 }
 
+void
+su_expect_error_type(const struct su_resp *r, int status, const char *code, const char *type)
+{
+    su_expect_error(r, status, code);
+    assert_string_equal(su_jstr(r->json, "type"), type);
+}
+
 long long
 su_expect_enqueued(const struct su_resp *r, const char *type, const char *index_uid)
 {
@@ -433,7 +466,10 @@ su_expect_enqueued(const struct su_resp *r, const char *type, const char *index_
     assert_int_equal(json_object_size(r->json), 5);
     assert_string_equal(su_jstr(r->json, "status"), "enqueued");
     assert_string_equal(su_jstr(r->json, "type"), type);
-    assert_string_equal(su_jstr(r->json, "indexUid"), index_uid);
+    if (index_uid == NULL)
+        assert_true(json_is_null(json_object_get(r->json, "indexUid")));
+    else
+        assert_string_equal(su_jstr(r->json, "indexUid"), index_uid);
     return su_jint(r->json, "taskUid");
 }
 
@@ -443,6 +479,7 @@ su_wait_task(const struct su_server *s, long long uid, int timeout_ms)
     char path[64];
     snprintf(path, sizeof(path), "/tasks/%lld", uid);
     int64_t deadline = su_now_ms() + timeout_ms;
+    int pause_ms = 2;
     while (su_now_ms() < deadline) {
         struct su_resp r;
         su_get_ok(s, path, &r);
@@ -454,10 +491,31 @@ su_wait_task(const struct su_server *s, long long uid, int timeout_ms)
             return t;
         }
         su_resp_free(&r);
-        su_sleep_ms(10);
+        su_sleep_ms(pause_ms);
+        pause_ms = pause_ms < 100 ? pause_ms * 2 : 100;
     }
     fail_msg("task %lld did not finish in %d ms", uid, timeout_ms);
     return NULL;
+}
+
+json_t *
+su_wait_succeeded(const struct su_server *s, long long uid, int timeout_ms)
+{
+    json_t *t = su_wait_task(s, uid, timeout_ms);
+    if (strcmp(su_jstr(t, "status"), "succeeded") != 0)
+        fail_msg("task %lld did not succeed: %s", uid, json_dumps(t, JSON_COMPACT));
+    return t;
+}
+
+json_t *
+su_run(const struct su_server *s, const char *method, const char *path, const char *body,
+       const char *type, const char *index_uid, int timeout_ms)
+{
+    struct su_resp r;
+    su_json(s, method, path, body, &r);
+    long long uid = su_expect_enqueued(&r, type, index_uid);
+    su_resp_free(&r);
+    return su_wait_succeeded(s, uid, timeout_ms);
 }
 
 void

@@ -1,7 +1,9 @@
 /*
  * A minimal foliod fixture for tests that start a real server: start it on
  * 127.0.0.1 port 0 (the port is read from the "listening on" line it prints),
- * stop it with SIGTERM or SIGKILL by pid, and talk raw HTTP/1.1 to it.
+ * stop it with SIGTERM or SIGKILL by pid, and talk raw HTTP/1.1 to it. Shared
+ * by the server stress tests and the snapshot tests (test_server_snapshot.c,
+ * test_snapshot_e2e.c).
  *
  * Two kinds of functions. The su_* ones that return int never assert: they
  * report failure (-1) so a worker thread, or a test that expects the server to
@@ -22,9 +24,13 @@
 struct su_server {
     pid_t pid;
     int port;
-    char *dir;                /* the test's directory (db/, snapshots/, foliod.log) */
-    char *log_path;
+    char *dir;                /* su_start's directory (db/, snapshots/, foliod.log), or NULL */
+    char *db_path;            /* owned */
+    char *snapshot_dir;       /* owned */
+    char *log_path;           /* owned */
     long nofile_soft;         /* when > 0: RLIMIT_NOFILE soft limit foliod starts with */
+    const char *key;          /* when not NULL: su_req sends Authorization: Bearer key */
+    int io_timeout_ms;        /* su_req's wait for a response; 0: SU_IO_TIMEOUT_MS */
 };
 
 struct su_conn {
@@ -45,7 +51,13 @@ struct su_resp {
 int64_t su_now_ms(void);
 void su_sleep_ms(int ms);
 
-/* Starts foliod with the standard options plus extra (NULL-terminated); a restart reuses dir. */
+/*
+ * Starts foliod on db_path and snapshot_dir (copied) plus extra (NULL-terminated,
+ * may be NULL); its stderr is appended to log_path (copied).
+ */
+void su_start_at(struct su_server *s, const char *db_path, const char *snapshot_dir,
+                 const char *log_path, const char *const *extra);
+/* su_start_at on dir/db, dir/snapshots, dir/foliod.log (dir made if NULL; a restart reuses it). */
 void su_start(struct su_server *s, const char *const *extra);
 /* Waits for the child to exit; its wait status, or -1 after timeout_ms. */
 int su_wait_exit(struct su_server *s, int timeout_ms);
@@ -53,7 +65,7 @@ int su_wait_exit(struct su_server *s, int timeout_ms);
 void su_kill9(struct su_server *s);
 /* SIGTERM; 0 when it exits 0 in time (else it is killed and its log tail printed). */
 int su_stop(struct su_server *s);
-/* Stops a running server, removes the directory (unless FOLIO_TEST_KEEP), frees. */
+/* Stops a running server, removes su_start's directory (unless FOLIO_TEST_KEEP), frees paths. */
 int su_cleanup(struct su_server *s);
 void su_print_log_tail(const struct su_server *s);
 
@@ -72,16 +84,26 @@ const char *su_header(const struct su_resp *r, const char *name, char *out, size
 /* One request on a fresh connection (asserts it gets a response). ctype NULL: none sent. */
 void su_req(const struct su_server *s, const char *method, const char *path, const char *ctype,
             const char *body, struct su_resp *r);
+/* su_req with a JSON body (Content-Type application/json), or none when body is NULL. */
+void su_json(const struct su_server *s, const char *method, const char *path, const char *body,
+             struct su_resp *r);
 /* GET path, expecting 200 and JSON. */
 void su_get_ok(const struct su_server *s, const char *path, struct su_resp *r);
 const char *su_jstr(const json_t *o, const char *key);
 long long su_jint(const json_t *o, const char *key);
 /* A Meilisearch error object with this status and code. */
 void su_expect_error(const struct su_resp *r, int status, const char *code);
-/* A summarized task (202); returns its taskUid. */
+/* su_expect_error, and the error's type is `type`. */
+void su_expect_error_type(const struct su_resp *r, int status, const char *code, const char *type);
+/* A summarized task (202) of this index uid (NULL: null); returns its taskUid. */
 long long su_expect_enqueued(const struct su_resp *r, const char *type, const char *index_uid);
 /* Polls GET /tasks/{uid} until finished; returns the task (caller json_decref). */
 json_t *su_wait_task(const struct su_server *s, long long uid, int timeout_ms);
+/* su_wait_task, asserting the task "succeeded" (it is printed otherwise). */
+json_t *su_wait_succeeded(const struct su_server *s, long long uid, int timeout_ms);
+/* su_json expecting a summarized task (202), then su_wait_succeeded; returns the task. */
+json_t *su_run(const struct su_server *s, const char *method, const char *path, const char *body,
+               const char *type, const char *index_uid, int timeout_ms);
 /* Waits until no task is enqueued or processing. */
 void su_wait_idle(const struct su_server *s, int timeout_ms);
 

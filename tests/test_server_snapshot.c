@@ -26,12 +26,15 @@
 
 #include "folio/common.h"
 #include "folio/snapshot.h"
-#include "foliod_client.h"
+#include "srvutil.h"
 #include "testutil.h"
+
+/* How long a request waits for its response (foliod under ASan on a busy machine). */
+#define IO_TIMEOUT_MS 120000
 
 struct fixture {
     char *dir;
-    struct fd_server srv;
+    struct su_server srv;
 };
 
 static int
@@ -47,7 +50,7 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    int rc = f->srv.pid > 0 ? fd_stop(&f->srv) : 0;
+    int rc = su_cleanup(&f->srv);
     if (getenv("FOLIO_TEST_KEEP") == NULL)
         tu_rmrf(f->dir);
     else
@@ -67,7 +70,12 @@ static void
 start(struct fixture *f, const char *const *extra)
 {
     char *db = fpath(f, "db"), *snaps = fpath(f, "snapshots"), *log = fpath(f, "foliod.log");
-    fd_start(&f->srv, db, snaps, log, extra);
+    const char *args[40] = {"--log-level", "debug"};
+    size_t n = 2;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 39; i++)
+        args[n++] = extra[i];
+    f->srv.io_timeout_ms = IO_TIMEOUT_MS;
+    su_start_at(&f->srv, db, snaps, log, args);
     folio_free(db);
     folio_free(snaps);
     folio_free(log);
@@ -95,30 +103,30 @@ static void
 expect_error(struct fixture *f, const char *method, const char *path, const char *body, int status,
              const char *code)
 {
-    struct fd_resp r;
-    fd_json(&f->srv, method, path, body, &r);
-    fd_expect_error(&r, status, code, NULL);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_json(&f->srv, method, path, body, &r);
+    su_expect_error_type(&r, status, code, "invalid_request");
+    su_resp_free(&r);
 }
 
 static long long
 enqueue(struct fixture *f, const char *method, const char *path, const char *body,
         const char *type, const char *index_uid)
 {
-    struct fd_resp r;
-    fd_json(&f->srv, method, path, body, &r);
-    long long uid = fd_expect_task(&r, type, index_uid);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_json(&f->srv, method, path, body, &r);
+    long long uid = su_expect_enqueued(&r, type, index_uid);
+    su_resp_free(&r);
     return uid;
 }
 
 static long long
 task_total(struct fixture *f)
 {
-    struct fd_resp r;
-    fd_get(&f->srv, "/tasks?limit=1", &r);
-    long long n = fd_jint(r.json, "total");
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_get_ok(&f->srv, "/tasks?limit=1", &r);
+    long long n = su_jint(r.json, "total");
+    su_resp_free(&r);
     return n;
 }
 
@@ -129,15 +137,15 @@ test_create_routes(void **state)
 {
     struct fixture *f = *state;
     start(f, NULL);
-    json_t *t = fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
+    json_t *t = su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
                        "indexCreation", "movies", 30000);
     json_decref(t);
 
     /* No body, an empty object, whitespace: all accepted. */
-    struct fd_resp r;
-    fd_req(&f->srv, "POST", "/indexes/movies/snapshots", NULL, NULL, 0, &r);
-    assert_int_equal(fd_expect_task(&r, "singleIndexSnapshotCreation", "movies"), 1);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_req(&f->srv, "POST", "/indexes/movies/snapshots", NULL, NULL, &r);
+    assert_int_equal(su_expect_enqueued(&r, "singleIndexSnapshotCreation", "movies"), 1);
+    su_resp_free(&r);
     assert_int_equal(enqueue(f, "POST", "/indexes/movies/snapshots", "{}",
                              "singleIndexSnapshotCreation", "movies"),
                      2);
@@ -148,14 +156,14 @@ test_create_routes(void **state)
     assert_int_equal(enqueue(f, "POST", "/snapshots", "{}", "snapshotCreation", NULL), 5);
 
     /* The task as GET /tasks shows it. */
-    fd_get(&f->srv, "/tasks/1", &r);
-    assert_string_equal(fd_jstr(r.json, "type"), "singleIndexSnapshotCreation");
-    assert_string_equal(fd_jstr(r.json, "indexUid"), "movies");
-    assert_string_equal(fd_jstr(json_object_get(r.json, "details"), "indexUid"), "movies");
-    fd_resp_free(&r);
-    fd_get(&f->srv, "/tasks?types=singleIndexSnapshotCreation", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 3);
-    fd_resp_free(&r);
+    su_get_ok(&f->srv, "/tasks/1", &r);
+    assert_string_equal(su_jstr(r.json, "type"), "singleIndexSnapshotCreation");
+    assert_string_equal(su_jstr(r.json, "indexUid"), "movies");
+    assert_string_equal(su_jstr(json_object_get(r.json, "details"), "indexUid"), "movies");
+    su_resp_free(&r);
+    su_get_ok(&f->srv, "/tasks?types=singleIndexSnapshotCreation", &r);
+    assert_int_equal(su_jint(r.json, "total"), 3);
+    su_resp_free(&r);
 
     long long before = task_total(f);
     expect_error(f, "POST", "/indexes/movies/snapshots", "{\"snapshotPath\":\"x\"}", 400,
@@ -194,9 +202,9 @@ test_import_errors(void **state)
     folio_free(dlink);
     folio_free(dtarget);
     start(f, NULL);
-    json_decref(fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"films\"}", "indexCreation",
+    json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"films\"}", "indexCreation",
                        "films", 30000));
-    json_decref(fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
+    json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
                        "movies", 30000));
     long long before = task_total(f);
     assert_int_equal(before, 2);
@@ -204,10 +212,10 @@ test_import_errors(void **state)
     const char *p = "/snapshots/import";
     /* Body shape. No body at all, with its JSON Content-Type (without, 415: test_server.c). */
     {
-        struct fd_resp r;
-        fd_req(&f->srv, "POST", p, "application/json", "", 0, &r);
-        fd_expect_error(&r, 400, "missing_payload", NULL);
-        fd_resp_free(&r);
+        struct su_resp r;
+        su_req(&f->srv, "POST", p, "application/json", "", &r);
+        su_expect_error_type(&r, 400, "missing_payload", "invalid_request");
+        su_resp_free(&r);
     }
     expect_error(f, "POST", p, "{\"snapshotPath\":", 400, "malformed_payload");
     expect_error(f, "POST", p, "[\"a\"]", 400, "bad_request");
@@ -271,18 +279,18 @@ test_import_errors(void **state)
     assert_int_equal(task_total(f), before + 2);
     for (long long uid = t1; uid <= t2; uid++) {
         /* Not an archive: the task fails; the index never appears. */
-        json_t *t = fd_wait_task(&f->srv, uid, 60000);
-        assert_string_equal(fd_jstr(t, "status"), "failed");
+        json_t *t = su_wait_task(&f->srv, uid, 60000);
+        assert_string_equal(su_jstr(t, "status"), "failed");
         json_t *d = json_object_get(t, "details");
-        assert_string_equal(fd_jstr(d, "snapshotPath"), "indexes/movies/a.idx.snapshot");
-        assert_string_equal(fd_jstr(d, "newIndexUid"), uid == t1 ? "m2" : "m3");
-        assert_true(strlen(fd_jstr(json_object_get(t, "error"), "code")) > 0);
+        assert_string_equal(su_jstr(d, "snapshotPath"), "indexes/movies/a.idx.snapshot");
+        assert_string_equal(su_jstr(d, "newIndexUid"), uid == t1 ? "m2" : "m3");
+        assert_true(strlen(su_jstr(json_object_get(t, "error"), "code")) > 0);
         json_decref(t);
     }
-    struct fd_resp r;
-    fd_get(&f->srv, "/indexes", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 2);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_get_ok(&f->srv, "/indexes", &r);
+    assert_int_equal(su_jint(r.json, "total"), 2);
+    su_resp_free(&r);
 }
 
 /* ---- listings ------------------------------------------------------------------------------- */
@@ -396,62 +404,62 @@ test_listing(void **state)
     set_mtime(f, "snapshots/indexes/movies/empty.idx.snapshot", 1704000000);
     start(f, NULL);
 
-    struct fd_resp r;
-    fd_get(&f->srv, "/indexes/movies/snapshots", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 4);
-    assert_int_equal(fd_jint(r.json, "offset"), 0);
-    assert_int_equal(fd_jint(r.json, "limit"), 20);
+    struct su_resp r;
+    su_get_ok(&f->srv, "/indexes/movies/snapshots", &r);
+    assert_int_equal(su_jint(r.json, "total"), 4);
+    assert_int_equal(su_jint(r.json, "offset"), 0);
+    assert_int_equal(su_jint(r.json, "limit"), 20);
     assert_int_equal(json_array_size(json_object_get(r.json, "results")), 4);
     /* Newest first: movies_2, movies_1, then bad and empty (same time, by path). */
     json_t *e = result(r.json, 0);
-    assert_string_equal(fd_jstr(e, "snapshotPath"), "indexes/movies/movies_2.idx.snapshot");
-    assert_string_equal(fd_jstr(e, "createdAt"), "2024-01-03T03:04:05Z");
+    assert_string_equal(su_jstr(e, "snapshotPath"), "indexes/movies/movies_2.idx.snapshot");
+    assert_string_equal(su_jstr(e, "createdAt"), "2024-01-03T03:04:05Z");
     json_t *m = json_object_get(e, "manifest");
-    assert_int_equal(fd_jint(m, "documentCount"), 43);
-    assert_int_equal(fd_jint(m, "seq"), 21);
-    assert_int_equal(fd_jint(m, "taskUid"), 12);
+    assert_int_equal(su_jint(m, "documentCount"), 43);
+    assert_int_equal(su_jint(m, "seq"), 21);
+    assert_int_equal(su_jint(m, "taskUid"), 12);
     assert_null(json_object_get(e, "error"));
     e = result(r.json, 1);
-    assert_string_equal(fd_jstr(e, "snapshotPath"), "indexes/movies/movies_1.idx.snapshot");
-    assert_string_equal(fd_jstr(e, "createdAt"), "2024-01-02T03:04:05Z");
+    assert_string_equal(su_jstr(e, "snapshotPath"), "indexes/movies/movies_1.idx.snapshot");
+    assert_string_equal(su_jstr(e, "createdAt"), "2024-01-02T03:04:05Z");
     char *path = fpath(f, "snapshots/indexes/movies/movies_1.idx.snapshot");
-    assert_int_equal(fd_jint(e, "size"), tu_file_size(path));
+    assert_int_equal(su_jint(e, "size"), tu_file_size(path));
     folio_free(path);
     m = json_object_get(e, "manifest");
     assert_int_equal(json_object_size(m), 10);
-    assert_string_equal(fd_jstr(m, "kind"), "index");
-    assert_string_equal(fd_jstr(m, "indexUid"), "movies");
-    assert_string_equal(fd_jstr(m, "primaryKey"), "id");
-    assert_int_equal(fd_jint(m, "documentCount"), 42);
-    assert_int_equal(fd_jint(m, "seq"), 17);
-    assert_int_equal(fd_jint(m, "taskUid"), 9);
-    assert_string_equal(fd_jstr(m, "createdAt"), "2023-11-14T22:13:20.123456789Z");
-    assert_string_equal(fd_jstr(m, "engineVersion"), FOLIO_TEST_VERSION);
-    assert_int_equal(fd_jint(m, "formatVersion"), FOLIO_SNAPSHOT_FORMAT_VERSION);
-    assert_string_equal(fd_jstr(m, "sourceInstanceUid"), SOURCE_UID);
+    assert_string_equal(su_jstr(m, "kind"), "index");
+    assert_string_equal(su_jstr(m, "indexUid"), "movies");
+    assert_string_equal(su_jstr(m, "primaryKey"), "id");
+    assert_int_equal(su_jint(m, "documentCount"), 42);
+    assert_int_equal(su_jint(m, "seq"), 17);
+    assert_int_equal(su_jint(m, "taskUid"), 9);
+    assert_string_equal(su_jstr(m, "createdAt"), "2023-11-14T22:13:20.123456789Z");
+    assert_string_equal(su_jstr(m, "engineVersion"), FOLIO_TEST_VERSION);
+    assert_int_equal(su_jint(m, "formatVersion"), FOLIO_SNAPSHOT_FORMAT_VERSION);
+    assert_string_equal(su_jstr(m, "sourceInstanceUid"), SOURCE_UID);
     for (size_t i = 2; i < 4; i++) {
         e = result(r.json, i);
-        assert_string_equal(fd_jstr(e, "snapshotPath"), i == 2
+        assert_string_equal(su_jstr(e, "snapshotPath"), i == 2
                                                             ? "indexes/movies/bad.idx.snapshot"
                                                             : "indexes/movies/empty.idx.snapshot");
         assert_true(json_is_null(json_object_get(e, "manifest")));
         json_t *err = json_object_get(e, "error");
-        assert_string_equal(fd_jstr(err, "code"), "snapshot_invalid");
-        assert_true(strlen(fd_jstr(err, "message")) > 0);
+        assert_string_equal(su_jstr(err, "code"), "snapshot_invalid");
+        assert_true(strlen(su_jstr(err, "message")) > 0);
     }
-    fd_resp_free(&r);
+    su_resp_free(&r);
 
     /* Pagination. */
-    fd_get(&f->srv, "/indexes/movies/snapshots?offset=1&limit=2", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 4);
+    su_get_ok(&f->srv, "/indexes/movies/snapshots?offset=1&limit=2", &r);
+    assert_int_equal(su_jint(r.json, "total"), 4);
     assert_int_equal(json_array_size(json_object_get(r.json, "results")), 2);
-    assert_string_equal(fd_jstr(result(r.json, 0), "snapshotPath"),
+    assert_string_equal(su_jstr(result(r.json, 0), "snapshotPath"),
                         "indexes/movies/movies_1.idx.snapshot");
-    fd_resp_free(&r);
-    fd_get(&f->srv, "/indexes/movies/snapshots?offset=9", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 4);
+    su_resp_free(&r);
+    su_get_ok(&f->srv, "/indexes/movies/snapshots?offset=9", &r);
+    assert_int_equal(su_jint(r.json, "total"), 4);
     assert_int_equal(json_array_size(json_object_get(r.json, "results")), 0);
-    fd_resp_free(&r);
+    su_resp_free(&r);
     expect_error(f, "GET", "/indexes/movies/snapshots?limit=-1", NULL, 400,
                  "invalid_snapshot_limit");
     expect_error(f, "GET", "/snapshots?offset=x", NULL, 400, "invalid_snapshot_offset");
@@ -462,36 +470,36 @@ test_listing(void **state)
     static const char *const empty[] = {"/indexes/books/snapshots", "/indexes/nothing/snapshots",
                                         "/indexes/ghost/snapshots"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(empty); i++) {
-        fd_get(&f->srv, empty[i], &r);
-        assert_int_equal(fd_jint(r.json, "total"), 0);
+        su_get_ok(&f->srv, empty[i], &r);
+        assert_int_equal(su_jint(r.json, "total"), 0);
         assert_int_equal(json_array_size(json_object_get(r.json, "results")), 0);
-        fd_resp_free(&r);
+        su_resp_free(&r);
     }
 
     /* Every archive: the whole-instance ones at the top and every index's; links skipped
        (linked.snapshot, indexes/ghost). full.snapshot is the newest. A limit above 1000
        is lowered to 1000: each listed archive is opened. */
-    fd_get(&f->srv, "/snapshots?limit=5000", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 5);
-    assert_int_equal(fd_jint(r.json, "limit"), 1000);
+    su_get_ok(&f->srv, "/snapshots?limit=5000", &r);
+    assert_int_equal(su_jint(r.json, "total"), 5);
+    assert_int_equal(su_jint(r.json, "limit"), 1000);
     assert_int_equal(json_array_size(json_object_get(r.json, "results")), 5);
     static const char *const all[] = {"indexes/movies/movies_2.idx.snapshot",
                                       "indexes/movies/movies_1.idx.snapshot",
                                       "indexes/movies/bad.idx.snapshot",
                                       "indexes/movies/empty.idx.snapshot"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(all); i++)
-        assert_string_equal(fd_jstr(result(r.json, i + 1), "snapshotPath"), all[i]);
+        assert_string_equal(su_jstr(result(r.json, i + 1), "snapshotPath"), all[i]);
     e = result(r.json, 0);
-    assert_string_equal(fd_jstr(e, "snapshotPath"), "full.snapshot");
+    assert_string_equal(su_jstr(e, "snapshotPath"), "full.snapshot");
     m = json_object_get(e, "manifest");
-    assert_string_equal(fd_jstr(m, "kind"), "instance");
+    assert_string_equal(su_jstr(m, "kind"), "instance");
     assert_true(json_is_null(json_object_get(m, "indexUid")));
     assert_true(json_is_null(json_object_get(m, "documentCount")));
-    assert_int_equal(fd_jint(m, "seq"), 99);
+    assert_int_equal(su_jint(m, "seq"), 99);
     json_t *uids = json_object_get(m, "indexUids");
     assert_int_equal(json_array_size(uids), 1);
     assert_string_equal(json_string_value(json_array_get(uids, 0)), "movies");
-    fd_resp_free(&r);
+    su_resp_free(&r);
 }
 
 /* ---- master key ----------------------------------------------------------------------------- */
@@ -512,22 +520,22 @@ test_auth(void **state)
         {"POST", "/indexes/movies/snapshots"},
     };
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(routes); i++) {
-        struct fd_resp r;
+        struct su_resp r;
         f->srv.key = NULL;
-        fd_json(&f->srv, routes[i].method, routes[i].path, NULL, &r);
-        fd_expect_error(&r, 401, "missing_authorization_header", "auth");
-        fd_resp_free(&r);
+        su_json(&f->srv, routes[i].method, routes[i].path, NULL, &r);
+        su_expect_error_type(&r, 401, "missing_authorization_header", "auth");
+        su_resp_free(&r);
         f->srv.key = "wrong";
-        fd_json(&f->srv, routes[i].method, routes[i].path, NULL, &r);
-        fd_expect_error(&r, 403, "invalid_api_key", "auth");
-        fd_resp_free(&r);
+        su_json(&f->srv, routes[i].method, routes[i].path, NULL, &r);
+        su_expect_error_type(&r, 403, "invalid_api_key", "auth");
+        su_resp_free(&r);
     }
-    struct fd_resp r;
+    struct su_resp r;
     f->srv.key = "s3cret-key";
-    fd_get(&f->srv, "/snapshots", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 0);
-    fd_resp_free(&r);
-    json_decref(fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
+    su_get_ok(&f->srv, "/snapshots", &r);
+    assert_int_equal(su_jint(r.json, "total"), 0);
+    su_resp_free(&r);
+    json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
                        "movies", 30000));
     assert_int_equal(enqueue(f, "POST", "/indexes/movies/snapshots", NULL,
                              "singleIndexSnapshotCreation", "movies"),
@@ -588,10 +596,11 @@ test_options(void **state)
     /* The options are taken as given; the snapshot directory is made, 0700, parents too. */
     char *snaps = fpath(f, "deep/er/snaps");
     char *db = fpath(f, "db"), *log = fpath(f, "foliod.log");
-    static const char *const extra[] = {"--snapshot-compression", "gzip",
+    static const char *const extra[] = {"--log-level", "debug", "--snapshot-compression", "gzip",
                                         "--snapshot-compression-level", "9", "--snapshot-threads",
                                         "2", NULL};
-    fd_start(&f->srv, db, snaps, log, extra);
+    f->srv.io_timeout_ms = IO_TIMEOUT_MS;
+    su_start_at(&f->srv, db, snaps, log, extra);
     struct stat st;
     assert_int_equal(stat(snaps, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
@@ -599,17 +608,17 @@ test_options(void **state)
     folio_free(snaps);
     folio_free(db);
     folio_free(log);
-    struct fd_resp r;
-    fd_get(&f->srv, "/snapshots", &r);
-    assert_int_equal(fd_jint(r.json, "total"), 0);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_get_ok(&f->srv, "/snapshots", &r);
+    assert_int_equal(su_jint(r.json, "total"), 0);
+    su_resp_free(&r);
     /* The archive is gzip: its first bytes are gzip's magic (zstd's would be 28 b5 2f fd). */
-    json_decref(fd_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
+    json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\"}", "indexCreation",
                        "movies", 30000));
-    json_t *t = fd_run(&f->srv, "POST", "/indexes/movies/snapshots", NULL,
+    json_t *t = su_run(&f->srv, "POST", "/indexes/movies/snapshots", NULL,
                        "singleIndexSnapshotCreation", "movies", 60000);
     char *archive = tu_path(f->srv.snapshot_dir,
-                            fd_jstr(json_object_get(t, "details"), "snapshotPath"));
+                            su_jstr(json_object_get(t, "details"), "snapshotPath"));
     json_decref(t);
     size_t len = 0;
     uint8_t *bytes = tu_read_file(archive, &len);
@@ -618,7 +627,7 @@ test_options(void **state)
     assert_int_equal(bytes[1], 0x8b);
     folio_free(bytes);
     folio_free(archive);
-    assert_int_equal(fd_stop(&f->srv), 0);
+    assert_int_equal(su_cleanup(&f->srv), 0);
     /* A snapshot directory that cannot be made: exit 1. */
     put_file(f, "afile", "x");
     char args[1200];

@@ -40,16 +40,17 @@
 #include <unistd.h>
 
 #include "folio/common.h"
-#include "foliod_client.h"
+#include "srvutil.h"
 #include "testutil.h"
 
+#define IO_TIMEOUT_MS 120000 /* a request's wait for its response */
 #define TASK_TIMEOUT_MS 120000
 #define SLOW_TASK_TIMEOUT_MS 900000
 #define SLOW_DOCS 100000
 
 struct fixture {
     char *dir;
-    struct fd_server a, b;
+    struct su_server a, b;
 };
 
 static char *
@@ -59,14 +60,16 @@ fpath(struct fixture *f, const char *rel)
 }
 
 static void
-start_server(struct fixture *f, struct fd_server *s, const char *name)
+start_server(struct fixture *f, struct su_server *s, const char *name)
 {
     char db[64], snaps[64], log[64];
     snprintf(db, sizeof(db), "%s/db", name);
     snprintf(snaps, sizeof(snaps), "%s/snapshots", name);
     snprintf(log, sizeof(log), "%s.log", name);
     char *d = fpath(f, db), *sn = fpath(f, snaps), *l = fpath(f, log);
-    fd_start(s, d, sn, l, NULL);
+    static const char *const extra[] = {"--log-level", "debug", NULL};
+    s->io_timeout_ms = IO_TIMEOUT_MS;
+    su_start_at(s, d, sn, l, extra);
     folio_free(d);
     folio_free(sn);
     folio_free(l);
@@ -88,9 +91,9 @@ teardown(void **state)
 {
     struct fixture *f = *state;
     int rc = 0;
-    if (f->a.pid > 0 && fd_stop(&f->a) != 0)
+    if (su_cleanup(&f->a) != 0)
         rc = -1;
-    if (f->b.pid > 0 && fd_stop(&f->b) != 0)
+    if (su_cleanup(&f->b) != 0)
         rc = -1;
     if (getenv("FOLIO_TEST_KEEP") == NULL)
         tu_rmrf(f->dir);
@@ -126,7 +129,7 @@ make_doc(size_t i)
 }
 
 static void
-add_docs(struct fd_server *s, const char *uid, size_t from, size_t to, int timeout_ms)
+add_docs(struct su_server *s, const char *uid, size_t from, size_t to, int timeout_ms)
 {
     json_t *arr = json_array();
     for (size_t i = from; i < to; i++)
@@ -135,31 +138,31 @@ add_docs(struct fd_server *s, const char *uid, size_t from, size_t to, int timeo
     json_decref(arr);
     char path[128];
     snprintf(path, sizeof(path), "/indexes/%s/documents", uid);
-    struct fd_resp r;
-    fd_req(s, "POST", path, "application/json", body, strlen(body), &r);
+    struct su_resp r;
+    su_req(s, "POST", path, "application/json", body, &r);
     free(body);
-    long long t = fd_expect_task(&r, "documentAdditionOrUpdate", uid);
-    fd_resp_free(&r);
-    json_decref(fd_wait_succeeded(s, t, timeout_ms));
+    long long t = su_expect_enqueued(&r, "documentAdditionOrUpdate", uid);
+    su_resp_free(&r);
+    json_decref(su_wait_succeeded(s, t, timeout_ms));
 }
 
 /* ---- comparisons --------------------------------------------------------------------- */
 
-static json_t *get_json(struct fd_server *s, const char *fmt, ...)
+static json_t *get_json(struct su_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static json_t *
-get_json(struct fd_server *s, const char *fmt, ...)
+get_json(struct su_server *s, const char *fmt, ...)
 {
     char path[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(path, sizeof(path), fmt, ap);
     va_end(ap);
-    struct fd_resp r;
-    fd_get(s, path, &r);
+    struct su_resp r;
+    su_get_ok(s, path, &r);
     json_t *j = json_incref(r.json);
-    fd_resp_free(&r);
+    su_resp_free(&r);
     return j;
 }
 
@@ -224,7 +227,7 @@ compare_settings_stats(struct fixture *f, size_t n)
     json_decref(a);
     json_decref(b);
     a = get_json(&f->b, "/indexes/%s", "films");
-    assert_string_equal(fd_jstr(a, "primaryKey"), "id");
+    assert_string_equal(su_jstr(a, "primaryKey"), "id");
     json_decref(a);
 }
 
@@ -241,15 +244,15 @@ static const char *const queries[] = {
 
 /* false when the build does not serve search. */
 static bool
-search(struct fd_server *s, const char *uid, const char *body, json_t **out)
+search(struct su_server *s, const char *uid, const char *body, json_t **out)
 {
     char path[128];
     snprintf(path, sizeof(path), "/indexes/%s/search", uid);
-    struct fd_resp r;
-    fd_json(s, "POST", path, body, &r);
+    struct su_resp r;
+    su_json(s, "POST", path, body, &r);
     if (r.status == 404 && r.json != NULL &&
-        strcmp(fd_jstr(r.json, "code"), "not_found") == 0) {
-        fd_resp_free(&r);
+        strcmp(su_jstr(r.json, "code"), "not_found") == 0) {
+        su_resp_free(&r);
         return false;
     }
     if (r.status != 200 || r.json == NULL)
@@ -257,7 +260,7 @@ search(struct fd_server *s, const char *uid, const char *body, json_t **out)
     *out = json_incref(r.json);
     json_object_del(*out, "processingTimeMs");
     json_object_del(*out, "indexUid");
-    fd_resp_free(&r);
+    su_resp_free(&r);
     return true;
 }
 
@@ -295,22 +298,22 @@ copy_file(const char *from, const char *to)
 static char *
 snapshot_on_a(struct fixture *f, size_t n, int timeout_ms)
 {
-    json_decref(fd_run(&f->a, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
+    json_decref(su_run(&f->a, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
                        "indexCreation", "movies", timeout_ms));
-    json_decref(fd_run(&f->a, "PATCH", "/indexes/movies/settings",
+    json_decref(su_run(&f->a, "PATCH", "/indexes/movies/settings",
                        "{\"searchableAttributes\":[\"title\",\"overview\"],"
                        "\"filterableAttributes\":[\"genre\",\"year\"]}",
                        "settingsUpdate", "movies", timeout_ms));
-    int64_t t0 = fd_now_ms();
+    int64_t t0 = su_now_ms();
     if (n > 0)
         add_docs(&f->a, "movies", 0, n, timeout_ms);
-    int64_t t1 = fd_now_ms();
-    json_t *t = fd_run(&f->a, "POST", "/indexes/movies/snapshots", NULL,
+    int64_t t1 = su_now_ms();
+    json_t *t = su_run(&f->a, "POST", "/indexes/movies/snapshots", NULL,
                        "singleIndexSnapshotCreation", "movies", timeout_ms);
-    int64_t t2 = fd_now_ms();
+    int64_t t2 = su_now_ms();
     json_t *d = json_object_get(t, "details");
-    assert_string_equal(fd_jstr(d, "indexUid"), "movies");
-    char *rel = folio_strdup(fd_jstr(d, "snapshotPath"));
+    assert_string_equal(su_jstr(d, "indexUid"), "movies");
+    char *rel = folio_strdup(su_jstr(d, "snapshotPath"));
     json_decref(t);
     assert_true(strncmp(rel, "indexes/movies/", 15) == 0);
     char *abs = tu_path(f->a.snapshot_dir, rel);
@@ -336,21 +339,21 @@ round_trip(struct fixture *f, size_t n, int timeout_ms)
     json_t *l = get_json(&f->b, "/indexes/%s/snapshots", "movies");
     assert_int_equal(json_integer_value(json_object_get(l, "total")), 1);
     json_t *m = json_object_get(json_array_get(json_object_get(l, "results"), 0), "manifest");
-    assert_string_equal(fd_jstr(m, "indexUid"), "movies");
-    assert_int_equal(fd_jint(m, "documentCount"), n);
+    assert_string_equal(su_jstr(m, "indexUid"), "movies");
+    assert_int_equal(su_jint(m, "documentCount"), n);
     json_decref(l);
 
     char body[512];
     snprintf(body, sizeof(body), "{\"snapshotPath\":\"%s\",\"newIndexUid\":\"films\"}", rel);
-    int64_t t0 = fd_now_ms();
-    json_t *t = fd_run(&f->b, "POST", "/snapshots/import", body, "singleIndexSnapshotImport",
+    int64_t t0 = su_now_ms();
+    json_t *t = su_run(&f->b, "POST", "/snapshots/import", body, "singleIndexSnapshotImport",
                        "films", timeout_ms);
-    printf("%zu documents: import %lld ms\n", n, (long long)(fd_now_ms() - t0));
+    printf("%zu documents: import %lld ms\n", n, (long long)(su_now_ms() - t0));
     json_t *d = json_object_get(t, "details");
-    assert_string_equal(fd_jstr(d, "snapshotPath"), rel);
-    assert_string_equal(fd_jstr(d, "indexUid"), "movies");
-    assert_string_equal(fd_jstr(d, "newIndexUid"), "films");
-    assert_int_equal(fd_jint(d, "importedDocuments"), n);
+    assert_string_equal(su_jstr(d, "snapshotPath"), rel);
+    assert_string_equal(su_jstr(d, "indexUid"), "movies");
+    assert_string_equal(su_jstr(d, "newIndexUid"), "films");
+    assert_int_equal(su_jint(d, "importedDocuments"), n);
     json_decref(t);
     folio_free(rel);
 
@@ -366,13 +369,13 @@ round_trip(struct fixture *f, size_t n, int timeout_ms)
     json_decref(doc);
     json_decref(want);
     json_t *st = get_json(&f->b, "/indexes/%s/stats", "films");
-    assert_int_equal(fd_jint(st, "numberOfDocuments"), n + 3);
+    assert_int_equal(su_jint(st, "numberOfDocuments"), n + 3);
     json_decref(st);
     json_t *hits;
     char q[128];
     json_t *added = make_doc(n + 1);
     snprintf(q, sizeof(q), "{\"q\":\"%s\",\"filter\":\"year = %lld\",\"limit\":1000}",
-             fd_jstr(added, "title"), (long long)fd_jint(added, "year"));
+             su_jstr(added, "title"), (long long)su_jint(added, "year"));
     if (search(&f->b, "films", q, &hits)) {
         bool found = false;
         json_t *h;
@@ -406,9 +409,9 @@ test_many_documents(void **state)
 static void
 test_slow_100k(void **state)
 {
-    int64_t t0 = fd_now_ms();
+    int64_t t0 = su_now_ms();
     round_trip(*state, SLOW_DOCS, SLOW_TASK_TIMEOUT_MS);
-    printf("100,000 documents: whole round trip %lld ms\n", (long long)(fd_now_ms() - t0));
+    printf("100,000 documents: whole round trip %lld ms\n", (long long)(su_now_ms() - t0));
 }
 
 /* ---- hostile archives ---------------------------------------------------------------------- */
@@ -553,16 +556,16 @@ struct b_state {
 static void
 b_state_read(struct fixture *f, struct b_state *s)
 {
-    struct fd_resp r;
-    fd_get(&f->b, "/indexes", &r);
+    struct su_resp r;
+    su_get_ok(&f->b, "/indexes", &r);
     s->indexes_json = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
-    fd_resp_free(&r);
+    su_resp_free(&r);
     char *p = tu_path(f->b.db_path, "indexes");
     s->indexes_dir = dir_listing(p);
     folio_free(p);
-    fd_get(&f->b, "/tasks?limit=1", &r);
-    s->tasks = fd_jint(r.json, "total");
-    fd_resp_free(&r);
+    su_get_ok(&f->b, "/tasks?limit=1", &r);
+    s->tasks = su_jint(r.json, "total");
+    su_resp_free(&r);
 }
 
 static void
@@ -584,18 +587,18 @@ expect_rejected(struct fixture *f, const char *name, const char *code, const cha
     char body[512];
     snprintf(body, sizeof(body),
              "{\"snapshotPath\":\"hostile/%s.idx.snapshot\",\"newIndexUid\":\"evil\"}", name);
-    struct fd_resp r;
-    fd_json(&f->b, "POST", "/snapshots/import", body, &r);
-    long long uid = fd_expect_task(&r, "singleIndexSnapshotImport", "evil");
-    fd_resp_free(&r);
-    json_t *t = fd_wait_task(&f->b, uid, TASK_TIMEOUT_MS);
-    const char *status = fd_jstr(t, "status");
+    struct su_resp r;
+    su_json(&f->b, "POST", "/snapshots/import", body, &r);
+    long long uid = su_expect_enqueued(&r, "singleIndexSnapshotImport", "evil");
+    su_resp_free(&r);
+    json_t *t = su_wait_task(&f->b, uid, TASK_TIMEOUT_MS);
+    const char *status = su_jstr(t, "status");
     json_t *err = json_object_get(t, "error");
-    const char *got = json_is_object(err) ? fd_jstr(err, "code") : "";
+    const char *got = json_is_object(err) ? su_jstr(err, "code") : "";
     if (strcmp(status, "failed") != 0 ||
         (strcmp(got, code) != 0 && (alt == NULL || strcmp(got, alt) != 0)))
         fail_msg("%s: expected failed with %s, got %s", name, code, json_dumps(t, JSON_COMPACT));
-    printf("%-22s -> %s: %s\n", name, got, fd_jstr(err, "message"));
+    printf("%-22s -> %s: %s\n", name, got, su_jstr(err, "message"));
     json_decref(t);
     b_state_read(f, &after);
     assert_string_equal(after.indexes_json, before.indexes_json);
@@ -696,7 +699,7 @@ test_hostile_archives(void **state)
     char *copy = tu_path(hostile, "good.idx.snapshot");
     copy_file(good_path, copy);
     folio_free(copy);
-    json_decref(fd_run(&f->b, "POST", "/snapshots/import",
+    json_decref(su_run(&f->b, "POST", "/snapshots/import",
                        "{\"snapshotPath\":\"hostile/good.idx.snapshot\",\"newIndexUid\":\"fine\"}",
                        "singleIndexSnapshotImport", "fine", TASK_TIMEOUT_MS));
 
@@ -784,14 +787,14 @@ test_hostile_archives(void **state)
     char body[2048];
     snprintf(body, sizeof(body), "{\"snapshotPath\":\"../../A/snapshots/%s\",\"newIndexUid\":\"x\"}",
              rel);
-    struct fd_resp r;
-    fd_json(&f->b, "POST", "/snapshots/import", body, &r);
-    fd_expect_error(&r, 400, "invalid_snapshot_path", NULL);
-    fd_resp_free(&r);
+    struct su_resp r;
+    su_json(&f->b, "POST", "/snapshots/import", body, &r);
+    su_expect_error_type(&r, 400, "invalid_snapshot_path", "invalid_request");
+    su_resp_free(&r);
     snprintf(body, sizeof(body), "{\"snapshotPath\":\"%s\",\"newIndexUid\":\"x\"}", good_path);
-    fd_json(&f->b, "POST", "/snapshots/import", body, &r);
-    fd_expect_error(&r, 400, "invalid_snapshot_path", NULL);
-    fd_resp_free(&r);
+    su_json(&f->b, "POST", "/snapshots/import", body, &r);
+    su_expect_error_type(&r, 400, "invalid_snapshot_path", "invalid_request");
+    su_resp_free(&r);
     b_state_read(f, &after);
     assert_string_equal(after.indexes_json, before.indexes_json);
     assert_int_equal(after.tasks, before.tasks);
@@ -800,7 +803,7 @@ test_hostile_archives(void **state)
 
     /* B still works: the good import is there, and another good one goes in. */
     json_t *st_fine = get_json(&f->b, "/indexes/%s/stats", "fine");
-    assert_int_equal(fd_jint(st_fine, "numberOfDocuments"), 1);
+    assert_int_equal(su_jint(st_fine, "numberOfDocuments"), 1);
     json_decref(st_fine);
     tarball_free(&good);
     folio_free(hostile);
