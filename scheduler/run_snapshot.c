@@ -34,11 +34,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -626,118 +622,12 @@ same_settings(const char *a, size_t alen, const char *b)
 }
 
 /*
- * The first open and full check of an imported env run in a child process.
- * The archive's checksums only prove the file is what its manifest says, and
- * the manifest may be anyone's: LMDB trusts its pages, so a crafted data.mdb
- * could crash the process that opens it. A child that crashes, or does not
- * finish, costs the import, not folio. The child only opens a new read-only
- * env without a lock file and reads; it touches nothing of the parent's
- * (glibc makes malloc and stdio usable after fork). 1: the check ran and
- * passed; 0: it could not judge (an env of format 1, which a read-only
- * handle cannot verify: the parent verifies after the upgrade); < 0 with w
- * set: refused or failed.
- */
-#define IMPORT_CHECK_POLL_MS 100
-
-static int
-import_verify_isolated(const char *work, const char *snap_path, const atomic_bool *stop,
-                       struct import_why *w)
-{
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0)
-        return iwhy(w, folio_err_from_errno(errno), "Checking the imported index failed: %s.",
-                    strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(pfd[0]);
-        close(pfd[1]);
-        return iwhy(w, folio_err_from_errno(e), "Checking the imported index failed: %s.",
-                    strerror(e));
-    }
-    if (pid == 0) {
-        close(pfd[0]);
-        /* A fault ends the child, whatever handler the parent installed. */
-        static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-        for (size_t i = 0; i < FOLIO_ARRAY_LEN(faults); i++)
-            signal(faults[i], SIG_DFL);
-        struct folio_index_options o;
-        folio_index_options_default(&o);
-        o.read_only = true;
-        o.no_lock = true;
-        struct folio_index *idx = NULL;
-        struct folio_index_error ierr = {{0}};
-        int rc = folio_index_open(work, &o, &idx, &ierr);
-        if (rc == 0)
-            rc = folio_index_verify(idx, &ierr);
-        char msg[sizeof(ierr.message) + 16];
-        int n = snprintf(msg, sizeof(msg), "%d %s", rc, ierr.message);
-        ssize_t unused = write(pfd[1], msg, n > 0 ? (size_t)n : 0);
-        (void)unused;
-        _exit(0); /* no atexit work: the parent's state is not the child's to flush */
-    }
-    close(pfd[1]);
-    char buf[600];
-    size_t len = 0;
-    bool canceled = false;
-    for (;;) {
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        int pr = poll(&p, 1, IMPORT_CHECK_POLL_MS);
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (stop != NULL && atomic_load(stop)) {
-            canceled = true;
-            kill(pid, SIGKILL);
-            break;
-        }
-        if (pr <= 0)
-            continue;
-        ssize_t r = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == sizeof(buf) - 1)
-            break;
-    }
-    close(pfd[0]);
-    buf[len] = '\0';
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (canceled)
-        return iwhy(w, FOLIO_E_CANCELED, "The import was canceled while its index was checked.");
-    if (WIFSIGNALED(status))
-        return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
-                    "Checking the index in snapshot `%s` crashed the checker (signal %d): its "
-                    "data.mdb is damaged or crafted. Make the snapshot again from its source.",
-                    snap_path, WTERMSIG(status));
-    char *end = NULL;
-    long rc = strtol(buf, &end, 10);
-    if (len == 0 || end == buf)
-        return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
-                    "Checking the index in snapshot `%s` ended without a verdict (exit status "
-                    "%d): its data.mdb is damaged or crafted. Make the snapshot again from its "
-                    "source.",
-                    snap_path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    const char *why = *end == ' ' ? end + 1 : end;
-    if (rc == 0)
-        return 1;
-    if (rc == FOLIO_E_VERSION)
-        return 0;
-    bool bad = rc == FOLIO_E_CORRUPT || rc == FOLIO_E_NOT_FOUND;
-    return iwhy(w, bad ? FOLIO_E_SNAPSHOT_INVALID : (int)rc, "The index in snapshot `%s` %s: %s",
-                snap_path, bad ? "is not a valid folio index" : "cannot be checked", why);
-}
-
-/*
  * Opens the extracted env, checks it against the manifest, and rewrites its
  * marker to {this task, this batch} with the success outcome.
  */
 static int
 import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *t, const char *work,
-             const atomic_bool *stop, const struct folio_snapshot_manifest *m, const uint8_t *det, size_t dlen, char *pk,
+             const struct folio_snapshot_manifest *m, const uint8_t *det, size_t dlen, char *pk,
              size_t pk_len, struct import_why *w)
 {
     if (t->asserted_uid != NULL && strcmp(t->asserted_uid, m->index_uid) != 0)
@@ -754,17 +644,14 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
     if (m->file_count != 1)
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID, "The snapshot `%s` holds no `data.mdb`.",
                     t->snapshot_path);
-    int checked = import_verify_isolated(work, t->snapshot_path, stop, w);
-    if (checked < 0)
-        return checked;
     struct folio_index *idx = NULL;
     struct folio_index_error ierr = {{0}};
     struct folio_index_stats *stats = NULL;
     int rc = folio_index_open(work, &s->index_opts, &idx, &ierr);
     if (rc == 0)
         rc = folio_index_stats_get(idx, &stats, &ierr);
-    if (rc == 0 && checked == 0)
-        rc = folio_index_verify(idx, &ierr); /* format 1, upgraded by the open above */
+    if (rc == 0)
+        rc = folio_index_verify(idx, &ierr);
     if (rc != 0) {
         folio_index_stats_free(stats);
         folio_index_free(idx);
@@ -929,7 +816,7 @@ run_snapshot_import(struct folio_sched *s, uint32_t batch_uid, uint64_t batch_se
     if (rc == 0) {
         run_progress(s, batch_uid, "checking the index", 2, IMPORT_STEPS);
         import_details(&t, m, &det, &dlen);
-        rc = import_check(s, batch_seq, &t, work, stop, m, det, dlen, pk, sizeof(pk), &w);
+        rc = import_check(s, batch_seq, &t, work, m, det, dlen, pk, sizeof(pk), &w);
     }
     if (rc == 0 && atomic_load(stop))
         rc = FOLIO_E_CANCELED;
