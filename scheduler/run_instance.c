@@ -750,20 +750,26 @@ finish_imported(struct folio_sched *s, struct folio_sched_open_info *info,
     return rc;
 }
 
-/* Archives a crash left half-written at the top of the snapshot directory. */
+#define TEMP_ROUND_MAX 64u
+
+/*
+ * Archives a crash left half-written at the top of the snapshot directory:
+ * up to TEMP_ROUND_MAX per files_removed event; *removed says how many.
+ */
 static int
-remove_temp_archives(struct folio_sched *s, struct folio_sched_open_info *info,
-                     struct folio_sched_diag *diag)
+remove_temp_round(struct folio_sched *s, struct folio_sched_open_info *info,
+                  struct folio_sched_diag *diag, uint32_t *removed)
 {
+    *removed = 0;
     DIR *d = s->snapshot_dir != NULL ? opendir(s->snapshot_dir) : NULL;
     if (d == NULL)
         return 0; /* none configured, or not made yet */
-    struct folio_str paths[64];
-    char *owned[64];
+    struct folio_str paths[TEMP_ROUND_MAX];
+    char *owned[TEMP_ROUND_MAX];
     uint32_t n = 0;
     uint64_t bytes = 0;
     int rc = 0;
-    for (struct dirent *de; rc == 0 && n < 64 && (de = readdir(d)) != NULL;) {
+    for (struct dirent *de; rc == 0 && n < TEMP_ROUND_MAX && (de = readdir(d)) != NULL;) {
         if (!folio_snapshot_is_temp_name(de->d_name))
             continue;
         char *path = run_path(s->snapshot_dir, de->d_name);
@@ -798,6 +804,20 @@ remove_temp_archives(struct folio_sched *s, struct folio_sched_open_info *info,
     }
     for (uint32_t i = 0; i < n; i++)
         folio_free(owned[i]);
+    *removed = n;
+    return rc;
+}
+
+/* Every such archive, in rounds (a removed file is gone from the next round's listing). */
+static int
+remove_temp_archives(struct folio_sched *s, struct folio_sched_open_info *info,
+                     struct folio_sched_diag *diag)
+{
+    uint32_t n;
+    int rc;
+    do
+        rc = remove_temp_round(s, info, diag, &n);
+    while (rc == 0 && n == TEMP_ROUND_MAX);
     return rc;
 }
 
