@@ -39,6 +39,7 @@
 #include "folio/common.h"
 #include "folio/error.h"
 #include "index_int.h"
+#include "search_int.h"
 
 void
 folio_index_options_default(struct folio_index_options *opts)
@@ -165,12 +166,17 @@ index_txn_is_batch(const struct folio_index *idx, const MDB_txn *txn)
     return batch_mine(idx) && idx->batch_txn != NULL && idx->batch_txn == txn;
 }
 
+static int batch_postings_apply(struct folio_index *idx, struct folio_index_error *err);
+
 int
 index_read_begin(struct folio_index *idx, MDB_txn **txn, struct folio_index_error *err)
 {
     if (batch_mine(idx)) {
         /* The batch's own thread reads what the batch wrote (write_mu is ours). */
         if (idx->batch_txn != NULL) {
+            int rc = batch_postings_apply(idx, err);
+            if (rc != FOLIO_OK)
+                return rc;
             *txn = idx->batch_txn;
             return FOLIO_OK;
         }
@@ -234,7 +240,10 @@ write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void 
         if (rc == FOLIO_OK)
             rc = fn(&w, arg);
     }
-    if (rc == FOLIO_OK)
+    struct postings *deferred = NULL;
+    if (rc == FOLIO_OK && parent != NULL && (flags & WRITE_DEFER_POSTINGS))
+        rc = search_write_defer(&w, &deferred); /* merged into the batch's set below */
+    else if (rc == FOLIO_OK)
         rc = search_write_finish(&w); /* the posting lists of what fn changed */
     search_write_discard(&w);
     bool keep = (flags & WRITE_KEEP_MARKER) != 0;
@@ -252,11 +261,15 @@ write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void 
     }
     if (rc != FOLIO_OK) {
         mdb_txn_abort(w.txn);
+        postings_free(deferred);
         return rc;
     }
     rc = mdb_txn_commit(w.txn); /* frees the txn, also when it fails; nested: into parent */
-    if (rc != 0)
+    if (rc != 0) {
+        postings_free(deferred);
         return index_mdb_error(err, rc, "committing");
+    }
+    search_batch_merge(idx, deferred); /* only now: its changes are in the parent */
     return FOLIO_OK;
 }
 
@@ -318,10 +331,54 @@ batch_parent_begin(struct folio_index *idx, struct folio_index_error *err)
     }
 }
 
+/* Rolls the batch back (write_mu held): every later call of it fails. */
+static void
+batch_rollback(struct folio_index *idx)
+{
+    if (idx->batch_txn != NULL)
+        mdb_txn_abort(idx->batch_txn);
+    idx->batch_txn = NULL;
+    idx->batch_dirty = false;
+    idx->batch_lost = true;
+    search_batch_discard(idx);
+}
+
+/*
+ * Applies the posting lists the batch's document writes deferred to the
+ * parent (no nested transaction open). A failure rolls the batch back: the
+ * parent may hold part of the lists. Out of map space (or too much for one
+ * transaction), the map grows where it can and the caller gets FOLIO_E_AGAIN,
+ * as for a failed commit, and runs the writes again.
+ */
+static int
+batch_postings_apply(struct folio_index *idx, struct folio_index_error *err)
+{
+    if (idx->batch_postings == NULL)
+        return FOLIO_OK;
+    FOLIO_ASSERT(idx->batch_txn != NULL);
+    int rc = search_batch_flush(idx, idx->batch_txn, err);
+    if (rc == FOLIO_OK)
+        return FOLIO_OK;
+    batch_rollback(idx);
+    if (rc != INDEX_E_MAP_FULL && rc != FOLIO_E_TOO_LARGE)
+        return rc;
+    if (rc == INDEX_E_MAP_FULL) {
+        rc = map_grow(idx, err);
+        if (rc != FOLIO_OK)
+            return rc;
+    }
+    return index_errorf(err, FOLIO_E_AGAIN,
+                        "The batch was rolled back: its posting lists did not fit; run its "
+                        "writes again.");
+}
+
 /* Commits the parent, if any: the one durable commit. No parent is left open. */
 static int
 batch_parent_commit(struct folio_index *idx, struct folio_index_error *err)
 {
+    int prc = batch_postings_apply(idx, err);
+    if (prc != FOLIO_OK)
+        return prc;
     MDB_txn *txn = idx->batch_txn;
     idx->batch_txn = NULL;
     if (txn == NULL)
@@ -347,17 +404,6 @@ batch_parent_commit(struct folio_index *idx, struct folio_index_error *err)
     return rc;
 }
 
-/* Rolls the batch back (write_mu held): every later call of it fails. */
-static void
-batch_rollback(struct folio_index *idx)
-{
-    if (idx->batch_txn != NULL)
-        mdb_txn_abort(idx->batch_txn);
-    idx->batch_txn = NULL;
-    idx->batch_dirty = false;
-    idx->batch_lost = true;
-}
-
 /* index_write inside a batch: a nested transaction of the parent. */
 static int
 batch_write(struct folio_index *idx, index_write_fn fn, void *arg,
@@ -372,12 +418,14 @@ batch_write(struct folio_index *idx, index_write_fn fn, void *arg,
         int rc = FOLIO_OK;
         if (idx->batch_txn == NULL)
             rc = batch_parent_begin(idx, err);
+        else if (!(flags & WRITE_DEFER_POSTINGS))
+            rc = batch_postings_apply(idx, err); /* it may rebuild or drop the lists */
         if (rc != FOLIO_OK)
             return rc;
         rc = write_attempt(idx, idx->batch_txn, fn, arg, marker, flags, err);
         if (rc == FOLIO_OK) {
             idx->batch_dirty = true;
-            return FOLIO_OK;
+            return search_batch_full(idx) ? batch_postings_apply(idx, err) : FOLIO_OK;
         }
         bool full = rc == INDEX_E_MAP_FULL;
         if (!full && !(rc == FOLIO_E_TOO_LARGE && idx->batch_dirty))
@@ -450,7 +498,7 @@ folio_index_batch_begin(struct folio_index *idx, struct folio_index_error *err)
 static void
 batch_end(struct folio_index *idx)
 {
-    FOLIO_ASSERT(idx->batch_txn == NULL);
+    FOLIO_ASSERT(idx->batch_txn == NULL && idx->batch_postings == NULL);
     idx->batch_lost = false;
     tl_batch = NULL;
     pthread_mutex_unlock(&idx->write_mu);
@@ -474,6 +522,7 @@ folio_index_batch_abort(struct folio_index *idx)
         mdb_txn_abort(idx->batch_txn);
     idx->batch_txn = NULL;
     idx->batch_dirty = false;
+    search_batch_discard(idx);
     batch_end(idx);
 }
 

@@ -112,6 +112,7 @@ struct folio_index {
     MDB_txn *batch_txn;        /* the parent transaction, or NULL */
     bool batch_dirty;          /* a nested write was committed into it */
     bool batch_lost;           /* a commit failed: the batch's later calls fail */
+    struct postings *batch_postings; /* document writes' lists not yet in the parent, or NULL */
 };
 
 /* The meta record as one struct (settings are read and written separately). */
@@ -151,6 +152,7 @@ enum index_write_flags {
     WRITE_TOUCH = 1u << 0, /* set updated_at to now */
     WRITE_FRESH = 1u << 1, /* a new env: do not load meta, write it whole */
     WRITE_KEEP_MARKER = 1u << 2, /* keep the stored marker and outcomes (marker unused) */
+    WRITE_DEFER_POSTINGS = 1u << 3, /* in a batch: merge the lists into the batch's set */
 };
 
 /* env.c */
@@ -285,6 +287,17 @@ int search_doc_changed(struct wtxn *w, const uint8_t iid[4], const json_t *doc, 
 /* Applies what the op recorded; called by the runner after the op succeeded. */
 int search_write_finish(struct wtxn *w);
 void search_write_discard(struct wtxn *w);
+/*
+ * Batches (env.c): the runner of a nested document write takes its change set
+ * instead of applying it (fields are finished), merges it into the batch's
+ * set once the nested commit succeeded, and applies that set to the parent
+ * with search_batch_flush before anything may read or rebuild the lists.
+ */
+int search_write_defer(struct wtxn *w, struct postings **deferred);
+void search_batch_merge(struct folio_index *idx, struct postings *deferred);
+bool search_batch_full(const struct folio_index *idx);
+int search_batch_flush(struct folio_index *idx, MDB_txn *txn, struct folio_index_error *err);
+void search_batch_discard(struct folio_index *idx);
 /* Every document is gone. */
 int search_clear(struct wtxn *w);
 /* The settings go from old to new overrides: rebuild what depends on them. */

@@ -60,7 +60,18 @@ postings_new(const json_t *overrides, unsigned parts)
     struct postings *p = folio_calloc(1, sizeof(*p));
     search_config_init(&p->cfg, overrides);
     p->parts = parts;
-    p->cap = 1024;
+    p->cap = 64; /* most change sets are one small document's: grown on demand */
+    p->slots = folio_calloc(p->cap, sizeof(*p->slots));
+    return p;
+}
+
+struct postings *
+postings_new_like(const struct postings *model)
+{
+    struct postings *p = folio_calloc(1, sizeof(*p));
+    search_config_copy(&p->cfg, &model->cfg);
+    p->parts = model->parts;
+    p->cap = 64;
     p->slots = folio_calloc(p->cap, sizeof(*p->slots));
     return p;
 }
@@ -156,6 +167,41 @@ table_change(struct postings *p, const uint8_t *key, size_t len, uint32_t iid, b
     if (from != NULL)
         roaring_bitmap_remove(from, iid);
     p->ops++;
+}
+
+/* to |= *take, moving *take when to has no bitmap yet. */
+static void
+bitmap_take(roaring_bitmap_t **to, roaring_bitmap_t **take)
+{
+    if (*take == NULL)
+        return;
+    if (*to == NULL) {
+        *to = *take;
+        *take = NULL;
+    } else {
+        roaring_bitmap_or_inplace(*to, *take);
+    }
+}
+
+void
+postings_merge(struct postings *dst, struct postings *src)
+{
+    FOLIO_ASSERT(dst->parts == src->parts);
+    for (size_t i = 0; i < src->cap; i++) {
+        struct pentry *e = &src->slots[i];
+        if (e->key == NULL)
+            continue;
+        struct pentry *d = table_find(dst, e->key, e->key_len, true);
+        /* The later change wins: what src adds leaves dst's del, what it removes dst's add. */
+        if (d->del != NULL && e->add != NULL)
+            roaring_bitmap_andnot_inplace(d->del, e->add);
+        if (d->add != NULL && e->del != NULL)
+            roaring_bitmap_andnot_inplace(d->add, e->del);
+        bitmap_take(&d->add, &e->add);
+        bitmap_take(&d->del, &e->del);
+    }
+    dst->ops += src->ops;
+    entries_free(src);
 }
 
 /* ---- walking a document ------------------------------------------------- */

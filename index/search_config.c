@@ -73,6 +73,26 @@ search_config_load(MDB_txn *txn, struct folio_index *idx, struct search_config *
     return FOLIO_OK;
 }
 
+static const char **
+list_copy(const char *const *list, size_t count)
+{
+    if (list == NULL)
+        return NULL;
+    const char **out = folio_calloc(count + 1, sizeof(*out));
+    memcpy(out, list, count * sizeof(*out));
+    return out;
+}
+
+void
+search_config_copy(struct search_config *dst, const struct search_config *src)
+{
+    *dst = *src;
+    dst->effective = json_incref(src->effective); /* the strings point into it */
+    dst->searchable = list_copy(src->searchable, src->searchable_count);
+    dst->filterable = list_copy(src->filterable, src->filterable_count);
+    dst->displayed = list_copy(src->displayed, src->displayed_count);
+}
+
 void
 search_config_release(struct search_config *cfg)
 {

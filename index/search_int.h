@@ -47,6 +47,8 @@ struct search_config {
     size_t displayed_count;
 };
 
+/* A copy of src sharing its settings object (one thread uses both). */
+void search_config_copy(struct search_config *dst, const struct search_config *src);
 /* Takes a reference to overrides' effective view. */
 void search_config_init(struct search_config *cfg, const json_t *overrides);
 int search_config_load(MDB_txn *txn, struct folio_index *idx, struct search_config *cfg,
@@ -82,6 +84,8 @@ enum postings_parts {
 
 /* A change set; overrides: the settings the lists follow (a reference is kept). */
 struct postings *postings_new(const json_t *overrides, unsigned parts);
+/* An empty change set with model's settings and parts (no settings to read). */
+struct postings *postings_new_like(const struct postings *model);
 void postings_free(struct postings *p);
 /* Adds (add) or removes doc's entries for internal id iid. */
 int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
@@ -90,6 +94,11 @@ int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
 int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                    struct folio_index_error *err);
 bool postings_full(const struct postings *p);
+/*
+ * Moves src's changes into dst (same parts and settings) as if src's came
+ * after dst's, and empties src.
+ */
+void postings_merge(struct postings *dst, struct postings *src);
 /* For verify: the expected bitmap of a tagged key (NULL: none), and visiting. */
 roaring_bitmap_t *postings_expected(struct postings *p, char tag, const void *key, size_t len);
 size_t postings_nonempty_count(const struct postings *p, char tag);

@@ -13,7 +13,17 @@
  *     settings write itself; other settings change no posting list;
  *   - the change set of a write is created lazily with the settings stored
  *     in its transaction, applied by the runner (search_write_finish) after
- *     the operation succeeded, and thrown away when it failed.
+ *     the operation succeeded, and thrown away when it failed;
+ *   - in a batch, a document write's change set is not applied to its nested
+ *     transaction but, once that transaction has committed into the parent,
+ *     merged into the batch's set (search_batch_merge), which env.c applies to
+ *     the parent before anything can look at the lists: before a write that
+ *     may rebuild or drop them (every write but document additions and
+ *     deletions), before the batch thread reads, when the set is full, and
+ *     before the batch commits. So a list is read, decoded and written once
+ *     per batch instead of once per task (the list of every document id, in
+ *     a batch of one-document tasks, once instead of a thousand times), and
+ *     the durable state after each commit is exactly as without batching.
  */
 #include <string.h>
 
@@ -46,7 +56,13 @@ search_dbis_open(MDB_txn *txn, struct folio_index *idx, bool create,
 static int
 postings_of(struct wtxn *w, struct postings **out)
 {
-    if (w->postings == NULL) {
+    if (w->postings == NULL && w->idx->batch_postings != NULL) {
+        /*
+         * A batch's set exists only while the stored settings are the ones it
+         * was made with (a settings write applies and drops it first).
+         */
+        w->postings = postings_new_like(w->idx->batch_postings);
+    } else if (w->postings == NULL) {
         json_t *overrides = NULL;
         int rc = meta_settings_load(w->txn, w->idx->dbi_meta, &overrides, w->err);
         if (rc != FOLIO_OK)
@@ -81,6 +97,52 @@ search_write_finish(struct wtxn *w)
         rc = fields_write_finish(w); /* the field distribution (fields.c) */
     search_write_discard(w);
     return rc;
+}
+
+int
+search_write_defer(struct wtxn *w, struct postings **deferred)
+{
+    *deferred = w->postings; /* applied later by search_batch_flush, or dropped */
+    w->postings = NULL;
+    int rc = fields_write_finish(w);
+    search_write_discard(w);
+    return rc;
+}
+
+void
+search_batch_merge(struct folio_index *idx, struct postings *deferred)
+{
+    if (deferred == NULL)
+        return;
+    if (idx->batch_postings == NULL) {
+        idx->batch_postings = deferred;
+        return;
+    }
+    postings_merge(idx->batch_postings, deferred);
+    postings_free(deferred);
+}
+
+bool
+search_batch_full(const struct folio_index *idx)
+{
+    return idx->batch_postings != NULL && postings_full(idx->batch_postings);
+}
+
+int
+search_batch_flush(struct folio_index *idx, MDB_txn *txn, struct folio_index_error *err)
+{
+    if (idx->batch_postings == NULL)
+        return FOLIO_OK;
+    int rc = postings_flush(idx->batch_postings, txn, idx, err);
+    search_batch_discard(idx);
+    return rc;
+}
+
+void
+search_batch_discard(struct folio_index *idx)
+{
+    postings_free(idx->batch_postings);
+    idx->batch_postings = NULL;
 }
 
 void

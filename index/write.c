@@ -219,7 +219,7 @@ folio_index_documents_add(struct folio_index *idx, const struct folio_index_payl
     FOLIO_ASSERT(payload != NULL);
     FOLIO_ASSERT(method == FOLIO_INDEX_REPLACE || method == FOLIO_INDEX_UPDATE);
     struct add_args a = {.payload = payload, .method = method, .primary_key = primary_key};
-    int rc = index_write(idx, add_op, &a, marker, WRITE_TOUCH, err);
+    int rc = index_write(idx, add_op, &a, marker, WRITE_TOUCH | WRITE_DEFER_POSTINGS, err);
     if (rc == FOLIO_OK && out_indexed != NULL)
         *out_indexed = a.indexed;
     return rc;
@@ -279,7 +279,7 @@ folio_index_documents_delete(struct folio_index *idx, const char *const *ids, si
 {
     FOLIO_ASSERT(ids != NULL || count == 0);
     struct delete_args a = {.ids = ids, .count = count};
-    int rc = index_write(idx, delete_op, &a, marker, WRITE_TOUCH, err);
+    int rc = index_write(idx, delete_op, &a, marker, WRITE_TOUCH | WRITE_DEFER_POSTINGS, err);
     if (rc == FOLIO_OK && out_deleted != NULL)
         *out_deleted = a.deleted;
     return rc;

@@ -15,6 +15,7 @@
  * keeps processing tasks by their batch's start; an indexUids filter drops
  * tasks of kinds not bound to exactly one index.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "folio/common.h"
@@ -50,9 +51,55 @@ iuid_union(const struct folio_sched_state *s, const struct folio_sched_query *q,
     return u;
 }
 
+/* The filter sets of a query, intersected smallest first (filter_sets_and). */
+struct filter_sets {
+    roaring_bitmap_t *v[12];
+    unsigned n;
+};
+
+static void
+filter_add(struct filter_sets *f, roaring_bitmap_t *set)
+{
+    FOLIO_ASSERT(f->n < FOLIO_ARRAY_LEN(f->v));
+    f->v[f->n++] = set;
+}
+
+static int
+card_cmp(const void *a, const void *b)
+{
+    uint64_t x = roaring_bitmap_get_cardinality(*(roaring_bitmap_t *const *)a);
+    uint64_t y = roaring_bitmap_get_cardinality(*(roaring_bitmap_t *const *)b);
+    return (x > y) - (x < y);
+}
+
+/*
+ * The intersection of the sets and of all (every set is freed). Starting from
+ * the smallest keeps a query for the few enqueued snapshot tasks among a
+ * million from copying the million.
+ */
+static roaring_bitmap_t *
+filter_sets_and(struct filter_sets *f, const roaring_bitmap_t *all)
+{
+    if (f->n == 0)
+        return roaring_bitmap_copy(all);
+    qsort(f->v, f->n, sizeof(f->v[0]), card_cmp);
+    roaring_bitmap_t *r = f->v[0];
+    for (unsigned i = 1; i < f->n; i++)
+        and_free(r, f->v[i]);
+    roaring_bitmap_and_inplace(r, all);
+    return r;
+}
+
+static bool
+query_has_dates(const struct folio_sched_query *q)
+{
+    return q->after_enqueued_at.set || q->before_enqueued_at.set || q->after_started_at.set ||
+           q->before_started_at.set || q->after_finished_at.set || q->before_finished_at.set;
+}
+
 /* The three date filters, each against the uids its index holds. */
 static void
-date_filters(roaring_bitmap_t *r, const struct tindex *ti[3], roaring_bitmap_t *domain[3],
+date_filters(struct filter_sets *f, const struct tindex *ti[3], roaring_bitmap_t *domain[3],
              const struct folio_sched_query *q)
 {
     const struct folio_sched_time_bound *after[3] = {&q->after_enqueued_at, &q->after_started_at,
@@ -61,15 +108,15 @@ date_filters(roaring_bitmap_t *r, const struct tindex *ti[3], roaring_bitmap_t *
                                                       &q->before_finished_at};
     for (int i = 0; i < 3; i++)
         if (after[i]->set || before[i]->set)
-            and_free(r, tindex_range(ti[i], after[i], before[i], domain[i]));
+            filter_add(f, tindex_range(ti[i], after[i], before[i], domain[i]));
 }
 
 static roaring_bitmap_t *
 task_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
 {
-    roaring_bitmap_t *r = roaring_bitmap_copy(s->all_tasks);
+    struct filter_sets f = {.n = 0};
     if (q->uids_set)
-        and_free(r, roaring_bitmap_of_ptr(q->uid_count, q->uids));
+        filter_add(&f, roaring_bitmap_of_ptr(q->uid_count, q->uids));
     if (q->batch_uids_set) {
         roaring_bitmap_t *u = roaring_bitmap_create();
         for (uint32_t i = 0; i < q->batch_uid_count; i++) {
@@ -77,7 +124,7 @@ task_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
             if (b != NULL)
                 roaring_bitmap_or_inplace(u, b->tasks);
         }
-        and_free(r, u);
+        filter_add(&f, u);
     }
     if (q->canceled_by_set) {
         roaring_bitmap_t *u = roaring_bitmap_create();
@@ -86,38 +133,41 @@ task_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
             if (x != NULL)
                 roaring_bitmap_or_inplace(u, x);
         }
-        and_free(r, u);
+        filter_add(&f, u);
     }
     if (q->statuses != 0)
-        and_free(r, union_of((roaring_bitmap_t *const *)s->task_status, FOLIO_STATUS_COUNT, q->statuses));
+        filter_add(&f, union_of((roaring_bitmap_t *const *)s->task_status, FOLIO_STATUS_COUNT,
+                                q->statuses));
     if (q->kinds != 0)
-        and_free(r, union_of((roaring_bitmap_t *const *)s->task_kind, FOLIO_KIND_COUNT, q->kinds));
-    if (q->index_uids_set) {
-        and_free(r, iuid_union(s, q, false));
-        for (unsigned k = 0; k < FOLIO_KIND_COUNT; k++)
-            if (!folio_task_kind_one_index((enum folio_task_kind)k))
-                roaring_bitmap_andnot_inplace(r, s->task_kind[k]);
-    }
-    if (q->after_enqueued_at.set || q->before_enqueued_at.set || q->after_started_at.set ||
-        q->before_started_at.set || q->after_finished_at.set || q->before_finished_at.set) {
+        filter_add(&f, union_of((roaring_bitmap_t *const *)s->task_kind, FOLIO_KIND_COUNT,
+                                q->kinds));
+    if (q->index_uids_set)
+        filter_add(&f, iuid_union(s, q, false));
+    roaring_bitmap_t *domain[3] = {NULL, NULL, NULL};
+    if (query_has_dates(q)) {
         const struct tindex *ti[3] = {&s->t_enqueued, &s->t_started, &s->t_finished};
-        roaring_bitmap_t *domain[3];
         domain[0] = s->all_tasks;
         domain[1] = roaring_bitmap_andnot(s->all_tasks, s->task_status[FOLIO_STATUS_ENQUEUED]);
         domain[2] = union_of((roaring_bitmap_t *const *)s->task_status, FOLIO_STATUS_COUNT,
                              (1u << FOLIO_STATUS_SUCCEEDED) | (1u << FOLIO_STATUS_FAILED) |
                                  (1u << FOLIO_STATUS_CANCELED));
-        date_filters(r, ti, domain, q);
-        roaring_bitmap_free(domain[1]);
-        roaring_bitmap_free(domain[2]);
+        date_filters(&f, ti, domain, q);
     }
+    roaring_bitmap_t *r = filter_sets_and(&f, s->all_tasks);
+    for (int i = 1; i < 3; i++)
+        if (domain[i] != NULL) /* CRoaring 0.2 does not take NULL */
+            roaring_bitmap_free(domain[i]);
+    if (q->index_uids_set)
+        for (unsigned k = 0; k < FOLIO_KIND_COUNT; k++)
+            if (!folio_task_kind_one_index((enum folio_task_kind)k))
+                roaring_bitmap_andnot_inplace(r, s->task_kind[k]);
     return r;
 }
 
 static roaring_bitmap_t *
 batch_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
 {
-    roaring_bitmap_t *r = roaring_bitmap_copy(s->all_batches);
+    struct filter_sets f = {.n = 0};
     if (q->uids_set) {
         roaring_bitmap_t *u = roaring_bitmap_create();
         for (uint32_t i = 0; i < q->uid_count; i++) {
@@ -125,10 +175,10 @@ batch_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
             if (t != NULL && t->batch_uid != FOLIO_SCHED_NONE)
                 roaring_bitmap_add(u, t->batch_uid);
         }
-        and_free(r, u);
+        filter_add(&f, u);
     }
     if (q->batch_uids_set)
-        and_free(r, roaring_bitmap_of_ptr(q->batch_uid_count, q->batch_uids));
+        filter_add(&f, roaring_bitmap_of_ptr(q->batch_uid_count, q->batch_uids));
     if (q->canceled_by_set) {
         roaring_bitmap_t *u = roaring_bitmap_create();
         for (uint32_t i = 0; i < q->canceled_by_count; i++) {
@@ -139,20 +189,25 @@ batch_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
             for (roaring_init_iterator(x, &it); it.has_value; roaring_advance_uint32_iterator(&it))
                 roaring_bitmap_add(u, ((const struct stask *)u32map_get(&s->tasks, it.current_value))->batch_uid);
         }
-        and_free(r, u);
+        filter_add(&f, u);
     }
     if (q->statuses != 0)
-        and_free(r, union_of((roaring_bitmap_t *const *)s->batch_status, FOLIO_STATUS_COUNT, q->statuses));
+        filter_add(&f, union_of((roaring_bitmap_t *const *)s->batch_status, FOLIO_STATUS_COUNT,
+                                q->statuses));
     if (q->kinds != 0)
-        and_free(r, union_of((roaring_bitmap_t *const *)s->batch_kind, FOLIO_KIND_COUNT, q->kinds));
+        filter_add(&f, union_of((roaring_bitmap_t *const *)s->batch_kind, FOLIO_KIND_COUNT,
+                                q->kinds));
     if (q->index_uids_set)
-        and_free(r, iuid_union(s, q, true));
-    const struct tindex *ti[3] = {&s->b_enqueued, &s->b_started, &s->b_finished};
-    roaring_bitmap_t *domain[3] = {s->all_batches, s->all_batches, NULL};
-    domain[2] = roaring_bitmap_andnot(s->all_batches, s->batch_status[FOLIO_STATUS_PROCESSING]);
-    date_filters(r, ti, domain, q);
-    roaring_bitmap_free(domain[2]);
-    return r;
+        filter_add(&f, iuid_union(s, q, true));
+    if (query_has_dates(q)) {
+        const struct tindex *ti[3] = {&s->b_enqueued, &s->b_started, &s->b_finished};
+        roaring_bitmap_t *domain[3] = {s->all_batches, s->all_batches, NULL};
+        domain[2] =
+            roaring_bitmap_andnot(s->all_batches, s->batch_status[FOLIO_STATUS_PROCESSING]);
+        date_filters(&f, ti, domain, q);
+        roaring_bitmap_free(domain[2]);
+    }
+    return filter_sets_and(&f, s->all_batches);
 }
 
 void

@@ -42,6 +42,26 @@ folio_sched_opts_default(struct folio_sched_opts *opts)
 
 /* ---- appends -------------------------------------------------------------- */
 
+/*
+ * Whether the events can let the snapshot lane start something: anything but
+ * registrations of tasks it never runs nor waits for. Under a stream of
+ * document additions it then sleeps instead of querying the state per frame.
+ */
+static bool
+run_events_concern_snapshots(const struct folio_event *events, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (events[i].type != FOLIO_EV_TASK_REGISTERED)
+            return true;
+        struct folio_str k = events[i].u.task_registered.kind;
+        enum folio_task_kind kind;
+        if (folio_task_kind_parse(k.ptr, k.len, &kind) != 0 ||
+            kind == FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_CREATION || kind == FOLIO_KIND_TASK_CANCELATION)
+            return true;
+    }
+    return false;
+}
+
 static void
 run_ack(void *ctx, int err, uint64_t first_seq)
 {
@@ -59,6 +79,8 @@ run_ack(void *ctx, int err, uint64_t first_seq)
         pthread_rwlock_unlock(&s->state_lock);
         pthread_mutex_lock(&s->mu);
         s->applied_gen++;
+        if (run_events_concern_snapshots(a->events, a->count))
+            s->snap_gen++;
         s->events_since_ckpt += a->count;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->mu);

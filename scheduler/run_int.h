@@ -49,6 +49,8 @@ struct folio_sched {
     pthread_mutex_t mu;
     pthread_cond_t cond;             /* broadcast after every application and flag change */
     uint64_t applied_gen;            /* increments with every application */
+    uint64_t snap_gen;               /* ... except one of plain registrations: what the
+                                        snapshot lane waits for */
     bool stopping, paused, worker_busy;
     uint32_t running_batch;          /* FOLIO_SCHED_NONE when none */
     atomic_bool must_stop;           /* a cancelation matched a task of the running batch */

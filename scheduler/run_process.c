@@ -1422,6 +1422,7 @@ run_worker_main(void *arg)
             pthread_mutex_unlock(&s->pick_mu);
             pthread_mutex_lock(&s->mu);
             s->applied_gen++;
+            s->snap_gen++;
             pthread_cond_broadcast(&s->cond);
             pthread_mutex_unlock(&s->mu);
         }

@@ -486,7 +486,7 @@ run_snap_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        uint64_t gen = s->applied_gen;
+        uint64_t gen = s->snap_gen;
         s->snap_busy = true;
         atomic_store(&s->snap_must_stop, false);
         pthread_mutex_unlock(&s->mu);
@@ -523,14 +523,20 @@ run_snap_main(void *arg)
 
         pthread_mutex_lock(&s->mu);
         s->snap_busy = false;
-        if (found > 0)
+        if (found > 0) {
             s->applied_gen++; /* the main lane may take the index's tasks now */
+            s->snap_gen++;
+        }
         pthread_cond_broadcast(&s->cond);
-        if (found == 0 && !s->stopping && gen == s->applied_gen) {
+        if (found == 0) {
+            /* Until something concerning snapshots changed (or a second passed, or a flag). */
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+            bool paused = s->paused;
+            while (!s->stopping && gen == s->snap_gen && paused == s->paused &&
+                   pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
+                ;
         }
         pthread_mutex_unlock(&s->mu);
     }

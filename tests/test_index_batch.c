@@ -293,6 +293,192 @@ test_abort_and_empty(void **state)
     folio_free(dir);
 }
 
+/* ---- posting lists of a batch: deferred per task, right at every commit ---- */
+
+/*
+ * The document writes of a batch leave their posting-list changes to the
+ * batch, which applies them to the parent before a settings change, a clear,
+ * a read by the batch's thread and the commit. A model of the documents
+ * (which words each id holds, under which searchable attributes) says what
+ * every search must find, in the batch and after it; folio_index_verify says
+ * the stored lists are exactly what the stored documents make. The ops are a
+ * seeded random mix of replaces (often of the same ids, so an id leaves and
+ * rejoins lists within a batch), deletions, failing writes, settings changes,
+ * clears, reads inside the batch and aborted batches.
+ */
+#define PM_IDS 24
+#define PM_WORDS 12
+
+static const char *const pm_vocab[PM_WORDS] = {"ant", "bee", "cat", "dog", "eel", "fox",
+                                               "gnu", "hen", "ibx", "jay", "kit", "lyn"};
+
+struct pm_model {
+    bool present[PM_IDS];
+    uint16_t t_words[PM_IDS]; /* bit w: pm_vocab[w] is in field t */
+    uint16_t u_words[PM_IDS]; /* ... in field u */
+    bool only_t;              /* searchableAttributes is ["t"] */
+};
+
+static uint64_t pm_rng = 0x2545F4914F6CDD1Dull;
+
+static unsigned
+pm_rand(unsigned n)
+{
+    pm_rng ^= pm_rng << 13;
+    pm_rng ^= pm_rng >> 7;
+    pm_rng ^= pm_rng << 17;
+    return (unsigned)(pm_rng % n);
+}
+
+static void
+pm_words_json(char *out, size_t cap, uint16_t words)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (unsigned w = 0; w < PM_WORDS; w++)
+        if (words & (1u << w))
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", pm_vocab[w]);
+}
+
+static uint64_t
+pm_expected(const struct pm_model *m, unsigned w)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < PM_IDS; i++)
+        if (m->present[i] &&
+            (((m->t_words[i] >> w) & 1) || (!m->only_t && ((m->u_words[i] >> w) & 1))))
+            n++;
+    return n;
+}
+
+static uint64_t
+pm_search_total(struct folio_index *idx, const char *q)
+{
+    struct folio_index_search_req req;
+    folio_index_search_req_default(&req);
+    req.q = q;
+    char *res = NULL;
+    size_t len;
+    int rc = folio_index_search(idx, &req, &res, &len, &E);
+    if (rc != 0)
+        fprintf(stderr, "search %s: %s\n", q, E.message);
+    assert_int_equal(rc, 0);
+    const char *k = strstr(res, "\"estimatedTotalHits\":");
+    assert_non_null(k);
+    uint64_t n = strtoull(k + strlen("\"estimatedTotalHits\":"), NULL, 10);
+    folio_free(res);
+    return n;
+}
+
+static void
+pm_check_searches(struct folio_index *idx, const struct pm_model *m)
+{
+    for (unsigned w = 0; w < PM_WORDS; w++) {
+        uint64_t got = pm_search_total(idx, pm_vocab[w]);
+        if (got != pm_expected(m, w))
+            fprintf(stderr, "word %s: %llu hits, model %llu\n", pm_vocab[w],
+                    (unsigned long long)got, (unsigned long long)pm_expected(m, w));
+        assert_int_equal(got, pm_expected(m, w));
+    }
+    uint64_t docs = 0;
+    for (unsigned i = 0; i < PM_IDS; i++)
+        docs += m->present[i];
+    assert_int_equal(doc_count(idx), docs);
+}
+
+/* One random op of the batch (task uid), applied to the index and the model. */
+static void
+pm_op(struct folio_index *idx, struct pm_model *m, uint64_t uid)
+{
+    struct folio_index_marker mark = mk(uid, uid, "ok");
+    unsigned kind = pm_rand(100);
+    if (kind < 55) { /* replace 1-3 documents */
+        char json[2048], t[128], u[128];
+        size_t n = (size_t)snprintf(json, sizeof(json), "[");
+        struct pm_model next = *m;
+        unsigned count = 1 + pm_rand(3);
+        for (unsigned k = 0; k < count; k++) {
+            unsigned id = pm_rand(PM_IDS);
+            uint16_t tw = (uint16_t)(1u << pm_rand(PM_WORDS) | 1u << pm_rand(PM_WORDS));
+            uint16_t uw = (uint16_t)(pm_rand(2) ? 1u << pm_rand(PM_WORDS) : 0);
+            pm_words_json(t, sizeof(t), tw);
+            pm_words_json(u, sizeof(u), uw);
+            n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"id\":%u,\"t\":\"%s\",\"u\":\"%s\"}",
+                                  k ? "," : "", id, t, u);
+            next.present[id] = true;
+            next.t_words[id] = tw;
+            next.u_words[id] = uw;
+        }
+        snprintf(json + n, sizeof(json) - n, "]");
+        assert_int_equal(add(idx, json, mark), 0);
+        *m = next;
+    } else if (kind < 72) { /* delete 1-2 ids, present or not */
+        char a[16], b[16];
+        unsigned x = pm_rand(PM_IDS), y = pm_rand(PM_IDS);
+        snprintf(a, sizeof(a), "%u", x);
+        snprintf(b, sizeof(b), "%u", y);
+        const char *ids[] = {a, b};
+        uint64_t deleted = 0;
+        assert_int_equal(folio_index_documents_delete(idx, ids, 2, &mark, &deleted, &E), 0);
+        m->present[x] = m->present[y] = false;
+    } else if (kind < 84) { /* a write that fails after changing a document: nothing of it stays */
+        char json[256];
+        snprintf(json, sizeof(json), "[{\"id\":%u,\"t\":\"%s\"},{\"id\":\"no good!\"}]",
+                 pm_rand(PM_IDS), pm_vocab[pm_rand(PM_WORDS)]);
+        assert_int_equal(add(idx, json, mark), FOLIO_E_INVALID_DOCUMENT_ID);
+        struct folio_index_marker f = mk(uid, uid, "failed");
+        assert_int_equal(folio_index_mark(idx, &f, &E), 0);
+    } else if (kind < 90) { /* searchable attributes change: the lists are rebuilt */
+        m->only_t = !m->only_t;
+        const char *set = m->only_t ? "{\"searchableAttributes\":[\"t\"]}"
+                                    : "{\"searchableAttributes\":[\"*\"]}";
+        assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &mark, &E), 0);
+    } else if (kind < 93) {
+        uint64_t deleted = 0;
+        assert_int_equal(folio_index_documents_clear(idx, &mark, &deleted, &E), 0);
+        memset(m->present, 0, sizeof(m->present));
+    } else { /* the batch's thread reads its own writes */
+        unsigned w = pm_rand(PM_WORDS);
+        assert_int_equal(pm_search_total(idx, pm_vocab[w]), pm_expected(m, w));
+    }
+}
+
+static void
+test_batch_postings_model(void **state)
+{
+    (void)state;
+    char *dir = mk_index(0);
+    struct folio_index *idx = open_index(dir, 0);
+    struct pm_model m = {0};
+    uint64_t uid = 2;
+    for (int round = 0; round < 24; round++) {
+        struct pm_model before = m;
+        assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+        unsigned ops = 1 + pm_rand(60);
+        for (unsigned i = 0; i < ops; i++)
+            pm_op(idx, &m, uid++);
+        if (round % 5 == 4) {
+            folio_index_batch_abort(idx);
+            m = before;
+        } else {
+            int rc = folio_index_batch_commit(idx, &E);
+            if (rc != 0)
+                fprintf(stderr, "commit: %s\n", E.message);
+            assert_int_equal(rc, 0);
+        }
+        pm_check_searches(idx, &m);
+        assert_verified(idx);
+    }
+    /* what was committed is what a fresh handle finds */
+    folio_index_free(idx);
+    idx = open_index(dir, 0);
+    pm_check_searches(idx, &m);
+    assert_verified(idx);
+    folio_index_free(idx);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 /* ---- the map grows inside a batch: rollback, then the caller runs again ---- */
 
 static void
@@ -386,6 +572,7 @@ main(void)
         cmocka_unit_test(test_failing_middle_write),
         cmocka_unit_test(test_abort_and_empty),
         cmocka_unit_test(test_map_growth_in_batch),
+        cmocka_unit_test(test_batch_postings_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
