@@ -22,13 +22,6 @@
 #include "folio/error.h"
 #include "sched_int.h"
 
-static void
-and_free(roaring_bitmap_t *r, roaring_bitmap_t *filter)
-{
-    roaring_bitmap_and_inplace(r, filter);
-    roaring_bitmap_free(filter);
-}
-
 static roaring_bitmap_t *
 union_of(roaring_bitmap_t *const *sets, unsigned count, uint32_t mask)
 {
@@ -52,8 +45,17 @@ iuid_union(const struct folio_sched_state *s, const struct folio_sched_query *q,
 }
 
 /* The filter sets of a query, intersected smallest first (filter_sets_and). */
+struct filter_set {
+    roaring_bitmap_t *set;              /* or NULL: the union of members[mask] */
+    bool owned;                         /* set is the query's, else the state's (read only) */
+    roaring_bitmap_t *const *members;   /* the state's per-status or per-kind sets */
+    unsigned member_count;
+    uint32_t mask;
+    uint64_t card;                      /* for a union, the sum of its members' */
+};
+
 struct filter_sets {
-    roaring_bitmap_t *v[12];
+    struct filter_set v[12];
     unsigned n;
 };
 
@@ -61,21 +63,56 @@ static void
 filter_add(struct filter_sets *f, roaring_bitmap_t *set)
 {
     FOLIO_ASSERT(f->n < FOLIO_ARRAY_LEN(f->v));
-    f->v[f->n++] = set;
+    f->v[f->n++] = (struct filter_set){.set = set, .owned = true,
+                                       .card = roaring_bitmap_get_cardinality(set)};
+}
+
+/* The union of the masked sets, borrowed: made only if it is the smallest filter. */
+static void
+filter_add_union(struct filter_sets *f, roaring_bitmap_t *const *sets, unsigned count,
+                 uint32_t mask)
+{
+    FOLIO_ASSERT(f->n < FOLIO_ARRAY_LEN(f->v));
+    struct filter_set fs = {.members = sets, .member_count = count, .mask = mask};
+    for (unsigned i = 0; i < count; i++)
+        if ((mask >> i) & 1)
+            fs.card += roaring_bitmap_get_cardinality(sets[i]);
+    f->v[f->n++] = fs;
 }
 
 static int
 card_cmp(const void *a, const void *b)
 {
-    uint64_t x = roaring_bitmap_get_cardinality(*(roaring_bitmap_t *const *)a);
-    uint64_t y = roaring_bitmap_get_cardinality(*(roaring_bitmap_t *const *)b);
+    uint64_t x = ((const struct filter_set *)a)->card, y = ((const struct filter_set *)b)->card;
     return (x > y) - (x < y);
 }
 
+/* r ∩ fs; a union is intersected member by member, so it is never copied whole. */
+static roaring_bitmap_t *
+filter_apply(roaring_bitmap_t *r, const struct filter_set *fs)
+{
+    if (fs->set != NULL) {
+        roaring_bitmap_and_inplace(r, fs->set);
+        if (fs->owned)
+            roaring_bitmap_free(fs->set);
+        return r;
+    }
+    roaring_bitmap_t *acc = roaring_bitmap_create();
+    for (unsigned i = 0; i < fs->member_count; i++) {
+        if (!((fs->mask >> i) & 1))
+            continue;
+        roaring_bitmap_t *part = roaring_bitmap_and(r, fs->members[i]);
+        roaring_bitmap_or_inplace(acc, part);
+        roaring_bitmap_free(part);
+    }
+    roaring_bitmap_free(r);
+    return acc;
+}
+
 /*
- * The intersection of the sets and of all (every set is freed). Starting from
- * the smallest keeps a query for the few enqueued snapshot tasks among a
- * million from copying the million.
+ * The intersection of the sets and of all (every owned set is freed).
+ * Starting from the smallest keeps a query for the few enqueued snapshot
+ * tasks among a million from copying the million.
  */
 static roaring_bitmap_t *
 filter_sets_and(struct filter_sets *f, const roaring_bitmap_t *all)
@@ -83,9 +120,14 @@ filter_sets_and(struct filter_sets *f, const roaring_bitmap_t *all)
     if (f->n == 0)
         return roaring_bitmap_copy(all);
     qsort(f->v, f->n, sizeof(f->v[0]), card_cmp);
-    roaring_bitmap_t *r = f->v[0];
+    const struct filter_set *first = &f->v[0];
+    roaring_bitmap_t *r;
+    if (first->set == NULL)
+        r = union_of(first->members, first->member_count, first->mask);
+    else
+        r = first->owned ? first->set : roaring_bitmap_copy(first->set);
     for (unsigned i = 1; i < f->n; i++)
-        and_free(r, f->v[i]);
+        r = filter_apply(r, &f->v[i]);
     roaring_bitmap_and_inplace(r, all);
     return r;
 }
@@ -136,11 +178,11 @@ task_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
         filter_add(&f, u);
     }
     if (q->statuses != 0)
-        filter_add(&f, union_of((roaring_bitmap_t *const *)s->task_status, FOLIO_STATUS_COUNT,
-                                q->statuses));
+        filter_add_union(&f, (roaring_bitmap_t *const *)s->task_status, FOLIO_STATUS_COUNT,
+                         q->statuses);
     if (q->kinds != 0)
-        filter_add(&f, union_of((roaring_bitmap_t *const *)s->task_kind, FOLIO_KIND_COUNT,
-                                q->kinds));
+        filter_add_union(&f, (roaring_bitmap_t *const *)s->task_kind, FOLIO_KIND_COUNT,
+                         q->kinds);
     if (q->index_uids_set)
         filter_add(&f, iuid_union(s, q, false));
     roaring_bitmap_t *domain[3] = {NULL, NULL, NULL};
@@ -192,11 +234,11 @@ batch_set(const struct folio_sched_state *s, const struct folio_sched_query *q)
         filter_add(&f, u);
     }
     if (q->statuses != 0)
-        filter_add(&f, union_of((roaring_bitmap_t *const *)s->batch_status, FOLIO_STATUS_COUNT,
-                                q->statuses));
+        filter_add_union(&f, (roaring_bitmap_t *const *)s->batch_status, FOLIO_STATUS_COUNT,
+                         q->statuses);
     if (q->kinds != 0)
-        filter_add(&f, union_of((roaring_bitmap_t *const *)s->batch_kind, FOLIO_KIND_COUNT,
-                                q->kinds));
+        filter_add_union(&f, (roaring_bitmap_t *const *)s->batch_kind, FOLIO_KIND_COUNT,
+                         q->kinds);
     if (q->index_uids_set)
         filter_add(&f, iuid_union(s, q, true));
     if (query_has_dates(q)) {

@@ -62,6 +62,13 @@ run_events_concern_snapshots(const struct folio_event *events, size_t count)
     return false;
 }
 
+void
+run_broadcast(struct folio_sched *s)
+{
+    pthread_cond_broadcast(&s->cond);
+    pthread_cond_broadcast(&s->snap_cond);
+}
+
 static void
 run_ack(void *ctx, int err, uint64_t first_seq)
 {
@@ -79,8 +86,10 @@ run_ack(void *ctx, int err, uint64_t first_seq)
         pthread_rwlock_unlock(&s->state_lock);
         pthread_mutex_lock(&s->mu);
         s->applied_gen++;
-        if (run_events_concern_snapshots(a->events, a->count))
+        if (run_events_concern_snapshots(a->events, a->count)) {
             s->snap_gen++;
+            pthread_cond_broadcast(&s->snap_cond);
+        }
         s->events_since_ckpt += a->count;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->mu);
@@ -160,7 +169,7 @@ void
 run_wake(struct folio_sched *s)
 {
     pthread_mutex_lock(&s->mu);
-    pthread_cond_broadcast(&s->cond);
+    run_broadcast(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -231,7 +240,7 @@ run_index_put(struct folio_sched *s, struct folio_index *idx)
             FOLIO_ASSERT(r->refs > 0);
             r->refs--;
             if (r->refs == 0)
-                pthread_cond_broadcast(&s->cond);
+                run_broadcast(s);
             break;
         }
     }
@@ -470,6 +479,7 @@ sched_free(struct folio_sched *s)
     pthread_rwlock_destroy(&s->state_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->snap_cond);
     pthread_mutex_destroy(&s->reg_mu);
     pthread_mutex_destroy(&s->sync_mu);
     pthread_mutex_destroy(&s->pick_mu);
@@ -551,6 +561,7 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cond, &ca);
+    pthread_cond_init(&s->snap_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->reg_mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
@@ -636,7 +647,7 @@ folio_sched_close(struct folio_sched *s)
     s->stopping = true;
     atomic_store(&s->must_stop, true);
     atomic_store(&s->snap_must_stop, true);
-    pthread_cond_broadcast(&s->cond);
+    run_broadcast(s);
     pthread_mutex_unlock(&s->mu);
     if (s->worker_started)
         pthread_join(s->worker, NULL);
@@ -663,6 +674,6 @@ folio_sched_resume(struct folio_sched *s)
 {
     pthread_mutex_lock(&s->mu);
     s->paused = false;
-    pthread_cond_broadcast(&s->cond);
+    run_broadcast(s);
     pthread_mutex_unlock(&s->mu);
 }

@@ -48,6 +48,8 @@ struct folio_sched {
     /* mu guards everything below it and is what cond waits on. */
     pthread_mutex_t mu;
     pthread_cond_t cond;             /* broadcast after every application and flag change */
+    pthread_cond_t snap_cond;        /* the snapshot lane's: the same but for plain
+                                        registrations (run_broadcast does both) */
     uint64_t applied_gen;            /* increments with every application */
     uint64_t snap_gen;               /* ... except one of plain registrations: what the
                                         snapshot lane waits for */
@@ -127,6 +129,8 @@ void run_index_adopt(struct folio_sched *s, const char *uuid, struct folio_index
 /* Closes the env of uuid once unused and forgets it. */
 void run_index_forget(struct folio_sched *s, const char *uuid);
 
+/* Broadcasts cond and snap_cond (mu held): a flag or what the lanes may take changed. */
+void run_broadcast(struct folio_sched *s);
 void run_wake(struct folio_sched *s);
 int run_checkpoint(struct folio_sched *s, struct folio_sched_diag *diag);
 char *run_path(const char *a, const char *b);

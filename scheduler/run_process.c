@@ -1423,7 +1423,7 @@ run_worker_main(void *arg)
             pthread_mutex_lock(&s->mu);
             s->applied_gen++;
             s->snap_gen++;
-            pthread_cond_broadcast(&s->cond);
+            run_broadcast(s);
             pthread_mutex_unlock(&s->mu);
         }
         run_batch_clear(&rb);
@@ -1437,7 +1437,7 @@ run_worker_main(void *arg)
 
         pthread_mutex_lock(&s->mu);
         s->worker_busy = false;
-        pthread_cond_broadcast(&s->cond);
+        run_broadcast(s);
         if (found == 0 && !s->stopping && gen == s->applied_gen) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -481,7 +481,7 @@ run_snap_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->stopping && s->paused)
-            pthread_cond_wait(&s->cond, &s->mu);
+            pthread_cond_wait(&s->snap_cond, &s->mu);
         if (s->stopping) {
             pthread_mutex_unlock(&s->mu);
             break;
@@ -535,7 +535,7 @@ run_snap_main(void *arg)
             ts.tv_sec += 1;
             bool paused = s->paused;
             while (!s->stopping && gen == s->snap_gen && paused == s->paused &&
-                   pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
+                   pthread_cond_timedwait(&s->snap_cond, &s->mu, &ts) == 0)
                 ;
         }
         pthread_mutex_unlock(&s->mu);
