@@ -26,13 +26,17 @@
  * - lastUpdate: the latest updatedAt of the indexes (null without indexes),
  *   as Meilisearch takes the latest of its indexes' update times.
  *
- * Everything runs on the loop thread; no number above needs a pass over the documents.
+ * No number above needs a pass over the documents, but /stats walks the
+ * data directory and both open index envs: they run on a read worker
+ * (pool.c), and the loop only answers.
  */
 #define _GNU_SOURCE
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "folio/common.h"
 #include "folio/error.h"
@@ -118,13 +122,13 @@ field_distribution(const struct folio_index_stats *st)
  * change. FOLIO_E_NOT_FOUND if it is not in the mapping any more.
  */
 static int
-index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool indexing, json_t **out,
-                 int64_t *updated_at_ns)
+index_stats_json(struct folio_sched *sched, const char *uid, const char *uuid, bool indexing,
+                 json_t **out, int64_t *updated_at_ns)
 {
     char path[4096];
     struct stat sb;
     uint64_t size = 0, used = 0;
-    snprintf(path, sizeof(path), "%s/indexes/%s/data.mdb", folio_sched_db_path(x->sched), uuid);
+    snprintf(path, sizeof(path), "%s/indexes/%s/data.mdb", folio_sched_db_path(sched), uuid);
     if (stat(path, &sb) == 0) {
         size = (uint64_t)sb.st_size;
         used = (uint64_t)sb.st_blocks * 512u;
@@ -132,7 +136,7 @@ index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool inde
             used = size;
     }
     struct folio_index *idx;
-    int rc = folio_sched_index_acquire(x->sched, uid, strlen(uid), &idx);
+    int rc = folio_sched_index_acquire(sched, uid, strlen(uid), &idx);
     if (rc != 0)
         return rc;
     struct folio_index_stats *st = NULL;
@@ -155,63 +159,131 @@ index_stats_json(struct srv_ctx *x, const char *uid, const char *uuid, bool inde
         *updated_at_ns = st->updated_at_ns;
     }
     folio_index_stats_free(st);
-    folio_sched_index_release(x->sched, idx);
+    folio_sched_index_release(sched, idx);
     return rc;
+}
+
+/* ---- the job ---------------------------------------------------------------------------- */
+
+struct stats_job {
+    struct srv_job job; /* first: the pool hands back &job */
+    struct folio_sched *sched;
+    char *uid;          /* GET /indexes/{uid}/stats; NULL: GET /stats */
+    /* set by the worker */
+    int rc;             /* FOLIO_E_NOT_FOUND: no index uid */
+    json_t *out;
+    char message[512];  /* rc != 0 and != FOLIO_E_NOT_FOUND */
+};
+
+static void
+stats_done(struct srv_job *job)
+{
+    struct stats_job *j = (struct stats_job *)job;
+    struct srv_req *r = job->req;
+    if (j->rc == FOLIO_E_NOT_FOUND && j->uid != NULL)
+        resp_error(r, 404, "index_not_found", "Index `%s` not found.", j->uid);
+    else if (j->rc == FOLIO_E_NOT_FOUND)
+        resp_error(r, 500, "internal", "Listing the indexes failed: %s.",
+                   folio_err_message(j->rc));
+    else if (j->rc != 0)
+        resp_error(r, 500, "internal", "%s", j->message);
+    else
+        resp_json(r, 200, j->out);
+    folio_free(j->uid);
+    folio_free(j);
+}
+
+static void
+stats_submit(struct srv_ctx *x, const char *uid, size_t uid_len, void (*run)(struct srv_job *))
+{
+    struct stats_job *j = folio_calloc(1, sizeof(*j));
+    j->job.run = run;
+    j->job.done = stats_done;
+    j->sched = x->sched;
+    j->uid = uid != NULL ? folio_strndup(uid, uid_len) : NULL;
+    srv_job_submit(x, &j->job);
+}
+
+static void
+index_stats_run(struct srv_job *job)
+{
+    struct stats_job *j = (struct stats_job *)job;
+    char uuid[FOLIO_INDEX_UID_MAX + 1] = "";
+    struct folio_index_view v;
+    const struct folio_sched_state *st = folio_sched_read_lock(j->sched);
+    int rc = folio_sched_index_get(st, j->uid, strlen(j->uid), &v);
+    if (rc == 0)
+        snprintf(uuid, sizeof(uuid), "%.*s", (int)v.uuid.len, v.uuid.ptr);
+    folio_sched_read_unlock(j->sched);
+    size_t n = 0;
+    char **indexing = indexing_uids(j->sched, &n);
+    int64_t updated = 0;
+    if (rc == 0)
+        rc = index_stats_json(j->sched, j->uid, uuid, strings_have(indexing, n, j->uid), &j->out,
+                              &updated);
+    strings_free(indexing, n);
+    if (rc != 0 && rc != FOLIO_E_NOT_FOUND)
+        snprintf(j->message, sizeof(j->message), "Reading the stats of index `%s` failed: %s.",
+                 j->uid, folio_err_message(rc));
+    j->rc = rc;
 }
 
 void
 h_index_stats(struct srv_ctx *x)
 {
-    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
-        return;
-    char uuid[FOLIO_INDEX_UID_MAX + 1] = "";
-    struct folio_index_view v;
-    const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
-    int rc = folio_sched_index_get(st, x->args[0], x->arg_lens[0], &v);
-    if (rc == 0)
-        snprintf(uuid, sizeof(uuid), "%.*s", (int)v.uuid.len, v.uuid.ptr);
-    folio_sched_read_unlock(x->sched);
-    size_t n = 0;
-    char **indexing = indexing_uids(x->sched, &n);
-    json_t *o = NULL;
-    int64_t updated = 0;
-    if (rc == 0)
-        rc = index_stats_json(x, x->args[0], uuid, strings_have(indexing, n, x->args[0]), &o,
-                              &updated);
-    strings_free(indexing, n);
-    if (rc == FOLIO_E_NOT_FOUND)
-        resp_index_not_found(x, x->args[0], x->arg_lens[0]);
-    else if (rc != 0)
-        resp_error(x->req, 500, "internal", "Reading the stats of index `%s` failed: %s.",
-                   x->args[0], folio_err_message(rc));
-    else
-        resp_json(x->req, 200, o);
+    if (check_index_uid(x, x->args[0], x->arg_lens[0]))
+        stats_submit(x, x->args[0], x->arg_lens[0], index_stats_run);
 }
 
 /* ---- the whole instance ---------------------------------------------------------------- */
 
-/* nftw has no context argument; the walk runs on the loop thread only. */
-static uint64_t walk_bytes, walk_used;
+/* The sizes of the regular files under a directory (links are not followed). */
+struct du {
+    uint64_t bytes, used;
+};
 
-static int
-walk_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+#define DU_DEPTH_MAX 16
+
+/* Walks the directory open at fd (taken over: closed here). */
+static void
+du_walk(int fd, struct du *d, int depth)
 {
-    if (flag == FTW_F) {
-        walk_bytes += (uint64_t)sb->st_size;
-        walk_used += (uint64_t)sb->st_blocks * 512u;
+    DIR *dir = fdopendir(fd);
+    if (dir == NULL) {
+        close(fd);
+        return;
     }
-    return 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat sb;
+        if (fstatat(dirfd(dir), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* removed meanwhile */
+        if (S_ISREG(sb.st_mode)) {
+            d->bytes += (uint64_t)sb.st_size;
+            d->used += (uint64_t)sb.st_blocks * 512u;
+        } else if (S_ISDIR(sb.st_mode) && depth < DU_DEPTH_MAX) {
+            int sub = openat(dirfd(dir), e->d_name,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                du_walk(sub, d, depth + 1);
+        }
+    }
+    closedir(dir);
 }
 
-void
-h_stats(struct srv_ctx *x)
+static void
+stats_run(struct srv_job *job)
 {
+    struct stats_job *j = (struct stats_job *)job;
+    struct folio_sched *sched = j->sched;
     /* Index uids first (the mapping, under the read lock), then each env without it. */
     struct folio_index_view *views = NULL;
     size_t count = 0;
     char **uids = NULL, **uuids = NULL;
     int64_t *mapped_at = NULL;
-    const struct folio_sched_state *st = folio_sched_read_lock(x->sched);
+    const struct folio_sched_state *st = folio_sched_read_lock(sched);
     int rc = folio_sched_index_list(st, &views, &count);
     if (rc == 0) {
         uids = folio_calloc(count ? count : 1, sizeof(*uids));
@@ -223,29 +295,31 @@ h_stats(struct srv_ctx *x)
             mapped_at[i] = views[i].updated_at_ns;
         }
     }
-    folio_sched_read_unlock(x->sched);
+    folio_sched_read_unlock(sched);
     folio_free(views);
     if (rc != 0) {
-        resp_error(x->req, 500, "internal", "Listing the indexes failed: %s.",
-                   folio_err_message(rc));
+        j->rc = rc;
+        snprintf(j->message, sizeof(j->message), "Listing the indexes failed: %s.",
+                 folio_err_message(rc));
         return;
     }
     size_t n = 0;
-    char **indexing = indexing_uids(x->sched, &n);
+    char **indexing = indexing_uids(sched, &n);
     json_t *indexes = json_object();
     int64_t last = 0;
     bool any = false;
     for (size_t i = 0; i < count && rc == 0; i++) {
         json_t *o = NULL;
         int64_t updated = 0;
-        int err = index_stats_json(x, uids[i], uuids[i], strings_have(indexing, n, uids[i]), &o,
-                                   &updated);
+        int err = index_stats_json(sched, uids[i], uuids[i], strings_have(indexing, n, uids[i]),
+                                   &o, &updated);
         if (err == FOLIO_E_NOT_FOUND) /* deleted meanwhile */
             continue;
         if (err != 0) {
-            rc = err;
-            resp_error(x->req, 500, "internal", "Reading the stats of index `%s` failed: %s.",
-                       uids[i], folio_err_message(err));
+            rc = err == FOLIO_E_NOT_FOUND ? FOLIO_E_IO : err; /* not "no such index" */
+            snprintf(j->message, sizeof(j->message),
+                     "Reading the stats of index `%s` failed: %s.", uids[i],
+                     folio_err_message(err));
             break;
         }
         json_object_set_new(indexes, uids[i], o);
@@ -260,18 +334,27 @@ h_stats(struct srv_ctx *x)
     strings_free(uuids, count);
     folio_free(mapped_at);
     if (rc != 0) {
+        j->rc = rc;
         json_decref(indexes);
         return;
     }
-    walk_bytes = walk_used = 0;
-    (void)nftw(folio_sched_db_path(x->sched), walk_cb, 16, FTW_PHYS);
+    struct du d = {0, 0};
+    int fd = open(folio_sched_db_path(sched), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        du_walk(fd, &d, 0);
     json_t *o = json_object();
-    json_object_set_new(o, "databaseSize", json_integer((json_int_t)walk_bytes));
-    json_object_set_new(o, "usedDatabaseSize", json_integer((json_int_t)walk_used));
+    json_object_set_new(o, "databaseSize", json_integer((json_int_t)d.bytes));
+    json_object_set_new(o, "usedDatabaseSize", json_integer((json_int_t)d.used));
     char date[64];
     json_object_set_new(o, "lastUpdate",
                         any ? json_string(folio_sched_format_date(last, date, sizeof(date)))
                             : json_null());
     json_object_set_new(o, "indexes", indexes);
-    resp_json(x->req, 200, o);
+    j->out = o;
+}
+
+void
+h_stats(struct srv_ctx *x)
+{
+    stats_submit(x, NULL, 0, stats_run);
 }
