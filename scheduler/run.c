@@ -492,6 +492,7 @@ sched_free(struct folio_sched *s)
     folio_free(s->indexes_dir);
     folio_free(s->tmp_dir);
     folio_free(s->snapshot_dir);
+    folio_free(s->check_program);
     folio_free(s);
 }
 
@@ -544,6 +545,9 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     s->opts.db_path = s->db_path;
     s->snapshot_dir = opts->snapshot_dir != NULL ? folio_strdup(opts->snapshot_dir) : NULL;
     s->opts.snapshot_dir = s->snapshot_dir;
+    s->check_program =
+        opts->index_check_program != NULL ? folio_strdup(opts->index_check_program) : NULL;
+    s->opts.index_check_program = s->check_program;
     s->journal_dir = run_path(s->db_path, "journal");
     s->ckpt_dir = run_path(s->db_path, "checkpoints");
     s->content_dir = run_path(s->db_path, "content");

@@ -37,6 +37,7 @@ struct folio_sched {
     struct folio_sched_opts opts;
     char *db_path, *journal_dir, *ckpt_dir, *content_dir, *indexes_dir, *tmp_dir;
     char *snapshot_dir;              /* NULL if none */
+    char *check_program;             /* opts.index_check_program, owned; NULL if none */
     char instance_uid[RUN_UUID_LEN + 1];
     struct folio_journal *journal;
     struct folio_index_options index_opts;
@@ -131,6 +132,13 @@ void run_index_forget(struct folio_sched *s, const char *uuid);
 
 /* Broadcasts cond and snap_cond (mu held): a flag or what the lanes may take changed. */
 void run_broadcast(struct folio_sched *s);
+/*
+ * run_check.c: runs opts.index_check_program --check-index dir; 0 if the env
+ * is sound, else FOLIO_E_SNAPSHOT_INVALID (why says what), FOLIO_E_CANCELED
+ * (stop was raised: the child is killed), or another error (why says it).
+ */
+int run_check_index(struct folio_sched *s, const char *dir, const atomic_bool *stop, char *why,
+                    size_t why_len);
 void run_wake(struct folio_sched *s);
 int run_checkpoint(struct folio_sched *s, struct folio_sched_diag *diag);
 char *run_path(const char *a, const char *b);

@@ -634,7 +634,7 @@ same_settings(const char *a, size_t alen, const char *b)
 static int
 import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *t, const char *work,
              const struct folio_snapshot_manifest *m, const uint8_t *det, size_t dlen, char *pk,
-             size_t pk_len, struct import_why *w)
+             size_t pk_len, const atomic_bool *stop, struct import_why *w)
 {
     if (t->asserted_uid != NULL && strcmp(t->asserted_uid, m->index_uid) != 0)
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID,
@@ -650,13 +650,26 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
     if (m->file_count != 1)
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID, "The snapshot `%s` holds no `data.mdb`.",
                     t->snapshot_path);
+    /* The whole env checked in a child first, when there is a program for it (run_check.c). */
+    bool checked = s->opts.index_check_program != NULL;
+    if (checked) {
+        char why[700];
+        int crc = run_check_index(s, work, stop, why, sizeof(why));
+        if (crc == FOLIO_E_CANCELED)
+            return crc;
+        if (crc != 0)
+            return iwhy(w, crc, "The index in snapshot `%s` %s: %s", t->snapshot_path,
+                        crc == FOLIO_E_SNAPSHOT_INVALID ? "is not a valid folio index"
+                                                        : "cannot be checked",
+                        why);
+    }
     struct folio_index *idx = NULL;
     struct folio_index_error ierr = {{0}};
     struct folio_index_stats *stats = NULL;
     int rc = folio_index_open(work, &s->index_opts, &idx, &ierr);
     if (rc == 0)
         rc = folio_index_stats_get(idx, &stats, &ierr);
-    if (rc == 0)
+    if (rc == 0 && !checked)
         rc = folio_index_verify(idx, &ierr);
     if (rc != 0) {
         folio_index_stats_free(stats);
@@ -822,7 +835,7 @@ run_snapshot_import(struct folio_sched *s, uint32_t batch_uid, uint64_t batch_se
     if (rc == 0) {
         run_progress(s, batch_uid, "checking the index", 2, IMPORT_STEPS);
         import_details(&t, m, &det, &dlen);
-        rc = import_check(s, batch_seq, &t, work, m, det, dlen, pk, sizeof(pk), &w);
+        rc = import_check(s, batch_seq, &t, work, m, det, dlen, pk, sizeof(pk), stop, &w);
     }
     if (rc == 0 && atomic_load(stop))
         rc = FOLIO_E_CANCELED;

@@ -27,6 +27,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,9 +35,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "folio/common.h"
+#include "folio/index.h"
 #include "srvutil.h"
 #include "testutil.h"
 
@@ -797,6 +801,128 @@ test_hostile_archives(void **state)
     folio_free(rel);
 }
 
+/* ---- a data.mdb crafted to crash LMDB, with checksums that match ---------------------------- */
+
+static uint64_t crash_rng = 0x9E3779B97F4A7C15ull;
+
+static uint64_t
+crash_rand(void)
+{
+    crash_rng ^= crash_rng << 13;
+    crash_rng ^= crash_rng >> 7;
+    crash_rng ^= crash_rng << 17;
+    return crash_rng;
+}
+
+/*
+ * Whether opening the env in dir, reading its stats and verifying it, as the
+ * import did in process before the check moved to a child, crashes: it runs
+ * in a forked child of this (single-threaded) test, which answers 10 for
+ * sound, 11 for refused.
+ */
+static bool
+env_crashes_verify(const char *dir)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2); /* a sanitizer's report of the crash is not this test's output */
+        alarm(60);
+        struct folio_index *idx = NULL;
+        struct folio_index_error e;
+        struct folio_index_stats *stats = NULL;
+        int rc = folio_index_open(dir, NULL, &idx, &e); /* as the import opens it */
+        if (rc == 0)
+            rc = folio_index_stats_get(idx, &stats, &e);
+        if (rc == 0)
+            rc = folio_index_verify(idx, &e);
+        _exit(rc == 0 ? 10 : 11);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return !(WIFEXITED(st) && (WEXITSTATUS(st) == 10 || WEXITSTATUS(st) == 11));
+}
+
+/*
+ * A hostile archive no checksum can catch: its author rewrote bytes of a
+ * real index's data.mdb (random ones, until a version crashes LMDB when it
+ * is opened and verified) and wrote the manifest's size and XXH3-128 for the
+ * result. B must fail the import with snapshot_invalid and keep serving: the
+ * env is checked by a child process, which the crash ends.
+ */
+static void
+test_crafted_env(void **state)
+{
+    struct fixture *f = *state;
+    char *rel = snapshot_on_a(f, 300, TASK_TIMEOUT_MS);
+    char *good_path = tu_path(f->a.snapshot_dir, rel);
+    struct tarball good = {0};
+    tarball_read(good_path, &good);
+    size_t di = data_entry(&good);
+    char *scratch = tu_path(f->dir, "crafted");
+    assert_int_equal(mkdir(scratch, 0700), 0);
+    char *mdb = tu_path(scratch, "data.mdb");
+    uint8_t *bytes = folio_malloc(good.e[di].len);
+    int attempts = 0;
+    bool found = false;
+    while (!found && attempts < 3000) {
+        attempts++;
+        memcpy(bytes, good.e[di].data, good.e[di].len);
+        for (int k = 0; k < 8; k++)
+            bytes[crash_rand() % good.e[di].len] = (uint8_t)crash_rand();
+        tu_rmrf(scratch);
+        assert_int_equal(mkdir(scratch, 0700), 0);
+        tu_write_file(mdb, bytes, good.e[di].len);
+        found = env_crashes_verify(scratch);
+    }
+    if (!found)
+        fail_msg("no crashing variant of data.mdb in %d attempts", attempts);
+    printf("crafted data.mdb: a crashing variant after %d attempt(s)\n", attempts);
+
+    struct tarball t;
+    copy_tarball(&good, &t);
+    memcpy(t.e[di].data, bytes, t.e[di].len);
+    json_t *m = manifest_of(&t);
+    json_t *files = json_object_get(m, "files");
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(bytes, t.e[di].len));
+    char hex[33];
+    for (int k = 0; k < 16; k++)
+        snprintf(hex + 2 * k, 3, "%02x", c.digest[k]);
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *fe = json_array_get(files, i);
+        if (strcmp(su_jstr(fe, "name"), "data.mdb") == 0)
+            json_object_set_new(fe, "xxh3_128", json_string(hex));
+    }
+    set_manifest(&t, m);
+    json_decref(m);
+    char *hostile = tu_path(f->b.snapshot_dir, "hostile");
+    assert_int_equal(mkdir(hostile, 0700), 0);
+    write_variant(f, &t, "crafted-env");
+    tarball_free(&t);
+
+    expect_rejected(f, "crafted-env", "snapshot_invalid", NULL);
+    /* B is the same process, still serving, and a good import still goes in. */
+    char *copy = tu_path(hostile, "good.idx.snapshot");
+    copy_file(good_path, copy);
+    folio_free(copy);
+    json_decref(su_run(&f->b, "POST", "/snapshots/import",
+                       "{\"snapshotPath\":\"hostile/good.idx.snapshot\",\"newIndexUid\":\"fine\"}",
+                       "singleIndexSnapshotImport", "fine", TASK_TIMEOUT_MS));
+    json_t *st_fine = get_json(&f->b, "/indexes/%s/stats", "fine");
+    assert_int_equal(su_jint(st_fine, "numberOfDocuments"), 300);
+    json_decref(st_fine);
+    folio_free(bytes);
+    folio_free(mdb);
+    folio_free(scratch);
+    folio_free(hostile);
+    tarball_free(&good);
+    folio_free(good_path);
+    folio_free(rel);
+}
+
 int
 main(void)
 {
@@ -811,6 +937,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_one_document, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_archives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_env, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

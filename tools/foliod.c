@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "folio/error.h"
@@ -515,6 +516,9 @@ raise_nofile_limit(void)
 int
 main(int argc, char **argv)
 {
+    /* The child that checks an imported index (scheduler/run_check.c): nothing else runs. */
+    if (argc == 3 && strcmp(argv[1], "--check-index") == 0)
+        return folio_sched_check_index_main(argv[2]);
     struct foliod_opts o = {
         .db_path = "./folio.db",
         .http_addr = FOLIO_SERVER_ADDR_DEFAULT,
@@ -571,6 +575,16 @@ main(int argc, char **argv)
     }
     sched_opts.db_path = o.db_path;
     sched_opts.snapshot_dir = o.snapshot_dir;
+    char self[4096];
+    ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (self_len > 0) { /* imported indexes are checked by this program, in a child */
+        self[self_len] = '\0';
+        sched_opts.index_check_program = self;
+    } else {
+        folio_log(FOLIO_LOG_WARN, "no index check program",
+                  "reason=\"/proc/self/exe: %s\" effect=\"imports are checked in process\"",
+                  strerror(errno));
+    }
     sched_opts.payload_bytes_max = so.payload_bytes_max;
     struct folio_sched *sched = NULL;
     struct folio_sched_open_info info;

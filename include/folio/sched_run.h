@@ -54,9 +54,30 @@ struct folio_sched_opts {
     int snapshot_threads;            /* zstd workers; 0: one per online CPU */
     const struct folio_journal_opts *journal;   /* NULL: defaults (create is forced on) */
     const struct folio_index_options *index;    /* NULL: defaults */
+    /*
+     * The program that checks an imported index before this process opens it
+     * (folio_sched_check_index_main): run as `PROGRAM --check-index DIR`, so
+     * that a data.mdb crafted to crash LMDB (with checksums that match: the
+     * archive's author chose them) ends that process, not this one. NULL:
+     * the check runs in this process (tests of the scheduler alone).
+     */
+    const char *index_check_program;
 };
 
 void folio_sched_opts_default(struct folio_sched_opts *opts);
+
+/* Exit statuses of the index check (any other status, or a signal, is a crash). */
+#define FOLIO_CHECK_INDEX_SOUND 0
+#define FOLIO_CHECK_INDEX_INVALID 3    /* not a valid folio index: stdout says why */
+#define FOLIO_CHECK_INDEX_UNCHECKED 4  /* could not be checked (I/O, memory) */
+
+/*
+ * The index check: opens the env in dir read-only, without its lock file,
+ * and runs folio_index_verify on all of it; prints the reason to stdout when
+ * it is not sound. Returns the exit status above. For a program's main (foliod
+ * --check-index DIR); it touches nothing but dir.
+ */
+int folio_sched_check_index_main(const char *dir);
 
 /* What open found and did (optional out parameter of folio_sched_open). */
 struct folio_sched_open_info {

@@ -1,0 +1,177 @@
+/*
+ * The check of an imported index, out of process. An index archive's
+ * checksums prove only that its data.mdb is the file its author meant; a
+ * crafted one can make LMDB read through a wild page pointer and crash the
+ * process that opens it (random bytes rewritten in a real index, with the
+ * checksums redone, crash folio_index_verify about once in eighty tries). So
+ * before foliod opens an imported env it runs itself as `foliod
+ * --check-index DIR` (opts.index_check_program), which opens and verifies
+ * the env and reports through its exit status: a crash ends that child, and
+ * the import fails with snapshot_invalid instead of taking the server down.
+ *
+ * The child is started with posix_spawn (no fork of this multithreaded
+ * process), its stdin is /dev/null, its stdout and stderr come back through a
+ * pipe (the first CHECK_OUTPUT_MAX bytes are kept for the message), and it
+ * is killed when the task is canceled or after CHECK_TIMEOUT_MS.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "folio/clock.h"
+#include "folio/common.h"
+#include "folio/error.h"
+#include "run_int.h"
+
+#define CHECK_OUTPUT_MAX 600
+#define CHECK_TIMEOUT_MS (30 * 60 * 1000)
+#define CHECK_POLL_MS 100
+
+extern char **environ;
+
+int
+folio_sched_check_index_main(const char *dir)
+{
+    struct folio_index_options o;
+    folio_index_options_default(&o);
+    o.read_only = true;
+    o.no_lock = true;
+    struct folio_index *idx = NULL;
+    struct folio_index_error err = {{0}};
+    int rc = folio_index_open(dir, &o, &idx, &err);
+    if (rc == 0)
+        rc = folio_index_verify(idx, &err);
+    folio_index_free(idx);
+    if (rc == 0)
+        return FOLIO_CHECK_INDEX_SOUND;
+    printf("%s\n", err.message[0] ? err.message : folio_err_message(rc));
+    fflush(stdout);
+    bool bad = rc == FOLIO_E_CORRUPT || rc == FOLIO_E_VERSION || rc == FOLIO_E_NOT_FOUND;
+    return bad ? FOLIO_CHECK_INDEX_INVALID : FOLIO_CHECK_INDEX_UNCHECKED;
+}
+
+/* Starts PROGRAM --check-index dir with stdout and stderr to out_fd. */
+static int
+check_spawn(const char *program, const char *dir, int out_fd, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return FOLIO_E_NOMEM;
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    char *argv[] = {(char *)program, (char *)"--check-index", (char *)dir, NULL};
+    if (rc == 0)
+        rc = posix_spawn(pid, program, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        errno = rc;
+        return folio_err_from_errno(rc);
+    }
+    return FOLIO_OK;
+}
+
+/* Reads what the child writes until it closes the pipe, it is stopped or time is up. */
+static void
+check_collect(int fd, pid_t pid, const atomic_bool *stop, char *out, size_t *len, bool *killed,
+              bool *canceled)
+{
+    int64_t deadline = folio_clock_mono_ns() + (int64_t)CHECK_TIMEOUT_MS * 1000000;
+    for (;;) {
+        if (stop != NULL && atomic_load(stop)) {
+            *canceled = true;
+            break;
+        }
+        if (folio_clock_mono_ns() > deadline) {
+            *killed = true;
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, CHECK_POLL_MS);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        char buf[512];
+        ssize_t got = read(fd, buf, sizeof(buf));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return; /* the child closed its end: it is ending */
+        size_t keep = (size_t)got;
+        if (*len + keep > CHECK_OUTPUT_MAX)
+            keep = CHECK_OUTPUT_MAX - *len;
+        memcpy(out + *len, buf, keep);
+        *len += keep;
+    }
+    kill(pid, SIGKILL);
+}
+
+int
+run_check_index(struct folio_sched *s, const char *dir, const atomic_bool *stop, char *why,
+                size_t why_len)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        snprintf(why, why_len, "cannot start the index check: %s", strerror(errno));
+        return folio_err_from_errno(errno);
+    }
+    pid_t pid = -1;
+    int rc = check_spawn(s->opts.index_check_program, dir, pipefd[1], &pid);
+    close(pipefd[1]);
+    if (rc != FOLIO_OK) {
+        close(pipefd[0]);
+        snprintf(why, why_len, "cannot start the index check `%s`: %s",
+                 s->opts.index_check_program, folio_err_message(rc));
+        return rc;
+    }
+    char out[CHECK_OUTPUT_MAX + 1];
+    size_t len = 0;
+    bool killed = false, canceled = false;
+    check_collect(pipefd[0], pid, stop, out, &len, &killed, &canceled);
+    close(pipefd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+        len--;
+    out[len] = '\0';
+    if (canceled) {
+        snprintf(why, why_len, "the import was canceled");
+        return FOLIO_E_CANCELED;
+    }
+    if (killed) {
+        snprintf(why, why_len, "its check took longer than %d s and was stopped",
+                 CHECK_TIMEOUT_MS / 1000);
+        return FOLIO_E_SNAPSHOT_INVALID;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_SOUND)
+        return FOLIO_OK;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_INVALID) {
+        snprintf(why, why_len, "%s", out);
+        return FOLIO_E_SNAPSHOT_INVALID;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_UNCHECKED) {
+        snprintf(why, why_len, "%s", out);
+        return FOLIO_E_IO;
+    }
+    /* A signal, or an exit no check makes (a sanitizer's report, say): the file crashed it. */
+    if (WIFSIGNALED(status))
+        snprintf(why, why_len, "reading it crashed the check (signal %d): the file is damaged",
+                 WTERMSIG(status));
+    else
+        snprintf(why, why_len, "reading it ended the check abnormally (status %d): the file is "
+                               "damaged",
+                 WEXITSTATUS(status));
+    return FOLIO_E_SNAPSHOT_INVALID;
+}
