@@ -1,11 +1,24 @@
 /*
- * POST and GET /indexes/{uid}/search: Meilisearch's search route over
- * folio_index_search (include/folio/index.h).
+ * POST and GET /indexes/{uid}/search, and POST /multi-search without
+ * federation: Meilisearch's search routes over folio_index_search
+ * (include/folio/index.h).
  *
  * The loop thread turns the body or the query parameters into a search job,
  * answering Meilisearch's errors for what is malformed; a read worker
- * (pool.c) acquires the index, runs the search and keeps the response or the
- * error; the loop then answers. The loop never runs a search itself.
+ * (pool.c) acquires each index, runs the searches and keeps the responses or
+ * the error; the loop then answers. The loop never runs a search itself. A
+ * job holds one query (the search route) or the queries of a multi-search
+ * (at most SEARCH_MULTI_QUERIES_MAX), all parsed by the same function
+ * (query_parse) and run in order on one worker, one read transaction each;
+ * the first error ends the job and answers the whole request.
+ *
+ * Inside a multi-search, the parse errors that Meilisearch's deserializer
+ * reports carry their location (`.queries[2].limit`, "inside
+ * `.queries[2]`"), and every other error of a query, whether found while
+ * parsing (the filter's type, a parameter folio does not support) or while
+ * searching (index_not_found, invalid_search_filter...), is prefixed
+ * "Inside `.queries[2]`: " as Meilisearch does. The results of the queries
+ * together stay under FOLIO_INDEX_READ_BYTES_MAX, the bound of one search's.
  *
  * Parameters: q, offset, limit, filter, attributesToRetrieve. filter is a
  * string, or Meilisearch's array form: the AND of its elements, each a
@@ -25,6 +38,7 @@
  * Meilisearch does not know is bad_request ("Unknown field").
  */
 #define _GNU_SOURCE
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +48,11 @@
 #include "folio/index.h"
 #include "server_int.h"
 
-struct search_job {
-    struct srv_job job; /* first: the pool hands back &job */
-    struct folio_sched *sched;
+/* A multi-search takes at most this many queries (docs/api.md). */
+#define SEARCH_MULTI_QUERIES_MAX 1000u
+
+/* One query: its parameters, then what the worker found. */
+struct search_query {
     char *uid;
     size_t uid_len;
     char *q;                /* NULL: no q */
@@ -53,6 +69,15 @@ struct search_job {
     struct folio_index_error err;
 };
 
+struct search_job {
+    struct srv_job job; /* first: the pool hands back &job */
+    struct folio_sched *sched;
+    bool multi;         /* POST /multi-search: results wrapped, errors located */
+    struct search_query *queries;
+    size_t count;
+    size_t failed;      /* set by the worker: the query whose error is answered; count: none */
+};
+
 static void
 strings_free(char **list, size_t count)
 {
@@ -64,13 +89,42 @@ strings_free(char **list, size_t count)
 static void
 job_free(struct search_job *j)
 {
-    folio_free(j->uid);
-    folio_free(j->q);
-    buf_free(&j->filter);
-    strings_free(j->parts, j->part_count);
-    strings_free(j->attrs, j->attr_count);
-    folio_free(j->json);
+    for (size_t i = 0; i < j->count; i++) {
+        struct search_query *q = &j->queries[i];
+        folio_free(q->uid);
+        folio_free(q->q);
+        buf_free(&q->filter);
+        strings_free(q->parts, q->part_count);
+        strings_free(q->attrs, q->attr_count);
+        folio_free(q->json);
+    }
+    folio_free(j->queries);
     folio_free(j);
+}
+
+/*
+ * A 400 about the query at `at` ("" for the search route, ".queries[i]"
+ * inside a multi-search), for the errors Meilisearch reports after
+ * deserializing: the message is prefixed "Inside `.queries[i]`: ".
+ */
+static void
+query_error(struct srv_ctx *x, const char *at, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+query_error(struct srv_ctx *x, const char *at, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    FOLIO_ASSERT(n >= 0);
+    if (at[0] != '\0')
+        resp_error(x->req, 400, code, "Inside `%s`: %s", at, msg);
+    else
+        resp_error(x->req, 400, code, "%s", msg);
+    free(msg);
 }
 
 /* ---- the filter's array form ------------------------------------------------------------ */
@@ -85,82 +139,82 @@ blank(const char *s)
 
 /* "Invalid syntax for the filter parameter: `expected String, Array, found: 42`." */
 static void
-filter_type_error(struct srv_ctx *x, const char *expected, const json_t *v)
+filter_type_error(struct srv_ctx *x, const char *at, const char *expected, const json_t *v)
 {
     char *found = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t len = found != NULL ? strlen(found) : 0;
-    resp_error(x->req, 400, "invalid_search_filter",
-               "Invalid syntax for the filter parameter: `expected %s, found: %.300s%s`.",
-               expected, found != NULL ? found : "", len > 300 ? "..." : "");
+    query_error(x, at, "invalid_search_filter",
+                "Invalid syntax for the filter parameter: `expected %s, found: %.300s%s`.",
+                expected, found != NULL ? found : "", len > 300 ? "..." : "");
     free(found);
 }
 
 static void
-part_add(struct search_job *j, const char *s)
+part_add(struct search_query *q, const char *s)
 {
-    j->parts = folio_realloc(j->parts, (j->part_count + 1) * sizeof(char *));
-    j->parts[j->part_count++] = folio_strdup(s);
-    buf_printf(&j->filter, "(%s)", s);
+    q->parts = folio_realloc(q->parts, (q->part_count + 1) * sizeof(char *));
+    q->parts[q->part_count++] = folio_strdup(s);
+    buf_printf(&q->filter, "(%s)", s);
 }
 
 /* One element of the array form: a string, or an array of strings to OR. */
 static bool
-filter_element(struct srv_ctx *x, struct search_job *j, const json_t *e)
+filter_element(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *e)
 {
     if (json_is_string(e)) {
         if (blank(json_string_value(e)))
             return true;
-        if (j->filter.len > 0)
-            buf_append(&j->filter, " AND ", 5);
-        part_add(j, json_string_value(e));
+        if (q->filter.len > 0)
+            buf_append(&q->filter, " AND ", 5);
+        part_add(q, json_string_value(e));
         return true;
     }
     if (!json_is_array(e)) {
-        filter_type_error(x, "String, [String]", e);
+        filter_type_error(x, at, "String, [String]", e);
         return false;
     }
     size_t i, used = 0;
     json_t *o;
     json_array_foreach(e, i, o) {
         if (!json_is_string(o)) {
-            filter_type_error(x, "String", o);
+            filter_type_error(x, at, "String", o);
             return false;
         }
         used += !blank(json_string_value(o));
     }
     if (used == 0)
         return true;
-    buf_append(&j->filter, j->filter.len > 0 ? " AND (" : "(", j->filter.len > 0 ? 6 : 1);
+    buf_append(&q->filter, q->filter.len > 0 ? " AND (" : "(", q->filter.len > 0 ? 6 : 1);
     used = 0;
     json_array_foreach(e, i, o) {
         if (blank(json_string_value(o)))
             continue;
         if (used++ > 0)
-            buf_append(&j->filter, " OR ", 4);
-        part_add(j, json_string_value(o));
+            buf_append(&q->filter, " OR ", 4);
+        part_add(q, json_string_value(o));
     }
-    buf_append(&j->filter, ")", 1);
+    buf_append(&q->filter, ")", 1);
     return true;
 }
 
-/* The filter value (null, a string or the array form) into j; false with the error answered. */
+/* The filter value (null, a string or the array form) into q; false with the error answered. */
 static bool
-filter_from_json(struct srv_ctx *x, struct search_job *j, const json_t *v)
+filter_from_json(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *v)
 {
     if (json_is_null(v))
         return true;
     if (json_is_string(v)) {
-        buf_append(&j->filter, json_string_value(v), json_string_length(v));
+        buf_append(&q->filter, json_string_value(v), json_string_length(v));
         return true;
     }
     if (!json_is_array(v)) {
-        filter_type_error(x, "String, Array", v);
+        filter_type_error(x, at, "String, Array", v);
         return false;
     }
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        if (!filter_element(x, j, e))
+        if (!filter_element(x, at, q, e))
             return false;
     }
     return true;
@@ -191,20 +245,20 @@ self_contained(const char *s)
 }
 
 /* Checks strings of the array form alone (all, or the not self-contained): 0 or the first
-   FOLIO_E_INVALID_SEARCH_FILTER, with its message in j->err. */
+   FOLIO_E_INVALID_SEARCH_FILTER, with its message in q->err. */
 static int
-parts_check(struct search_job *j, struct folio_index *idx, bool all)
+parts_check(struct search_query *q, struct folio_index *idx, bool all)
 {
-    for (size_t i = 0; i < j->part_count; i++) {
-        if (!all && self_contained(j->parts[i]))
+    for (size_t i = 0; i < q->part_count; i++) {
+        if (!all && self_contained(q->parts[i]))
             continue;
         struct folio_index_search_req req;
         folio_index_search_req_default(&req);
-        req.filter = j->parts[i];
+        req.filter = q->parts[i];
         req.limit = 0;
         char *json = NULL;
         size_t len = 0;
-        int rc = folio_index_search(idx, &req, &json, &len, &j->err);
+        int rc = folio_index_search(idx, &req, &json, &len, &q->err);
         folio_free(json);
         if (rc == FOLIO_E_INVALID_SEARCH_FILTER)
             return rc;
@@ -212,79 +266,143 @@ parts_check(struct search_job *j, struct folio_index *idx, bool all)
     return 0;
 }
 
+/* One query, in its own read transaction: q->rc, and q->json or q->err. */
+static void
+query_run(struct folio_sched *sched, struct search_query *q)
+{
+    struct folio_index *idx = NULL;
+    q->rc = folio_sched_index_acquire(sched, q->uid, q->uid_len, &idx);
+    if (q->rc != 0)
+        return;
+    q->rc = parts_check(q, idx, false);
+    if (q->rc == 0) {
+        struct folio_index_search_req req;
+        folio_index_search_req_default(&req);
+        req.q = q->q;
+        req.offset = q->offset;
+        req.limit = q->limit;
+        req.filter = q->filter.len > 0 ? q->filter.ptr : NULL;
+        req.attributes_to_retrieve = (const char *const *)q->attrs;
+        req.attributes_to_retrieve_count = q->attr_count;
+        q->rc = folio_index_search(idx, &req, &q->json, &q->json_len, &q->err);
+        if (q->rc == FOLIO_E_INVALID_SEARCH_FILTER && q->part_count > 0) {
+            struct folio_index_error whole = q->err;
+            if (parts_check(q, idx, true) == 0)
+                q->err = whole;
+        }
+    }
+    folio_sched_index_release(sched, idx);
+}
+
+/* The queries in order, until the first error; their results together stay under the bound. */
 static void
 search_run(struct srv_job *job)
 {
     struct search_job *j = (struct search_job *)job;
-    struct folio_index *idx = NULL;
-    j->rc = folio_sched_index_acquire(j->sched, j->uid, j->uid_len, &idx);
-    if (j->rc != 0)
-        return;
-    j->rc = parts_check(j, idx, false);
-    if (j->rc == 0) {
-        struct folio_index_search_req req;
-        folio_index_search_req_default(&req);
-        req.q = j->q;
-        req.offset = j->offset;
-        req.limit = j->limit;
-        req.filter = j->filter.len > 0 ? j->filter.ptr : NULL;
-        req.attributes_to_retrieve = (const char *const *)j->attrs;
-        req.attributes_to_retrieve_count = j->attr_count;
-        j->rc = folio_index_search(idx, &req, &j->json, &j->json_len, &j->err);
-        if (j->rc == FOLIO_E_INVALID_SEARCH_FILTER && j->part_count > 0) {
-            struct folio_index_error whole = j->err;
-            if (parts_check(j, idx, true) == 0)
-                j->err = whole;
+    size_t total = 0;
+    j->failed = j->count;
+    for (size_t i = 0; i < j->count; i++) {
+        struct search_query *q = &j->queries[i];
+        query_run(j->sched, q);
+        if (q->rc == 0 && q->json_len > FOLIO_INDEX_READ_BYTES_MAX - total) {
+            q->rc = FOLIO_E_TOO_LARGE;
+            snprintf(q->err.message, sizeof(q->err.message),
+                     "The results of the multi-search would exceed %u MiB.",
+                     FOLIO_INDEX_READ_BYTES_MAX >> 20);
         }
+        if (q->rc != 0) {
+            j->failed = i;
+            return;
+        }
+        total += q->json_len;
     }
-    folio_sched_index_release(j->sched, idx);
 }
 
 /* ---- the answer, on the loop --------------------------------------------------------------- */
+
+/* The error of q; pre is "" or "Inside `.queries[i]`: ". */
+static void
+query_answer_error(struct srv_req *r, const struct search_query *q, const char *pre)
+{
+    const char *msg = q->err.message[0] != '\0' ? q->err.message : folio_err_message(q->rc);
+    switch (q->rc) {
+    case FOLIO_E_NOT_FOUND:
+        resp_error(r, 404, "index_not_found", "%sIndex `%s` not found.", pre, q->uid);
+        break;
+    case FOLIO_E_INVALID_SEARCH_FILTER:
+        resp_error(r, 400, "invalid_search_filter", "%s%s", pre, msg);
+        break;
+    case FOLIO_E_INVALID_SEARCH_Q: resp_error(r, 400, "invalid_search_q", "%s%s", pre, msg); break;
+    case FOLIO_E_TOO_LARGE:
+        resp_error(r, 400, "bad_request",
+                   "%s%s Ask for fewer hits with `limit`, or fewer attributes with "
+                   "`attributesToRetrieve`.",
+                   pre, msg);
+        break;
+    case FOLIO_E_AGAIN:
+        /* About the whole request, as Meilisearch's search queue is. */
+        resp_error(r, 503, "too_many_search_requests",
+                   "Too many search requests are running at the same time. Retry after a few "
+                   "seconds.");
+        break;
+    default: resp_error(r, 500, "internal", "%sThe search failed: %s", pre, msg); break;
+    }
+}
+
+/* {"results":[{"indexUid":...,"hits":...}, ...]}: each search's object with its index first. */
+static void
+multi_answer(struct srv_req *r, const struct search_job *j)
+{
+    struct srv_buf out = {0};
+    buf_append(&out, "{\"results\":[", 12);
+    for (size_t i = 0; i < j->count; i++) {
+        const struct search_query *q = &j->queries[i];
+        /* The uid is valid (letters, digits, - and _): it needs no escaping. */
+        FOLIO_ASSERT(q->json_len > 2 && q->json[0] == '{');
+        buf_printf(&out, "%s{\"indexUid\":\"%s\",", i > 0 ? "," : "", q->uid);
+        buf_append(&out, q->json + 1, q->json_len - 1);
+    }
+    buf_append(&out, "]}", 2);
+    resp_body(r, 200, "application/json", out.ptr, out.len);
+    buf_free(&out);
+}
 
 static void
 search_done(struct srv_job *job)
 {
     struct search_job *j = (struct search_job *)job;
     struct srv_req *r = job->req;
-    const char *msg = j->err.message[0] != '\0' ? j->err.message : folio_err_message(j->rc);
-    switch (j->rc) {
-    case 0: resp_body(r, 200, "application/json", j->json, j->json_len); break;
-    case FOLIO_E_NOT_FOUND:
-        resp_error(r, 404, "index_not_found", "Index `%s` not found.", j->uid);
-        break;
-    case FOLIO_E_INVALID_SEARCH_FILTER:
-        resp_error(r, 400, "invalid_search_filter", "%s", msg);
-        break;
-    case FOLIO_E_INVALID_SEARCH_Q: resp_error(r, 400, "invalid_search_q", "%s", msg); break;
-    case FOLIO_E_TOO_LARGE:
-        resp_error(r, 400, "bad_request",
-                   "%s Ask for fewer hits with `limit`, or fewer attributes with "
-                   "`attributesToRetrieve`.",
-                   msg);
-        break;
-    case FOLIO_E_AGAIN:
-        resp_error(r, 503, "too_many_search_requests",
-                   "Too many search requests are running at the same time. Retry after a few "
-                   "seconds.");
-        break;
-    default: resp_error(r, 500, "internal", "The search failed: %s", msg); break;
+    if (j->failed < j->count) {
+        char pre[64] = "";
+        if (j->multi)
+            snprintf(pre, sizeof(pre), "Inside `.queries[%zu]`: ", j->failed);
+        query_answer_error(r, &j->queries[j->failed], pre);
+    } else if (j->multi) {
+        multi_answer(r, j);
+    } else {
+        resp_body(r, 200, "application/json", j->queries[0].json, j->queries[0].json_len);
     }
     job_free(j);
 }
 
+/* A job of count queries at their defaults. */
 static struct search_job *
-job_new(struct srv_ctx *x)
+job_new(struct srv_ctx *x, bool multi, size_t count)
 {
     struct search_job *j = folio_calloc(1, sizeof(*j));
     j->job.run = search_run;
     j->job.done = search_done;
     j->sched = x->sched;
-    j->limit = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
+    j->multi = multi;
+    j->count = count;
+    j->queries = folio_calloc(count > 0 ? count : 1, sizeof(*j->queries));
+    for (size_t i = 0; i < count; i++)
+        j->queries[i].limit = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
     return j;
 }
 
-/* Hands the job to a read worker once the index uid is valid; else answers and frees it. */
+/* The search route: hands the job to a read worker once the index uid is valid; else answers
+   and frees it. */
 static void
 job_submit(struct srv_ctx *x, struct search_job *j)
 {
@@ -292,8 +410,8 @@ job_submit(struct srv_ctx *x, struct search_job *j)
         job_free(j);
         return;
     }
-    j->uid = folio_strndup(x->args[0], x->arg_lens[0]);
-    j->uid_len = x->arg_lens[0];
+    j->queries[0].uid = folio_strndup(x->args[0], x->arg_lens[0]);
+    j->queries[0].uid_len = x->arg_lens[0];
     srv_job_submit(x, &j->job);
 }
 
@@ -346,7 +464,7 @@ other_param(const char *name)
 }
 
 static void
-other_refused(struct srv_ctx *x, const struct other_param *o, bool query)
+other_refused(struct srv_ctx *x, const char *at, const struct other_param *o, bool query)
 {
     json_t *ok = json_loads(o->json_ok, 0, NULL);
     FOLIO_ASSERT(ok != NULL);
@@ -367,19 +485,19 @@ other_refused(struct srv_ctx *x, const struct other_param *o, bool query)
         t = bar != NULL ? bar + 1 : NULL;
     }
     if (values.len == 0)
-        resp_error(x->req, 400, o->code, "folio does not support `%s` yet: leave it out%s.",
-                   o->name, query ? "" : " or send null");
+        query_error(x, at, o->code, "folio does not support `%s` yet: leave it out%s.", o->name,
+                    query ? "" : " or send null");
     else
-        resp_error(x->req, 400, o->code,
-                   "folio does not support `%s` yet: leave it out, or send its default value %s.",
-                   o->name, values.ptr);
+        query_error(x, at, o->code,
+                    "folio does not support `%s` yet: leave it out, or send its default value %s.",
+                    o->name, values.ptr);
     buf_free(&values);
     json_decref(ok);
 }
 
 /* A body field folio does not support: true if v is null or an accepted value. */
 static bool
-other_json_ok(struct srv_ctx *x, const struct other_param *o, const json_t *v)
+other_json_ok(struct srv_ctx *x, const char *at, const struct other_param *o, const json_t *v)
 {
     bool ok = json_is_null(v);
     json_t *accepted = json_loads(o->json_ok, 0, NULL);
@@ -391,7 +509,7 @@ other_json_ok(struct srv_ctx *x, const struct other_param *o, const json_t *v)
     }
     json_decref(accepted);
     if (!ok)
-        other_refused(x, o, false);
+        other_refused(x, at, o, false);
     return ok;
 }
 
@@ -406,7 +524,7 @@ other_query_ok(struct srv_ctx *x, const struct other_param *o, const struct srv_
             return true;
         s = bar != NULL ? bar + 1 : NULL;
     }
-    other_refused(x, o, true);
+    other_refused(x, "", o, true);
     return false;
 }
 
@@ -419,87 +537,166 @@ static const char *const body_fields[] = {
     "filter", "sort", "distinct", "facets", "highlightPreTag", "highlightPostTag", "cropMarker",
     "matchingStrategy", "attributesToSearchOn", "rankingScoreThreshold", "locales", NULL};
 
+/* Meilisearch's "Unknown field" error; inside a multi-search, the query's fields are listed
+   with `indexUid` first and `federationOptions` last, as its message does. */
 static void
-unknown_field(struct srv_ctx *x, const char *key)
+unknown_field(struct srv_ctx *x, const char *at, const char *key)
 {
     struct srv_buf list = {0};
+    if (at[0] != '\0')
+        buf_printf(&list, "`indexUid`, ");
     for (size_t k = 0; body_fields[k] != NULL; k++)
         buf_printf(&list, "%s`%s`", k ? ", " : "", body_fields[k]);
-    resp_error(x->req, 400, "bad_request", "Unknown field `%.200s`: expected one of %s", key,
-               list.ptr);
+    if (at[0] != '\0')
+        resp_error(x->req, 400, "bad_request",
+                   "Unknown field `%.200s` inside `%s`: expected one of %s, `federationOptions`",
+                   key, at, list.ptr);
+    else
+        resp_error(x->req, 400, "bad_request", "Unknown field `%.200s`: expected one of %s", key,
+                   list.ptr);
     buf_free(&list);
 }
 
 static bool
-body_u64(struct srv_ctx *x, const char *key, const json_t *v, uint64_t *out)
+body_u64(struct srv_ctx *x, const char *at, const char *key, const json_t *v, uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return true;
     }
-    char code[64], at[64];
+    char code[64], where[96];
     snprintf(code, sizeof(code), "invalid_search_%s", key);
-    snprintf(at, sizeof(at), ".%s", key);
-    resp_value_type(x, code, at, "a positive integer", v);
+    snprintf(where, sizeof(where), "%s.%s", at, key);
+    resp_value_type(x, code, where, "a positive integer", v);
     return false;
 }
 
 static bool
-body_attrs(struct srv_ctx *x, struct search_job *j, const json_t *v)
+body_attrs(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *v)
 {
     const char *code = "invalid_search_attributes_to_retrieve";
+    char where[96];
     if (json_is_null(v))
         return true;
     if (!json_is_array(v)) {
-        resp_value_type(x, code, ".attributesToRetrieve", "an array", v);
+        snprintf(where, sizeof(where), "%s.attributesToRetrieve", at);
+        resp_value_type(x, code, where, "an array", v);
         return false;
     }
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
         if (!json_is_string(e)) {
-            char at[64];
-            snprintf(at, sizeof(at), ".attributesToRetrieve[%zu]", i);
-            resp_value_type(x, code, at, "a string", e);
+            snprintf(where, sizeof(where), "%s.attributesToRetrieve[%zu]", at, i);
+            resp_value_type(x, code, where, "a string", e);
             return false;
         }
     }
-    j->attrs = folio_calloc(json_array_size(v) + 1, sizeof(char *));
+    q->attrs = folio_calloc(json_array_size(v) + 1, sizeof(char *));
     json_array_foreach(v, i, e) {
-        j->attrs[j->attr_count++] = folio_strdup(json_string_value(e));
+        q->attrs[q->attr_count++] = folio_strdup(json_string_value(e));
     }
     return true;
 }
 
-/* One field of the body into j; false with the error answered. Fields go in body order. */
+/* A multi-search query's indexUid: a valid index uid, as Meilisearch's IndexUid. */
 static bool
-body_field(struct srv_ctx *x, struct search_job *j, const char *key, const json_t *v)
+body_index_uid(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *v)
 {
+    char where[96];
+    snprintf(where, sizeof(where), "%s.indexUid", at);
+    if (!json_is_string(v)) {
+        resp_value_type(x, "invalid_index_uid", where, "a string", v);
+        return false;
+    }
+    const char *uid = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (!folio_index_uid_valid(uid, len)) {
+        resp_error(x->req, 400, "invalid_index_uid",
+                   "Invalid value at `%s`: `%.*s` is not a valid index uid. Index uid can be an "
+                   "integer or a string containing only alphanumeric characters, hyphens (-) and "
+                   "underscores (_), and can not be more than %u bytes.",
+                   where, (int)(len > 450 ? 450 : len), uid, FOLIO_INDEX_UID_MAX);
+        return false;
+    }
+    folio_free(q->uid);
+    q->uid = folio_strndup(uid, len);
+    q->uid_len = len;
+    return true;
+}
+
+/* One field of a query object into q; false with the error answered. Fields go in body order;
+   indexUid and federationOptions belong to a multi-search's queries only. */
+static bool
+body_field(struct srv_ctx *x, const char *at, struct search_query *q, const char *key,
+           const json_t *v)
+{
+    bool multi = at[0] != '\0';
     if (strcmp(key, "q") == 0) {
         if (json_is_null(v))
             return true;
         if (!json_is_string(v)) {
-            resp_value_type(x, "invalid_search_q", ".q", "a string", v);
+            char where[96];
+            snprintf(where, sizeof(where), "%s.q", at);
+            resp_value_type(x, "invalid_search_q", where, "a string", v);
             return false;
         }
-        j->q = folio_strdup(json_string_value(v));
+        q->q = folio_strdup(json_string_value(v));
         return true;
     }
     if (strcmp(key, "offset") == 0)
-        return body_u64(x, "offset", v, &j->offset);
+        return body_u64(x, at, "offset", v, &q->offset);
     if (strcmp(key, "limit") == 0)
-        return body_u64(x, "limit", v, &j->limit);
+        return body_u64(x, at, "limit", v, &q->limit);
     if (strcmp(key, "filter") == 0)
-        return filter_from_json(x, j, v);
+        return filter_from_json(x, at, q, v);
     if (strcmp(key, "attributesToRetrieve") == 0)
-        return body_attrs(x, j, v);
+        return body_attrs(x, at, q, v);
+    if (multi && strcmp(key, "indexUid") == 0)
+        return body_index_uid(x, at, q, v);
+    if (multi && strcmp(key, "federationOptions") == 0) {
+        if (json_is_null(v))
+            return true;
+        /* Meilisearch's error for it in a multi-search without `federation`. */
+        query_error(x, at, "invalid_multi_search_federation_options",
+                    "Using `federationOptions` is not allowed in a non-federated search.\n - "
+                    "Hint: remove `federationOptions` from query #%lu or add `federation` to the "
+                    "request.",
+                    strtoul(at + strlen(".queries["), NULL, 10));
+        return false;
+    }
     /* hybridEmbedder and hybridSemanticRatio are GET's spelling of `hybrid`. */
     const struct other_param *o = other_param(key);
     if (o == NULL || (strncmp(key, "hybrid", 6) == 0 && key[6] != '\0')) {
-        unknown_field(x, key);
+        unknown_field(x, at, key);
         return false;
     }
-    return other_json_ok(x, o, v);
+    return other_json_ok(x, at, o, v);
+}
+
+/*
+ * One query object into q: the search route's body (at "") or an element of
+ * a multi-search's queries (at ".queries[i]", which must name its index);
+ * false with the error answered.
+ */
+static bool
+query_parse(struct srv_ctx *x, const char *at, const json_t *obj, struct search_query *q)
+{
+    if (!json_is_object(obj)) {
+        resp_value_type(x, "bad_request", at, "an object", obj);
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (!body_field(x, at, q, key, v))
+            return false;
+    }
+    if (at[0] != '\0' && q->uid == NULL) {
+        resp_error(x->req, 400, "missing_index_uid", "Missing field `indexUid` inside `%s`", at);
+        return false;
+    }
+    return true;
 }
 
 void
@@ -508,25 +705,101 @@ h_search_post(struct srv_ctx *x)
     json_t *body = NULL;
     if (body_json(x, &body) != 0)
         return;
-    if (!json_is_object(body)) {
-        resp_value_type(x, "bad_request", "", "an object", body);
-        json_decref(body);
-        return;
-    }
-    struct search_job *j = job_new(x);
-    const char *key;
-    json_t *v;
-    bool ok = true;
-    json_object_foreach(body, key, v) {
-        if (ok)
-            ok = body_field(x, j, key, v);
-    }
+    struct search_job *j = job_new(x, false, 1);
+    bool ok = query_parse(x, "", body, &j->queries[0]);
     json_decref(body);
     if (!ok) {
         job_free(j);
         return;
     }
     job_submit(x, j);
+}
+
+/* ---- POST /multi-search -------------------------------------------------------------------- */
+
+/* The queries array into a new job; NULL with the error answered. */
+static struct search_job *
+multi_queries(struct srv_ctx *x, const json_t *v)
+{
+    if (!json_is_array(v)) {
+        resp_value_type(x, "bad_request", ".queries", "an array", v);
+        return NULL;
+    }
+    size_t count = json_array_size(v);
+    if (count > SEARCH_MULTI_QUERIES_MAX) {
+        resp_error(x->req, 400, "bad_request",
+                   "Too many queries in `.queries`: folio runs at most %u in one multi-search, "
+                   "found %zu. Split them over several requests.",
+                   SEARCH_MULTI_QUERIES_MAX, count);
+        return NULL;
+    }
+    struct search_job *j = job_new(x, true, count);
+    for (size_t i = 0; i < count; i++) {
+        char at[32];
+        snprintf(at, sizeof(at), ".queries[%zu]", i);
+        if (!query_parse(x, at, json_array_get(v, i), &j->queries[i])) {
+            job_free(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* The body's fields in order, as Meilisearch's deserializer reads them; NULL with the error
+   answered. */
+static struct search_job *
+multi_body(struct srv_ctx *x, const json_t *body)
+{
+    if (!json_is_object(body)) {
+        resp_value_type(x, "bad_request", "", "an object", body);
+        return NULL;
+    }
+    struct search_job *j = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)body, key, v) {
+        if (strcmp(key, "queries") == 0) {
+            FOLIO_ASSERT(j == NULL); /* jansson keeps one value per key */
+            j = multi_queries(x, v);
+            if (j == NULL)
+                return NULL;
+            continue;
+        }
+        if (strcmp(key, "federation") == 0) {
+            if (json_is_null(v))
+                continue;
+            resp_error(x->req, 400, "bad_request",
+                       "folio does not support federated search (`federation`) yet: leave it out "
+                       "or send null to get the results of each query.");
+        } else {
+            resp_error(x->req, 400, "bad_request",
+                       "Unknown field `%.200s`: expected one of `queries`, `federation`", key);
+        }
+        if (j != NULL)
+            job_free(j);
+        return NULL;
+    }
+    if (j == NULL)
+        resp_error(x->req, 400, "bad_request", "Missing field `queries`");
+    return j;
+}
+
+void
+h_multi_search(struct srv_ctx *x)
+{
+    json_t *body = NULL;
+    if (body_json(x, &body) != 0)
+        return;
+    struct search_job *j = multi_body(x, body);
+    json_decref(body);
+    if (j == NULL)
+        return;
+    if (j->count == 0) {
+        resp_body(x->req, 200, "application/json", "{\"results\":[]}", 14);
+        job_free(j);
+        return;
+    }
+    srv_job_submit(x, &j->job);
 }
 
 /* ---- GET ------------------------------------------------------------------------------------- */
@@ -551,12 +824,12 @@ query_u64(struct srv_ctx *x, const struct srv_param *p, uint64_t *out)
 
 /* `a,b`: each name trimmed, empty ones left out. */
 static void
-query_attrs(struct search_job *j, const struct srv_param *p)
+query_attrs(struct search_query *q, const struct srv_param *p)
 {
     size_t n = 1;
     for (size_t i = 0; i < p->val_len; i++)
         n += p->val[i] == ',';
-    j->attrs = folio_calloc(n + 1, sizeof(char *));
+    q->attrs = folio_calloc(n + 1, sizeof(char *));
     const char *s = p->val, *end = p->val + p->val_len;
     while (s <= end) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
@@ -567,27 +840,27 @@ query_attrs(struct search_job *j, const struct srv_param *p)
         while (b > a && b[-1] == ' ')
             b--;
         if (b > a)
-            j->attrs[j->attr_count++] = folio_strndup(a, (size_t)(b - a));
+            q->attrs[q->attr_count++] = folio_strndup(a, (size_t)(b - a));
     }
 }
 
 /* filter=: JSON when it parses as JSON (the array form), else the expression itself. */
 static bool
-query_filter(struct srv_ctx *x, struct search_job *j, const struct srv_param *p)
+query_filter(struct srv_ctx *x, struct search_query *q, const struct srv_param *p)
 {
     json_t *v = json_loadb(p->val, p->val_len, JSON_DECODE_ANY, NULL);
     if (v == NULL) {
-        buf_append(&j->filter, p->val, p->val_len);
+        buf_append(&q->filter, p->val, p->val_len);
         return true;
     }
-    bool ok = filter_from_json(x, j, v);
+    bool ok = filter_from_json(x, "", q, v);
     json_decref(v);
     return ok;
 }
 
-/* One query parameter into j; false with the error answered. */
+/* One query parameter into q; false with the error answered. */
 static bool
-query_param(struct srv_ctx *x, struct search_job *j, const struct srv_param *p)
+query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p)
 {
     bool has_nul = strlen(p->val) != p->val_len;
     if (has_nul && (strcmp(p->key, "q") == 0 || strcmp(p->key, "filter") == 0)) {
@@ -597,18 +870,18 @@ query_param(struct srv_ctx *x, struct search_job *j, const struct srv_param *p)
         return false;
     }
     if (strcmp(p->key, "q") == 0) {
-        folio_free(j->q);
-        j->q = folio_strndup(p->val, p->val_len);
+        folio_free(q->q);
+        q->q = folio_strndup(p->val, p->val_len);
         return true;
     }
     if (strcmp(p->key, "offset") == 0)
-        return query_u64(x, p, &j->offset);
+        return query_u64(x, p, &q->offset);
     if (strcmp(p->key, "limit") == 0)
-        return query_u64(x, p, &j->limit);
+        return query_u64(x, p, &q->limit);
     if (strcmp(p->key, "filter") == 0)
-        return query_filter(x, j, p);
+        return query_filter(x, q, p);
     if (strcmp(p->key, "attributesToRetrieve") == 0) {
-        query_attrs(j, p);
+        query_attrs(q, p);
         return true;
     }
     return other_query_ok(x, other_param(p->key), p);
@@ -619,13 +892,13 @@ h_search_get(struct srv_ctx *x)
 {
     if (!params_known(x, query_params))
         return;
-    struct search_job *j = job_new(x);
+    struct search_job *j = job_new(x, false, 1);
     /* The last of a repeated parameter wins (param_get), as everywhere else. */
     for (size_t i = 0; i < x->param_count; i++) {
         const struct srv_param *p = &x->params[i];
         if (param_get(x, p->key) != p)
             continue;
-        if (!query_param(x, j, p)) {
+        if (!query_param(x, &j->queries[0], p)) {
             job_free(j);
             return;
         }

@@ -76,6 +76,7 @@ static const struct route routes[] = {
     {HTTP_GET, "/indexes/{uid}/snapshots", h_index_snapshots_list, 0},
     {HTTP_POST, "/indexes/{uid}/snapshots", h_index_snapshot_create, ROUTE_JSON_IF_BODY},
     {HTTP_POST, "/swap-indexes", h_swap_indexes, ROUTE_JSON},
+    {HTTP_POST, "/multi-search", h_multi_search, ROUTE_JSON},
     {HTTP_GET, "/snapshots", h_snapshots_list, 0},
     {HTTP_POST, "/snapshots", h_snapshot_create, ROUTE_JSON_IF_BODY},
     {HTTP_POST, "/snapshots/import", h_snapshot_import, ROUTE_JSON},

@@ -333,6 +333,7 @@ void h_journal(struct srv_ctx *x);
 void h_index_stats(struct srv_ctx *x);
 void h_search_post(struct srv_ctx *x);
 void h_search_get(struct srv_ctx *x);
+void h_multi_search(struct srv_ctx *x);
 /* h_snapshots.c */
 void h_index_snapshot_create(struct srv_ctx *x);
 void h_index_snapshots_list(struct srv_ctx *x);

@@ -348,3 +348,106 @@ describe("foliod with the meilisearch JavaScript client", () => {
     assert.equal(await client.deleteIndexIfExists("movies"), false);
   });
 });
+
+// POST /multi-search through client.multiSearch: its own two indexes, made
+// and deleted here, so the section depends on no other.
+describe("multiSearch", () => {
+  const books = [
+    { id: 1, title: "red fox", genre: "fable", year: 1990 },
+    { id: 2, title: "blue owl", genre: "drama", year: 2001 },
+    { id: 3, title: "red owl", genre: "drama", year: 2012 },
+    { id: 4, title: "gold yak", genre: "fable", year: 2020 },
+  ];
+  const films = [
+    { id: "a", title: "red sky", year: 1999 },
+    { id: "b", title: "grey sea", year: 2005 },
+  ];
+
+  before(async () => {
+    for (const [uid, docs] of [
+      ["ms_books", books],
+      ["ms_films", films],
+    ]) {
+      const t = await client.index(uid).addDocuments(docs, { primaryKey: "id" }).waitTask();
+      assert.equal(t.status, "succeeded", JSON.stringify(t));
+    }
+    const s = await client
+      .index("ms_books")
+      .updateFilterableAttributes(["genre", "year"])
+      .waitTask();
+    assert.equal(s.status, "succeeded", JSON.stringify(s));
+  });
+
+  test("results per query, in order, as the single search gives them", async () => {
+    const queries = [
+      { indexUid: "ms_books", q: "red" },
+      { indexUid: "ms_films", q: "red" },
+      { indexUid: "ms_books", filter: ["genre = drama", "year > 2005"], attributesToRetrieve: ["title"] },
+      { indexUid: "ms_books", offset: 1, limit: 2 },
+      { indexUid: "ms_films", q: "nothing" },
+    ];
+    const { results } = await client.multiSearch({ queries });
+    assert.equal(results.length, queries.length);
+    assert.deepEqual(
+      results.map((r) => r.indexUid),
+      queries.map((q) => q.indexUid),
+    );
+    // Worked out from the documents above: "red" is a word of books 1 and 3, film "a".
+    assert.deepEqual(results[0].hits, [books[0], books[2]]);
+    assert.equal(results[0].estimatedTotalHits, 2);
+    assert.equal(results[0].query, "red");
+    assert.deepEqual(results[1].hits, [films[0]]);
+    assert.deepEqual(results[2].hits, [{ title: "red owl" }]);
+    assert.deepEqual(results[3].hits, [books[1], books[2]]);
+    assert.equal(results[3].offset, 1);
+    assert.equal(results[3].limit, 2);
+    assert.equal(results[3].estimatedTotalHits, 4);
+    assert.deepEqual(results[4].hits, []);
+    // Each equals the single route's answer (processingTimeMs aside).
+    for (const [i, { indexUid, ...params }] of queries.entries()) {
+      const { processingTimeMs: a, ...single } = await client.index(indexUid).search(null, params);
+      const { processingTimeMs: b, indexUid: uid, ...multi } = results[i];
+      assert.equal(typeof a, "number");
+      assert.equal(typeof b, "number");
+      assert.equal(uid, indexUid);
+      assert.deepEqual(multi, single);
+    }
+    assert.deepEqual(await client.multiSearch({ queries: [] }), { results: [] });
+  });
+
+  test("errors name the query", async () => {
+    const missing = await apiError(
+      client.multiSearch({ queries: [{ indexUid: "ms_books" }, { indexUid: "ms_nope" }] }),
+    );
+    assert.deepEqual(missing, { status: 404, code: "index_not_found", type: "invalid_request" });
+    try {
+      await client.multiSearch({ queries: [{ indexUid: "ms_books", filter: "title = x" }] });
+      assert.fail("the request succeeded");
+    } catch (e) {
+      assert.ok(e instanceof MeilisearchApiError, `not an API error: ${e}`);
+      assert.equal(e.cause.code, "invalid_search_filter");
+      assert.ok(e.cause.message.startsWith("Inside `.queries[0]`: "), e.cause.message);
+    }
+    const noUid = await apiError(client.multiSearch({ queries: [{ q: "red" }] }));
+    assert.equal(noUid.code, "missing_index_uid");
+    const badUid = await apiError(client.multiSearch({ queries: [{ indexUid: "no way" }] }));
+    assert.equal(badUid.code, "invalid_index_uid");
+    // Federated search is not served.
+    const federated = await apiError(
+      client.multiSearch({ federation: {}, queries: [{ indexUid: "ms_books" }] }),
+    );
+    assert.deepEqual(federated, { status: 400, code: "bad_request", type: "invalid_request" });
+    const unauth = new Meilisearch({ host, apiKey: "not-the-key" });
+    assert.equal(
+      (await apiError(unauth.multiSearch({ queries: [{ indexUid: "ms_books" }] }))).code,
+      "invalid_api_key",
+    );
+  });
+
+  test("delete its indexes", async () => {
+    for (const uid of ["ms_books", "ms_films"]) {
+      const t = await client.deleteIndex(uid).waitTask();
+      assert.equal(t.status, "succeeded", JSON.stringify(t));
+    }
+  });
+});
