@@ -427,6 +427,112 @@ test_delete_by_filter(void **state)
     expect_all_documents(f, alive);
 }
 
+/*
+ * Exactly once: foliod is killed (crash point index-committed) right after the
+ * deletion's index write committed, before its outcome was recorded. On
+ * restart the task is finished from the index's marker with the details
+ * stored with it: deletedDocuments is the count of the one application (a
+ * second run would delete nothing and report 0).
+ */
+static void
+test_delete_killed_after_commit(void **state)
+{
+    struct fixture *f = *state;
+    start(f);
+    seed(f);
+    assert_int_equal(su_stop(&f->srv), 0);
+    long long uid = 3; /* after the seed's three tasks */
+    setenv("FOLIO_CRASH_POINT", "index-committed", 1);
+    start(f);
+    unsetenv("FOLIO_CRASH_POINT");
+    struct su_conn c;
+    assert_int_equal(su_open(&c, f->srv.port), 0);
+    const char *body = "{\"filter\":\"genre = drama OR year > 2030\"}";
+    assert_int_equal(su_sendf(&c,
+                              "POST /indexes/movies/documents/delete HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                              strlen(body), body),
+                     0);
+    struct su_resp r = {0};
+    if (su_read(&c, &r, IO_TIMEOUT_MS) == 0) /* it may die before it answers */
+        assert_int_equal(su_jint(r.json, "taskUid"), uid);
+    su_resp_free(&r);
+    su_close(&c);
+    int status = su_wait_exit(&f->srv, TASK_TIMEOUT_MS);
+    assert_int_not_equal(status, -1); /* it died at the crash point */
+    start(f);
+    json_t *t = su_wait_succeeded(&f->srv, uid, TASK_TIMEOUT_MS);
+    bool alive[MOVIES + 1];
+    int n = 0;
+    for (int i = 1; i <= MOVIES; i++) {
+        alive[i] = !(is_drama(i) || movie_year(i) > 2030);
+        n += !alive[i];
+    }
+    assert_true(n > 3);
+    expect_deletion_details(t, n, "\"genre = drama OR year > 2030\"");
+    json_decref(t);
+    expect_all_documents(f, alive);
+}
+
+/*
+ * Documents added by a task of the same batch are matched: a large addition
+ * keeps the scheduler busy while an addition and a deletion by filter are
+ * registered behind it, so the two form the next batch.
+ */
+static void
+test_delete_after_addition_in_batch(void **state)
+{
+    struct fixture *f = *state;
+    start(f);
+    seed(f);
+    struct {
+        char *p;
+        size_t len;
+    } big = {0};
+    FILE *mem = open_memstream(&big.p, &big.len);
+    fputc('[', mem);
+    for (int k = 0; k < 30000; k++)
+        fprintf(mem, "%s{\"id\":%d,\"genre\":\"filler\",\"year\":1800,\"title\":\"words of %d\"}",
+                k ? "," : "", 1000 + k, k);
+    fputc(']', mem);
+    fclose(mem);
+    struct su_resp r;
+    su_json(&f->srv, "POST", "/indexes/movies/documents", big.p, &r);
+    long long a = su_expect_enqueued(&r, "documentAdditionOrUpdate", "movies");
+    su_resp_free(&r);
+    free(big.p);
+    su_json(&f->srv, "POST", "/indexes/movies/documents",
+            "[{\"id\":100,\"genre\":\"drama\",\"year\":2050},{\"id\":101,\"genre\":\"x\","
+            "\"year\":2060}]",
+            &r);
+    long long b = su_expect_enqueued(&r, "documentAdditionOrUpdate", "movies");
+    su_resp_free(&r);
+    su_json(&f->srv, "POST", "/indexes/movies/documents/delete",
+            "{\"filter\":\"genre = drama OR year >= 2060\"}", &r);
+    long long c = su_expect_enqueued(&r, "documentDeletion", "movies");
+    su_resp_free(&r);
+    json_t *ta = su_wait_succeeded(&f->srv, a, TASK_TIMEOUT_MS);
+    json_t *tb = su_wait_succeeded(&f->srv, b, TASK_TIMEOUT_MS);
+    json_t *tc = su_wait_succeeded(&f->srv, c, TASK_TIMEOUT_MS);
+    int ids[MOVIES];
+    long long n = (long long)movies_where(is_drama, NULL, ids) + 2; /* and 100, 101 */
+    expect_deletion_details(tc, n, "\"genre = drama OR year >= 2060\"");
+    long long batch_b = su_jint(tb, "batchUid"), batch_c = su_jint(tc, "batchUid");
+    if (batch_b != batch_c)
+        fprintf(stderr, "note: tasks %lld and %lld ran in batches %lld and %lld (a %lld)\n", b, c,
+                batch_b, batch_c, su_jint(ta, "batchUid"));
+    assert_int_equal(batch_b, batch_c);
+    json_decref(ta);
+    json_decref(tb);
+    json_decref(tc);
+    su_get_ok(&f->srv, "/indexes/movies/documents?filter=year%20%3E%3D%202050", &r);
+    expect_page(&r, ids, 0, 0, 20, 0);
+    su_resp_free(&r);
+    su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", "{\"limit\":0}", &r);
+    assert_int_equal(su_jint(r.json, "total"), MOVIES - (n - 2) + 30000);
+    su_resp_free(&r);
+}
+
 /* What a documentDeletion by filter shows while enqueued, from its content alone. */
 static void
 test_enqueued_details(void **state)
@@ -480,6 +586,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fetch_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_by_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_killed_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_after_addition_in_batch, setup, teardown),
         cmocka_unit_test(test_enqueued_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
