@@ -418,8 +418,8 @@ batch_write(struct folio_index *idx, index_write_fn fn, void *arg,
         int rc = FOLIO_OK;
         if (idx->batch_txn == NULL)
             rc = batch_parent_begin(idx, err);
-        else if (!(flags & WRITE_DEFER_POSTINGS))
-            rc = batch_postings_apply(idx, err); /* it may rebuild or drop the lists */
+        else if (!(flags & WRITE_DEFER_POSTINGS) || (flags & WRITE_READS_POSTINGS))
+            rc = batch_postings_apply(idx, err); /* it may read, rebuild or drop the lists */
         if (rc != FOLIO_OK)
             return rc;
         rc = write_attempt(idx, idx->batch_txn, fn, arg, marker, flags, err);

@@ -153,6 +153,8 @@ enum index_write_flags {
     WRITE_FRESH = 1u << 1, /* a new env: do not load meta, write it whole */
     WRITE_KEEP_MARKER = 1u << 2, /* keep the stored marker and outcomes (marker unused) */
     WRITE_DEFER_POSTINGS = 1u << 3, /* in a batch: merge the lists into the batch's set */
+    /* in a batch: the op reads the posting lists, so the batch's deferred ones go first */
+    WRITE_READS_POSTINGS = 1u << 4,
 };
 
 /* env.c */
@@ -334,6 +336,18 @@ int fields_verify(MDB_txn *txn, struct folio_index *idx, struct field_tally *cou
 int fields_stats_fill(MDB_txn *txn, struct folio_index *idx, struct folio_index_stats *s,
                       struct folio_index_error *err);
 void fields_stats_release(struct folio_index_stats *s);
+
+/* read.c: a stored document (restricted to top-level fields) into b; b's text as *out_json. */
+int read_document_emit(struct dbuf *b, const MDB_val *v, const char *const *fields, size_t count,
+                       struct folio_index_error *err);
+int read_buffer_finish(struct dbuf *b, char **out_json, size_t *out_len);
+
+/*
+ * write.c: removes the document with internal id iid (its external id, its
+ * posting lists and field counts follow). id: its external id, or NULL to
+ * take it from the document and the primary key.
+ */
+int write_document_remove(struct wtxn *w, const uint8_t iid[4], const char *id, size_t id_len);
 
 /* settings.c */
 int settings_apply_patch(const json_t *overrides, const json_t *patch, json_t **out,

@@ -49,9 +49,9 @@ field_wanted(const char *key, const char *const *fields, size_t count)
 }
 
 /* Appends the stored document v, restricted to fields, to b. */
-static int
-document_emit(struct dbuf *b, const MDB_val *v, const char *const *fields, size_t count,
-              struct folio_index_error *err)
+int
+read_document_emit(struct dbuf *b, const MDB_val *v, const char *const *fields, size_t count,
+                   struct folio_index_error *err)
 {
     int rc;
     if (fields_all(fields, count)) {
@@ -81,8 +81,8 @@ document_emit(struct dbuf *b, const MDB_val *v, const char *const *fields, size_
     return rc;
 }
 
-static int
-buffer_finish(struct dbuf *b, char **out_json, size_t *out_len)
+int
+read_buffer_finish(struct dbuf *b, char **out_json, size_t *out_len)
 {
     int rc = dbuf_append(b, "", 0); /* makes room for the NUL */
     if (rc != FOLIO_OK)
@@ -126,10 +126,10 @@ folio_index_document_get(struct folio_index *idx, const char *id, const char *co
     else if (mrc != 0)
         rc = index_mdb_error(err, mrc, "reading a document");
     else
-        rc = document_emit(&b, &v, fields, field_count, err);
+        rc = read_document_emit(&b, &v, fields, field_count, err);
     index_read_end(idx, txn);
     if (rc == FOLIO_OK)
-        rc = buffer_finish(&b, out_json, out_len);
+        rc = read_buffer_finish(&b, out_json, out_len);
     dbuf_release(&b);
     return rc;
 }
@@ -152,7 +152,7 @@ documents_page(MDB_txn *txn, struct folio_index *idx, uint64_t offset, uint64_t 
             if (emitted > 0)
                 rc = dbuf_append(b, ",", 1);
             if (rc == FOLIO_OK)
-                rc = document_emit(b, &v, fields, field_count, err);
+                rc = read_document_emit(b, &v, fields, field_count, err);
             emitted++;
         }
         pos++;
@@ -188,7 +188,7 @@ folio_index_documents_get(struct folio_index *idx, uint64_t offset, uint64_t lim
         rc = documents_page(txn, idx, offset, limit, fields, field_count, &b, err);
     index_read_end(idx, txn);
     if (rc == FOLIO_OK)
-        rc = buffer_finish(&b, out_json, out_len);
+        rc = read_buffer_finish(&b, out_json, out_len);
     if (rc == FOLIO_OK && out_total != NULL)
         *out_total = meta.document_count;
     dbuf_release(&b);

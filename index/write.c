@@ -231,6 +231,39 @@ struct delete_args {
     uint64_t deleted;
 };
 
+int
+write_document_remove(struct wtxn *w, const uint8_t iid[4], const char *id, size_t id_len)
+{
+    char found_id[FOLIO_INDEX_ID_BYTES_MAX + 1];
+    MDB_val dk = {4, (void *)iid};
+    json_t *old = NULL;
+    int rc = document_load(w, &dk, &old);
+    if (rc == FOLIO_OK && id == NULL) {
+        rc = docid_extract(old, w->meta.primary_key, found_id, &id_len, w->err);
+        if (rc != FOLIO_OK)
+            rc = index_errorf(w->err, FOLIO_E_CORRUPT, "A stored document has no valid id.");
+        id = found_id;
+    }
+    if (rc == FOLIO_OK)
+        rc = search_doc_changed(w, iid, old, false);
+    if (rc == FOLIO_OK)
+        rc = fields_doc_changed(w, old, false);
+    json_decref(old);
+    if (rc != FOLIO_OK)
+        return rc;
+    MDB_val ek = {id_len, (void *)id};
+    rc = mdb_del(w->txn, w->idx->dbi_external_ids, &ek, NULL);
+    if (rc == 0)
+        rc = mdb_del(w->txn, w->idx->dbi_documents, &dk, NULL);
+    if (rc == MDB_NOTFOUND)
+        return index_errorf(w->err, FOLIO_E_CORRUPT, "A document id maps to no document.");
+    if (rc != 0)
+        return index_mdb_error(w->err, rc, "deleting a document");
+    FOLIO_ASSERT(w->meta.document_count > 0);
+    w->meta.document_count--;
+    return FOLIO_OK;
+}
+
 static int
 delete_op(struct wtxn *w, void *argp)
 {
@@ -247,26 +280,9 @@ delete_op(struct wtxn *w, void *argp)
             return found;
         if (!found)
             continue;
-        MDB_val ek = {id_len, (void *)id};
-        MDB_val dk = {4, iid};
-        json_t *old = NULL;
-        int rc = document_load(w, &dk, &old);
-        if (rc == FOLIO_OK)
-            rc = search_doc_changed(w, iid, old, false);
-        if (rc == FOLIO_OK)
-            rc = fields_doc_changed(w, old, false);
-        json_decref(old);
+        int rc = write_document_remove(w, iid, id, id_len);
         if (rc != FOLIO_OK)
             return rc;
-        rc = mdb_del(w->txn, w->idx->dbi_external_ids, &ek, NULL);
-        if (rc == 0)
-            rc = mdb_del(w->txn, w->idx->dbi_documents, &dk, NULL);
-        if (rc == MDB_NOTFOUND)
-            return index_errorf(w->err, FOLIO_E_CORRUPT, "A document id maps to no document.");
-        if (rc != 0)
-            return index_mdb_error(w->err, rc, "deleting a document");
-        FOLIO_ASSERT(w->meta.document_count > 0);
-        w->meta.document_count--;
         a->deleted++;
     }
     return FOLIO_OK;

@@ -21,13 +21,13 @@ enum cfield {
     CF_METHOD, CF_FORMAT, CF_CSV_DELIMITER, CF_PAYLOAD, CF_PRIMARY_KEY, CF_CONTENT_FILE, CF_CONTENT_BYTES, CF_CONTENT_CHECKSUM,
     CF_DOCUMENTS_COUNT, CF_ALLOW_INDEX_CREATION, CF_IDS, CF_CLEAR, CF_SETTINGS, CF_IS_DELETION,
     CF_NEW_INDEX_UID, CF_SWAPS, CF_QUERY, CF_MATCHED_TASKS, CF_SNAPSHOT_PATH, CF_INDEX_UID,
-    CF_COUNT
+    CF_FILTER, CF_COUNT
 };
 
 static const char *const cfield_names[CF_COUNT] = {
     "method", "format", "csvDelimiter", "payload", "primaryKey", "contentFile", "contentBytes", "contentChecksum", "documentsCount",
     "allowIndexCreation", "ids", "clear", "settings", "isDeletion", "newIndexUid", "swaps",
-    "query", "matchedTasks", "snapshotPath", "indexUid",
+    "query", "matchedTasks", "snapshotPath", "indexUid", "filter",
 };
 
 #define B(f) (1u << CF_##f)
@@ -43,7 +43,7 @@ static const enum cfield o_doc_add[] = {CF_METHOD, CF_FORMAT, CF_CSV_DELIMITER, 
                                         CF_CONTENT_FILE, CF_PAYLOAD,
                                         CF_CONTENT_BYTES, CF_CONTENT_CHECKSUM,
                                         CF_DOCUMENTS_COUNT, CF_ALLOW_INDEX_CREATION};
-static const enum cfield o_doc_del[] = {CF_IDS, CF_CLEAR};
+static const enum cfield o_doc_del[] = {CF_IDS, CF_CLEAR, CF_FILTER};
 static const enum cfield o_settings[] = {CF_SETTINGS, CF_IS_DELETION, CF_ALLOW_INDEX_CREATION};
 static const enum cfield o_idx_create[] = {CF_PRIMARY_KEY};
 static const enum cfield o_idx_update[] = {CF_PRIMARY_KEY, CF_NEW_INDEX_UID};
@@ -355,6 +355,7 @@ dec_field(struct cdec *d, enum cfield f)
     case CF_QUERY: return dec_str(d, f, &c->query);
     case CF_SNAPSHOT_PATH: return dec_str(d, f, &c->snapshot_path);
     case CF_INDEX_UID: return dec_str(d, f, &c->index_uid);
+    case CF_FILTER: return dec_str(d, f, &c->filter);
     case CF_CONTENT_BYTES:
         return mpr_u64(&d->r, &c->content_bytes) == 0 ? 0 : fail(d, "content key `contentBytes` must be an unsigned integer");
     case CF_DOCUMENTS_COUNT:
@@ -395,8 +396,9 @@ dec_cross_rules(struct cdec *d)
 {
     struct folio_task_content *c = d->c;
     if (c->kind == FOLIO_KIND_DOCUMENT_DELETION) {
-        if ((c->ids.count > 0) == c->clear)
-            return fail(d, "documentDeletion content needs either `ids` or `clear: true`");
+        if ((c->ids.count > 0) + c->clear + (c->filter.len > 0) != 1)
+            return fail(d, "documentDeletion content needs one of `ids`, `clear: true` or "
+                           "`filter`");
     }
     if (c->kind == FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) {
         if ((c->content_file.len > 0) == (c->payload != NULL))
@@ -497,6 +499,7 @@ content_has(const struct folio_task_content *c, const struct kind_rule *rule, en
     case CF_NEW_INDEX_UID: return c->new_index_uid.len > 0;
     case CF_SNAPSHOT_PATH: return c->snapshot_path.len > 0;
     case CF_INDEX_UID: return c->index_uid.len > 0;
+    case CF_FILTER: return c->filter.len > 0;
     default: return false;
     }
 }
@@ -558,6 +561,7 @@ enc_field(struct mpw *w, const struct folio_task_content *c, enum cfield f)
         break;
     case CF_SNAPSHOT_PATH: mpw_fstr(w, c->snapshot_path); break;
     case CF_INDEX_UID: mpw_fstr(w, c->index_uid); break;
+    case CF_FILTER: mpw_fstr(w, c->filter); break;
     default: FOLIO_ASSERT(!"unknown content field");
     }
 }

@@ -319,8 +319,9 @@ default_from_content(const struct folio_task_view *t, const struct folio_task_co
         break;
     case FOLIO_KIND_DOCUMENT_DELETION:
         d->present = D(DELETED_DOCUMENTS) | (c->clear ? 0 : D(PROVIDED_IDS) | D(ORIGINAL_FILTER));
-        d->null = D(DELETED_DOCUMENTS) | (c->clear ? 0 : D(ORIGINAL_FILTER));
+        d->null = D(DELETED_DOCUMENTS) | (c->clear || c->filter.len > 0 ? 0 : D(ORIGINAL_FILTER));
         d->provided_ids = c->ids.count;
+        d->original_filter = c->filter;
         break;
     case FOLIO_KIND_SETTINGS_UPDATE:
         d->settings = c->settings;

@@ -705,15 +705,92 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
     folio_free(oc);
 }
 
+/*
+ * The documents a deletion by filter will delete: its filter made an
+ * expression (*expr, owned) and counted, before the write, by the same
+ * evaluation the write runs (this thread is the index's only writer, and in a
+ * batch it reads the batch's writes).
+ */
+static int
+filter_count(struct batch_ctx *b, const struct task_copy *t, char **expr, uint64_t *count,
+             struct folio_index_error *ierr)
+{
+    int rc = folio_index_filter_from_json(t->c.filter.ptr, t->c.filter.len, expr, ierr);
+    if (rc == 0 && *expr == NULL) { /* registration refuses it: only a hand-made journal */
+        snprintf(ierr->message, sizeof(ierr->message), "The filter cannot be empty.");
+        rc = FOLIO_E_INVALID_SEARCH_FILTER;
+    }
+    char *json = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = folio_index_documents_fetch(b->idx, *expr, 0, 0, NULL, 0, &json, &len, count, ierr);
+    folio_free(json);
+    return rc;
+}
+
+/* The error of a failed deletion (a filter's is Meilisearch's invalid_document_filter). */
+static void
+deletion_failed(struct batch_ctx *b, const struct task_copy *t, int rc,
+                const struct folio_index_error *ierr, const uint8_t *failed, size_t fail_len)
+{
+    const char *code, *type, *msg;
+    index_error(rc, ierr, &code, &type, &msg);
+    if (rc == FOLIO_E_INVALID_SEARCH_FILTER) {
+        code = "invalid_document_filter";
+        type = "invalid_request";
+    }
+    fail_marked(b, t, failed, fail_len, code, type, msg);
+}
+
+/* The count is known before the write: this thread is the index's only writer. */
+static int
+deletion_count(struct batch_ctx *b, const struct task_copy *t, const char **ids, char **expr,
+               uint64_t *deleted, struct folio_index_error *ierr)
+{
+    int rc = 0;
+    *deleted = 0;
+    if (t->c.clear) {
+        struct folio_index_stats *st = NULL;
+        rc = folio_index_stats_get(b->idx, &st, ierr);
+        if (rc == 0) {
+            *deleted = st->document_count;
+            folio_index_stats_free(st);
+        }
+        return rc;
+    }
+    if (t->c.filter.len > 0)
+        return filter_count(b, t, expr, deleted, ierr);
+    for (uint32_t i = 0; i < t->c.ids.count && rc == 0; i++) {
+        ids[i] = t->c.ids.items[i].ptr;
+        bool dup = false;
+        for (uint32_t j = 0; j < i && !dup && t->c.ids.count <= 1000; j++)
+            dup = strcmp(ids[j], ids[i]) == 0;
+        char *json = NULL;
+        size_t jlen;
+        int g = folio_index_document_get(b->idx, ids[i], NULL, 0, &json, &jlen, ierr);
+        if (g == 0 && !dup)
+            (*deleted)++;
+        else if (g != 0 && g != FOLIO_E_DOCUMENT_NOT_FOUND)
+            rc = g;
+        folio_free(json);
+    }
+    return rc;
+}
+
 static void
 do_deletion(struct batch_ctx *b, const struct task_copy *t)
 {
     struct folio_task_details d = {0};
+    bool by_filter = t->c.filter.len > 0;
     if (!t->c.clear) {
         d.present = DBIT(PROVIDED_IDS) | DBIT(DELETED_DOCUMENTS);
         d.provided_ids = t->c.ids.count;
     } else {
         d.present = DBIT(DELETED_DOCUMENTS);
+    }
+    if (by_filter) {
+        d.present |= DBIT(ORIGINAL_FILTER);
+        d.original_filter = t->c.filter;
     }
     size_t fail_len;
     uint8_t *failed = details_encode(t->kind, &d, &fail_len);
@@ -730,33 +807,10 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
         folio_free(failed);
         return;
     }
-    /* The count is known before the write: this thread is the index's only writer. */
     uint64_t deleted = 0;
-    const char **ids = NULL;
-    if (t->c.clear) {
-        struct folio_index_stats *st = NULL;
-        rc = folio_index_stats_get(b->idx, &st, &ierr);
-        if (rc == 0) {
-            deleted = st->document_count;
-            folio_index_stats_free(st);
-        }
-    } else {
-        ids = folio_calloc(t->c.ids.count, sizeof(*ids));
-        for (uint32_t i = 0; i < t->c.ids.count && rc == 0; i++) {
-            ids[i] = t->c.ids.items[i].ptr;
-            bool dup = false;
-            for (uint32_t j = 0; j < i && !dup && t->c.ids.count <= 1000; j++)
-                dup = strcmp(ids[j], ids[i]) == 0;
-            char *json = NULL;
-            size_t jlen;
-            int g = folio_index_document_get(b->idx, ids[i], NULL, 0, &json, &jlen, &ierr);
-            if (g == 0 && !dup)
-                deleted++;
-            else if (g != 0 && g != FOLIO_E_DOCUMENT_NOT_FOUND)
-                rc = g;
-            folio_free(json);
-        }
-    }
+    const char **ids = t->c.ids.count ? folio_calloc(t->c.ids.count, sizeof(*ids)) : NULL;
+    char *expr = NULL;
+    rc = deletion_count(b, t, ids, &expr, &deleted, &ierr);
     if (rc == 0) {
         d.deleted_documents = deleted;
         size_t ok_len;
@@ -764,9 +818,12 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
         struct folio_index_marker m;
         success_marker(b, t->uid, ok, ok_len, &oc, &m);
         uint64_t actual = 0;
-        rc = t->c.clear ? folio_index_documents_clear(b->idx, &m, &actual, &ierr)
-                        : folio_index_documents_delete(b->idx, ids, t->c.ids.count, &m, &actual,
-                                                       &ierr);
+        if (t->c.clear)
+            rc = folio_index_documents_clear(b->idx, &m, &actual, &ierr);
+        else if (by_filter)
+            rc = folio_index_documents_delete_by_filter(b->idx, expr, &m, &actual, &ierr);
+        else
+            rc = folio_index_documents_delete(b->idx, ids, t->c.ids.count, &m, &actual, &ierr);
         if (rc == 0) {
             index_applied(b);
             FOLIO_ASSERT(t->c.ids.count > 1000 || actual == deleted);
@@ -775,11 +832,9 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
         folio_free(ok);
         folio_free(oc);
     }
-    if (rc != 0) {
-        const char *code, *type, *msg;
-        index_error(rc, &ierr, &code, &type, &msg);
-        fail_marked(b, t, failed, fail_len, code, type, msg);
-    }
+    if (rc != 0)
+        deletion_failed(b, t, rc, &ierr, failed, fail_len);
+    folio_free(expr);
     folio_free(ids);
     folio_free(failed);
 }

@@ -421,6 +421,33 @@ reg_done(struct run_append *a, int err, uint64_t first_seq)
     pthread_mutex_unlock(&op->mu);
 }
 
+/*
+ * A deletion by filter: the filter's JSON text must make a filter whose
+ * syntax is right (filterability needs the index: checked when processed).
+ */
+static int
+filter_content(struct folio_str json, struct folio_task_content *c,
+               struct folio_sched_error *err)
+{
+    if (json.len > FOLIO_EVENT_STR_MAX)
+        return reg_error(err, FOLIO_E_INVALID, 400, "invalid_document_filter",
+                         "The filter is %u bytes long; folio takes filters of at most %u bytes.",
+                         json.len, FOLIO_EVENT_STR_MAX);
+    char *expr = NULL;
+    struct folio_index_error ierr;
+    int rc = folio_index_filter_from_json(json.ptr, json.len, &expr, &ierr);
+    bool empty = rc == 0 && expr == NULL;
+    folio_free(expr);
+    if (rc != 0)
+        return reg_error(err, FOLIO_E_INVALID, 400, "invalid_document_filter", "%s",
+                         ierr.message);
+    if (empty)
+        return reg_error(err, FOLIO_E_INVALID, 400, "invalid_document_filter",
+                         "The filter cannot be empty.");
+    c->filter = json;
+    return 0;
+}
+
 /* Builds the content of req into c (borrowing from req and op). */
 static int
 build_content(struct folio_sched *s, const struct folio_sched_request *req, struct reg_op *op,
@@ -487,6 +514,8 @@ build_content(struct folio_sched *s, const struct folio_sched_request *req, stru
             c->clear = true;
             return 0;
         }
+        if (req->filter_json.len > 0)
+            return filter_content(req->filter_json, c, err);
         if (req->id_count == 0 || req->id_count > FOLIO_EVENT_ARRAY_MAX)
             return reg_error(err, FOLIO_E_INVALID, 400, "invalid_document_ids",
                              "A deletion needs 1 to %u document ids.", FOLIO_EVENT_ARRAY_MAX);

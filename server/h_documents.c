@@ -4,7 +4,14 @@
  *
  * Reads go straight to the index env (folio_sched_index_acquire), never
  * through the scheduler's lock; the document reads run on a read worker
- * (pool.c), the settings reads (small) on the loop. Writes are registrations: the raw body of
+ * (pool.c), the settings reads (small) on the loop. Documents by filter: GET
+ * /documents?filter= and POST /documents/fetch read the matching documents
+ * (the filter's syntax is checked on the loop, its attributes' filterability
+ * by the worker), POST /documents/delete registers a documentDeletion whose
+ * content is the JSON text of the filter value (its syntax is checked at
+ * registration, its attributes when the task is processed, as Meilisearch
+ * does). Filter errors are invalid_document_filter with the search's
+ * messages. Writes are registrations: the raw body of
  * POST (replace) and PUT (update) travels to the scheduler with the format
  * its Content-Type names (application/json, application/x-ndjson, text/csv:
  * missing_content_type / invalid_content_type, 415), which validates and
@@ -125,6 +132,7 @@ struct docs_job {
     char **fields;      /* NULL: every displayed field */
     size_t field_count;
     uint64_t offset, limit;
+    char *filter;       /* a page: the filter expression; NULL: every document */
     /* set by the worker */
     bool acquired;      /* false: rc is the index's acquisition */
     int rc;
@@ -137,6 +145,7 @@ docs_job_free(struct docs_job *j)
 {
     folio_free(j->uid);
     folio_free(j->id);
+    folio_free(j->filter);
     fields_free(j->fields, j->field_count);
     buf_free(&j->body);
     folio_free(j);
@@ -160,8 +169,8 @@ docs_run(struct srv_job *job)
             buf_append(&j->body, json, len);
     } else {
         uint64_t total = 0;
-        j->rc = folio_index_documents_get(idx, j->offset, j->limit, fields, j->field_count, &json,
-                                          &len, &total, &j->err);
+        j->rc = folio_index_documents_fetch(idx, j->filter, j->offset, j->limit, fields,
+                                            j->field_count, &json, &len, &total, &j->err);
         /* The documents are JSON text already: wrap them without parsing them again. */
         if (j->rc == 0) {
             buf_append(&j->body, "{\"results\":", 11);
@@ -190,6 +199,8 @@ docs_done(struct srv_job *job)
     else if (j->rc == FOLIO_E_TOO_LARGE)
         resp_error(r, 400, "bad_request", "%s Ask for fewer documents with `limit`.",
                    j->err.message);
+    else if (j->rc == FOLIO_E_INVALID_SEARCH_FILTER)
+        resp_error(r, 400, "invalid_document_filter", "%s", j->err.message);
     else if (j->rc != 0)
         resp_error(r, 500, "internal", "%s", j->err.message);
     else
@@ -197,35 +208,183 @@ docs_done(struct srv_job *job)
     docs_job_free(j);
 }
 
-/* Hands a read of the {uid} index to a worker once the uid is valid (else answers). */
-static void
-docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit)
+static struct docs_job *
+docs_job_new(struct srv_ctx *x)
 {
-    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
-        return;
     struct docs_job *j = folio_calloc(1, sizeof(*j));
     j->job.run = docs_run;
     j->job.done = docs_done;
     j->sched = x->sched;
     j->uid = folio_strndup(x->args[0], x->arg_lens[0]);
     j->uid_len = x->arg_lens[0];
+    return j;
+}
+
+/* Hands a read of the {uid} index to a worker once the uid is valid (else answers). */
+static void
+docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, char *filter)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0])) {
+        folio_free(filter);
+        return;
+    }
+    struct docs_job *j = docs_job_new(x);
     j->id = id != NULL ? folio_strdup(id) : NULL;
     j->fields = fields_param(x, &j->field_count);
     j->offset = offset;
     j->limit = limit;
+    j->filter = filter;
     srv_job_submit(x, &j->job);
+}
+
+/*
+ * A filter value (JSON text) into *expr (NULL: no filter); false with
+ * invalid_document_filter answered.
+ */
+static bool
+filter_compile(struct srv_ctx *x, const char *json, size_t len, char **expr)
+{
+    struct folio_index_error err;
+    if (folio_index_filter_from_json(json, len, expr, &err) == 0)
+        return true;
+    resp_error(x->req, 400, "invalid_document_filter", "%s", err.message);
+    return false;
+}
+
+/* filter=: JSON when it parses as JSON (the array form), else the expression itself. */
+static bool
+filter_param(struct srv_ctx *x, char **expr)
+{
+    const struct srv_param *p = param_get(x, "filter");
+    *expr = NULL;
+    if (p == NULL)
+        return true;
+    json_t *v = json_loadb(p->val, p->val_len, JSON_DECODE_ANY, NULL);
+    if (v == NULL)
+        v = json_stringn(p->val, p->val_len);
+    char *text = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (text == NULL) {
+        resp_error(x->req, 400, "invalid_document_filter", "The filter is not valid UTF-8.");
+        return false;
+    }
+    bool ok = filter_compile(x, text, strlen(text), expr);
+    free(text);
+    return ok;
 }
 
 void
 h_documents_get(struct srv_ctx *x)
 {
-    static const char *const known[] = {"offset", "limit", "fields", "retrieveVectors", NULL};
+    static const char *const known[] = {"offset", "limit", "fields", "retrieveVectors",
+                                        "filter", NULL};
     uint64_t offset = 0, limit = 20;
+    char *filter = NULL;
     if (!params_known(x, known) || !param_u64(x, "offset", "invalid_document_offset", &offset) ||
         !param_u64(x, "limit", "invalid_document_limit", &limit) ||
-        !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
+        !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors") ||
+        !filter_param(x, &filter))
         return;
-    docs_submit(x, NULL, offset, limit);
+    docs_submit(x, NULL, offset, limit, filter);
+}
+
+/* ---- POST /indexes/{uid}/documents/fetch ---------------------------------------------- */
+
+static const char *const fetch_fields[] = {"offset", "limit", "fields", "retrieveVectors",
+                                           "filter", NULL};
+
+static bool
+fetch_u64(struct srv_ctx *x, const char *key, const json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    char code[64], at[64];
+    snprintf(code, sizeof(code), "invalid_document_%s", key);
+    snprintf(at, sizeof(at), ".%s", key);
+    resp_value_type(x, code, at, "a positive integer", v);
+    return false;
+}
+
+static bool
+fetch_fields_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
+{
+    if (json_is_null(v))
+        return true;
+    if (!json_is_array(v)) {
+        resp_value_type(x, "invalid_document_fields", ".fields", "an array", v);
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e)) {
+            char at[64];
+            snprintf(at, sizeof(at), ".fields[%zu]", i);
+            resp_value_type(x, "invalid_document_fields", at, "a string", e);
+            return false;
+        }
+    }
+    j->fields = folio_calloc(json_array_size(v) + 1, sizeof(char *));
+    json_array_foreach(v, i, e) {
+        j->fields[j->field_count++] = folio_strdup(json_string_value(e));
+    }
+    return true;
+}
+
+/* One field of the fetch body into j; false with the error answered. */
+static bool
+fetch_field(struct srv_ctx *x, struct docs_job *j, const char *key, const json_t *v)
+{
+    if (strcmp(key, "offset") == 0)
+        return fetch_u64(x, "offset", v, &j->offset);
+    if (strcmp(key, "limit") == 0)
+        return fetch_u64(x, "limit", v, &j->limit);
+    if (strcmp(key, "fields") == 0)
+        return fetch_fields_of(x, j, v);
+    if (strcmp(key, "retrieveVectors") == 0) {
+        if (json_is_boolean(v))
+            return true;
+        resp_value_type(x, "invalid_document_retrieve_vectors", ".retrieveVectors", "a boolean",
+                        v);
+        return false;
+    }
+    FOLIO_ASSERT(strcmp(key, "filter") == 0);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    bool ok = filter_compile(x, text, strlen(text), &j->filter);
+    free(text);
+    return ok;
+}
+
+void
+h_documents_fetch(struct srv_ctx *x)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    json_t *body = NULL;
+    if (body_json(x, &body) != 0)
+        return;
+    if (!json_is_object(body)) {
+        resp_value_type(x, "bad_request", "", "an object", body);
+        json_decref(body);
+        return;
+    }
+    struct docs_job *j = docs_job_new(x);
+    j->limit = 20;
+    bool ok = json_fields_known(x, body, fetch_fields, NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (ok)
+            ok = fetch_field(x, j, key, v);
+    }
+    json_decref(body);
+    if (!ok) {
+        docs_job_free(j);
+        return;
+    }
+    srv_job_submit(x, &j->job);
 }
 
 void
@@ -234,7 +393,7 @@ h_document_get(struct srv_ctx *x)
     static const char *const known[] = {"fields", "retrieveVectors", NULL};
     if (!params_known(x, known) || !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
         return;
-    docs_submit(x, x->args[1], 0, 0);
+    docs_submit(x, x->args[1], 0, 0, NULL);
 }
 
 /* ---- writes ----------------------------------------------------------------------------- */
@@ -357,6 +516,43 @@ h_documents_clear(struct srv_ctx *x)
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
     register_deletion(x, NULL, 0, true);
+}
+
+/*
+ * POST /indexes/{uid}/documents/delete {"filter": ...}: the filter value's
+ * JSON text is the task's content and its originalFilter.
+ */
+void
+h_documents_delete_filter(struct srv_ctx *x)
+{
+    static const char *const known[] = {"filter", NULL};
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    json_t *body;
+    if (body_json(x, &body) != 0)
+        return;
+    if (!json_is_object(body)) {
+        resp_value_type(x, "bad_request", "", "an object", body);
+        json_decref(body);
+        return;
+    }
+    if (!json_fields_known(x, body, known, NULL)) {
+        json_decref(body);
+        return;
+    }
+    json_t *filter = json_object_get(body, "filter");
+    if (filter == NULL || json_is_null(filter)) {
+        resp_error(x->req, 400, "missing_document_filter", "Missing field `filter`");
+        json_decref(body);
+        return;
+    }
+    char *text = json_dumps(filter, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    struct folio_sched_request req = {.kind = FOLIO_KIND_DOCUMENT_DELETION};
+    req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
+    req.filter_json = (struct folio_str){text, (uint32_t)strlen(text)};
+    srv_register(x, &req, 202);
+    free(text);
 }
 
 void

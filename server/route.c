@@ -62,6 +62,8 @@ static const struct route routes[] = {
     {HTTP_PUT, "/indexes/{uid}/documents", h_documents_add, 0},
     {HTTP_DELETE, "/indexes/{uid}/documents", h_documents_clear, 0},
     {HTTP_POST, "/indexes/{uid}/documents/delete-batch", h_documents_delete_batch, ROUTE_JSON},
+    {HTTP_POST, "/indexes/{uid}/documents/delete", h_documents_delete_filter, ROUTE_JSON},
+    {HTTP_POST, "/indexes/{uid}/documents/fetch", h_documents_fetch, ROUTE_JSON},
     {HTTP_GET, "/indexes/{uid}/documents/{id}", h_document_get, 0},
     {HTTP_DELETE, "/indexes/{uid}/documents/{id}", h_document_delete, 0},
     {HTTP_GET, "/indexes/{uid}/stats", h_index_stats, 0},

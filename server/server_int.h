@@ -321,6 +321,8 @@ void h_document_get(struct srv_ctx *x);
 void h_documents_add(struct srv_ctx *x);
 void h_document_delete(struct srv_ctx *x);
 void h_documents_delete_batch(struct srv_ctx *x);
+void h_documents_delete_filter(struct srv_ctx *x);
+void h_documents_fetch(struct srv_ctx *x);
 void h_documents_clear(struct srv_ctx *x);
 void h_settings_get(struct srv_ctx *x);
 void h_settings_update(struct srv_ctx *x);

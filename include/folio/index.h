@@ -208,6 +208,18 @@ int folio_index_documents_delete(struct folio_index *idx, const char *const *ids
                                  const struct folio_index_marker *marker, uint64_t *out_deleted,
                                  struct folio_index_error *err);
 
+/*
+ * Deletes every document the filter expression matches, evaluated inside the
+ * write's own transaction (in a batch: after the batch's earlier writes, so
+ * documents they added match too). *out_deleted (may be NULL) = documents
+ * deleted. Errors (nothing changes): FOLIO_E_INVALID_SEARCH_FILTER (a syntax
+ * error, a blank filter, or an attribute that is not filterable: the
+ * search's messages), plus the storage errors.
+ */
+int folio_index_documents_delete_by_filter(struct folio_index *idx, const char *filter,
+                                           const struct folio_index_marker *marker,
+                                           uint64_t *out_deleted, struct folio_index_error *err);
+
 /* Deletes every document; the primary key and settings stay. */
 int folio_index_documents_clear(struct folio_index *idx, const struct folio_index_marker *marker,
                                 uint64_t *out_deleted, struct folio_index_error *err);
@@ -343,6 +355,23 @@ int folio_index_documents_get(struct folio_index *idx, uint64_t offset, uint64_t
                               size_t *out_len, uint64_t *out_total,
                               struct folio_index_error *err);
 
+/*
+ * Documents by filter. filter is an expression of Meilisearch's filter
+ * language (see folio_index_search_req.filter; folio_index_filter_from_json
+ * makes one from the JSON forms). folio_index_documents_fetch: the matching
+ * documents [offset, offset + limit) in internal id order, as
+ * folio_index_documents_get returns them (fields alike), and *out_total the
+ * exact number of matching documents, from one read transaction. A NULL or
+ * blank filter matches every document.
+ * Errors: FOLIO_E_INVALID_SEARCH_FILTER (a syntax error, or an attribute that
+ * is not filterable: the search's messages), FOLIO_E_VERSION (as the search),
+ * FOLIO_E_TOO_LARGE, and the read errors.
+ */
+int folio_index_documents_fetch(struct folio_index *idx, const char *filter, uint64_t offset,
+                                uint64_t limit, const char *const *fields, size_t field_count,
+                                char **out_json, size_t *out_len, uint64_t *out_total,
+                                struct folio_index_error *err);
+
 /* All settings with defaults filled in, as JSON text (caller frees with folio_free). */
 int folio_index_settings_get(struct folio_index *idx, char **out_json, size_t *out_len,
                              struct folio_index_error *err);
@@ -446,6 +475,25 @@ void folio_index_search_req_default(struct folio_index_search_req *req);
  */
 int folio_index_search(struct folio_index *idx, const struct folio_index_search_req *req,
                        char **out_json, size_t *out_len, struct folio_index_error *err);
+
+/* Longest filter folio_index_filter_from_json takes (JSON text, in bytes). */
+#define FOLIO_INDEX_FILTER_BYTES_MAX (64u << 10)
+
+/*
+ * Makes one filter expression of a filter value given as JSON text: null, a
+ * string (the expression itself), or Meilisearch's array form (the AND of its
+ * elements, each a string or an array of strings that are ORed; blank strings
+ * and empty arrays drop out). Each string is checked alone, then the whole,
+ * so a syntax error names the string at fault. Filterability is not checked:
+ * that needs an index. On success *out_expr is the expression (owned by the
+ * caller: folio_free() it), or NULL when the value says no filter (null,
+ * blank, empty). Errors: FOLIO_E_INVALID_SEARCH_FILTER (not JSON, a value of
+ * the wrong type: "Invalid syntax for the filter parameter: `expected String,
+ * Array, found: 42`.", over FOLIO_INDEX_FILTER_BYTES_MAX, or a syntax error
+ * with the search's message).
+ */
+int folio_index_filter_from_json(const char *json, size_t len, char **out_expr,
+                                 struct folio_index_error *err);
 
 /* ---- copies and checks ---------------------------------------------------- */
 

@@ -136,9 +136,10 @@ struct folio_task_content {
     /* documentAdditionOrUpdate, settingsUpdate: absent means true */
     bool allow_index_creation_set;
     bool allow_index_creation;
-    /* documentDeletion: ids (at least one), or clear */
+    /* documentDeletion: ids (at least one), or clear, or filter */
     struct folio_str_array ids;
     bool clear;
+    struct folio_str filter;              /* the JSON text of the filter value ("\"a = 1\"") */
     /* settingsUpdate */
     struct folio_object settings;         /* a msgpack map */
     bool is_deletion;

@@ -143,6 +143,7 @@ struct folio_sched_request {
     const struct folio_str *ids;
     uint32_t id_count;
     bool clear;
+    struct folio_str filter_json;        /* by filter: the JSON text of the filter value */
     /* settingsUpdate: JSON object text; reset = true for DELETE settings */
     const char *settings_json;
     size_t settings_len;

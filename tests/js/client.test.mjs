@@ -451,3 +451,71 @@ describe("multiSearch", () => {
     }
   });
 });
+
+// Documents by filter (getDocuments({filter}) → POST /documents/fetch,
+// deleteDocuments({filter}) → POST /documents/delete), on an index of its own
+// that this section creates and deletes.
+describe("documents by filter with the meilisearch JavaScript client", () => {
+  const books = client.index("docfilter");
+  const docs = [
+    { id: 1, genre: "fantasy", year: 1954 },
+    { id: 2, genre: "horror", year: 1977 },
+    { id: 3, genre: "fantasy", year: 1997 },
+    { id: 4, genre: "poetry", year: 2001 },
+    { id: 5, genre: "fantasy", year: 2007 },
+  ];
+  const ids = (list) => list.map((d) => d.id);
+
+  before(async () => {
+    let t = await client.createIndex("docfilter", { primaryKey: "id" }).waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    t = await books.updateFilterableAttributes(["genre", "year"]).waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    t = await books.addDocuments(docs).waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+  });
+
+  test("getDocuments with a filter", async () => {
+    const fantasy = await books.getDocuments({ filter: "genre = fantasy" });
+    assert.equal(fantasy.total, 3);
+    assert.deepEqual(ids(fantasy.results), [1, 3, 5]);
+    const page = await books.getDocuments({
+      filter: ["year > 1960", ["genre = fantasy", "genre = poetry"]],
+      offset: 1,
+      limit: 1,
+      fields: ["year"],
+    });
+    assert.equal(page.total, 3);
+    assert.equal(page.offset, 1);
+    assert.equal(page.limit, 1);
+    assert.deepEqual(page.results, [{ year: 2001 }]);
+    const bad = await apiError(books.getDocuments({ filter: "title = x" }));
+    assert.deepEqual(bad, { status: 400, code: "invalid_document_filter", type: "invalid_request" });
+    assert.equal((await apiError(books.getDocuments({ filter: "year >" }))).code,
+      "invalid_document_filter");
+  });
+
+  test("deleteDocuments with a filter", async () => {
+    const enqueued = await books.deleteDocuments({ filter: "genre = fantasy AND year < 2000" });
+    assert.equal(enqueued.type, "documentDeletion");
+    const t = await client.tasks.waitForTask(enqueued.taskUid);
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+    assert.deepEqual(t.details, {
+      providedIds: 0,
+      deletedDocuments: 2,
+      originalFilter: '"genre = fantasy AND year < 2000"',
+    });
+    assert.deepEqual(ids((await books.getDocuments()).results), [2, 4, 5]);
+    const failed = await books.deleteDocuments({ filter: "title = x" }).waitTask();
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.error.code, "invalid_document_filter");
+    assert.equal((await books.getDocuments()).total, 3);
+    assert.equal((await apiError(books.deleteDocuments({ filter: "year >" }))).code,
+      "invalid_document_filter");
+  });
+
+  test("delete its index", async () => {
+    const t = await client.deleteIndex("docfilter").waitTask();
+    assert.equal(t.status, "succeeded", JSON.stringify(t));
+  });
+});
