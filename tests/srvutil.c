@@ -533,3 +533,28 @@ su_wait_idle(const struct su_server *s, int timeout_ms)
     }
     fail_msg("tasks still pending after %d ms", timeout_ms);
 }
+
+/* ---- the one-server fixture -------------------------------------------------------------- */
+
+int
+su_fixture_setup(void **state, const char *prefix)
+{
+    struct su_fixture *f = folio_calloc(1, sizeof(*f));
+    f->dir = tu_mkdtemp(prefix);
+    *state = f;
+    return 0;
+}
+
+int
+su_fixture_teardown(void **state)
+{
+    struct su_fixture *f = *state;
+    int rc = su_cleanup(&f->srv);
+    if (getenv("FOLIO_TEST_KEEP") == NULL)
+        tu_rmrf(f->dir);
+    else
+        fprintf(stderr, "kept %s\n", f->dir);
+    folio_free(f->dir);
+    folio_free(f);
+    return rc;
+}

@@ -69,6 +69,19 @@ int su_stop(struct su_server *s);
 int su_cleanup(struct su_server *s);
 void su_print_log_tail(const struct su_server *s);
 
+/*
+ * The fixture of a test that runs one foliod in a scratch directory: setup
+ * (su_fixture_setup(state, "prefix") in the test's setup) makes dir,
+ * su_fixture_teardown stops the server and removes dir (kept, and named on
+ * stderr, when FOLIO_TEST_KEEP is set).
+ */
+struct su_fixture {
+    char *dir;
+    struct su_server srv;
+};
+int su_fixture_setup(void **state, const char *prefix);
+int su_fixture_teardown(void **state);
+
 /* Connects (blocking connect, then the socket is used with poll). 0 or -1. */
 int su_open(struct su_conn *c, int port);
 void su_close(struct su_conn *c);

@@ -28,34 +28,14 @@
 #define TASK_TIMEOUT_MS 60000
 #define MOVIES 10
 
-struct fixture {
-    char *dir;
-    struct su_server srv;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *f = folio_calloc(1, sizeof(*f));
-    f->dir = tu_mkdtemp("srvdocf");
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *f = *state;
-    int rc = su_cleanup(&f->srv);
-    if (getenv("FOLIO_TEST_KEEP") == NULL)
-        tu_rmrf(f->dir);
-    folio_free(f->dir);
-    folio_free(f);
-    return rc;
+    return su_fixture_setup(state, "srvdocf");
 }
 
 static void
-start(struct fixture *f)
+start(struct su_fixture *f)
 {
     char *db = tu_path(f->dir, "db"), *snaps = tu_path(f->dir, "snapshots"),
          *log = tu_path(f->dir, "foliod.log");
@@ -90,7 +70,7 @@ json_free_dump(const char *what, json_t *v)
 
 /* Creates `movies` (filterable genre and year) with the ten movies. */
 static void
-seed(struct fixture *f)
+seed(struct su_fixture *f)
 {
     json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
                        "indexCreation", "movies", TASK_TIMEOUT_MS));
@@ -148,7 +128,7 @@ after_2010_comedy_or_horror(int i)
 static bool any(int i) { return i > 0; }
 
 static long long
-tasks_total(struct fixture *f)
+tasks_total(struct su_fixture *f)
 {
     struct su_resp r;
     su_get_ok(&f->srv, "/tasks?limit=1", &r);
@@ -158,7 +138,7 @@ tasks_total(struct fixture *f)
 }
 
 static void
-expect_all_documents(struct fixture *f, const bool *alive)
+expect_all_documents(struct su_fixture *f, const bool *alive)
 {
     int ids[MOVIES];
     size_t n = movies_where(any, alive, ids);
@@ -171,7 +151,7 @@ expect_all_documents(struct fixture *f, const bool *alive)
 static void
 test_fetch_and_get(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f);
     seed(f);
     struct su_resp r;
@@ -245,7 +225,7 @@ expect_error_containing(const struct su_resp *r, int status, const char *code, c
 static void
 test_fetch_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f);
     seed(f);
     long long tasks = tasks_total(f);
@@ -329,7 +309,7 @@ expect_deletion_details(const json_t *task, long long deleted, const char *origi
 static void
 test_delete_by_filter(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f);
     seed(f);
     bool alive[MOVIES + 1];
@@ -437,7 +417,7 @@ test_delete_by_filter(void **state)
 static void
 test_delete_killed_after_commit(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f);
     seed(f);
     assert_int_equal(su_stop(&f->srv), 0);
@@ -482,7 +462,7 @@ test_delete_killed_after_commit(void **state)
 static void
 test_delete_after_addition_in_batch(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f);
     seed(f);
     struct {
@@ -583,11 +563,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fetch_and_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_by_filter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_killed_after_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_after_addition_in_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_and_get, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_errors, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_by_filter, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_killed_after_commit, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_after_addition_in_batch, setup, su_fixture_teardown),
         cmocka_unit_test(test_enqueued_details),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

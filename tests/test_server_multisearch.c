@@ -29,36 +29,14 @@
 #define IO_TIMEOUT_MS 120000
 #define TASK_TIMEOUT_MS 60000
 
-struct fixture {
-    char *dir;
-    struct su_server srv;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *f = folio_calloc(1, sizeof(*f));
-    f->dir = tu_mkdtemp("srvmulti");
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *f = *state;
-    int rc = su_cleanup(&f->srv);
-    if (getenv("FOLIO_TEST_KEEP") == NULL)
-        tu_rmrf(f->dir);
-    else
-        fprintf(stderr, "kept %s\n", f->dir);
-    folio_free(f->dir);
-    folio_free(f);
-    return rc;
+    return su_fixture_setup(state, "srvmulti");
 }
 
 static void
-start(struct fixture *f, const char *const *extra)
+start(struct su_fixture *f, const char *const *extra)
 {
     char *db = tu_path(f->dir, "db"), *snaps = tu_path(f->dir, "snapshots");
     char *log = tu_path(f->dir, "foliod.log");
@@ -133,7 +111,7 @@ corpus_free(struct corpus *c)
 
 /* Index c->uid with c's documents, genre and year filterable, every task done. */
 static void
-corpus_load(struct fixture *f, const struct corpus *c)
+corpus_load(struct su_fixture *f, const struct corpus *c)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < c->count; i++)
@@ -247,7 +225,7 @@ expect_json_equal(const json_t *want, const json_t *got, const char *what)
 
 /* One result of a multi-search: the expected hits, and the single route's answer. */
 static void
-check_result(struct fixture *f, const struct query *q, const json_t *result, size_t i)
+check_result(struct su_fixture *f, const struct query *q, const json_t *result, size_t i)
 {
     char what[64];
     snprintf(what, sizeof(what), "result %zu", i);
@@ -284,7 +262,7 @@ check_result(struct fixture *f, const struct query *q, const json_t *result, siz
 
 /* POST /multi-search of qs; 200 with one result per query, each checked. */
 static void
-multi_expect(struct fixture *f, const struct query *qs, size_t count)
+multi_expect(struct su_fixture *f, const struct query *qs, size_t count)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < count; i++)
@@ -311,7 +289,7 @@ multi_expect(struct fixture *f, const struct query *qs, size_t count)
 static void
 test_results(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f, NULL);
     uint64_t rng = tu_seed();
     static struct corpus books, films;
@@ -354,7 +332,7 @@ test_results(void **state)
 
 /* The request gets this error with exactly this message. */
 static void
-expect_error_msg(struct fixture *f, const char *body, int status, const char *code,
+expect_error_msg(struct su_fixture *f, const char *body, int status, const char *code,
                  const char *message)
 {
     struct su_resp r;
@@ -367,7 +345,7 @@ expect_error_msg(struct fixture *f, const char *body, int status, const char *co
 
 /* The request gets this error, its message starting with prefix. */
 static void
-expect_error_prefix(struct fixture *f, const char *body, int status, const char *code,
+expect_error_prefix(struct su_fixture *f, const char *body, int status, const char *code,
                     const char *prefix)
 {
     struct su_resp r;
@@ -381,7 +359,7 @@ expect_error_prefix(struct fixture *f, const char *body, int status, const char 
 
 /* What a failed request must leave as it was: the tasks and both indexes' documents. */
 static char *
-state_text(struct fixture *f)
+state_text(struct su_fixture *f)
 {
     struct su_resp r;
     su_get_ok(&f->srv, "/tasks?limit=1000", &r);
@@ -408,7 +386,7 @@ state_text(struct fixture *f)
 static void
 test_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f, NULL);
     uint64_t rng = tu_seed();
     static struct corpus books, films;
@@ -555,7 +533,7 @@ test_errors(void **state)
 static void
 test_auth(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     static const char *const extra[] = {"--master-key", "multi-s3cret", NULL};
     start(f, extra);
     f->srv.key = "multi-s3cret";
@@ -590,9 +568,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_results, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup, su_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

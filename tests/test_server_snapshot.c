@@ -32,42 +32,20 @@
 /* How long a request waits for its response (foliod under ASan on a busy machine). */
 #define IO_TIMEOUT_MS 120000
 
-struct fixture {
-    char *dir;
-    struct su_server srv;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *f = folio_calloc(1, sizeof(*f));
-    f->dir = tu_mkdtemp("srvsnap");
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *f = *state;
-    int rc = su_cleanup(&f->srv);
-    if (getenv("FOLIO_TEST_KEEP") == NULL)
-        tu_rmrf(f->dir);
-    else
-        fprintf(stderr, "kept %s\n", f->dir);
-    folio_free(f->dir);
-    folio_free(f);
-    return rc;
+    return su_fixture_setup(state, "srvsnap");
 }
 
 static char *
-fpath(struct fixture *f, const char *rel)
+fpath(struct su_fixture *f, const char *rel)
 {
     return tu_path(f->dir, rel);
 }
 
 static void
-start(struct fixture *f, const char *const *extra)
+start(struct su_fixture *f, const char *const *extra)
 {
     char *db = fpath(f, "db"), *snaps = fpath(f, "snapshots"), *log = fpath(f, "foliod.log");
     const char *args[40] = {"--log-level", "debug"};
@@ -82,7 +60,7 @@ start(struct fixture *f, const char *const *extra)
 }
 
 static void
-mkdirs(struct fixture *f, const char *rel)
+mkdirs(struct su_fixture *f, const char *rel)
 {
     char *p = fpath(f, rel);
     char cmd[1200];
@@ -92,7 +70,7 @@ mkdirs(struct fixture *f, const char *rel)
 }
 
 static void
-put_file(struct fixture *f, const char *rel, const char *content)
+put_file(struct su_fixture *f, const char *rel, const char *content)
 {
     char *p = fpath(f, rel);
     tu_write_file(p, content, strlen(content));
@@ -100,7 +78,7 @@ put_file(struct fixture *f, const char *rel, const char *content)
 }
 
 static void
-expect_error(struct fixture *f, const char *method, const char *path, const char *body, int status,
+expect_error(struct su_fixture *f, const char *method, const char *path, const char *body, int status,
              const char *code)
 {
     struct su_resp r;
@@ -110,7 +88,7 @@ expect_error(struct fixture *f, const char *method, const char *path, const char
 }
 
 static long long
-enqueue(struct fixture *f, const char *method, const char *path, const char *body,
+enqueue(struct su_fixture *f, const char *method, const char *path, const char *body,
         const char *type, const char *index_uid)
 {
     struct su_resp r;
@@ -121,7 +99,7 @@ enqueue(struct fixture *f, const char *method, const char *path, const char *bod
 }
 
 static long long
-task_total(struct fixture *f)
+task_total(struct su_fixture *f)
 {
     struct su_resp r;
     su_get_ok(&f->srv, "/tasks?limit=1", &r);
@@ -135,7 +113,7 @@ task_total(struct fixture *f)
 static void
 test_create_routes(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     start(f, NULL);
     json_t *t = su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"movies\",\"primaryKey\":\"id\"}",
                        "indexCreation", "movies", 30000);
@@ -185,7 +163,7 @@ test_create_routes(void **state)
 static void
 test_import_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     mkdirs(f, "snapshots/indexes/movies");
     mkdirs(f, "outside");
     put_file(f, "snapshots/indexes/movies/a.idx.snapshot", "not really an archive");
@@ -299,7 +277,7 @@ test_import_errors(void **state)
 
 /* Writes an archive with the snapshot module's writer; the values are the test's. */
 static void
-write_archive(struct fixture *f, const char *rel, enum folio_snapshot_kind kind,
+write_archive(struct su_fixture *f, const char *rel, enum folio_snapshot_kind kind,
               const char *index_uid, uint64_t docs, uint64_t seq, uint64_t task_uid)
 {
     char *src = fpath(f, "src");
@@ -348,7 +326,7 @@ write_archive(struct fixture *f, const char *rel, enum folio_snapshot_kind kind,
 }
 
 static void
-set_mtime(struct fixture *f, const char *rel, time_t sec)
+set_mtime(struct su_fixture *f, const char *rel, time_t sec)
 {
     char *p = fpath(f, rel);
     struct timespec ts[2] = {{sec, 0}, {sec, 0}};
@@ -367,7 +345,7 @@ result(const json_t *list, size_t i)
 static void
 test_listing(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     mkdirs(f, "snapshots/indexes/movies/sub.idx.snapshot");
     mkdirs(f, "snapshots/indexes/books");
     mkdirs(f, "outside/ghost");
@@ -507,7 +485,7 @@ test_listing(void **state)
 static void
 test_auth(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     static const char *const extra[] = {"--master-key", "s3cret-key", NULL};
     start(f, extra);
     static const struct {
@@ -548,7 +526,7 @@ test_auth(void **state)
 
 /* Runs foliod with args (and env, "NAME=value" or NULL); returns the exit status. */
 static int
-run_foliod(struct fixture *f, const char *env, const char *args, char **out)
+run_foliod(struct su_fixture *f, const char *env, const char *args, char **out)
 {
     char cmd[2048];
     char *db = fpath(f, "optdb");
@@ -561,7 +539,7 @@ run_foliod(struct fixture *f, const char *env, const char *args, char **out)
 static void
 test_options(void **state)
 {
-    struct fixture *f = *state;
+    struct su_fixture *f = *state;
     char *out = NULL;
     assert_int_equal(run_foliod(f, NULL, "--help", &out), 0);
     static const char *const help[] = {"--snapshot-compression", "FOLIO_SNAPSHOT_COMPRESSION",
@@ -644,11 +622,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_routes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_routes, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_import_errors, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_listing, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_options, setup, su_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
