@@ -220,6 +220,7 @@ write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void 
               struct folio_index_error *err)
 {
     struct wtxn w = {.idx = idx, .err = err};
+    w.defer = parent != NULL && (flags & WRITE_DEFER_POSTINGS);
     int rc = mdb_txn_begin(idx->env, parent, 0, &w.txn);
     if (rc == MDB_MAP_RESIZED) {
         rc = map_resize(idx, 0, err);
@@ -241,7 +242,7 @@ write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void 
             rc = fn(&w, arg);
     }
     struct postings *deferred = NULL;
-    if (rc == FOLIO_OK && parent != NULL && (flags & WRITE_DEFER_POSTINGS))
+    if (rc == FOLIO_OK && w.defer)
         rc = search_write_defer(&w, &deferred); /* merged into the batch's set below */
     else if (rc == FOLIO_OK)
         rc = search_write_finish(&w); /* the posting lists of what fn changed */
@@ -269,6 +270,8 @@ write_attempt(struct folio_index *idx, MDB_txn *parent, index_write_fn fn, void 
         postings_free(deferred);
         return index_mdb_error(err, rc, "committing");
     }
+    if (w.batch_in_txn)
+        search_batch_discard(idx); /* the batch's set went into the parent with this write */
     search_batch_merge(idx, deferred); /* only now: its changes are in the parent */
     return FOLIO_OK;
 }

@@ -144,6 +144,8 @@ struct wtxn {
     struct folio_index_error *err;
     struct postings *postings; /* NULL until a document changes */
     struct field_tally *fields; /* field distribution deltas; NULL until a document changes */
+    bool defer;                /* a document write in a batch: postings go to the batch's set */
+    bool batch_in_txn;         /* ... whose set was applied to this transaction (it filled up) */
 };
 
 typedef int (*index_write_fn)(struct wtxn *w, void *arg);

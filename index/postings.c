@@ -480,6 +480,15 @@ int
 postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                struct folio_index_error *err)
 {
+    int rc = postings_apply(p, txn, idx, err);
+    entries_free(p);
+    return rc;
+}
+
+int
+postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+               struct folio_index_error *err)
+{
     FOLIO_ASSERT(idx->has_search);
     if (p->count == 0)
         return FOLIO_OK;
@@ -495,7 +504,6 @@ postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
     for (size_t i = 0; i < n && rc == FOLIO_OK; i++)
         rc = entry_apply(txn, idx, order[i], err);
     folio_free(order);
-    entries_free(p);
     return rc;
 }
 

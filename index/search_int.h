@@ -93,6 +93,9 @@ int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
 /* Applies the change set to the env and empties it. */
 int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                    struct folio_index_error *err);
+/* Applies the change set to the env and keeps it. */
+int postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+                   struct folio_index_error *err);
 bool postings_full(const struct postings *p);
 /*
  * Moves src's changes into dst (same parts and settings) as if src's came

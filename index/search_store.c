@@ -82,8 +82,20 @@ search_doc_changed(struct wtxn *w, const uint8_t iid[4], const json_t *doc, bool
     int rc = postings_of(w, &p);
     if (rc == FOLIO_OK)
         rc = postings_doc(p, index_iid_decode(iid), doc, add, w->err);
-    if (rc == FOLIO_OK && postings_full(p))
-        rc = postings_flush(p, w->txn, w->idx, w->err);
+    if (rc == FOLIO_OK && postings_full(p)) {
+        /*
+         * A batch's earlier writes go first, or theirs would land after this
+         * one's. Into this transaction, and kept: if it aborts they are still
+         * pending; if it commits, the runner drops the batch's set.
+         */
+        struct postings *batch = w->idx->batch_postings;
+        if (w->defer && batch != NULL && !w->batch_in_txn) {
+            rc = postings_apply(batch, w->txn, w->idx, w->err);
+            w->batch_in_txn = true;
+        }
+        if (rc == FOLIO_OK)
+            rc = postings_flush(p, w->txn, w->idx, w->err);
+    }
     return rc;
 }
 

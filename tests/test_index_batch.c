@@ -479,6 +479,73 @@ test_batch_postings_model(void **state)
     folio_free(dir);
 }
 
+/*
+ * One task of a batch so large that its own change set fills up (more than
+ * 2^20 lists: here 600,000 distinct words, two lists each) and is applied to
+ * its transaction before the task ends. The batch's earlier changes must be
+ * applied first, or they would land after it: task 2 adds document x with
+ * word `ant`, task 3 (the large one) replaces x with `bee` first; had the
+ * batch's "x joins ant" been applied after task 3's "x leaves ant", x would
+ * stay in `ant`'s list. Then a failing task of the same size leaves nothing.
+ */
+static void
+test_batch_large_task(void **state)
+{
+    (void)state;
+    char *dir = mk_index(1ull << 31); /* room: the map must not grow mid-batch */
+    struct folio_index *idx = open_index(dir, 1ull << 31);
+    assert_int_equal(folio_index_batch_begin(idx, &E), 0);
+    assert_int_equal(add(idx, "{\"id\":\"x\",\"t\":\"ant\"}", mk(2, 20, "ok 2")), 0);
+    enum { DOCS = 60, WORDS_PER_DOC = 10000 };
+    size_t cap = (size_t)DOCS * WORDS_PER_DOC * 9 + 4096;
+    char *big = folio_malloc(cap);
+    size_t n = (size_t)snprintf(big, cap, "[{\"id\":\"x\",\"t\":\"bee\"}");
+    for (int d = 0; d < DOCS; d++) {
+        n += (size_t)snprintf(big + n, cap - n, ",{\"id\":\"d%d\",\"t\":\"", d);
+        for (int k = 0; k < WORDS_PER_DOC; k++)
+            n += (size_t)snprintf(big + n, cap - n, "%sq%06d", k ? " " : "",
+                                  d * WORDS_PER_DOC + k);
+        n += (size_t)snprintf(big + n, cap - n, "\"}");
+    }
+    n += (size_t)snprintf(big + n, cap - n, "]");
+    assert_true(n < cap);
+    assert_int_equal(add(idx, big, mk(3, 20, "ok 3")), 0);
+    /* the same size again, but failing at its end: none of it stays */
+    big[n - 1] = '\0';
+    char *bad = folio_malloc(n + 64);
+    snprintf(bad, n + 64, "%s,{\"id\":\"not valid!\"}]", big);
+    for (char *p = strstr(bad, "\"id\":\"d"); p != NULL; p = strstr(p + 1, "\"id\":\"d"))
+        p[6] = 'e'; /* other documents, e0.. e59, and x untouched */
+    bad[strstr(bad, "\"bee\"") - bad + 1] = 'c'; /* x -> "cee" in the failing task */
+    int brc = add(idx, bad, mk(4, 20, "ok 4"));
+    if (brc != FOLIO_E_INVALID_DOCUMENT_ID)
+        fail_msg("the failing task: %d %s", brc, E.message);
+    assert_int_equal(folio_index_batch_commit(idx, &E), 0);
+    folio_free(bad);
+    folio_free(big);
+
+    assert_int_equal(doc_count(idx), 1 + DOCS);
+    struct folio_index_search_req req;
+    folio_index_search_req_default(&req);
+    const char *const words[] = {"ant", "bee", "cee", "q000000", "q599999"};
+    const int expected[] = {0, 1, 0, 1, 1};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(words); i++) {
+        req.q = words[i];
+        char *res = NULL;
+        size_t rlen;
+        assert_int_equal(folio_index_search(idx, &req, &res, &rlen, &E), 0);
+        char want[64];
+        snprintf(want, sizeof(want), "\"estimatedTotalHits\":%d", expected[i]);
+        if (strstr(res, want) == NULL)
+            fail_msg("%s: %s, not %s", words[i], strstr(res, "\"estimatedTotalHits\""), want);
+        folio_free(res);
+    }
+    assert_verified(idx);
+    folio_index_free(idx);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 /* ---- the map grows inside a batch: rollback, then the caller runs again ---- */
 
 static void
@@ -573,6 +640,7 @@ main(void)
         cmocka_unit_test(test_abort_and_empty),
         cmocka_unit_test(test_map_growth_in_batch),
         cmocka_unit_test(test_batch_postings_model),
+        cmocka_unit_test(test_batch_large_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
