@@ -37,8 +37,9 @@
 
 extern char **environ;
 
-int
-folio_sched_check_index_main(const char *dir)
+/* The check itself, in this process: 0, FOLIO_E_SNAPSHOT_INVALID or another error. */
+static int
+check_here(const char *dir, char *why, size_t why_len)
 {
     struct folio_index_options o;
     folio_index_options_default(&o);
@@ -51,11 +52,22 @@ folio_sched_check_index_main(const char *dir)
         rc = folio_index_verify(idx, &err);
     folio_index_free(idx);
     if (rc == 0)
-        return FOLIO_CHECK_INDEX_SOUND;
-    printf("%s\n", err.message[0] ? err.message : folio_err_message(rc));
-    fflush(stdout);
+        return FOLIO_OK;
+    snprintf(why, why_len, "%s", err.message[0] ? err.message : folio_err_message(rc));
     bool bad = rc == FOLIO_E_CORRUPT || rc == FOLIO_E_VERSION || rc == FOLIO_E_NOT_FOUND;
-    return bad ? FOLIO_CHECK_INDEX_INVALID : FOLIO_CHECK_INDEX_UNCHECKED;
+    return bad ? FOLIO_E_SNAPSHOT_INVALID : rc;
+}
+
+int
+folio_sched_check_index_main(const char *dir)
+{
+    char why[700];
+    int rc = check_here(dir, why, sizeof(why));
+    if (rc == FOLIO_OK)
+        return FOLIO_CHECK_INDEX_SOUND;
+    printf("%s\n", why);
+    fflush(stdout);
+    return rc == FOLIO_E_SNAPSHOT_INVALID ? FOLIO_CHECK_INDEX_INVALID : FOLIO_CHECK_INDEX_UNCHECKED;
 }
 
 /* Starts PROGRAM --check-index dir with stdout and stderr to out_fd. */
@@ -118,21 +130,23 @@ check_collect(int fd, pid_t pid, const atomic_bool *stop, char *out, size_t *len
 }
 
 int
-run_check_index(struct folio_sched *s, const char *dir, const atomic_bool *stop, char *why,
+run_check_index(const char *program, const char *dir, const atomic_bool *stop, char *why,
                 size_t why_len)
 {
+    if (program == NULL)
+        return check_here(dir, why, why_len);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         snprintf(why, why_len, "cannot start the index check: %s", strerror(errno));
         return folio_err_from_errno(errno);
     }
     pid_t pid = -1;
-    int rc = check_spawn(s->opts.index_check_program, dir, pipefd[1], &pid);
+    int rc = check_spawn(program, dir, pipefd[1], &pid);
     close(pipefd[1]);
     if (rc != FOLIO_OK) {
         close(pipefd[0]);
-        snprintf(why, why_len, "cannot start the index check `%s`: %s",
-                 s->opts.index_check_program, folio_err_message(rc));
+        snprintf(why, why_len, "cannot start the index check `%s`: %s", program,
+                 folio_err_message(rc));
         return rc;
     }
     char out[CHECK_OUTPUT_MAX + 1];

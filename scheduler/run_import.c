@@ -73,7 +73,8 @@ exists_in(const char *dir, const char *name)
 /* The mapping of st is the manifest's, and every env is there. */
 static int
 check_indexes(const char *dir, const struct folio_sched_state *st,
-              const struct folio_snapshot_manifest *m, struct folio_sched_diag *diag)
+              const struct folio_snapshot_manifest *m, const char *check_program,
+              struct folio_sched_diag *diag)
 {
     struct folio_index_view *views = NULL;
     size_t n = 0;
@@ -98,7 +99,20 @@ check_indexes(const char *dir, const struct folio_sched_state *st,
                         (int)views[i].uuid.len, views[i].uuid.ptr,
                         listed ? "missing from the archive" : "not in the manifest");
             rc = FOLIO_E_CORRUPT;
+            break;
         }
+        /* The whole env, as an index import checks it (in a child when there is a program). */
+        char *env = run_path(dir, rel);
+        env[strlen(env) - strlen("/data.mdb")] = '\0';
+        char why[700];
+        rc = run_check_index(check_program, env, NULL, why, sizeof(why));
+        folio_free(env);
+        if (rc != 0)
+            import_diag(diag, "index `%.*s` (%.*s) %s: %s", (int)views[i].uid.len,
+                        views[i].uid.ptr, (int)views[i].uuid.len, views[i].uuid.ptr,
+                        rc == FOLIO_E_SNAPSHOT_INVALID ? "is not a valid folio index"
+                                                       : "cannot be checked",
+                        why);
     }
     folio_free(views);
     return rc;
@@ -157,7 +171,7 @@ check_tasks(const char *dir, const struct folio_sched_state *st, struct folio_sc
 /* The extracted directory is a data directory at the manifest's seq. */
 static int
 check_extracted(const char *dir, const struct folio_snapshot_manifest *m,
-                struct folio_sched_diag *diag)
+                const char *check_program, struct folio_sched_diag *diag)
 {
     if (!exists_in(dir, "VERSION") || !exists_in(dir, TASKS_FILE)) {
         import_diag(diag, "the archive lacks VERSION or %s", TASKS_FILE);
@@ -189,7 +203,7 @@ check_extracted(const char *dir, const struct folio_snapshot_manifest *m,
         rc = FOLIO_E_CORRUPT;
     }
     if (rc == 0)
-        rc = check_indexes(dir, st, m, diag);
+        rc = check_indexes(dir, st, m, check_program, diag);
     if (rc == 0)
         rc = check_tasks(dir, st, diag);
     folio_sched_state_free(st);
@@ -199,8 +213,8 @@ check_extracted(const char *dir, const struct folio_snapshot_manifest *m,
 }
 
 static int
-extract_and_check(const char *archive, const char *tmp, struct folio_sched_import_info *info,
-                  struct folio_sched_diag *diag)
+extract_and_check(const char *archive, const char *tmp, const char *check_program,
+                  struct folio_sched_import_info *info, struct folio_sched_diag *diag)
 {
     struct folio_snapshot_read_opts ro;
     folio_snapshot_read_opts_default(&ro);
@@ -212,7 +226,7 @@ extract_and_check(const char *archive, const char *tmp, struct folio_sched_impor
         import_diag(diag, "%s", serr.message[0] ? serr.message : folio_err_message(rc));
         return rc;
     }
-    rc = check_extracted(tmp, m, diag);
+    rc = check_extracted(tmp, m, check_program, diag);
     if (rc == 0) {
         info->seq = m->seq;
         info->index_count = m->index_count;
@@ -225,7 +239,8 @@ extract_and_check(const char *archive, const char *tmp, struct folio_sched_impor
 
 int
 folio_sched_import_instance(const char *archive_path, const char *db_path, unsigned flags,
-                            struct folio_sched_import_info *info, struct folio_sched_diag *diag)
+                            const char *index_check_program, struct folio_sched_import_info *info,
+                            struct folio_sched_diag *diag)
 {
     struct folio_sched_import_info local_info;
     struct folio_sched_diag local_diag;
@@ -265,7 +280,7 @@ folio_sched_import_instance(const char *archive_path, const char *db_path, unsig
     if (rc != 0)
         import_diag(diag, "cannot create %s: %s", tmp, strerror(errno));
     if (rc == 0)
-        rc = extract_and_check(archive_path, tmp, info, diag);
+        rc = extract_and_check(archive_path, tmp, index_check_program, info, diag);
     if (rc == 0 && folio_io_rename(tmp, db_path) != 0) {
         rc = folio_err_from_errno(errno);
         import_diag(diag, "cannot rename %s to %s: %s", tmp, db_path, strerror(errno));

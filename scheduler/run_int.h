@@ -133,11 +133,12 @@ void run_index_forget(struct folio_sched *s, const char *uuid);
 /* Broadcasts cond and snap_cond (mu held): a flag or what the lanes may take changed. */
 void run_broadcast(struct folio_sched *s);
 /*
- * run_check.c: runs opts.index_check_program --check-index dir; 0 if the env
- * is sound, else FOLIO_E_SNAPSHOT_INVALID (why says what), FOLIO_E_CANCELED
- * (stop was raised: the child is killed), or another error (why says it).
+ * run_check.c: runs `program --check-index dir` (program NULL: the same check
+ * in this process); 0 if the env is sound, else FOLIO_E_SNAPSHOT_INVALID (why
+ * says what), FOLIO_E_CANCELED (stop was raised: the child is killed), or
+ * another error (why says it).
  */
-int run_check_index(struct folio_sched *s, const char *dir, const atomic_bool *stop, char *why,
+int run_check_index(const char *program, const char *dir, const atomic_bool *stop, char *why,
                     size_t why_len);
 void run_wake(struct folio_sched *s);
 int run_checkpoint(struct folio_sched *s, struct folio_sched_diag *diag);

@@ -654,7 +654,7 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
     bool checked = s->opts.index_check_program != NULL;
     if (checked) {
         char why[700];
-        int crc = run_check_index(s, work, stop, why, sizeof(why));
+        int crc = run_check_index(s->opts.index_check_program, work, stop, why, sizeof(why));
         if (crc == FOLIO_E_CANCELED)
             return crc;
         if (crc != 0)

@@ -435,7 +435,7 @@ test_round_trip(void **state)
     char *db2 = tu_path(ROOT, "restored-db"), *snap2 = tu_path(ROOT, "restored-snapshots");
     struct folio_sched_import_info ii;
     struct folio_sched_diag d;
-    int rc = folio_sched_import_instance(src.archive, db2, 0, &ii, &d);
+    int rc = folio_sched_import_instance(src.archive, db2, 0, NULL, &ii, &d);
     CHECK(rc == 0, "import: %s (%s)", folio_err_name(rc), d.reason);
     CHECK(ii.outcome == FOLIO_SCHED_IMPORTED && ii.index_count == 2 && ii.seq > 0,
           "outcome %d, %u indexes, seq %" PRIu64, ii.outcome, ii.index_count, ii.seq);
@@ -552,7 +552,7 @@ expect_import_error(const char *archive, const char *db, unsigned flags, int wan
 {
     struct folio_sched_import_info ii;
     struct folio_sched_diag d;
-    int rc = folio_sched_import_instance(archive, db, flags, &ii, &d);
+    int rc = folio_sched_import_instance(archive, db, flags, NULL, &ii, &d);
     CHECK(rc == want_a || rc == want_b, "import %s: %s (%s)", archive, folio_err_name(rc),
           d.reason);
     CHECK(d.reason[0] != '\0', "no reason given");
@@ -639,7 +639,7 @@ test_import_rules(void **state)
     char *missing = tu_path(ROOT, "no-such.snapshot");
     char *db = tu_path(ROOT, "db-a");
     expect_import_error(missing, db, 0, FOLIO_E_NOT_FOUND, FOLIO_E_NOT_FOUND);
-    CHECK(folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_MISSING, &ii, &d) ==
+    CHECK(folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_MISSING, NULL, &ii, &d) ==
                   0 &&
               ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_MISSING,
           "ignore missing: %s", d.reason);
@@ -649,13 +649,13 @@ test_import_rules(void **state)
     CHECK(mkdir(db, 0700) == 0, "mkdir");
     char *f = tu_path(db, "something");
     tu_write_file(f, "x", 1);
-    int rc = folio_sched_import_instance(src.archive, db, 0, &ii, &d);
+    int rc = folio_sched_import_instance(src.archive, db, 0, NULL, &ii, &d);
     CHECK(rc == FOLIO_E_EXISTS, "db exists: %s", folio_err_name(rc));
     CHECK(strstr(d.reason, "already exists") != NULL, "reason: %s", d.reason);
-    rc = folio_sched_import_instance(src.archive, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, &ii,
+    rc = folio_sched_import_instance(src.archive, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, NULL, &ii,
                                      &d);
     CHECK(rc == 0 && ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS, "ignore: %s", d.reason);
-    rc = folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, &ii, &d);
+    rc = folio_sched_import_instance(missing, db, FOLIO_SCHED_IMPORT_IGNORE_IF_DB_EXISTS, NULL, &ii, &d);
     CHECK(rc == 0 && ii.outcome == FOLIO_SCHED_IMPORT_SKIPPED_DB_EXISTS, "ignore: %s", d.reason);
     size_t len = 0;
     uint8_t *kept = tu_read_file(f, &len);
@@ -666,7 +666,7 @@ test_import_rules(void **state)
     /* An empty directory is no data: the import goes into it. */
     char *empty = tu_path(ROOT, "db-empty");
     CHECK(mkdir(empty, 0700) == 0, "mkdir");
-    rc = folio_sched_import_instance(src.archive, empty, 0, &ii, &d);
+    rc = folio_sched_import_instance(src.archive, empty, 0, NULL, &ii, &d);
     CHECK(rc == 0 && ii.outcome == FOLIO_SCHED_IMPORTED, "into an empty dir: %s (%s)",
           folio_err_name(rc), d.reason);
     struct folio_sched *r = open_at(empty, NULL, true, NULL);
@@ -759,7 +759,7 @@ crash_and_rerun(bool at_rename)
     CHECK(count_files(a.snap, NULL, NULL) == 1, "nothing else in the snapshot dir");
     char *db2 = tu_path(ROOT, "restored");
     struct folio_sched_diag d;
-    int rc = folio_sched_import_instance(archive, db2, 0, NULL, &d);
+    int rc = folio_sched_import_instance(archive, db2, 0, NULL, NULL, &d);
     CHECK(rc == 0, "import: %s (%s)", folio_err_name(rc), d.reason);
     s = open_at(db2, NULL, true, &info);
     CHECK(info.tasks_finished == 1, "finished %u", info.tasks_finished);
@@ -852,7 +852,7 @@ test_snapshot_under_registrations(void **state)
     char *db2 = tu_path(ROOT, "restored");
     struct folio_sched_import_info ii;
     struct folio_sched_diag d;
-    int rc = folio_sched_import_instance(archive, db2, 0, &ii, &d);
+    int rc = folio_sched_import_instance(archive, db2, 0, NULL, &ii, &d);
     CHECK(rc == 0, "import: %s (%s)", folio_err_name(rc), d.reason);
     struct folio_sched_open_info info;
     struct folio_sched *r = open_at(db2, NULL, false, &info);

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -826,6 +827,14 @@ env_crashes_verify(const char *dir)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /*
+         * The test runner's handlers would catch the crash and go on running
+         * tests in this copy of the process (stopping the servers in their
+         * teardown): a crash must end the child.
+         */
+        const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        for (size_t i = 0; i < FOLIO_ARRAY_LEN(fatal); i++)
+            signal(fatal[i], SIG_DFL);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2); /* a sanitizer's report of the crash is not this test's output */
@@ -914,6 +923,66 @@ test_crafted_env(void **state)
     json_t *st_fine = get_json(&f->b, "/indexes/%s/stats", "fine");
     assert_int_equal(su_jint(st_fine, "numberOfDocuments"), 300);
     json_decref(st_fine);
+
+    /*
+     * The same env in a whole-instance snapshot of A: foliod --import-snapshot
+     * checks every index env in a child too, refuses it and leaves no db.
+     */
+    json_decref(su_run(&f->a, "POST", "/snapshots", NULL, "snapshotCreation", NULL,
+                       TASK_TIMEOUT_MS));
+    char *inst = NULL;
+    DIR *dir = opendir(f->a.snapshot_dir);
+    assert_non_null(dir);
+    for (struct dirent *e; (e = readdir(dir)) != NULL && inst == NULL;) {
+        size_t nl = strlen(e->d_name);
+        if (nl > 9 && strcmp(e->d_name + nl - 9, ".snapshot") == 0)
+            inst = tu_path(f->a.snapshot_dir, e->d_name);
+    }
+    closedir(dir);
+    assert_non_null(inst);
+    struct tarball it = {0};
+    tarball_read(inst, &it);
+    size_t ii = 0;
+    for (size_t i = 1; i < it.n && ii == 0; i++) {
+        size_t nl = strlen(it.e[i].name);
+        if (strncmp(it.e[i].name, "indexes/", 8) == 0 && nl > 9 &&
+            strcmp(it.e[i].name + nl - 9, "/data.mdb") == 0)
+            ii = i;
+    }
+    assert_true(ii > 0);
+    folio_free(it.e[ii].data);
+    it.e[ii].data = folio_malloc(good.e[di].len);
+    memcpy(it.e[ii].data, bytes, good.e[di].len);
+    it.e[ii].len = good.e[di].len;
+    m = manifest_of(&it);
+    files = json_object_get(m, "files");
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *fe = json_array_get(files, i);
+        if (strcmp(su_jstr(fe, "name"), it.e[ii].name) == 0) {
+            json_object_set_new(fe, "xxh3_128", json_string(hex));
+            json_object_set_new(fe, "size", json_integer((json_int_t)it.e[ii].len));
+        }
+    }
+    set_manifest(&it, m);
+    json_decref(m);
+    char *crafted_inst = tu_path(f->dir, "crafted-instance.snapshot");
+    tarball_write(&it, crafted_inst);
+    tarball_free(&it);
+    char *cdb = tu_path(f->dir, "C-db"), cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof(cmd),
+             "timeout -s TERM 60 %s --http-addr 127.0.0.1:0 --db-path %s --snapshot-dir %s "
+             "--import-snapshot %s 2>&1",
+             FOLIO_FOLIOD_PATH, cdb, f->dir, crafted_inst);
+    int crc = tu_system(cmd, &out);
+    if (crc != 1 || strstr(out, "is not a valid folio index") == NULL)
+        fail_msg("foliod --import-snapshot of the crafted instance: status %d: %s", crc, out);
+    printf("crafted instance      -> %s", out);
+    struct stat cst;
+    assert_int_equal(stat(cdb, &cst), -1); /* no db was made */
+    folio_free(out);
+    folio_free(cdb);
+    folio_free(crafted_inst);
+    folio_free(inst);
     folio_free(bytes);
     folio_free(mdb);
     folio_free(scratch);

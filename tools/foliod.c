@@ -397,13 +397,14 @@ schedule_stop(struct snapshot_schedule *ss)
 
 /* --import-snapshot and its flags: 0 (imported, skipped or not asked) or -1 (reported). */
 static int
-import_snapshot(const struct foliod_opts *o, unsigned flags)
+import_snapshot(const struct foliod_opts *o, unsigned flags, const char *check_program)
 {
     if (o->import_snapshot == NULL)
         return 0;
     struct folio_sched_import_info info;
     struct folio_sched_diag diag;
-    int rc = folio_sched_import_instance(o->import_snapshot, o->db_path, flags, &info, &diag);
+    int rc = folio_sched_import_instance(o->import_snapshot, o->db_path, flags, check_program,
+                                         &info, &diag);
     if (rc != 0) {
         fprintf(stderr, "foliod: cannot import snapshot %s: %s: %s\n", o->import_snapshot,
                 folio_err_message(rc), diag.reason);
@@ -569,12 +570,6 @@ main(int argc, char **argv)
         folio_server_free(srv);
         return 1;
     }
-    if (import_snapshot(&o, import_flags) != 0) {
-        folio_server_free(srv);
-        return 1;
-    }
-    sched_opts.db_path = o.db_path;
-    sched_opts.snapshot_dir = o.snapshot_dir;
     char self[4096];
     ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (self_len > 0) { /* imported indexes are checked by this program, in a child */
@@ -585,6 +580,12 @@ main(int argc, char **argv)
                   "reason=\"/proc/self/exe: %s\" effect=\"imports are checked in process\"",
                   strerror(errno));
     }
+    if (import_snapshot(&o, import_flags, sched_opts.index_check_program) != 0) {
+        folio_server_free(srv);
+        return 1;
+    }
+    sched_opts.db_path = o.db_path;
+    sched_opts.snapshot_dir = o.snapshot_dir;
     sched_opts.payload_bytes_max = so.payload_bytes_max;
     struct folio_sched *sched = NULL;
     struct folio_sched_open_info info;

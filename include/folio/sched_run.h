@@ -264,7 +264,9 @@ struct folio_sched_import_info {
  * Otherwise the archive is extracted into `<db_path>.import-tmp` (verified
  * entry by entry), its journal verified, its checkpoint replayed and checked
  * against the journal, the manifest's indexes and the content files of the
- * enqueued tasks found, then the directory is renamed to db_path and the
+ * enqueued tasks found, every index env opened and verified whole (by
+ * `index_check_program --check-index DIR` in a child when it is not NULL, see
+ * folio_sched_opts.index_check_program; else in this process), then the directory is renamed to db_path and the
  * parent fsynced. The imported instance gets a new instance uid at its first
  * open, which also records the snapshot's own tasks as succeeded (they are
  * never run again). Errors: FOLIO_E_EXISTS, FOLIO_E_NOT_FOUND,
@@ -275,6 +277,7 @@ struct folio_sched_import_info {
  * at the temporary path. info and diag may be NULL.
  */
 int folio_sched_import_instance(const char *archive_path, const char *db_path, unsigned flags,
+                                const char *index_check_program,
                                 struct folio_sched_import_info *info,
                                 struct folio_sched_diag *diag);
 
