@@ -82,9 +82,31 @@ check_spawn(const char *program, const char *dir, int out_fd, pid_t *pid)
         rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    /*
+     * The calling thread blocks SIGINT and SIGTERM (foliod's loop takes them)
+     * and the process ignores SIGPIPE: the child starts with neither.
+     */
+    posix_spawnattr_t at;
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGPIPE);
+    sigaddset(&deflt, SIGINT);
+    sigaddset(&deflt, SIGTERM);
+    bool attr = rc == 0 && posix_spawnattr_init(&at) == 0;
+    if (rc == 0 && !attr)
+        rc = ENOMEM;
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(&at, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&at, &deflt);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {(char *)program, (char *)"--check-index", (char *)dir, NULL};
     if (rc == 0)
-        rc = posix_spawn(pid, program, &fa, NULL, argv, environ);
+        rc = posix_spawn(pid, program, &fa, &at, argv, environ);
+    if (attr)
+        posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         errno = rc;
