@@ -193,7 +193,7 @@ size_t vocab_count(const struct vocab *v);
 /* Word i, borrowed for as long as the reference. */
 void vocab_word(const struct vocab *v, size_t i, MDB_val *k);
 /* The index of the first word at or after key in LMDB's order (vocab_count if none). */
-size_t vocab_seek(const struct vocab *v, const void *key, size_t len);
+size_t vocab_seek(const struct vocab *v, size_t from, const void *key, size_t len);
 
 /* ---- rank.c, hits.c ---------------------------------------------------------- */
 

@@ -336,7 +336,7 @@ keys_seek(struct keys *s, const uint8_t *seek, size_t len, MDB_val *k)
         k->mv_size = len;
         return mdb_cursor_get(s->cur, k, &s->value, MDB_SET_RANGE);
     }
-    s->pos = vocab_seek(s->vocab, seek, len);
+    s->pos = vocab_seek(s->vocab, s->pos, seek, len); /* seek is after the current word */
     return keys_at(s, k);
 }
 

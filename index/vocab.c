@@ -170,18 +170,36 @@ vocab_word(const struct vocab *v, size_t i, MDB_val *k)
     k->mv_size = v->starts[i + 1] - v->starts[i];
 }
 
-/* The first word at or after key (bytewise, as LMDB orders keys): count if none. */
-size_t
-vocab_seek(const struct vocab *v, const void *key, size_t len)
+/* Word i sorts before key (bytewise, as LMDB orders keys). */
+static bool
+vocab_before(const struct vocab *v, size_t i, const void *key, size_t len)
 {
-    size_t lo = 0, hi = v->count;
+    MDB_val w;
+    vocab_word(v, i, &w);
+    size_t n = w.mv_size < len ? w.mv_size : len;
+    int c = memcmp(w.mv_data, key, n);
+    return c < 0 || (c == 0 && w.mv_size < len);
+}
+
+/*
+ * The first word at or after key, at index from or later: count if none.
+ * The typo walk seeks a little way past where it is, so the search gallops
+ * from there (1, 2, 4, ... words ahead) and then bisects what it stepped
+ * over: a few comparisons instead of a bisection of the whole vocabulary.
+ */
+size_t
+vocab_seek(const struct vocab *v, size_t from, const void *key, size_t len)
+{
+    size_t lo = from < v->count ? from : v->count, hi = v->count, step = 1;
+    while (lo + step < v->count && vocab_before(v, lo + step, key, len)) {
+        lo += step;
+        step *= 2;
+    }
+    if (lo + step < v->count)
+        hi = lo + step + 1; /* word lo + step is at or after key */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        MDB_val w;
-        vocab_word(v, mid, &w);
-        size_t n = w.mv_size < len ? w.mv_size : len;
-        int c = memcmp(w.mv_data, key, n);
-        if (c < 0 || (c == 0 && w.mv_size < len))
+        if (vocab_before(v, mid, key, len))
             lo = mid + 1;
         else
             hi = mid;

@@ -1915,6 +1915,91 @@ test_random_against_brute_force_no_vocab(void **state)
     unsetenv("FOLIO_INDEX_VOCAB_WORDS_MAX");
 }
 
+/*
+ * The typo walk seeks far ahead in a large vocabulary: 6,000 words over four
+ * letters, lengths 5 to 9, so whole subtrees are skipped. Every query's
+ * answer through the in-memory vocabulary (galloping seeks) must equal its
+ * answer through an LMDB cursor (MDB_SET_RANGE), an independent way to seek.
+ */
+#define LV_WORDS 6000
+#define LV_QUERIES 400
+
+static void
+lv_word(char *w, uint64_t *r)
+{
+    int len = 5 + (int)(tu_rand(r) % 5);
+    for (int i = 0; i < len; i++)
+        w[i] = "acgt"[tu_rand(r) % 4];
+    w[len] = '\0';
+}
+
+/* The answers to the queries, processingTimeMs left out. */
+static json_t *
+lv_answers(struct folio_index *idx, char (*queries)[16])
+{
+    json_t *all = json_array();
+    for (int i = 0; i < LV_QUERIES; i++) {
+        struct folio_index_search_req req;
+        folio_index_search_req_default(&req);
+        req.q = queries[i];
+        req.limit = 50;
+        char *res = NULL;
+        size_t len;
+        assert_int_equal(folio_index_search(idx, &req, &res, &len, &E), 0);
+        json_t *o = json_loadb(res, len, 0, NULL);
+        assert_non_null(o);
+        json_object_del(o, "processingTimeMs");
+        json_array_append_new(all, o);
+        folio_free(res);
+    }
+    return all;
+}
+
+static void
+test_typo_walk_large_vocabulary(void **state)
+{
+    (void)state;
+    uint64_t r = 0x5DEECE66Dull;
+    char *dir;
+    struct folio_index *idx = mk_index(&dir, "id");
+    size_t cap = 64 + (size_t)LV_WORDS * 40;
+    char *json = folio_malloc(cap);
+    size_t n = (size_t)snprintf(json, cap, "[");
+    for (int i = 0; i < LV_WORDS; i++) {
+        char w[16];
+        lv_word(w, &r);
+        n += (size_t)snprintf(json + n, cap - n, "%s{\"id\":%d,\"t\":\"%s\"}", i ? "," : "", i, w);
+    }
+    snprintf(json + n, cap - n, "]");
+    add(idx, json);
+    folio_free(json);
+    static char queries[LV_QUERIES][16];
+    for (int i = 0; i < LV_QUERIES; i++) {
+        lv_word(queries[i], &r);
+        if (i % 2 == 0) /* half of them not a prefix */
+            strcat(queries[i], " ");
+    }
+    json_t *by_vocab = lv_answers(idx, queries);
+    folio_index_free(idx);
+    setenv("FOLIO_INDEX_VOCAB_WORDS_MAX", "0", 1); /* typo walks read LMDB */
+    assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
+    json_t *cursor = lv_answers(idx, queries);
+    unsetenv("FOLIO_INDEX_VOCAB_WORDS_MAX");
+    size_t typo_hits = 0;
+    for (int i = 0; i < LV_QUERIES; i++) {
+        json_t *a = json_array_get(by_vocab, (size_t)i), *b = json_array_get(cursor, (size_t)i);
+        if (!json_equal(a, b)) {
+            char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(b, JSON_COMPACT);
+            fail_msg("query \"%s\": vocabulary %.300s, cursor %.300s", queries[i], x, y);
+        }
+        typo_hits += json_integer_value(json_object_get(a, "estimatedTotalHits"));
+    }
+    assert_true(typo_hits > LV_QUERIES); /* the queries do match, typos included */
+    json_decref(by_vocab);
+    json_decref(cursor);
+    rm_index(idx, dir);
+}
+
 /* ---- threads: searches while a writer adds documents ---------------------------- */
 
 #define C_DOCS 150
@@ -2015,6 +2100,7 @@ main(void)
         cmocka_unit_test(test_posting_list_bytes),
         cmocka_unit_test(test_random_against_brute_force),
         cmocka_unit_test(test_random_against_brute_force_no_vocab),
+        cmocka_unit_test(test_typo_walk_large_vocabulary),
         cmocka_unit_test(test_concurrent_searches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
