@@ -521,11 +521,7 @@ void
 folio_index_batch_abort(struct folio_index *idx)
 {
     FOLIO_ASSERT(batch_mine(idx));
-    if (idx->batch_txn != NULL)
-        mdb_txn_abort(idx->batch_txn);
-    idx->batch_txn = NULL;
-    idx->batch_dirty = false;
-    search_batch_discard(idx);
+    batch_rollback(idx); /* batch_end clears batch_lost */
     batch_end(idx);
 }
 

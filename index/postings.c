@@ -54,11 +54,11 @@ struct postings {
     uint64_t ops;
 };
 
-struct postings *
-postings_new(const json_t *overrides, unsigned parts)
+/* An empty set; its cfg is the caller's to fill. */
+static struct postings *
+postings_empty(unsigned parts)
 {
     struct postings *p = folio_calloc(1, sizeof(*p));
-    search_config_init(&p->cfg, overrides);
     p->parts = parts;
     p->cap = 64; /* most change sets are one small document's: grown on demand */
     p->slots = folio_calloc(p->cap, sizeof(*p->slots));
@@ -66,13 +66,18 @@ postings_new(const json_t *overrides, unsigned parts)
 }
 
 struct postings *
+postings_new(const json_t *overrides, unsigned parts)
+{
+    struct postings *p = postings_empty(parts);
+    search_config_init(&p->cfg, overrides);
+    return p;
+}
+
+struct postings *
 postings_new_like(const struct postings *model)
 {
-    struct postings *p = folio_calloc(1, sizeof(*p));
+    struct postings *p = postings_empty(model->parts);
     search_config_copy(&p->cfg, &model->cfg);
-    p->parts = model->parts;
-    p->cap = 64;
-    p->slots = folio_calloc(p->cap, sizeof(*p->slots));
     return p;
 }
 

@@ -363,13 +363,8 @@ h_documents_fetch(struct srv_ctx *x)
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
     json_t *body = NULL;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, false, &body) != 0)
         return;
-    if (!json_is_object(body)) {
-        resp_value_type(x, "bad_request", "", "an object", body);
-        json_decref(body);
-        return;
-    }
     struct docs_job *j = docs_job_new(x);
     j->limit = 20;
     bool ok = json_fields_known(x, body, fetch_fields, NULL);
@@ -529,13 +524,8 @@ h_documents_delete_filter(struct srv_ctx *x)
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
     json_t *body;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, false, &body) != 0)
         return;
-    if (!json_is_object(body)) {
-        resp_value_type(x, "bad_request", "", "an object", body);
-        json_decref(body);
-        return;
-    }
     if (!json_fields_known(x, body, known, NULL)) {
         json_decref(body);
         return;
@@ -561,13 +551,8 @@ h_documents_delete_batch(struct srv_ctx *x)
     if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
         return;
     json_t *body;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, true, &body) != 0)
         return;
-    if (!json_is_array(body)) {
-        resp_value_type(x, "bad_request", "", "an array", body);
-        json_decref(body);
-        return;
-    }
     size_t n = json_array_size(body);
     struct folio_str *ids = folio_calloc(n ? n : 1, sizeof(*ids));
     char **numbers = folio_calloc(n ? n : 1, sizeof(char *));
@@ -628,13 +613,8 @@ h_settings_update(struct srv_ctx *x)
         return;
     struct srv_req *r = x->req;
     json_t *body;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, false, &body) != 0)
         return;
-    if (!json_is_object(body)) {
-        resp_value_type(x, "bad_request", "", "an object", body);
-        json_decref(body);
-        return;
-    }
     json_decref(body);
     struct folio_sched_request req = {.kind = FOLIO_KIND_SETTINGS_UPDATE};
     req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};

@@ -184,13 +184,8 @@ static json_t *
 object_body(struct srv_ctx *x, const char *const *known)
 {
     json_t *body;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, false, &body) != 0)
         return NULL;
-    if (!json_is_object(body)) {
-        resp_value_type(x, "bad_request", "", "an object", body);
-        json_decref(body);
-        return NULL;
-    }
     if (!json_fields_known(x, body, known, NULL)) {
         json_decref(body);
         return NULL;
@@ -307,13 +302,8 @@ void
 h_swap_indexes(struct srv_ctx *x)
 {
     json_t *body;
-    if (body_json(x, &body) != 0)
+    if (body_json_typed(x, true, &body) != 0)
         return;
-    if (!json_is_array(body)) {
-        resp_value_type(x, "bad_request", "", "an array", body);
-        json_decref(body);
-        return;
-    }
     size_t n = json_array_size(body);
     struct folio_task_swap *swaps = folio_calloc(n ? n : 1, sizeof(*swaps));
     bool ok = true;

@@ -180,11 +180,8 @@ stats_done(struct srv_job *job)
 {
     struct stats_job *j = (struct stats_job *)job;
     struct srv_req *r = job->req;
-    if (j->rc == FOLIO_E_NOT_FOUND && j->uid != NULL)
+    if (j->rc == FOLIO_E_NOT_FOUND) /* only an index's stats say it (stats_run never) */
         resp_error(r, 404, "index_not_found", "Index `%s` not found.", j->uid);
-    else if (j->rc == FOLIO_E_NOT_FOUND)
-        resp_error(r, 500, "internal", "Listing the indexes failed: %s.",
-                   folio_err_message(j->rc));
     else if (j->rc != 0)
         resp_error(r, 500, "internal", "%s", j->message);
     else
@@ -298,7 +295,7 @@ stats_run(struct srv_job *job)
     folio_sched_read_unlock(sched);
     folio_free(views);
     if (rc != 0) {
-        j->rc = rc;
+        j->rc = rc == FOLIO_E_NOT_FOUND ? FOLIO_E_IO : rc; /* not "no such index" */
         snprintf(j->message, sizeof(j->message), "Listing the indexes failed: %s.",
                  folio_err_message(rc));
         return;

@@ -316,6 +316,19 @@ body_json(struct srv_ctx *x, json_t **out)
     return 0;
 }
 
+int
+body_json_typed(struct srv_ctx *x, bool array, json_t **out)
+{
+    if (body_json(x, out) != 0)
+        return -1;
+    if (array ? json_is_array(*out) : json_is_object(*out))
+        return 0;
+    resp_value_type(x, "bad_request", "", array ? "an array" : "an object", *out);
+    json_decref(*out);
+    *out = NULL;
+    return -1;
+}
+
 /* ---- index uids ----------------------------------------------------------------------------- */
 
 bool

@@ -226,6 +226,8 @@ char *url_decode(const char *s, size_t len, bool form, size_t *out_len);
 char *json_value_description(const json_t *v);
 /* Parses a JSON body: 0, or -1 with missing_payload / malformed_payload answered. */
 int body_json(struct srv_ctx *x, json_t **out);
+/* body_json, then an object (array: an array) or bad_request; -1 once answered. */
+int body_json_typed(struct srv_ctx *x, bool array, json_t **out);
 /* "Invalid value type at `.uid`: expected a string, but found ..." (location "" at the top). */
 void resp_value_type(struct srv_ctx *x, const char *code, const char *location,
                      const char *expected, const json_t *v);
