@@ -321,6 +321,8 @@ journal_writer_main(void *arg)
         head_store(&j->head, j->written_seq);
         wake_batches(j, t.batch_lo, t.batch_hi);
         acks_run(t.items);
+        if (j->opts.after_acks != NULL)
+            j->opts.after_acks(j->opts.after_acks_ctx);
     }
     writer_wait_appends_out(j);
     return NULL;

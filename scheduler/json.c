@@ -99,17 +99,23 @@ folio_sched_format_date(int64_t unix_ns, char *buf, size_t len)
     char tmp[FOLIO_RFC3339_LEN + 8];
     folio_clock_format_rfc3339(unix_ns, tmp, sizeof(tmp));
     /* "....SS.123400000Z" -> "....SS.1234Z"; no fraction at all for whole seconds */
-    char *dot = strchr(tmp, '.');
-    char *z = strchr(tmp, 'Z');
-    if (dot != NULL && z != NULL) {
-        char *end = z;
+    size_t n = strlen(tmp);
+    char *dot = memchr(tmp, '.', n);
+    if (dot != NULL && n > 0 && tmp[n - 1] == 'Z') {
+        char *end = tmp + n - 1;
         while (end > dot + 1 && end[-1] == '0')
             end--;
         if (end == dot + 1)
             end = dot;
-        memmove(end, z, 2);
+        end[0] = 'Z';
+        end[1] = '\0';
+        n = (size_t)(end + 1 - tmp);
     }
-    snprintf(buf, len, "%s", tmp);
+    if (len > 0) {
+        size_t m = n < len - 1 ? n : len - 1;
+        memcpy(buf, tmp, m);
+        buf[m] = '\0';
+    }
     return buf;
 }
 

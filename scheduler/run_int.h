@@ -59,6 +59,9 @@ struct folio_sched {
     atomic_bool must_stop;           /* a cancelation matched a task of the running batch */
     struct run_index *indexes;
     uint64_t events_since_ckpt;
+    /* Written only on the journal writer thread (run_ack, run_after_acks). */
+    uint64_t ack_events;             /* events applied since the frame's acks began */
+    bool ack_snap;                   /* one of them may concern the snapshot lane */
     int64_t last_ckpt_mono_ns;
 
     /* Registration order: uids are assigned and queued to the journal under it. */

@@ -20,34 +20,98 @@
 
 /* ---- buffers -------------------------------------------------------------------- */
 
+/* Makes room for n more bytes and the terminating NUL. */
+void
+buf_reserve(struct srv_buf *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    b->ptr = folio_realloc(b->ptr, cap);
+    b->cap = cap;
+}
+
 void
 buf_append(struct srv_buf *b, const void *p, size_t n)
 {
     if (n == 0)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->ptr = folio_realloc(b->ptr, cap);
-        b->cap = cap;
-    }
+    buf_reserve(b, n);
     memcpy(b->ptr + b->len, p, n);
     b->len += n;
     b->ptr[b->len] = '\0';
 }
 
 void
+buf_append_str(struct srv_buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+void
+buf_append_u64(struct srv_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* Appends s as a JSON string (quotes included); bytes >= 0x80 are copied as they are. */
+void
+buf_append_json_str(struct srv_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, len + 2);
+    b->ptr[b->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        buf_append(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (ch) {
+        case '"': case '\\': break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        buf_append(b, esc, n);
+    }
+    buf_append(b, s + run, len - run);
+    buf_append(b, "\"", 1);
+}
+
+/* Formats straight into the buffer's free space; grows it and formats again if that was short. */
+void
 buf_printf(struct srv_buf *b, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    FOLIO_ASSERT(n >= 0);
-    buf_append(b, s, (size_t)n);
-    free(s);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t room = b->cap > b->len ? b->cap - b->len : 0;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(room > 0 ? b->ptr + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        FOLIO_ASSERT(n >= 0);
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        buf_reserve(b, (size_t)n);
+    }
+    FOLIO_PANIC("buf_printf: the text changed length between two passes");
 }
 
 void
@@ -128,16 +192,26 @@ resp_body(struct srv_req *r, int status, const char *content_type, const char *b
         r->close_after = true;
     r->status = status;
     r->resp.len = 0;
-    buf_printf(&r->resp, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", status, http_reason(status),
-               len);
-    if (content_type != NULL)
-        buf_printf(&r->resp, "Content-Type: %s\r\n", content_type);
+    /* Every answer passes here: plain appends, no printf. */
+    buf_reserve(&r->resp, 160 + len);
+    buf_append_str(&r->resp, "HTTP/1.1 ");
+    buf_append_u64(&r->resp, (uint64_t)status);
+    buf_append(&r->resp, " ", 1);
+    buf_append_str(&r->resp, http_reason(status));
+    buf_append_str(&r->resp, "\r\nContent-Length: ");
+    buf_append_u64(&r->resp, len);
+    buf_append(&r->resp, "\r\n", 2);
+    if (content_type != NULL) {
+        buf_append_str(&r->resp, "Content-Type: ");
+        buf_append_str(&r->resp, content_type);
+        buf_append(&r->resp, "\r\n", 2);
+    }
     if (status == 503)
-        buf_printf(&r->resp, "Retry-After: 10\r\n");
+        buf_append_str(&r->resp, "Retry-After: 10\r\n");
     if (r->close_after)
-        buf_printf(&r->resp, "Connection: close\r\n");
+        buf_append_str(&r->resp, "Connection: close\r\n");
     else if (r->http10)
-        buf_printf(&r->resp, "Connection: keep-alive\r\n");
+        buf_append_str(&r->resp, "Connection: keep-alive\r\n");
     buf_append(&r->resp, "\r\n", 2);
     buf_append(&r->resp, body, len);
     r->ready = true;
@@ -219,14 +293,24 @@ resp_sched_error(struct srv_req *r, const struct folio_sched_error *e)
 void
 resp_summarized(struct srv_req *r, int status, const struct folio_sched_registered *t)
 {
+    /* Every enqueuing route answers with this: written directly, no jansson tree. */
     char date[64];
-    json_t *o = json_object();
-    json_object_set_new(o, "taskUid", json_integer(t->task_uid));
-    json_object_set_new(o, "indexUid",
-                        t->index_uid[0] != '\0' ? json_string(t->index_uid) : json_null());
-    json_object_set_new(o, "status", json_string("enqueued"));
-    json_object_set_new(o, "type", json_string(folio_task_kind_name(t->kind)));
+    struct srv_buf b = {0};
+    buf_reserve(&b, 200);
+    buf_append_str(&b, "{\"taskUid\":");
+    buf_append_u64(&b, t->task_uid);
+    buf_append_str(&b, ",\"indexUid\":");
+    if (t->index_uid[0] != '\0')
+        buf_append_json_str(&b, t->index_uid, strlen(t->index_uid));
+    else
+        buf_append_str(&b, "null");
+    buf_append_str(&b, ",\"status\":\"enqueued\",\"type\":");
+    const char *kind = folio_task_kind_name(t->kind);
+    buf_append_json_str(&b, kind, strlen(kind));
     folio_sched_format_date(t->enqueued_at_ns, date, sizeof(date));
-    json_object_set_new(o, "enqueuedAt", json_string(date));
-    resp_json(r, status, o);
+    buf_append_str(&b, ",\"enqueuedAt\":");
+    buf_append_json_str(&b, date, strlen(date));
+    buf_append(&b, "}", 1);
+    resp_body(r, status, "application/json", b.ptr, b.len);
+    buf_free(&b);
 }

@@ -8,13 +8,16 @@
  * and leaves the state exactly as it was (same hash, equal field by field).
  * A contradiction inside a real journal fails replay at its seq.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "folio/clock.h"
 #include "folio/common.h"
 #include "folio/error.h"
 #include "folio/journal.h"
@@ -941,11 +944,49 @@ test_durations_and_dates(void **state)
     assert_string_equal(folio_sched_format_date(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999999999Z");
 }
 
+/* The RFC 3339 formatter keeps the last second's text per thread: compare it with gmtime. */
+static void
+test_rfc3339_against_gmtime(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int64_t t = 1763850000ll * 1000000000ll;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        switch (x % 5) {
+        case 0: t += (int64_t)(x % 1000); break;                      /* same second, mostly */
+        case 1: t += (int64_t)(x % 3000000000ll); break;               /* the next seconds */
+        case 2: t = (int64_t)(x % 4102444800ll) * 1000000000ll + (int64_t)(x % 1000000000); break;
+        case 3: t = -(int64_t)(x % 100000000000ll); break;             /* before 1970 */
+        default: t = (int64_t)x; break;                                /* anywhere in 1677-2262 */
+        }
+        int64_t sec = t / 1000000000, nsec = t % 1000000000;
+        if (nsec < 0) {
+            nsec += 1000000000;
+            sec--;
+        }
+        time_t tt = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        char want[96], got[96], short_got[12];
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)nsec);
+        assert_string_equal(folio_clock_format_rfc3339(t, got, sizeof(got)), want);
+        /* a short buffer gets a truncated copy, NUL-terminated */
+        folio_clock_format_rfc3339(t, short_got, sizeof(short_got));
+        assert_int_equal(strlen(short_got), sizeof(short_got) - 1);
+        assert_memory_equal(short_got, want, sizeof(short_got) - 1);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_rfc3339_against_gmtime),
         cmocka_unit_test(test_cancel_requeue),
         cmocka_unit_test(test_delete_keeps_uids),
         cmocka_unit_test(test_swap_rewrites_older_tasks),

@@ -65,6 +65,17 @@ struct folio_journal_opts {
      */
     int (*before_sync)(void *ctx);
     void *before_sync_ctx;
+    /*
+     * Called on the writer thread once per durable frame of events, after the
+     * acknowledgements of all its asynchronous appends ran (and after its
+     * blocking appends were woken). Not called for seal frames or for frames
+     * that failed. Calls never overlap each other or an acknowledgement. Lets
+     * an acknowledgement callback defer per-frame work (the scheduler wakes its
+     * lanes once per frame, not once per task). The same rules as before_sync
+     * apply; it cannot fail. NULL: no hook.
+     */
+    void (*after_acks)(void *ctx);
+    void *after_acks_ctx;
 };
 
 /* Fills opts with the defaults. */
