@@ -536,6 +536,97 @@ test_before_sync_once_per_frame_before_durable(void **state)
     folio_free(dir);
 }
 
+/* What the after_acks hook saw: acknowledgements run so far and the durable seq, per call. */
+struct acks_hook_log {
+    struct folio_journal *j;
+    uint64_t acked;          /* acknowledgements run (writer thread) */
+    uint64_t acked_err;      /* ... with an error */
+    uint64_t ack_seq_wrong;  /* acks out of seq order */
+    uint64_t calls;
+    uint64_t mismatch;       /* calls where acked != durable seq or stats disagree */
+};
+
+static void
+acks_hook_ack(void *ctx, int err, uint64_t first_seq)
+{
+    struct acks_hook_log *log = ctx;
+    if (err != 0)
+        log->acked_err++;
+    if (first_seq != log->acked + 1)
+        log->ack_seq_wrong++;
+    log->acked++;
+}
+
+static void
+acks_hook_record(void *ctx)
+{
+    struct acks_hook_log *log = ctx;
+    struct folio_journal *j = __atomic_load_n(&log->j, __ATOMIC_ACQUIRE);
+    struct folio_journal_stats st;
+    if (j != NULL) {
+        folio_journal_get_stats(j, &st);
+        /* every event of every durable frame, this one included, was acknowledged; the
+           frame's fdatasync is counted, and this call is the frame's only one */
+        if (log->acked != folio_journal_durable_seq(j) || st.frames_written != log->calls + 1)
+            log->mismatch++;
+    } else {
+        log->mismatch++;
+    }
+    log->calls++;
+}
+
+/*
+ * after_acks runs once per durable frame of events (not for seal frames),
+ * after all of that frame's acknowledgements: when it runs, the acks seen are
+ * exactly the durable events.
+ */
+static void
+test_after_acks_once_per_frame(void **state)
+{
+    enum { N = 3000 };
+    char *dir = tu_mkdtemp("jacks");
+    struct acks_hook_log log = {0};
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    o.segment_bytes = SMALL_SEG;
+    o.create = true;
+    o.after_acks = acks_hook_record;
+    o.after_acks_ctx = &log;
+    struct folio_journal *j = NULL;
+    assert_int_equal(folio_journal_open(dir, &o, &j, NULL, NULL), 0);
+    __atomic_store_n(&log.j, j, __ATOMIC_RELEASE);
+    for (int i = 0; i < N; i++) {
+        uint8_t *buf;
+        size_t len;
+        struct folio_event ev = {.type = FOLIO_EV_TASK_REGISTERED, .at_ns = 1};
+        ev.u.task_registered.task_uid = (uint64_t)i;
+        ev.u.task_registered.kind = folio_str_c("indexCreation");
+        assert_int_equal(folio_event_encode(&ev, &buf, &len), 0);
+        struct folio_journal_entry e = {buf, len};
+        assert_int_equal(folio_journal_append_async(j, &e, 1, acks_hook_ack, &log), 0);
+        folio_free(buf);
+    }
+    while (folio_journal_durable_seq(j) < N) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    struct folio_journal_stats st;
+    folio_journal_get_stats(j, &st);
+    folio_journal_close(j); /* joins the writer: the last frame's hook has run */
+    assert_int_equal(log.acked, N);
+    assert_int_equal(log.acked_err, 0);
+    assert_int_equal(log.ack_seq_wrong, 0);
+    assert_int_equal(log.mismatch, 0);
+    assert_int_equal(log.calls, st.frames_written); /* one call per frame of events */
+    assert_true(st.segments_rolled >= 1);           /* seal frames are not hooked */
+    assert_true(log.calls > 1 && log.calls < N);    /* some frames held several events */
+    struct folio_journal_verify_info info;
+    assert_int_equal(folio_journal_verify(dir, &info, NULL), 0);
+    assert_int_equal(info.last_seq, N);
+    tu_rmrf(dir);
+    folio_free(dir);
+}
+
 static int
 sync_hook_fail(void *ctx)
 {
@@ -886,6 +977,7 @@ main(void)
         cmocka_unit_test(test_lock_and_errors),
         cmocka_unit_test(test_quarantine_never_overwritten),
         cmocka_unit_test(test_before_sync_once_per_frame_before_durable),
+        cmocka_unit_test(test_after_acks_once_per_frame),
         cmocka_unit_test(test_before_sync_failure_aborts),
         cmocka_unit_test(test_backpressure_and_split_frames),
         cmocka_unit_test(test_frame_at_and_cut_copy),
