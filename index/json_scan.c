@@ -38,8 +38,8 @@
 
 #define SCAN_DEPTH_MAX (FOLIO_INDEX_DOC_DEPTH_MAX - 8)
 #define SCAN_DOC_BYTES_MAX ((size_t)FOLIO_INDEX_DOC_BYTES_MAX - 64)
-#define SCAN_INT_DIGITS_MAX 18   /* below INT64_MAX's 19: jansson never overflows */
-#define SCAN_REAL_BYTES_MAX 40   /* with <= 2 exponent digits, within a double */
+#define SCAN_INT_DIGITS_MAX 18 /* below INT64_MAX's 19: jansson never overflows */
+#define SCAN_REAL_BYTES_MAX 40 /* with <= 2 exponent digits, within a double */
 #define SCAN_EXP_DIGITS_MAX 2
 
 _Static_assert(SCAN_DEPTH_MAX <= 128, "the container kinds are kept in 128 bits");
@@ -123,7 +123,14 @@ scan_escape(cursor p, cursor end)
     if (p >= end)
         return NULL;
     switch (*p) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
         return p + 1;
     case 'u':
         break;

@@ -39,9 +39,9 @@
 
 /* What a case expects of the two paths. */
 enum expect {
-    FAST,   /* the scan says valid (and jansson agrees) */
+    FAST,    /* the scan says valid (and jansson agrees) */
     SLOW_OK, /* jansson accepts; the scan may be unsure (it is, for these) */
-    BAD,    /* jansson refuses (so the scan must be unsure) */
+    BAD,     /* jansson refuses (so the scan must be unsure) */
 };
 
 struct outcome {
@@ -100,8 +100,7 @@ check(enum folio_index_format f, const char *data, size_t len, struct outcome *r
     if (fast && (ref->rc != 0 || ref->count != scanned)) {
         dump("scan said valid, jansson did not agree", f, data, len);
         fprintf(stderr, "scan: %llu documents; jansson: rc %d, %llu documents, %s\n",
-                (unsigned long long)scanned, ref->rc, (unsigned long long)ref->count,
-                ref->message);
+                (unsigned long long)scanned, ref->rc, (unsigned long long)ref->count, ref->message);
         fail();
     }
     struct folio_index_payload p = {.format = f, .data = data, .len = len};
@@ -124,13 +123,15 @@ expect_n(enum folio_index_format f, const char *data, size_t len, enum expect wa
 {
     struct outcome ref;
     bool fast = check(f, data, len, &ref);
-    bool ok = want == FAST ? fast && ref.rc == 0 && ref.count == count
-            : want == SLOW_OK ? !fast && ref.rc == 0 && ref.count == count
-                              : !fast && ref.rc == FOLIO_E_MALFORMED_PAYLOAD;
+    bool ok = want == FAST      ? fast && ref.rc == 0 && ref.count == count
+              : want == SLOW_OK ? !fast && ref.rc == 0 && ref.count == count
+                                : !fast && ref.rc == FOLIO_E_MALFORMED_PAYLOAD;
     if (!ok) {
         dump("unexpected", f, data, len);
         fprintf(stderr, "wanted %s; scan %s; jansson rc %d, %llu documents, %s\n",
-                want == FAST ? "fast" : want == SLOW_OK ? "slow and accepted" : "refused",
+                want == FAST      ? "fast"
+                : want == SLOW_OK ? "slow and accepted"
+                                  : "refused",
                 fast ? "valid" : "not sure", ref.rc, (unsigned long long)ref.count, ref.message);
         fail();
     }
@@ -143,8 +144,8 @@ expect_n(enum folio_index_format f, const char *data, size_t len, enum expect wa
 static void
 value_case_n(const char *value, size_t vlen, enum expect want)
 {
-    static const char *heads[] = {"{\"v\":", "[{\"a\":1} , {\"v\":", "{\"a\":1}\n{\"v\":",
-                                  "{\"a\":[{\"b\":"};
+    static const char *heads[] = {
+        "{\"v\":", "[{\"a\":1} , {\"v\":", "{\"a\":1}\n{\"v\":", "{\"a\":[{\"b\":"};
     static const char *tails[] = {"}", "}]", "}\n", "}]}"};
     static const enum folio_index_format formats[] = {F_JSON, F_JSON, F_NDJSON, F_NDJSON};
     static const uint64_t counts[] = {1, 2, 2, 1};
@@ -189,19 +190,19 @@ test_strings(void **state)
     STRING("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xef\xbf\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf", FAST);
     STRING("\xed\x9f\xbf \xee\x80\x80", FAST); /* U+D7FF, U+E000 around the surrogates */
     /* invalid UTF-8 */
-    STRING("\x80", BAD);                 /* a lone continuation byte */
+    STRING("\x80", BAD); /* a lone continuation byte */
     STRING("\xbf", BAD);
-    STRING("\xc0\x80", BAD);             /* overlong NUL */
-    STRING("\xc1\xbf", BAD);             /* overlong */
-    STRING("\xe0\x9f\xbf", BAD);         /* overlong 3 bytes */
-    STRING("\xf0\x8f\xbf\xbf", BAD);     /* overlong 4 bytes */
-    STRING("\xed\xa0\x80", BAD);         /* U+D800 in UTF-8 */
-    STRING("\xed\xbf\xbf", BAD);         /* U+DFFF in UTF-8 */
-    STRING("\xf4\x90\x80\x80", BAD);     /* above U+10FFFF */
+    STRING("\xc0\x80", BAD);         /* overlong NUL */
+    STRING("\xc1\xbf", BAD);         /* overlong */
+    STRING("\xe0\x9f\xbf", BAD);     /* overlong 3 bytes */
+    STRING("\xf0\x8f\xbf\xbf", BAD); /* overlong 4 bytes */
+    STRING("\xed\xa0\x80", BAD);     /* U+D800 in UTF-8 */
+    STRING("\xed\xbf\xbf", BAD);     /* U+DFFF in UTF-8 */
+    STRING("\xf4\x90\x80\x80", BAD); /* above U+10FFFF */
     STRING("\xf5\x80\x80\x80", BAD);
     STRING("\xff", BAD);
     STRING("\xfe", BAD);
-    STRING("\xc3", BAD);                 /* truncated sequences */
+    STRING("\xc3", BAD); /* truncated sequences */
     STRING("\xe2\x82", BAD);
     STRING("\xf0\x9f\x98", BAD);
     STRING("\xe2\x82x", BAD);
@@ -238,25 +239,72 @@ test_numbers(void **state)
 {
     (void)state;
     static const char *fast[] = {
-        "0", "-0", "7", "-7", "123", "0.5", "-0.0", "1.25", "1e5", "1E5", "1e+5", "1e-5",
-        "-1.5E-07", "0e0", "10.01e99", "1e-99", "123456789012345678", "-123456789012345678",
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "123",
+        "0.5",
+        "-0.0",
+        "1.25",
+        "1e5",
+        "1E5",
+        "1e+5",
+        "1e-5",
+        "-1.5E-07",
+        "0e0",
+        "10.01e99",
+        "1e-99",
+        "123456789012345678",
+        "-123456789012345678",
         "1.23456789012345678901234567890123456e10", /* 40 bytes */
     };
     for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++)
         value_case_n(fast[i], strlen(fast[i]), FAST);
     static const char *bad[] = {
-        "01", "-01", "00", "-", "--1", "1.", "-1.", ".5", "-.5", "1e", "1e+", "1E-", "+1",
-        "1.5.3", "1e5e5", "1e5.5", "0x10", "1_000", "1 2", "Infinity", "NaN", "-Infinity",
-        "1e999", "-1e400", "18446744073709551616", "-9223372036854775809",
+        "01",
+        "-01",
+        "00",
+        "-",
+        "--1",
+        "1.",
+        "-1.",
+        ".5",
+        "-.5",
+        "1e",
+        "1e+",
+        "1E-",
+        "+1",
+        "1.5.3",
+        "1e5e5",
+        "1e5.5",
+        "0x10",
+        "1_000",
+        "1 2",
+        "Infinity",
+        "NaN",
+        "-Infinity",
+        "1e999",
+        "-1e400",
+        "18446744073709551616",
+        "-9223372036854775809",
         "123456789012345678901234567890",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         value_case_n(bad[i], strlen(bad[i]), BAD);
     /* Accepted by jansson (json_in.c for big integers) but beyond the scan's bounds. */
     static const char *slow[] = {
-        "1234567890123456789", "-1234567890123456789", "9223372036854775807",
-        "9223372036854775808", "18446744073709551615", "-9223372036854775808",
-        "1e100", "1e-100", "1e308", "1e-400", "2.5E+123",
+        "1234567890123456789",
+        "-1234567890123456789",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "1e100",
+        "1e-100",
+        "1e308",
+        "1e-400",
+        "2.5E+123",
         "1.234567890123456789012345678901234567e10", /* 41 bytes */
     };
     for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
@@ -276,10 +324,40 @@ test_literals_and_structure(void **state)
     VALUE("[[],{},[{}]]", FAST);
     VALUE(" [ 1 , \"a\" , { \"b\" : [ ] } ] ", FAST);
     static const char *bad[] = {
-        "tru", "True", "TRUE", "truex", "true1", "nul", "nulls", "fals", "falsey", "undefined",
-        "'a'", "[1,]", "[,1]", "[1 2]", "[1,,2]", "[", "]", "{", "{]", "[}", "{\"a\"}",
-        "{\"a\":}", "{\"a\" 1}", "{\"a\":1,}", "{,}", "{1:2}", "{a:1}", "{'a':1}",
-        "{\"a\":1 \"b\":2}", "{\"a\"::1}", "\"a\"\"b\"", "", "\f1", "1\v",
+        "tru",
+        "True",
+        "TRUE",
+        "truex",
+        "true1",
+        "nul",
+        "nulls",
+        "fals",
+        "falsey",
+        "undefined",
+        "'a'",
+        "[1,]",
+        "[,1]",
+        "[1 2]",
+        "[1,,2]",
+        "[",
+        "]",
+        "{",
+        "{]",
+        "[}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "{\"a\":1,}",
+        "{,}",
+        "{1:2}",
+        "{a:1}",
+        "{'a':1}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\"::1}",
+        "\"a\"\"b\"",
+        "",
+        "\f1",
+        "1\v",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         value_case_n(bad[i], strlen(bad[i]), BAD);
@@ -314,16 +392,44 @@ test_payload_shapes(void **state)
     CASE(F_NDJSON, " \n\t\r ", SLOW_OK, 0);
     /* refused */
     static const char *bad_json[] = {
-        "   ", "[", "]", "[{}", "[{},]", "[,{}]", "[{},,{}]", "[{}{}]", "[{}]]", "[{}] x",
-        "{}{}", "{} {}", "{},", "{} x", "[1]", "[\"a\"]", "[[]]", "[null]", "[{},1]",
-        "[{},[{}]]", "1", "\"a\"", "null", "true", "\xef\xbb\xbf{}", "\xef\xbb\xbf[{}]",
-        "{\"a\":1", "{\"a\":\"x", "[{\"a\":1}", "\f{}", "{}\f", "\v[{}]",
+        "   ",
+        "[",
+        "]",
+        "[{}",
+        "[{},]",
+        "[,{}]",
+        "[{},,{}]",
+        "[{}{}]",
+        "[{}]]",
+        "[{}] x",
+        "{}{}",
+        "{} {}",
+        "{},",
+        "{} x",
+        "[1]",
+        "[\"a\"]",
+        "[[]]",
+        "[null]",
+        "[{},1]",
+        "[{},[{}]]",
+        "1",
+        "\"a\"",
+        "null",
+        "true",
+        "\xef\xbb\xbf{}",
+        "\xef\xbb\xbf[{}]",
+        "{\"a\":1",
+        "{\"a\":\"x",
+        "[{\"a\":1}",
+        "\f{}",
+        "{}\f",
+        "\v[{}]",
     };
     for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++)
         expect_n(F_JSON, bad_json[i], strlen(bad_json[i]), BAD, 0);
     static const char *bad_ndjson[] = {
-        "{},{}", "[{}]", "[]", "{}\n1", "1", "{}\n]", "\xef\xbb\xbf{}", "{}\n{", "{}\n\"a\"",
-        "{} \f {}", "{}\n{\"a\":1",
+        "{},{}", "[{}]",      "[]",       "{}\n1",        "1", "{}\n]", "\xef\xbb\xbf{}",
+        "{}\n{", "{}\n\"a\"", "{} \f {}", "{}\n{\"a\":1",
     };
     for (size_t i = 0; i < sizeof(bad_ndjson) / sizeof(bad_ndjson[0]); i++)
         expect_n(F_NDJSON, bad_ndjson[i], strlen(bad_ndjson[i]), BAD, 0);
@@ -340,7 +446,8 @@ test_payload_shapes(void **state)
     uint64_t n = 0;
     assert_int_equal(folio_index_payload_count(&p, &n, &e), FOLIO_E_PAYLOAD_TOO_LARGE);
     /* CSV does not go through the scan */
-    p = (struct folio_index_payload){.format = FOLIO_INDEX_FORMAT_CSV, .data = "id\n1\n2\n", .len = 7};
+    p = (struct folio_index_payload){
+        .format = FOLIO_INDEX_FORMAT_CSV, .data = "id\n1\n2\n", .len = 7};
     assert_int_equal(folio_index_payload_count(&p, &n, &e), 0);
     assert_int_equal(n, 2);
 }
@@ -373,7 +480,8 @@ test_depth(void **state)
         for (int arrays_only = 0; arrays_only <= 1; arrays_only++) {
             char *s = nested(d, arrays_only, "", &len);
             enum expect want = d <= FOLIO_INDEX_DOC_DEPTH_MAX - 8 ? FAST
-                             : d <= FOLIO_INDEX_DOC_DEPTH_MAX ? SLOW_OK : BAD;
+                               : d <= FOLIO_INDEX_DOC_DEPTH_MAX   ? SLOW_OK
+                                                                  : BAD;
             expect_n(F_JSON, s, len, want, 1);
             expect_n(F_NDJSON, s, len, want, 1);
             free(s);
@@ -473,7 +581,8 @@ put_utf8(struct buf *b, uint32_t cp)
         u[2] = (unsigned char)(0x80 | (cp & 0x3F)), n = 3;
     } else {
         u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)),
+        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
         n = 4;
     }
     put(b, u, n);
@@ -483,14 +592,19 @@ put_utf8(struct buf *b, uint32_t cp)
 static uint32_t
 rand_code_point(void)
 {
-    static const uint32_t edges[] = {0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFD, 0xFFFF,
-                                     0x10000, 0x10FFFF, 0xFEFF, 0xA0};
+    static const uint32_t edges[] = {0x80,   0x7FF,   0x800,    0xD7FF, 0xE000, 0xFFFD,
+                                     0xFFFF, 0x10000, 0x10FFFF, 0xFEFF, 0xA0};
     uint32_t cp;
     switch (rnd(4)) {
-    case 0: return edges[rnd(sizeof(edges) / sizeof(edges[0]))];
-    case 1: return 0x80 + (uint32_t)rnd(0x800 - 0x80);
-    case 2: cp = 0x800 + (uint32_t)rnd(0x10000 - 0x800); break;
-    default: return 0x10000 + (uint32_t)rnd(0x110000 - 0x10000);
+    case 0:
+        return edges[rnd(sizeof(edges) / sizeof(edges[0]))];
+    case 1:
+        return 0x80 + (uint32_t)rnd(0x800 - 0x80);
+    case 2:
+        cp = 0x800 + (uint32_t)rnd(0x10000 - 0x800);
+        break;
+    default:
+        return 0x10000 + (uint32_t)rnd(0x110000 - 0x10000);
     }
     return cp >= 0xD800 && cp <= 0xDFFF ? cp - 0x800 : cp;
 }
@@ -504,7 +618,9 @@ put_string(struct buf *b)
     put_str(b, "\"");
     for (uint64_t n = rnd(4) == 0 ? rnd(40) : rnd(8); n > 0; n--) {
         switch (rnd(10)) {
-        case 0: put_str(b, escapes[rnd(8)]); break;
+        case 0:
+            put_str(b, escapes[rnd(8)]);
+            break;
         case 1: {
             uint32_t v = rnd(2) ? 1 + (uint32_t)rnd(0x7F) : rand_code_point();
             if (v <= 0xFFFF) {
@@ -512,15 +628,21 @@ put_string(struct buf *b)
                 put_str(b, tmp);
             } else if (edgy && rnd(4) == 0) { /* a pair: left to jansson by the scan */
                 v -= 0x10000;
-                snprintf(tmp, sizeof(tmp), "\\u%04X\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+                snprintf(tmp, sizeof(tmp), "\\u%04X\\u%04x", 0xD800 + (v >> 10),
+                         0xDC00 + (v & 0x3FF));
                 put_str(b, tmp);
             } else {
                 put_utf8(b, v);
             }
             break;
         }
-        case 2: case 3: put_utf8(b, rand_code_point()); break;
-        default: put(b, &words[rnd(sizeof(words) - 1)], 1); break;
+        case 2:
+        case 3:
+            put_utf8(b, rand_code_point());
+            break;
+        default:
+            put(b, &words[rnd(sizeof(words) - 1)], 1);
+            break;
         }
     }
     put_str(b, "\"");
@@ -538,10 +660,18 @@ put_digits(struct buf *b, uint64_t n, bool lead_nonzero)
 static void
 put_number(struct buf *b)
 {
-    static const char *edges[] = {"9223372036854775807", "9223372036854775808",
-                                  "18446744073709551615", "18446744073709551616",
-                                  "-9223372036854775808", "-9223372036854775809", "1e308",
-                                  "1e309", "-0", "0.0", "4.9e-324", "1e-400"};
+    static const char *edges[] = {"9223372036854775807",
+                                  "9223372036854775808",
+                                  "18446744073709551615",
+                                  "18446744073709551616",
+                                  "-9223372036854775808",
+                                  "-9223372036854775809",
+                                  "1e308",
+                                  "1e309",
+                                  "-0",
+                                  "0.0",
+                                  "4.9e-324",
+                                  "1e-400"};
     if (edgy && rnd(10) == 0) {
         put_str(b, edges[rnd(sizeof(edges) / sizeof(edges[0]))]);
         return;
@@ -570,7 +700,8 @@ static void put_value(struct buf *b, int depth);
 static void
 put_object(struct buf *b, int depth)
 {
-    static const char *keys[] = {"\"id\"", "\"title\"", "\"a\"", "\"\"", "\"caf\xc3\xa9\"", "\"x y\""};
+    static const char *keys[] = {"\"id\"", "\"title\"",       "\"a\"",
+                                 "\"\"",   "\"caf\xc3\xa9\"", "\"x y\""};
     put_str(b, "{");
     for (uint64_t n = rnd(5), i = 0; i < n; i++) {
         put_ws(b);
@@ -627,12 +758,28 @@ put_value(struct buf *b, int depth)
     if (edgy && depth < 4 && rnd(100) == 0)
         pick = 9;
     switch (pick) {
-    case 0: case 1: put_string(b); break;
-    case 2: case 3: put_number(b); break;
-    case 4: case 5: put_str(b, literals[rnd(3)]); break;
-    case 6: case 7: put_object(b, depth); break;
-    case 8: put_array(b, depth); break;
-    default: put_deep(b, depth); break;
+    case 0:
+    case 1:
+        put_string(b);
+        break;
+    case 2:
+    case 3:
+        put_number(b);
+        break;
+    case 4:
+    case 5:
+        put_str(b, literals[rnd(3)]);
+        break;
+    case 6:
+    case 7:
+        put_object(b, depth);
+        break;
+    case 8:
+        put_array(b, depth);
+        break;
+    default:
+        put_deep(b, depth);
+        break;
     }
 }
 
@@ -781,7 +928,8 @@ test_ordinary_documents(void **state)
          "ok\",\"year\":1999}]",
          FAST, 1);
     CASE(F_JSON,
-         "[\n  {\"id\": \"a-1\", \"genres\": [\"Drama\", \"Com\xc3\xa9" "die\"], \"rating\": 7.5,\n"
+         "[\n  {\"id\": \"a-1\", \"genres\": [\"Drama\", \"Com\xc3\xa9"
+         "die\"], \"rating\": 7.5,\n"
          "   \"released\": 1581552000, \"meta\": {\"lang\": \"fr\", \"adult\": false, \"poster\": "
          "null}},\n  {\"id\": 2, \"overview\": \"He said \\\"hi\\\"\\n\\u00e9t\\u00E9 \\/ "
          "\\ttab\", \"price\": -0.99e-2}\n]\n",
