@@ -258,6 +258,14 @@ int csv_open(struct payload_reader *r, struct folio_index_error *err);
 int csv_next(struct payload_reader *r, json_t **doc, struct folio_index_error *err);
 void csv_close(struct payload_reader *r);
 
+/*
+ * json_scan.c: true and *out_count when a JSON (ndjson false) or NDJSON
+ * payload is certainly accepted by payload_reader_next with that many
+ * documents; false means "not sure" (maybe malformed, maybe merely unusual):
+ * the caller parses it with payload_reader_next, which says why. No allocation.
+ */
+bool json_scan_count(const char *buf, size_t len, bool ndjson, uint64_t *out_count);
+
 /* docid.c */
 int docid_check_primary_key(const char *pk, struct folio_index_error *err);
 int docid_infer_primary_key(const json_t *first_doc, char *out, size_t out_size,

@@ -255,6 +255,10 @@ folio_index_payload_count(const struct folio_index_payload *payload, uint64_t *o
     int rc = payload_reader_open(&r, payload, err);
     if (rc != FOLIO_OK)
         goto out;
+    /* The fast path (json_scan.c); when it is not sure, jansson decides and explains. */
+    if (payload->format != FOLIO_INDEX_FORMAT_CSV &&
+        json_scan_count(r.buf, r.len, payload->format == FOLIO_INDEX_FORMAT_NDJSON, &count))
+        goto out;
     while ((rc = payload_reader_next(&r, &doc, err)) == 1) {
         json_decref(doc);
         count++;
