@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,6 +120,41 @@ run_after_acks(void *ctx)
     pthread_mutex_unlock(&s->mu);
     s->ack_events = 0;
     s->ack_snap = false;
+}
+
+/*
+ * The lanes run below the threads that answer requests (opts.background_nice):
+ * on Linux a nice value belongs to one thread, and the threads it starts (zstd
+ * workers) and the processes it spawns (the index check) inherit it. Lowering
+ * one's own priority is always allowed; should it fail anyway, the lane runs
+ * at the normal priority, which only costs latency.
+ */
+static void
+lane_lower_priority(const struct folio_sched *s)
+{
+    if (s->opts.background_nice <= 0)
+        return;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (now == -1 && errno != 0)
+        return;
+    int want = now + s->opts.background_nice;
+    (void)setpriority(PRIO_PROCESS, tid, want > 19 ? 19 : want);
+}
+
+static void *
+worker_lane_main(void *arg)
+{
+    lane_lower_priority(arg);
+    return run_worker_main(arg);
+}
+
+static void *
+snap_lane_main(void *arg)
+{
+    lane_lower_priority(arg);
+    return run_snap_main(arg);
 }
 
 int
@@ -647,13 +684,13 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     if (rc != 0)
         goto fail;
 
-    if (pthread_create(&s->worker, NULL, run_worker_main, s) != 0) {
+    if (pthread_create(&s->worker, NULL, worker_lane_main, s) != 0) {
         rc = FOLIO_E_NOMEM;
         diag_set(diag, "%s", "cannot start the processing thread");
         goto fail;
     }
     s->worker_started = true;
-    if (pthread_create(&s->snap_worker, NULL, run_snap_main, s) != 0) {
+    if (pthread_create(&s->snap_worker, NULL, snap_lane_main, s) != 0) {
         folio_sched_close(s);
         diag_set(diag, "%s", "cannot start the snapshot lane's thread");
         return FOLIO_E_NOMEM;

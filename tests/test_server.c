@@ -20,6 +20,7 @@
  * server's own output.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1915,7 +1916,8 @@ test_options(void **state)
         "FOLIO_MASTER_KEY", "--snapshot-dir", "FOLIO_SNAPSHOT_DIR", "--http-payload-size-limit",
         "FOLIO_HTTP_PAYLOAD_SIZE_LIMIT", "--log-level", "FOLIO_LOG_LEVEL",
         "--http-keep-alive-timeout", "FOLIO_HTTP_KEEP_ALIVE_TIMEOUT", "--http-request-timeout",
-        "FOLIO_HTTP_REQUEST_TIMEOUT", "--search-threads", "FOLIO_SEARCH_THREADS"};
+        "FOLIO_HTTP_REQUEST_TIMEOUT", "--search-threads", "FOLIO_SEARCH_THREADS",
+        "--background-nice", "FOLIO_BACKGROUND_NICE"};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
         if (strstr(out, names[i]) == NULL)
             fail_msg("--help does not mention %s", names[i]);
@@ -1929,7 +1931,84 @@ test_options(void **state)
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 0 2>/dev/null", NULL), 2);
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 257 2>/dev/null", NULL), 2);
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --search-threads 2x 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --background-nice 20 2>/dev/null", NULL), 2);
+    assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --background-nice -1 2>/dev/null", NULL), 2);
     assert_int_equal(tu_system(FOLIO_FOLIOD_PATH " --http-addr nonsense 2>/dev/null", NULL), 1);
+}
+
+/*
+ * The nice value of each thread of the running foliod, from /proc (field 19
+ * of task/TID/stat, after the command name in parentheses). Counts the
+ * threads at `nice` and returns the main thread's.
+ */
+static int
+thread_nices(pid_t pid, int nice, int *at_nice)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int main_nice = INT32_MIN;
+    *at_nice = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat_path[384], line[1024];
+        snprintf(stat_path, sizeof(stat_path), "%s/%s/stat", path, e->d_name);
+        FILE *fp = fopen(stat_path, "r");
+        if (fp == NULL)
+            continue; /* a thread that just ended */
+        char *got = fgets(line, sizeof(line), fp);
+        fclose(fp);
+        assert_non_null(got);
+        char *p = strrchr(line, ')');
+        assert_non_null(p);
+        /* fields 3.. after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+           majflt cmajflt utime stime cutime cstime priority nice */
+            for (int field = 3; field <= 19; field++) { /* to the space before field 19 */
+            p = strchr(p + 1, ' ');
+            assert_non_null(p);
+        }
+        int n = atoi(p + 1);
+        if (n == nice)
+            ++*at_nice;
+        if (atoi(e->d_name) == (int)pid)
+            main_nice = n;
+    }
+    closedir(d);
+    return main_nice;
+}
+
+/*
+ * The threads that process tasks run at --background-nice (default 10) and
+ * the rest at the normal priority; 0 leaves them all there.
+ */
+static void
+test_background_nice(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    int at10 = 0;
+    assert_int_equal(thread_nices(f->pid, 0, &(int){0}), 0);
+    thread_nices(f->pid, 10, &at10);
+    assert_int_equal(at10, 2); /* the main lane and the snapshot lane */
+    struct resp r;
+    req(f, "POST", "/indexes", "application/json", "{\"uid\":\"n\"}", &r);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    char *st = wait_task(f, 0); /* tasks are processed all the same */
+    assert_string_equal(st, "succeeded");
+    free(st);
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(f, 30000), 0);
+    f->pid = 0;
+
+    start(f, (const char *const[]){"--background-nice", "0", NULL});
+    int at0 = 0;
+    assert_int_equal(thread_nices(f->pid, 0, &at0), 0);
+    thread_nices(f->pid, 10, &at10);
+    assert_int_equal(at10, 0);
+    assert_true(at0 >= 4); /* main, journal threads, both lanes, search threads */
 }
 
 /* Options come from FOLIO_* variables too; the command line wins over them. */
@@ -2792,6 +2871,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
         cmocka_unit_test(test_options),
+        cmocka_unit_test_setup_teardown(test_background_nice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),

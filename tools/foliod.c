@@ -63,6 +63,7 @@ struct foliod_opts {
     const char *snapshot_compression;
     const char *snapshot_level;
     const char *snapshot_threads;
+    const char *background_nice;
 };
 
 enum {
@@ -83,6 +84,7 @@ enum {
     OPT_SNAPSHOT_COMPRESSION,
     OPT_SNAPSHOT_LEVEL,
     OPT_SNAPSHOT_THREADS,
+    OPT_BACKGROUND_NICE,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -129,6 +131,9 @@ static const struct option_doc {
      "0", "compression level (zstd 1-19, gzip 1-9); 0: the codec's default"},
     {"snapshot-threads", OPT_SNAPSHOT_THREADS, "FOLIO_SNAPSHOT_THREADS", "N", "0",
      "zstd worker threads for snapshot archives (0-256); 0: one per online CPU"},
+    {"background-nice", OPT_BACKGROUND_NICE, "FOLIO_BACKGROUND_NICE", "N", "10",
+     "nice value (0-19) of the threads that process tasks, so that answering requests comes "
+     "first under load; 0: the same priority as the rest"},
 };
 
 static void
@@ -170,6 +175,7 @@ opt_slot(struct foliod_opts *o, int id)
     case OPT_SNAPSHOT_COMPRESSION: return &o->snapshot_compression;
     case OPT_SNAPSHOT_LEVEL: return &o->snapshot_level;
     case OPT_SNAPSHOT_THREADS: return &o->snapshot_threads;
+    case OPT_BACKGROUND_NICE: return &o->background_nice;
     default: return NULL;
     }
 }
@@ -247,6 +253,11 @@ snapshot_opts(const struct foliod_opts *o, struct folio_sched_opts *so)
     if (!parse_int(o->snapshot_threads, 0, 256, &so->snapshot_threads)) {
         fprintf(stderr, "foliod: invalid --snapshot-threads `%s`: give 0 to 256\n",
                 o->snapshot_threads);
+        return -1;
+    }
+    if (!parse_int(o->background_nice, 0, 19, &so->background_nice)) {
+        fprintf(stderr, "foliod: invalid --background-nice `%s`: give 0 to 19\n",
+                o->background_nice);
         return -1;
     }
     return 0;
@@ -531,6 +542,7 @@ main(int argc, char **argv)
         .snapshot_compression = "zstd",
         .snapshot_level = "0",
         .snapshot_threads = "0",
+        .background_nice = "10",
     };
     struct folio_server_opts so;
     enum folio_log_level level;

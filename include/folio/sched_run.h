@@ -52,6 +52,14 @@ struct folio_sched_opts {
     enum folio_snapshot_compression snapshot_compression; /* default zstd */
     int snapshot_level;              /* 0: the codec's default */
     int snapshot_threads;            /* zstd workers; 0: one per online CPU */
+    /*
+     * Added to the nice value of the threads that process tasks (the main
+     * lane, the snapshot lane, and what they start: zstd workers, the index
+     * check), 0 to 19; 0: none. Under load the threads that register tasks
+     * and answer searches then get the CPU first, and tasks are processed
+     * with what is left.
+     */
+    int background_nice;
     const struct folio_journal_opts *journal;   /* NULL: defaults (create is forced on) */
     const struct folio_index_options *index;    /* NULL: defaults */
     /*
