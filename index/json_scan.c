@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "folio/common.h"
 #include "index_int.h"
 
 #define SCAN_DEPTH_MAX (FOLIO_INDEX_DOC_DEPTH_MAX - 8)
@@ -104,18 +105,6 @@ scan_utf8(cursor p, cursor end)
     return p + n;
 }
 
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The escape after a backslash at p; NULL for a bad one, `\u0000` or any surrogate. */
 static cursor
 scan_escape(cursor p, cursor end)
@@ -141,7 +130,7 @@ scan_escape(cursor p, cursor end)
         return NULL;
     unsigned value = 0;
     for (int i = 1; i <= 4; i++) {
-        int h = hex_value(p[i]);
+        int h = folio_hex_value(p[i]);
         if (h < 0)
             return NULL;
         value = value << 4 | (unsigned)h;

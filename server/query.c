@@ -21,18 +21,6 @@
 
 /* ---- decoding --------------------------------------------------------------------- */
 
-static int
-hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 char *
 url_decode(const char *s, size_t len, bool form, size_t *out_len)
 {
@@ -40,8 +28,8 @@ url_decode(const char *s, size_t len, bool form, size_t *out_len)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-            (lo = hex_value(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = folio_hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = folio_hex_value((unsigned char)s[i + 2])) >= 0) {
             out[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else if (form && s[i] == '+') {
@@ -96,8 +84,8 @@ params_known(struct srv_ctx *x, const char *const *known)
     for (size_t i = 0; i < x->param_count; i++) {
         bool ok = false;
         for (size_t k = 0; known[k] != NULL && !ok; k++)
-            ok = strlen(known[k]) == x->params[i].key_len &&
-                 strcmp(known[k], x->params[i].key) == 0;
+            ok =
+                strlen(known[k]) == x->params[i].key_len && strcmp(known[k], x->params[i].key) == 0;
         if (ok)
             continue;
         char list[1000];
@@ -270,16 +258,27 @@ json_value_description(const json_t *v)
 {
     const char *kind;
     switch (json_typeof(v)) {
-    case JSON_NULL: return folio_strdup("null");
+    case JSON_NULL:
+        return folio_strdup("null");
     case JSON_TRUE:
-    case JSON_FALSE: kind = "a boolean"; break;
+    case JSON_FALSE:
+        kind = "a boolean";
+        break;
     case JSON_INTEGER:
         kind = json_integer_value(v) >= 0 ? "a positive integer" : "a negative integer";
         break;
-    case JSON_REAL: kind = "a number"; break;
-    case JSON_STRING: kind = "a string"; break;
-    case JSON_ARRAY: kind = "an array"; break;
-    default: kind = "an object"; break;
+    case JSON_REAL:
+        kind = "a number";
+        break;
+    case JSON_STRING:
+        kind = "a string";
+        break;
+    case JSON_ARRAY:
+        kind = "an array";
+        break;
+    default:
+        kind = "an object";
+        break;
     }
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     char *out = NULL;
@@ -372,7 +371,8 @@ json_fields_known(struct srv_ctx *x, const json_t *obj, const char *const *known
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         bool ok = false;
         for (size_t k = 0; known[k] != NULL && !ok; k++)
             ok = strcmp(known[k], key) == 0;

@@ -93,25 +93,14 @@ snap_hex128(const uint8_t in[16], char out[33])
     out[32] = '\0';
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool
 snap_unhex128(const char *hex, size_t len, uint8_t out[16])
 {
     if (len != 32)
         return false;
     for (int i = 0; i < 16; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = folio_hex_value((unsigned char)hex[2 * i]),
+            lo = folio_hex_value((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -14,7 +14,7 @@
  * FOLIO_ASSERT stays on in release builds. It is for programmer errors only:
  * bad input, a full disk or a corrupt file is a returned error, never an assert.
  */
-#define FOLIO_ASSERT(expr)                                                                     \
+#define FOLIO_ASSERT(expr)                                                                         \
     ((expr) ? (void)0 : folio_assert_fail(__FILE__, __LINE__, __func__, #expr))
 
 _Noreturn void folio_assert_fail(const char *file, int line, const char *func, const char *expr);
@@ -41,6 +41,19 @@ void folio_free(void *ptr);
 
 #define FOLIO_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define FOLIO_ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+
+/* The value of a hexadecimal digit (either case), or -1. */
+static inline int
+folio_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 static inline void
 folio_store_le16(uint8_t *p, uint16_t v)
