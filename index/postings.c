@@ -16,6 +16,14 @@
  *     put there (a configuration change rebuilds the lists: search_store.c);
  *   - the change set stays bounded: postings_full says when to flush.
  *
+ * Cost: a write of one small document touches a few dozen keys with one id
+ * each, and a batch merges thousands of such sets, mostly with ids in
+ * increasing order. So the ids of a key are an idset (below: a sorted array,
+ * the first two inline, a roaring bitmap only once it is large), keys live in
+ * an arena freed all at once, and the empty set of a merged write is kept for
+ * the batch's next write (postings_recycle) instead of being freed and made
+ * again.
+ *
  * What a document contributes (docs/index-format.md, "Search structures"):
  * for each string or number leaf under a searchable path, each word of its
  * text in `words` and in `word_ranks` at the path's rank; for each
@@ -37,13 +45,237 @@
 #define POSTINGS_ENTRIES_MAX (1u << 20)
 #define POSTINGS_OPS_MAX (1u << 25)
 
+/* ---- id sets ----------------------------------------------------------------- */
+
+#define IDSET_INLINE 2u
+#define IDSET_BITMAP UINT32_MAX
+
+static uint32_t *
+idset_ids(struct idset *s)
+{
+    return s->cap == 0 ? s->u.inl : s->u.ids;
+}
+
+static const uint32_t *
+idset_cids(const struct idset *s)
+{
+    return s->cap == 0 ? s->u.inl : s->u.ids;
+}
+
+static bool
+idset_is_bitmap(const struct idset *s)
+{
+    return s->cap == IDSET_BITMAP;
+}
+
+void
+idset_release(struct idset *s)
+{
+    if (idset_is_bitmap(s))
+        roaring_bitmap_free(s->u.bm);
+    else if (s->cap != 0)
+        folio_free(s->u.ids);
+    memset(s, 0, sizeof(*s));
+}
+
+bool
+idset_is_empty(const struct idset *s)
+{
+    return idset_is_bitmap(s) ? roaring_bitmap_is_empty(s->u.bm) : s->n == 0;
+}
+
+uint64_t
+idset_count(const struct idset *s)
+{
+    return idset_is_bitmap(s) ? roaring_bitmap_get_cardinality(s->u.bm) : s->n;
+}
+
+/* The position of id in the array, or where it would go; *found says which. */
+static uint32_t
+idset_find(const struct idset *s, uint32_t id, bool *found)
+{
+    const uint32_t *a = idset_cids(s);
+    uint32_t lo = 0, hi = s->n;
+    if (hi > 0 && a[hi - 1] < id) { /* appending: the common case */
+        *found = false;
+        return hi;
+    }
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < s->n && a[lo] == id;
+    return lo;
+}
+
+bool
+idset_contains(const struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s))
+        return roaring_bitmap_contains(s->u.bm, id);
+    bool found;
+    idset_find(s, id, &found);
+    return found;
+}
+
+/* Makes s a bitmap (an empty one too). */
+roaring_bitmap_t *
+idset_bitmap(struct idset *s)
+{
+    if (idset_is_bitmap(s))
+        return s->u.bm;
+    roaring_bitmap_t *bm = roaring_bitmap_of_ptr(s->n, idset_cids(s));
+    if (s->cap != 0)
+        folio_free(s->u.ids);
+    s->n = 0;
+    s->cap = IDSET_BITMAP;
+    s->u.bm = bm;
+    return bm;
+}
+
+void
+idset_add(struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s)) {
+        roaring_bitmap_add(s->u.bm, id);
+        return;
+    }
+    bool found;
+    uint32_t at = idset_find(s, id, &found);
+    if (found)
+        return;
+    if (s->n >= IDSET_ARRAY_MAX) {
+        roaring_bitmap_add(idset_bitmap(s), id);
+        return;
+    }
+    uint32_t cap = s->cap == 0 ? IDSET_INLINE : s->cap;
+    if (s->n == cap) {
+        uint32_t grown = cap * 2 > IDSET_ARRAY_MAX ? IDSET_ARRAY_MAX : cap * 2;
+        uint32_t *ids = folio_reallocarray(s->cap == 0 ? NULL : s->u.ids, grown, sizeof(*ids));
+        if (s->cap == 0)
+            memcpy(ids, s->u.inl, s->n * sizeof(*ids));
+        s->u.ids = ids;
+        s->cap = grown;
+    }
+    uint32_t *a = idset_ids(s);
+    memmove(a + at + 1, a + at, (s->n - at) * sizeof(*a));
+    a[at] = id;
+    s->n++;
+}
+
+void
+idset_remove(struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s)) {
+        roaring_bitmap_remove(s->u.bm, id);
+        return;
+    }
+    bool found;
+    uint32_t at = idset_find(s, id, &found);
+    if (!found)
+        return;
+    uint32_t *a = idset_ids(s);
+    memmove(a + at, a + at + 1, (s->n - at - 1) * sizeof(*a));
+    s->n--;
+}
+
+void
+idset_andnot(struct idset *dst, const struct idset *src)
+{
+    if (idset_is_empty(dst) || idset_is_empty(src))
+        return;
+    if (idset_is_bitmap(src)) {
+        if (idset_is_bitmap(dst)) {
+            roaring_bitmap_andnot_inplace(dst->u.bm, src->u.bm);
+            return;
+        }
+        uint32_t *a = idset_ids(dst), kept = 0;
+        for (uint32_t i = 0; i < dst->n; i++)
+            if (!roaring_bitmap_contains(src->u.bm, a[i]))
+                a[kept++] = a[i];
+        dst->n = kept;
+        return;
+    }
+    if (idset_is_bitmap(dst)) {
+        roaring_bitmap_remove_many(dst->u.bm, src->n, idset_cids(src));
+        return;
+    }
+    /* Two sorted arrays: one pass. */
+    uint32_t *a = idset_ids(dst), kept = 0;
+    const uint32_t *b = idset_cids(src);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < dst->n; i++) {
+        while (j < src->n && b[j] < a[i])
+            j++;
+        if (j < src->n && b[j] == a[i])
+            continue;
+        a[kept++] = a[i];
+    }
+    dst->n = kept;
+}
+
+void
+idset_take(struct idset *dst, struct idset *src)
+{
+    if (idset_is_empty(src)) {
+        idset_release(src);
+        return;
+    }
+    if (idset_is_empty(dst)) {
+        idset_release(dst);
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+        return;
+    }
+    if (idset_is_bitmap(src)) {
+        roaring_bitmap_or_inplace(idset_bitmap(dst), src->u.bm);
+    } else if (idset_is_bitmap(dst)) {
+        roaring_bitmap_add_many(dst->u.bm, src->n, idset_cids(src));
+    } else {
+        const uint32_t *b = idset_cids(src);
+        for (uint32_t i = 0; i < src->n; i++)
+            idset_add(dst, b[i]);
+    }
+    idset_release(src);
+}
+
+/* bm = (bm - del) | add. */
+static void
+idset_apply_to(roaring_bitmap_t *bm, const struct idset *del, const struct idset *add)
+{
+    if (idset_is_bitmap(del))
+        roaring_bitmap_andnot_inplace(bm, del->u.bm);
+    else if (del->n > 0)
+        roaring_bitmap_remove_many(bm, del->n, idset_cids(del));
+    if (idset_is_bitmap(add))
+        roaring_bitmap_or_inplace(bm, add->u.bm);
+    else if (add->n > 0)
+        roaring_bitmap_add_many(bm, add->n, idset_cids(add));
+}
+
+/* ---- the change set: a hash table of keys ---------------------------------------- */
+
 struct pentry {
-    uint8_t *key; /* tag byte, then the database key */
+    uint8_t *key; /* tag byte, then the database key (in the arena) */
     uint32_t key_len;
     uint64_t hash;
-    roaring_bitmap_t *add;
-    roaring_bitmap_t *del;
+    struct idset add;
+    struct idset del;
 };
+
+/* Keys are allocated from chunks freed together (entries_free). */
+struct key_chunk {
+    struct key_chunk *next;
+    size_t cap;
+    uint8_t bytes[];
+};
+
+#define KEY_CHUNK_MIN 1024u
+#define KEY_CHUNK_MAX (256u << 10)
+#define RECYCLE_CAP_MAX 1024u /* a write's set larger than this is not kept for reuse */
 
 struct postings {
     struct search_config cfg;
@@ -52,6 +284,9 @@ struct postings {
     size_t cap;           /* a power of two */
     size_t count;
     uint64_t ops;
+    struct key_chunk *chunks; /* newest first; keys are in chunks->bytes[0, used) */
+    size_t used;
+    struct postings *spare; /* an empty set like this one, for postings_new_like */
 };
 
 /* An empty set; its cfg is the caller's to fill. */
@@ -74,27 +309,66 @@ postings_new(const json_t *overrides, unsigned parts)
 }
 
 struct postings *
-postings_new_like(const struct postings *model)
+postings_new_like(struct postings *model)
 {
-    struct postings *p = postings_empty(model->parts);
+    struct postings *p = model->spare;
+    if (p != NULL) {
+        model->spare = NULL;
+        FOLIO_ASSERT(p->count == 0 && p->parts == model->parts);
+        return p;
+    }
+    p = postings_empty(model->parts);
     search_config_copy(&p->cfg, &model->cfg);
     return p;
 }
 
+static uint8_t *
+key_alloc(struct postings *p, size_t len)
+{
+    struct key_chunk *c = p->chunks;
+    if (c == NULL || c->cap - p->used < len) {
+        size_t cap = c == NULL ? KEY_CHUNK_MIN : c->cap * 2;
+        if (cap > KEY_CHUNK_MAX)
+            cap = KEY_CHUNK_MAX;
+        if (cap < len)
+            cap = len;
+        struct key_chunk *n = folio_malloc(sizeof(*n) + cap);
+        n->next = c;
+        n->cap = cap;
+        p->chunks = n;
+        p->used = 0;
+        c = n;
+    }
+    uint8_t *k = c->bytes + p->used;
+    p->used += len;
+    return k;
+}
+
+/* Empties the set; the newest key chunk stays (small sets reuse it). */
 static void
 entries_free(struct postings *p)
 {
-    for (size_t i = 0; i < p->cap; i++) {
-        struct pentry *e = &p->slots[i];
-        if (e->key == NULL)
-            continue;
-        folio_free(e->key);
-        if (e->add != NULL)
-            roaring_bitmap_free(e->add);
-        if (e->del != NULL)
-            roaring_bitmap_free(e->del);
-        memset(e, 0, sizeof(*e));
+    if (p->count > 0) {
+        for (size_t i = 0; i < p->cap; i++) {
+            struct pentry *e = &p->slots[i];
+            if (e->key == NULL)
+                continue;
+            idset_release(&e->add);
+            idset_release(&e->del);
+            e->key = NULL;
+        }
     }
+    struct key_chunk *c = p->chunks;
+    if (c != NULL) {
+        struct key_chunk *older = c->next;
+        c->next = NULL;
+        while (older != NULL) {
+            struct key_chunk *next = older->next;
+            folio_free(older);
+            older = next;
+        }
+    }
+    p->used = 0;
     p->count = 0;
     p->ops = 0;
 }
@@ -104,10 +378,27 @@ postings_free(struct postings *p)
 {
     if (p == NULL)
         return;
+    postings_free(p->spare);
     entries_free(p);
+    folio_free(p->chunks);
     folio_free(p->slots);
     search_config_release(&p->cfg);
     folio_free(p);
+}
+
+void
+postings_recycle(struct postings *model, struct postings *p)
+{
+    if (p == NULL)
+        return;
+    entries_free(p);
+    postings_free(p->spare);
+    p->spare = NULL;
+    if (model->spare != NULL || p->cap > RECYCLE_CAP_MAX || p->parts != model->parts) {
+        postings_free(p);
+        return;
+    }
+    model->spare = p;
 }
 
 bool
@@ -134,58 +425,47 @@ table_grow(struct postings *p)
     folio_free(old);
 }
 
-/* The entry of key (tag + bytes), made when absent and make is set. */
+/* The entry of key (tag + bytes) of hash h, made when absent and make is set. */
+static struct pentry *
+table_find_hashed(struct postings *p, const uint8_t *key, size_t len, uint64_t h, bool make)
+{
+    for (;;) {
+        size_t j = h & (p->cap - 1);
+        for (; p->slots[j].key != NULL; j = (j + 1) & (p->cap - 1)) {
+            struct pentry *e = &p->slots[j];
+            if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+                return e;
+        }
+        if (!make)
+            return NULL;
+        if (2 * (p->count + 1) > p->cap) {
+            table_grow(p);
+            continue;
+        }
+        struct pentry *e = &p->slots[j];
+        e->key = key_alloc(p, len);
+        memcpy(e->key, key, len);
+        e->key_len = (uint32_t)len;
+        e->hash = h;
+        p->count++;
+        return e;
+    }
+}
+
 static struct pentry *
 table_find(struct postings *p, const uint8_t *key, size_t len, bool make)
 {
-    uint64_t h = XXH3_64bits(key, len);
-    size_t j = h & (p->cap - 1);
-    for (; p->slots[j].key != NULL; j = (j + 1) & (p->cap - 1)) {
-        struct pentry *e = &p->slots[j];
-        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
-            return e;
-    }
-    if (!make)
-        return NULL;
-    if (2 * (p->count + 1) > p->cap) {
-        table_grow(p);
-        return table_find(p, key, len, make);
-    }
-    struct pentry *e = &p->slots[j];
-    e->key = folio_malloc(len);
-    memcpy(e->key, key, len);
-    e->key_len = (uint32_t)len;
-    e->hash = h;
-    p->count++;
-    return e;
+    return table_find_hashed(p, key, len, XXH3_64bits(key, len), make);
 }
 
 static void
 table_change(struct postings *p, const uint8_t *key, size_t len, uint32_t iid, bool add)
 {
     struct pentry *e = table_find(p, key, len, true);
-    roaring_bitmap_t **to = add ? &e->add : &e->del;
-    roaring_bitmap_t *from = add ? e->del : e->add;
-    if (*to == NULL)
-        *to = roaring_bitmap_create();
-    roaring_bitmap_add(*to, iid);
-    if (from != NULL)
-        roaring_bitmap_remove(from, iid);
+    /* The latest change wins: the id leaves the other set. */
+    idset_add(add ? &e->add : &e->del, iid);
+    idset_remove(add ? &e->del : &e->add, iid);
     p->ops++;
-}
-
-/* to |= *take, moving *take when to has no bitmap yet. */
-static void
-bitmap_take(roaring_bitmap_t **to, roaring_bitmap_t **take)
-{
-    if (*take == NULL)
-        return;
-    if (*to == NULL) {
-        *to = *take;
-        *take = NULL;
-    } else {
-        roaring_bitmap_or_inplace(*to, *take);
-    }
 }
 
 void
@@ -196,14 +476,12 @@ postings_merge(struct postings *dst, struct postings *src)
         struct pentry *e = &src->slots[i];
         if (e->key == NULL)
             continue;
-        struct pentry *d = table_find(dst, e->key, e->key_len, true);
+        struct pentry *d = table_find_hashed(dst, e->key, e->key_len, e->hash, true);
         /* The later change wins: what src adds leaves dst's del, what it removes dst's add. */
-        if (d->del != NULL && e->add != NULL)
-            roaring_bitmap_andnot_inplace(d->del, e->add);
-        if (d->add != NULL && e->del != NULL)
-            roaring_bitmap_andnot_inplace(d->add, e->del);
-        bitmap_take(&d->add, &e->add);
-        bitmap_take(&d->del, &e->del);
+        idset_andnot(&d->del, &e->add);
+        idset_andnot(&d->add, &e->del);
+        idset_take(&d->add, &e->add);
+        idset_take(&d->del, &e->del);
     }
     dst->ops += src->ops;
     entries_free(src);
@@ -468,14 +746,11 @@ entry_apply(MDB_txn *txn, struct folio_index *idx, struct pentry *e,
     if (rc < 0)
         return rc;
     if (stored == NULL) {
-        if (e->add == NULL || roaring_bitmap_is_empty(e->add))
+        if (idset_is_empty(&e->add))
             return FOLIO_OK; /* removing from nothing */
         stored = roaring_bitmap_create();
     }
-    if (e->del != NULL)
-        roaring_bitmap_andnot_inplace(stored, e->del);
-    if (e->add != NULL)
-        roaring_bitmap_or_inplace(stored, e->add);
+    idset_apply_to(stored, &e->del, &e->add);
     rc = bitmap_put(txn, dbi, key.mv_data, key.mv_size, stored, err);
     roaring_bitmap_free(stored);
     return rc;
@@ -522,7 +797,7 @@ postings_expected(struct postings *p, char tag, const void *key, size_t len)
     memcpy(k + 1, key, len);
     struct pentry *e = table_find(p, k, len + 1, false);
     folio_free(k);
-    return e == NULL ? NULL : e->add;
+    return e == NULL ? NULL : idset_bitmap(&e->add);
 }
 
 size_t
@@ -531,8 +806,7 @@ postings_nonempty_count(const struct postings *p, char tag)
     size_t n = 0;
     for (size_t i = 0; i < p->cap; i++) {
         const struct pentry *e = &p->slots[i];
-        if (e->key != NULL && e->key[0] == (uint8_t)tag && e->add != NULL &&
-            !roaring_bitmap_is_empty(e->add))
+        if (e->key != NULL && e->key[0] == (uint8_t)tag && !idset_is_empty(&e->add))
             n++;
     }
     return n;

@@ -82,10 +82,44 @@ enum postings_parts {
 #define FACET_NUMBER 'n'
 #define FACET_STRING 's'
 
+/*
+ * A set of internal ids, as a change set holds them: a sorted array while it
+ * has at most IDSET_ARRAY_MAX ids (up to two inline, without an allocation),
+ * a roaring bitmap after. All zero bytes is the empty set.
+ */
+#define IDSET_ARRAY_MAX 1024u
+struct idset {
+    uint32_t n;   /* ids in the array */
+    uint32_t cap; /* 0: the array is inl; UINT32_MAX: the set is bm */
+    union {
+        uint32_t inl[2];
+        uint32_t *ids;
+        roaring_bitmap_t *bm;
+    } u;
+};
+
+void idset_release(struct idset *s); /* frees, and leaves s empty */
+bool idset_is_empty(const struct idset *s);
+uint64_t idset_count(const struct idset *s);
+bool idset_contains(const struct idset *s, uint32_t id);
+void idset_add(struct idset *s, uint32_t id);
+void idset_remove(struct idset *s, uint32_t id);
+/* dst -= src. */
+void idset_andnot(struct idset *dst, const struct idset *src);
+/* dst |= src, and src is left empty (its storage may move to dst). */
+void idset_take(struct idset *dst, struct idset *src);
+/* Turns s into its bitmap form and returns the bitmap (s still owns it). */
+roaring_bitmap_t *idset_bitmap(struct idset *s);
+
 /* A change set; overrides: the settings the lists follow (a reference is kept). */
 struct postings *postings_new(const json_t *overrides, unsigned parts);
-/* An empty change set with model's settings and parts (no settings to read). */
-struct postings *postings_new_like(const struct postings *model);
+/*
+ * An empty change set with model's settings and parts (no settings to read):
+ * the one postings_recycle kept in model, if any.
+ */
+struct postings *postings_new_like(struct postings *model);
+/* Frees p, or keeps it empty in model for model's next postings_new_like. */
+void postings_recycle(struct postings *model, struct postings *p);
 void postings_free(struct postings *p);
 /* Adds (add) or removes doc's entries for internal id iid. */
 int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,

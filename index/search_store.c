@@ -131,7 +131,7 @@ search_batch_merge(struct folio_index *idx, struct postings *deferred)
         return;
     }
     postings_merge(idx->batch_postings, deferred);
-    postings_free(deferred);
+    postings_recycle(idx->batch_postings, deferred); /* the batch's next write reuses it */
 }
 
 bool
