@@ -287,6 +287,7 @@ struct postings {
     struct key_chunk *chunks; /* newest first; keys are in chunks->bytes[0, used) */
     size_t used;
     struct postings *spare; /* an empty set like this one, for postings_new_like */
+    struct field_tally *fields; /* a batch's deferred field distribution deltas, or NULL */
 };
 
 /* An empty set; its cfg is the caller's to fill. */
@@ -379,6 +380,7 @@ postings_free(struct postings *p)
     if (p == NULL)
         return;
     postings_free(p->spare);
+    field_tally_free(p->fields);
     entries_free(p);
     folio_free(p->chunks);
     folio_free(p->slots);
@@ -394,6 +396,8 @@ postings_recycle(struct postings *model, struct postings *p)
     entries_free(p);
     postings_free(p->spare);
     p->spare = NULL;
+    field_tally_free(p->fields);
+    p->fields = NULL;
     if (model->spare != NULL || p->cap > RECYCLE_CAP_MAX || p->parts != model->parts) {
         postings_free(p);
         return;
@@ -404,7 +408,19 @@ postings_recycle(struct postings *model, struct postings *p)
 bool
 postings_full(const struct postings *p)
 {
-    return p->count >= POSTINGS_ENTRIES_MAX || p->ops >= POSTINGS_OPS_MAX;
+    return p->count >= POSTINGS_ENTRIES_MAX || p->ops >= POSTINGS_OPS_MAX ||
+           (p->fields != NULL && field_tally_full(p->fields));
+}
+
+void
+postings_take_fields(struct postings *p, struct field_tally *t)
+{
+    if (p->fields == NULL) {
+        p->fields = t;
+        return;
+    }
+    field_tally_merge(p->fields, t);
+    field_tally_free(t);
 }
 
 static void
@@ -485,6 +501,10 @@ postings_merge(struct postings *dst, struct postings *src)
     }
     dst->ops += src->ops;
     entries_free(src);
+    if (src->fields != NULL) {
+        postings_take_fields(dst, src->fields);
+        src->fields = NULL;
+    }
 }
 
 /* ---- walking a document ------------------------------------------------- */
@@ -517,10 +537,30 @@ word_seen(void *ctx, const char *word, size_t len)
     return FOLIO_OK;
 }
 
+/* The decimal digits of an integer, as json_out writes it ("%lld"). */
+static size_t
+integer_text(json_int_t i, char *buf)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (i < 0)
+        buf[len++] = '-';
+    while (n > 0)
+        buf[len++] = tmp[--n];
+    return len;
+}
+
 /* The text of a number as the document stores it (integers exactly). */
 static size_t
 number_text(const json_t *v, char *buf, size_t cap)
 {
+    if (json_is_integer(v)) /* the common case, without a buffer to allocate */
+        return integer_text(json_integer_value(v), buf);
     struct dbuf b;
     dbuf_init(&b, cap - 1);
     size_t n = 0;
@@ -677,14 +717,13 @@ postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
              struct folio_index_error *err)
 {
     FOLIO_ASSERT(json_is_object(doc));
-    struct walk *wk = folio_malloc(sizeof(*wk));
+    struct walk walk, *wk = &walk; /* under a kilobyte */
     wk->p = p;
     wk->iid = iid;
     wk->add = add;
     wk->path_len = 0;
     wk->rank = -1;
     int rc = walk_object(wk, doc, true, 0, err);
-    folio_free(wk);
     if (rc == FOLIO_OK && (p->parts & POSTINGS_IDS)) {
         uint8_t tag = PTAG_IDS;
         table_change(p, &tag, 1, iid, add);
@@ -733,25 +772,32 @@ entry_target(const struct folio_index *idx, const struct pentry *e, MDB_dbi *dbi
     }
 }
 
+/*
+ * Applies e through cur, a cursor on e's database: one lookup finds the
+ * stored list, and the write that follows starts from where the cursor is
+ * (in key order, mostly the same page).
+ */
 static int
-entry_apply(MDB_txn *txn, struct folio_index *idx, struct pentry *e,
+entry_apply(MDB_cursor *cur, struct pentry *e, const MDB_val *key, const char *name,
             struct folio_index_error *err)
 {
-    MDB_dbi dbi;
-    MDB_val key;
-    const char *name;
-    entry_target(idx, e, &dbi, &key, &name);
+    MDB_val k = *key, v;
     roaring_bitmap_t *stored = NULL;
-    int rc = bitmap_get(txn, dbi, key.mv_data, key.mv_size, &stored, err, name);
-    if (rc < 0)
-        return rc;
-    if (stored == NULL) {
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool found = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return index_mdb_error(err, rc, "reading a posting list");
+    if (found) {
+        rc = bitmap_decode(v.mv_data, v.mv_size, &stored, err, name);
+        if (rc != FOLIO_OK)
+            return rc;
+    } else {
         if (idset_is_empty(&e->add))
             return FOLIO_OK; /* removing from nothing */
         stored = roaring_bitmap_create();
     }
     idset_apply_to(stored, &e->del, &e->add);
-    rc = bitmap_put(txn, dbi, key.mv_data, key.mv_size, stored, err);
+    rc = bitmap_cursor_put(cur, key->mv_data, key->mv_size, found, stored, err);
     roaring_bitmap_free(stored);
     return rc;
 }
@@ -762,14 +808,32 @@ postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
 {
     int rc = postings_apply(p, txn, idx, err);
     entries_free(p);
+    field_tally_free(p->fields);
+    p->fields = NULL;
     return rc;
 }
+
+static int lists_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+                       struct folio_index_error *err);
 
 int
 postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                struct folio_index_error *err)
 {
     FOLIO_ASSERT(idx->has_search);
+    int rc = lists_apply(p, txn, idx, err);
+    if (rc == FOLIO_OK && p->fields != NULL) {
+        FOLIO_ASSERT(idx->has_fields);
+        rc = field_tally_apply(p->fields, txn, idx->dbi_fields, err);
+    }
+    return rc;
+}
+
+/* The posting lists of postings_apply. */
+static int
+lists_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+            struct folio_index_error *err)
+{
     if (p->count == 0)
         return FOLIO_OK;
     /* In key order: LMDB writes its pages in order, the cheapest way. */
@@ -781,8 +845,28 @@ postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
     FOLIO_ASSERT(n == p->count);
     qsort(order, n, sizeof(*order), entry_cmp);
     int rc = FOLIO_OK;
-    for (size_t i = 0; i < n && rc == FOLIO_OK; i++)
-        rc = entry_apply(txn, idx, order[i], err);
+    MDB_cursor *cur = NULL;
+    MDB_dbi cur_dbi = 0;
+    for (size_t i = 0; i < n && rc == FOLIO_OK; i++) {
+        MDB_dbi dbi;
+        MDB_val key;
+        const char *name;
+        entry_target(idx, order[i], &dbi, &key, &name);
+        if (cur == NULL || dbi != cur_dbi) { /* keys are grouped by database (tag) */
+            if (cur != NULL)
+                mdb_cursor_close(cur);
+            cur = NULL;
+            int mrc = mdb_cursor_open(txn, dbi, &cur);
+            if (mrc != 0) {
+                rc = index_mdb_error(err, mrc, "writing a posting list");
+                break;
+            }
+            cur_dbi = dbi;
+        }
+        rc = entry_apply(cur, order[i], &key, name, err);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
     folio_free(order);
     return rc;
 }

@@ -28,9 +28,12 @@ int bitmap_decode(const void *data, size_t len, roaring_bitmap_t **out,
 /* 1 and *out (caller frees), 0 (absent, *out NULL) or an error. */
 int bitmap_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t **out,
                struct folio_index_error *err, const char *what);
-/* Stores bm (run-optimised) under key, or deletes key when bm is empty. */
-int bitmap_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t *bm,
-               struct folio_index_error *err);
+/*
+ * Stores bm (run-optimised) under key through cur, or deletes key when bm is
+ * empty; found: key is stored and cur is on it (MDB_SET found it).
+ */
+int bitmap_cursor_put(MDB_cursor *cur, const void *key, size_t key_len, bool found,
+                      roaring_bitmap_t *bm, struct folio_index_error *err);
 
 /* ---- search_config.c ----------------------------------------------------- */
 
@@ -124,6 +127,12 @@ void postings_free(struct postings *p);
 /* Adds (add) or removes doc's entries for internal id iid. */
 int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
                  struct folio_index_error *err);
+/*
+ * A batch's deferred field distribution deltas (fields.c) go with its change
+ * set: p takes t (and merges it into those it has); postings_merge moves
+ * them along, postings_apply applies them too, postings_flush drops them.
+ */
+void postings_take_fields(struct postings *p, struct field_tally *t);
 /* Applies the change set to the env and empties it. */
 int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                    struct folio_index_error *err);
@@ -141,6 +150,25 @@ roaring_bitmap_t *postings_expected(struct postings *p, char tag, const void *ke
 size_t postings_nonempty_count(const struct postings *p, char tag);
 /* Order-preserving 8 bytes of a double (-0 is 0). */
 void facet_number_encode(double d, uint8_t out[8]);
+
+/* ---- fields.c: tallies that travel with a batch's change set ------------ */
+
+/* Adds t's deltas to `fields` through txn; t stays as it is. */
+int field_tally_apply(const struct field_tally *t, MDB_txn *txn, MDB_dbi dbi,
+                      struct folio_index_error *err);
+/* dst += src, and src is left empty. */
+void field_tally_merge(struct field_tally *dst, struct field_tally *src);
+/* Holds enough names to be applied now. */
+bool field_tally_full(const struct field_tally *t);
+
+/* ---- search_store.c ------------------------------------------------------- */
+
+/*
+ * In a batch, before a document write applies changes of its own early: the
+ * batch's pending changes go to the write's transaction first (once), or
+ * they would land after the write's.
+ */
+int search_batch_into_write(struct wtxn *w);
 
 /* ---- filter_parse.c, filter_eval.c -------------------------------------- */
 
