@@ -179,8 +179,12 @@ bitmap_cursor_put(MDB_cursor *cur, const void *key, size_t key_len, bool found,
         roaring_bitmap_run_optimize(bm);
         size_t size = roaring_bitmap_portable_size_in_bytes(bm);
         MDB_val v = {size, NULL};
-        /* MDB_RESERVE: serialise straight into the page. */
-        rc = mdb_cursor_put(cur, &k, &v, MDB_RESERVE);
+        /*
+         * MDB_RESERVE: serialise straight into the page; MDB_CURRENT: where
+         * the cursor is, without a second lookup (a value of another size is
+         * deleted and inserted again by LMDB).
+         */
+        rc = mdb_cursor_put(cur, &k, &v, found ? MDB_CURRENT | MDB_RESERVE : MDB_RESERVE);
         if (rc == 0) {
             size_t written = roaring_bitmap_portable_serialize(bm, v.mv_data);
             FOLIO_ASSERT(written == size);

@@ -281,10 +281,18 @@ field_tally_full(const struct field_tally *t)
     return t->count >= FIELDS_PENDING_MAX;
 }
 
+bool
+field_tally_reusable(const struct field_tally *t)
+{
+    return t->count == 0 && t->cap <= 256;
+}
+
 int
 fields_doc_changed(struct wtxn *w, const json_t *doc, bool add)
 {
     FOLIO_ASSERT(w->idx->has_fields);
+    if (w->fields == NULL && w->defer && w->idx->batch_postings != NULL)
+        w->fields = postings_spare_fields(w->idx->batch_postings); /* one a merged write left */
     if (w->fields == NULL)
         w->fields = field_tally_new();
     field_tally_doc(w->fields, doc, add ? 1 : -1);

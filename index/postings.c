@@ -288,6 +288,7 @@ struct postings {
     size_t used;
     struct postings *spare; /* an empty set like this one, for postings_new_like */
     struct field_tally *fields; /* a batch's deferred field distribution deltas, or NULL */
+    struct field_tally *spare_fields; /* an empty tally for the batch's next write */
 };
 
 /* An empty set; its cfg is the caller's to fill. */
@@ -381,6 +382,7 @@ postings_free(struct postings *p)
         return;
     postings_free(p->spare);
     field_tally_free(p->fields);
+    field_tally_free(p->spare_fields);
     entries_free(p);
     folio_free(p->chunks);
     folio_free(p->slots);
@@ -420,7 +422,18 @@ postings_take_fields(struct postings *p, struct field_tally *t)
         return;
     }
     field_tally_merge(p->fields, t);
-    field_tally_free(t);
+    if (p->spare_fields == NULL && field_tally_reusable(t))
+        p->spare_fields = t; /* empty now: the next write's */
+    else
+        field_tally_free(t);
+}
+
+struct field_tally *
+postings_spare_fields(struct postings *p)
+{
+    struct field_tally *t = p->spare_fields;
+    p->spare_fields = NULL;
+    return t;
 }
 
 static void

@@ -133,6 +133,8 @@ int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
  * them along, postings_apply applies them too, postings_flush drops them.
  */
 void postings_take_fields(struct postings *p, struct field_tally *t);
+/* An empty tally p kept from a merged write (NULL if none), for the next write. */
+struct field_tally *postings_spare_fields(struct postings *p);
 /* Applies the change set to the env and empties it. */
 int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                    struct folio_index_error *err);
@@ -160,6 +162,8 @@ int field_tally_apply(const struct field_tally *t, MDB_txn *txn, MDB_dbi dbi,
 void field_tally_merge(struct field_tally *dst, struct field_tally *src);
 /* Holds enough names to be applied now. */
 bool field_tally_full(const struct field_tally *t);
+/* Small enough to be kept, emptied, for another write. */
+bool field_tally_reusable(const struct field_tally *t);
 
 /* ---- search_store.c ------------------------------------------------------- */
 
