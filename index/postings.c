@@ -501,6 +501,16 @@ void
 postings_merge(struct postings *dst, struct postings *src)
 {
     FOLIO_ASSERT(dst->parts == src->parts);
+    /*
+     * dst is large (a batch's), src small (a write's): room first, so that no
+     * rehash comes in between, then the slots src's keys start probing at are
+     * fetched ahead, while the loop below works on the earlier ones.
+     */
+    while (2 * (dst->count + src->count) > dst->cap)
+        table_grow(dst);
+    for (size_t i = 0; i < src->cap; i++)
+        if (src->slots[i].key != NULL)
+            __builtin_prefetch(&dst->slots[src->slots[i].hash & (dst->cap - 1)]);
     for (size_t i = 0; i < src->cap; i++) {
         struct pentry *e = &src->slots[i];
         if (e->key == NULL)
@@ -755,6 +765,79 @@ entry_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+/* The first 8 bytes of e's key, big-endian, zero-padded: ordered as the keys are, or equal. */
+static uint64_t
+key_prefix(const struct pentry *e)
+{
+    uint64_t v = 0;
+    size_t n = e->key_len < 8 ? e->key_len : 8;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)e->key[i] << (56 - 8 * i);
+    return v;
+}
+
+#define ORDER_RUN_INSERTION_MAX 16u
+
+/*
+ * Sorts entries by key (entry_cmp's order): a radix sort of the 8-byte
+ * prefixes, byte by byte from the last, skipping bytes all prefixes share;
+ * then each run of equal prefixes by the whole key.
+ */
+static void
+order_sort(struct pentry **order, size_t n)
+{
+    if (n < 2)
+        return;
+    uint64_t *pre = folio_malloc(2 * n * sizeof(*pre));
+    struct pentry **tmp = folio_malloc(n * sizeof(*tmp));
+    uint64_t *pre_tmp = pre + n;
+    for (size_t i = 0; i < n; i++)
+        pre[i] = key_prefix(order[i]);
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(pre[i] >> shift) & 0xFF]++;
+        if (count[(pre[0] >> shift) & 0xFF] == n)
+            continue; /* one value for every prefix: nothing to move */
+        size_t at = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            size_t c = count[b];
+            count[b] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t to = count[(pre[i] >> shift) & 0xFF]++;
+            tmp[to] = order[i];
+            pre_tmp[to] = pre[i];
+        }
+        memcpy(order, tmp, n * sizeof(*order));
+        memcpy(pre, pre_tmp, n * sizeof(*pre));
+    }
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && pre[b] == pre[a])
+            b++;
+        if (b - a > ORDER_RUN_INSERTION_MAX) {
+            qsort(order + a, b - a, sizeof(*order), entry_cmp);
+        } else {
+            for (size_t i = a + 1; i < b; i++) {
+                struct pentry *e = order[i];
+                size_t j = i;
+                for (; j > a && entry_cmp(&order[j - 1], &e) > 0; j--)
+                    order[j] = order[j - 1];
+                order[j] = e;
+            }
+        }
+        a = b;
+    }
+#ifndef NDEBUG
+    for (size_t i = 1; i < n; i++) /* the keys of a set are distinct */
+        FOLIO_ASSERT(entry_cmp(&order[i - 1], &order[i]) < 0);
+#endif
+    folio_free(tmp);
+    folio_free(pre);
+}
+
 /* The database, key and name of a tagged key. */
 static void
 entry_target(const struct folio_index *idx, const struct pentry *e, MDB_dbi *dbi,
@@ -856,7 +939,7 @@ lists_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
         if (p->slots[i].key != NULL)
             order[n++] = &p->slots[i];
     FOLIO_ASSERT(n == p->count);
-    qsort(order, n, sizeof(*order), entry_cmp);
+    order_sort(order, n);
     int rc = FOLIO_OK;
     MDB_cursor *cur = NULL;
     MDB_dbi cur_dbi = 0;
