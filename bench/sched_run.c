@@ -2,14 +2,17 @@
  * The running scheduler's part of bench_scheduler: durable registrations per
  * second through folio_sched_register with 1 and 64 concurrent callers
  * (inline payloads, and payloads large enough to go to content files), and
- * documents applied per second for 100,000 small documents.
+ * documents applied per second for 100,000 small documents, and the CPU
+ * each applied one-document task costs (bench_http's documents).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "benchutil.h"
 #include "folio/common.h"
@@ -173,6 +176,248 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
     return rc;
 }
 
+/* ---- one-document tasks: CPU per applied task ------------------------------- */
+
+/*
+ * bench_http's registration documents: {"id", "title" (3 words), "body"
+ * (8 words), "year"}, words drawn with Zipf (1/rank) frequencies from 4,000
+ * pronounceable words (same generator, same seed).
+ */
+#define ONE_VOCAB 4000
+#define ONE_CALLERS 64
+
+struct one_gen {
+    uint64_t rng;
+    char vocab[ONE_VOCAB][16];
+    double cdf[ONE_VOCAB];
+};
+
+static uint64_t
+one_rand(uint64_t *rng)
+{
+    uint64_t z = (*rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static unsigned
+one_below(uint64_t *rng, unsigned n)
+{
+    return (unsigned)(one_rand(rng) % n);
+}
+
+static void
+one_gen_init(struct one_gen *g)
+{
+    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
+    g->rng = 0x68747470ull;
+    double sum = 0;
+    for (int i = 0; i < ONE_VOCAB; i++) {
+        int syllables = 1 + (int)one_below(&g->rng, 4), n = 0;
+        for (int s = 0; s < syllables; s++) {
+            g->vocab[i][n++] = cons[one_below(&g->rng, 16)];
+            g->vocab[i][n++] = vow[one_below(&g->rng, 5)];
+            if (one_below(&g->rng, 3) == 0)
+                g->vocab[i][n++] = cons[one_below(&g->rng, 16)];
+        }
+        g->vocab[i][n] = '\0';
+        sum += 1.0 / (i + 1);
+        g->cdf[i] = sum;
+    }
+    for (int i = 0; i < ONE_VOCAB; i++)
+        g->cdf[i] /= sum;
+}
+
+static size_t
+one_words(const struct one_gen *g, uint64_t *rng, char *buf, size_t n, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        double u = (double)(one_rand(rng) >> 11) / (double)(1ull << 53);
+        size_t lo = 0, hi = ONE_VOCAB - 1;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (g->cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", g->vocab[lo]);
+    }
+    return n;
+}
+
+struct one_thread {
+    pthread_t thread;
+    struct folio_sched *s;
+    const struct one_gen *g;
+    uint32_t first, count;
+    uint64_t last_uid;
+    int err;
+};
+
+static void *
+one_thread_main(void *arg)
+{
+    struct one_thread *t = arg;
+    uint64_t rng = 0x5eed0000ull + t->first;
+    char payload[512];
+    for (uint32_t i = 0; i < t->count && t->err == 0; i++) {
+        size_t len = (size_t)sprintf(payload, "{\"id\":%u,\"title\":\"", t->first + i);
+        len = one_words(t->g, &rng, payload, len, 3);
+        len += (size_t)sprintf(payload + len, "\",\"body\":\"");
+        len = one_words(t->g, &rng, payload, len, 8);
+        len += (size_t)sprintf(payload + len, "\",\"year\":%u}", 1950 + one_below(&rng, 76));
+        struct folio_sched_request req = {0};
+        req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
+        req.index_uid = folio_str_c("bench");
+        req.payload = payload;
+        req.payload_len = len;
+        struct folio_sched_error err;
+        struct folio_sched_registered out;
+        int rc = folio_sched_register(t->s, &req, &out, &err);
+        if (rc != 0) {
+            fprintf(stderr, "bench: registration failed: %s: %s\n", err.code, err.message);
+            t->err = rc;
+        } else if (out.task_uid > t->last_uid) {
+            t->last_uid = out.task_uid;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * CPU seconds (user + system) of each thread of the process, by thread id,
+ * from /proc/self/task; returns the count (at most cap).
+ */
+static size_t
+thread_cpu(long *tids, double *cpu, size_t cap)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return 0;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < cap) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        const char *p = strrchr(buf, ')'); /* fields after the command name */
+        unsigned long ut = 0, st = 0;
+        if (p == NULL ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        tids[n] = strtol(de->d_name, NULL, 10);
+        cpu[n++] = (double)(ut + st) / tick;
+    }
+    closedir(d);
+    return n;
+}
+
+/*
+ * `tasks` one-document tasks (bench_http's documents) registered by 64
+ * threads with processing paused, then applied: tasks/s, the process's CPU
+ * per task while they are applied, and that of its busiest thread (the
+ * worker).
+ */
+static int
+bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec,
+                          double *cpu_us, double *worker_us)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/one-%u", scratch, tasks);
+    bench_rmrf(dir);
+    struct folio_sched *s = NULL;
+    int rc = open_sched(dir, true, &s);
+    if (rc != 0)
+        return rc;
+    struct one_gen *g = folio_malloc(sizeof(*g));
+    one_gen_init(g);
+    struct one_thread ts[ONE_CALLERS];
+    uint32_t per = tasks / ONE_CALLERS, extra = tasks % ONE_CALLERS, first = 0;
+    for (unsigned i = 0; i < ONE_CALLERS; i++) {
+        ts[i] = (struct one_thread){.s = s, .g = g, .first = first,
+                                    .count = per + (i < extra ? 1 : 0)};
+        first += ts[i].count;
+        pthread_create(&ts[i].thread, NULL, one_thread_main, &ts[i]);
+    }
+    uint64_t last = 0;
+    for (unsigned i = 0; i < ONE_CALLERS; i++) {
+        pthread_join(ts[i].thread, NULL);
+        if (ts[i].err != 0)
+            rc = ts[i].err;
+        if (ts[i].last_uid > last)
+            last = ts[i].last_uid;
+    }
+    folio_free(g);
+    enum { THREADS_MAX = 256 };
+    long tid0[THREADS_MAX], tid1[THREADS_MAX];
+    double cpu0[THREADS_MAX], cpu1[THREADS_MAX];
+    size_t n0 = thread_cpu(tid0, cpu0, THREADS_MAX);
+    double c0 = bench_cpu_seconds();
+    int64_t t0 = bench_now_ns();
+    if (rc == 0) {
+        folio_sched_resume(s);
+        rc = folio_sched_wait_idle(s, 600000);
+    }
+    int64_t t1 = bench_now_ns();
+    double c1 = bench_cpu_seconds();
+    size_t n1 = thread_cpu(tid1, cpu1, THREADS_MAX);
+    double busiest = 0;
+    for (size_t i = 0; i < n1; i++) {
+        double before = 0;
+        for (size_t j = 0; j < n0; j++)
+            if (tid0[j] == tid1[i])
+                before = cpu0[j];
+        if (cpu1[i] - before > busiest)
+            busiest = cpu1[i] - before;
+    }
+    if (rc == 0) {
+        const struct folio_sched_state *st = folio_sched_read_lock(s);
+        struct folio_task_view v;
+        if (folio_sched_task_get(st, last, &v) != 0 || v.status != FOLIO_STATUS_SUCCEEDED)
+            rc = FOLIO_E_CORRUPT;
+        folio_sched_read_unlock(s);
+    }
+    *per_sec = (double)tasks / ((double)(t1 - t0) / 1e9);
+    *cpu_us = (c1 - c0) * 1e6 / tasks;
+    *worker_us = busiest * 1e6 / tasks;
+    folio_sched_close(s);
+    bench_rmrf(dir);
+    return rc;
+}
+
+static int
+one_doc_row(const char *scratch, uint32_t tasks)
+{
+    double r = 0, cpu = 0, worker = 0;
+    int rc = bench_sched_one_doc_tasks(scratch, tasks, &r, &cpu, &worker);
+    printf("| %u | %.0f | %.1f | %.1f |\n", tasks, r, cpu, worker);
+    fflush(stdout);
+    return rc;
+}
+
+int
+bench_sched_one_doc(const char *scratch, uint32_t tasks, unsigned runs)
+{
+    printf("\n7. One-document tasks applied (bench_http's documents: id, 3-word title,\n"
+           "   8-word body, year; registered by 64 threads, then processing resumed and\n"
+           "   timed until idle)\n\n");
+    printf("| tasks | tasks/s | CPU us/task | busiest thread us/task |\n|---:|---:|---:|---:|\n");
+    int rc = 0;
+    for (unsigned i = 0; i < runs && rc == 0; i++)
+        rc = one_doc_row(scratch, tasks);
+    return rc;
+}
+
 int
 bench_sched_run(const char *scratch, double seconds)
 {
@@ -208,5 +453,7 @@ bench_sched_run(const char *scratch, double seconds)
         printf("| %u | %u | %.0f | %.2f |\n", task_counts[i], 100000 / task_counts[i], r, reg);
         fflush(stdout);
     }
+    if (rc == 0)
+        rc = bench_sched_one_doc(scratch, 100000, 1);
     return rc;
 }

@@ -64,6 +64,7 @@ struct bench_opts {
     double seconds;
     bool registrations;
     bool running_only;          /* only tables 5 and 6 (bench/sched_run.c) */
+    uint32_t one_doc_tasks;     /* > 0: only table 7, --runs runs of this many tasks */
 };
 
 static const char *const index_names[INDEX_COUNT] = {
@@ -671,7 +672,8 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: bench_scheduler [--dir DIR] [--tasks N] [--runs N] [--seconds N]\n"
-               "                       [--quick] [--no-registrations] [--running-only]\n");
+               "                       [--quick] [--no-registrations] [--running-only]\n"
+               "                       [--one-doc-tasks N]\n");
 }
 
 static int
@@ -706,6 +708,9 @@ parse_args(int argc, char **argv, struct bench_opts *o)
             i++;
         } else if (strcmp(a, "--seconds") == 0) {
             o->seconds = strtod(v, NULL);
+            i++;
+        } else if (strcmp(a, "--one-doc-tasks") == 0) {
+            o->one_doc_tasks = (uint32_t)strtoul(v, NULL, 10);
             i++;
         } else {
             return -1;
@@ -879,9 +884,14 @@ main(int argc, char **argv)
         return 1;
     printf("folio scheduler benchmark\n");
     bench_print_machine(scratch, FOLIO_BENCH_BUILD_TYPE);
-    int err = o.running_only ? FOLIO_OK : bench_all(&o, scratch);
-    if (err == FOLIO_OK)
-        err = bench_sched_run(scratch, o.seconds);
+    int err;
+    if (o.one_doc_tasks > 0) {
+        err = bench_sched_one_doc(scratch, o.one_doc_tasks, o.runs);
+    } else {
+        err = o.running_only ? FOLIO_OK : bench_all(&o, scratch);
+        if (err == FOLIO_OK)
+            err = bench_sched_run(scratch, o.seconds);
+    }
     printf("\nload average at end: %.2f\n", bench_loadavg());
     bench_rmrf(scratch);
     folio_free(scratch);

@@ -167,21 +167,24 @@ bitmap_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_b
 }
 
 int
-bitmap_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t *bm,
-           struct folio_index_error *err)
+bitmap_cursor_put(MDB_cursor *cur, const void *key, size_t key_len, bool found,
+                  roaring_bitmap_t *bm, struct folio_index_error *err)
 {
     MDB_val k = {key_len, (void *)key};
-    int rc;
+    int rc = 0;
     if (roaring_bitmap_is_empty(bm)) {
-        rc = mdb_del(txn, dbi, &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
+        if (found)
+            rc = mdb_cursor_del(cur, 0);
     } else {
         roaring_bitmap_run_optimize(bm);
         size_t size = roaring_bitmap_portable_size_in_bytes(bm);
         MDB_val v = {size, NULL};
-        /* MDB_RESERVE: serialise straight into the page. */
-        rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+        /*
+         * MDB_RESERVE: serialise straight into the page; MDB_CURRENT: where
+         * the cursor is, without a second lookup (a value of another size is
+         * deleted and inserted again by LMDB).
+         */
+        rc = mdb_cursor_put(cur, &k, &v, found ? MDB_CURRENT | MDB_RESERVE : MDB_RESERVE);
         if (rc == 0) {
             size_t written = roaring_bitmap_portable_serialize(bm, v.mv_data);
             FOLIO_ASSERT(written == size);

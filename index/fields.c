@@ -14,6 +14,15 @@
  *     the same transaction (fields_write_finish, from search_write_finish),
  *     or early when the tally grows past FIELDS_PENDING_MAX names; a failed
  *     write throws the tally away with the transaction;
+ *   - in a batch, a document write's tally travels with its posting-list
+ *     change set (search_write_defer): merged into the batch's once the write
+ *     has committed into the parent, applied to the parent whenever the
+ *     batch's lists are (search_store.c says when), so `fields` is read,
+ *     written and checked once per name per batch instead of once per task.
+ *     A write that applies its own tally early applies the batch's pending
+ *     changes to its transaction first (search_batch_into_write), as one
+ *     whose change set fills up does: deltas add up in any order, but a
+ *     count must never go below 0 on the way;
  *   - a replace of a document by one with the same fields changes nothing on
  *     disk: its -1 and +1 meet in the tally.
  *
@@ -28,7 +37,7 @@
 
 #include "folio/common.h"
 #include "folio/error.h"
-#include "index_int.h"
+#include "search_int.h"
 
 #define FIELDS_PENDING_MAX 4096u /* names in a write's tally before it is applied early */
 
@@ -189,13 +198,15 @@ fields_dbi_open(MDB_txn *txn, struct folio_index *idx, bool create, struct folio
     return FOLIO_OK;
 }
 
+/* One name's delta, through cur (a cursor on `fields`): one lookup, then a write in place. */
 static int
-entry_apply(MDB_txn *txn, MDB_dbi dbi, const struct field_entry *e, struct folio_index_error *err)
+entry_apply(MDB_cursor *cur, const struct field_entry *e, struct folio_index_error *err)
 {
     MDB_val k = field_key(e), v;
     uint64_t stored = 0;
-    int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc == 0) {
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool found = rc == 0;
+    if (found) {
         rc = field_count_decode(&v, &stored, err);
         if (rc != FOLIO_OK)
             return rc;
@@ -208,42 +219,89 @@ entry_apply(MDB_txn *txn, MDB_dbi dbi, const struct field_entry *e, struct folio
                             "than leave.",
                             (unsigned long long)stored, e->name);
     uint64_t now = e->count < 0 ? stored - (uint64_t)-e->count : stored + (uint64_t)e->count;
+    k = field_key(e);
     if (now == 0) {
-        rc = mdb_del(txn, dbi, &k, NULL);
+        rc = found ? mdb_cursor_del(cur, 0) : 0;
     } else {
         uint8_t b[8];
         folio_store_le64(b, now);
         v = (MDB_val){sizeof(b), b};
-        rc = mdb_put(txn, dbi, &k, &v, 0);
+        /* found: the same 8 bytes' place, overwritten where it is */
+        rc = mdb_cursor_put(cur, &k, &v, found ? MDB_CURRENT : 0);
     }
     if (rc != 0)
         return index_mdb_error(err, rc, "writing the field distribution");
     return FOLIO_OK;
 }
 
+/* Adds the tally's deltas to `fields` (the tally stays as it is). */
+int
+field_tally_apply(const struct field_tally *t, MDB_txn *txn, MDB_dbi dbi,
+                  struct folio_index_error *err)
+{
+    int rc = FOLIO_OK;
+    if (t->count == 0)
+        return FOLIO_OK;
+    MDB_cursor *cur = NULL;
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc != 0)
+        return index_mdb_error(err, mrc, "writing the field distribution");
+    for (size_t i = 0; i < t->cap && rc == FOLIO_OK; i++) {
+        const struct field_entry *e = &t->slots[i];
+        if (e->name != NULL && e->count != 0)
+            rc = entry_apply(cur, e, err);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 /* Adds the tally's deltas to `fields` and empties it. */
 static int
 tally_apply(struct field_tally *t, MDB_txn *txn, MDB_dbi dbi, struct folio_index_error *err)
 {
-    int rc = FOLIO_OK;
-    for (size_t i = 0; i < t->cap && rc == FOLIO_OK; i++) {
-        const struct field_entry *e = &t->slots[i];
-        if (e->name != NULL && e->count != 0)
-            rc = entry_apply(txn, dbi, e, err);
-    }
+    int rc = field_tally_apply(t, txn, dbi, err);
     tally_reset(t);
     return rc;
+}
+
+void
+field_tally_merge(struct field_tally *dst, struct field_tally *src)
+{
+    for (size_t i = 0; i < src->cap; i++) {
+        const struct field_entry *e = &src->slots[i];
+        if (e->name != NULL && e->count != 0)
+            tally_find(dst, e->name, e->len, true)->count += e->count;
+    }
+    tally_reset(src);
+}
+
+bool
+field_tally_full(const struct field_tally *t)
+{
+    return t->count >= FIELDS_PENDING_MAX;
+}
+
+bool
+field_tally_reusable(const struct field_tally *t)
+{
+    return t->count == 0 && t->cap <= 256;
 }
 
 int
 fields_doc_changed(struct wtxn *w, const json_t *doc, bool add)
 {
     FOLIO_ASSERT(w->idx->has_fields);
+    if (w->fields == NULL && w->defer && w->idx->batch_postings != NULL)
+        w->fields = postings_spare_fields(w->idx->batch_postings); /* one a merged write left */
     if (w->fields == NULL)
         w->fields = field_tally_new();
     field_tally_doc(w->fields, doc, add ? 1 : -1);
-    if (w->fields->count >= FIELDS_PENDING_MAX)
-        return tally_apply(w->fields, w->txn, w->idx->dbi_fields, w->err);
+    if (w->fields->count >= FIELDS_PENDING_MAX) {
+        int rc = search_batch_into_write(w); /* the batch's earlier deltas first */
+        if (rc == FOLIO_OK)
+            rc = tally_apply(w->fields, w->txn, w->idx->dbi_fields, w->err);
+        return rc;
+    }
     return FOLIO_OK;
 }
 

@@ -69,14 +69,6 @@ meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out,
     return rc;
 }
 
-static int
-meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t value,
-             struct folio_index_error *err)
-{
-    uint8_t b[8];
-    folio_store_le64(b, value);
-    return meta_put(txn, dbi, key, b, sizeof(b), err);
-}
 
 static int
 meta_load_primary_key(MDB_txn *txn, MDB_dbi dbi, struct index_meta *m,
@@ -131,6 +123,39 @@ meta_load(MDB_txn *txn, MDB_dbi dbi, struct index_meta *m, struct folio_index_er
     return FOLIO_OK;
 }
 
+/*
+ * Stores key's value through cur (a cursor on meta) unless it holds it
+ * already: most of the record does not change from one write to the next,
+ * and a value of the same length is overwritten where it is.
+ */
+static int
+meta_cursor_put(MDB_cursor *cur, const char *key, const void *data, size_t len,
+                struct folio_index_error *err)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    if (rc == 0 && v.mv_size == len && memcmp(v.mv_data, data, len) == 0)
+        return FOLIO_OK;
+    unsigned flags = rc == 0 && v.mv_size == len ? MDB_CURRENT : 0;
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        v = (MDB_val){len, (void *)data};
+        rc = mdb_cursor_put(cur, &k, &v, flags);
+    }
+    if (rc != 0)
+        return index_mdb_error(err, rc, "writing index metadata");
+    return FOLIO_OK;
+}
+
+static int
+meta_cursor_put_u64(MDB_cursor *cur, const char *key, uint64_t value,
+                    struct folio_index_error *err)
+{
+    uint8_t b[8];
+    folio_store_le64(b, value);
+    return meta_cursor_put(cur, key, b, sizeof(b), err);
+}
+
 int
 meta_store(MDB_txn *txn, MDB_dbi dbi, const struct index_meta *m, struct folio_index_error *err)
 {
@@ -139,19 +164,23 @@ meta_store(MDB_txn *txn, MDB_dbi dbi, const struct index_meta *m, struct folio_i
     uint8_t marker[INDEX_MARKER_BYTES];
     folio_store_le64(marker, m->marker.task_uid);
     folio_store_le64(marker + 8, m->marker.batch_seq);
-    int rc = FOLIO_OK;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return index_mdb_error(err, rc, "writing index metadata");
     if (m->has_primary_key)
-        rc = meta_put(txn, dbi, META_PRIMARY_KEY, m->primary_key, strlen(m->primary_key), err);
+        rc = meta_cursor_put(cur, META_PRIMARY_KEY, m->primary_key, strlen(m->primary_key), err);
     if (rc == FOLIO_OK)
-        rc = meta_put_u64(txn, dbi, META_DOCUMENT_COUNT, m->document_count, err);
+        rc = meta_cursor_put_u64(cur, META_DOCUMENT_COUNT, m->document_count, err);
     if (rc == FOLIO_OK)
-        rc = meta_put_u64(txn, dbi, META_NEXT_INTERNAL_ID, m->next_internal_id, err);
+        rc = meta_cursor_put_u64(cur, META_NEXT_INTERNAL_ID, m->next_internal_id, err);
     if (rc == FOLIO_OK)
-        rc = meta_put_u64(txn, dbi, META_CREATED_AT, (uint64_t)m->created_at_ns, err);
+        rc = meta_cursor_put_u64(cur, META_CREATED_AT, (uint64_t)m->created_at_ns, err);
     if (rc == FOLIO_OK)
-        rc = meta_put_u64(txn, dbi, META_UPDATED_AT, (uint64_t)m->updated_at_ns, err);
+        rc = meta_cursor_put_u64(cur, META_UPDATED_AT, (uint64_t)m->updated_at_ns, err);
     if (rc == FOLIO_OK)
-        rc = meta_put(txn, dbi, META_APPLIED_MARKER, marker, sizeof(marker), err);
+        rc = meta_cursor_put(cur, META_APPLIED_MARKER, marker, sizeof(marker), err);
+    mdb_cursor_close(cur);
     return rc;
 }
 

@@ -16,6 +16,14 @@
  *     put there (a configuration change rebuilds the lists: search_store.c);
  *   - the change set stays bounded: postings_full says when to flush.
  *
+ * Cost: a write of one small document touches a few dozen keys with one id
+ * each, and a batch merges thousands of such sets, mostly with ids in
+ * increasing order. So the ids of a key are an idset (below: a sorted array,
+ * the first two inline, a roaring bitmap only once it is large), keys live in
+ * an arena freed all at once, and the empty set of a merged write is kept for
+ * the batch's next write (postings_recycle) instead of being freed and made
+ * again.
+ *
  * What a document contributes (docs/index-format.md, "Search structures"):
  * for each string or number leaf under a searchable path, each word of its
  * text in `words` and in `word_ranks` at the path's rank; for each
@@ -37,13 +45,237 @@
 #define POSTINGS_ENTRIES_MAX (1u << 20)
 #define POSTINGS_OPS_MAX (1u << 25)
 
+/* ---- id sets ----------------------------------------------------------------- */
+
+#define IDSET_INLINE 2u
+#define IDSET_BITMAP UINT32_MAX
+
+static uint32_t *
+idset_ids(struct idset *s)
+{
+    return s->cap == 0 ? s->u.inl : s->u.ids;
+}
+
+static const uint32_t *
+idset_cids(const struct idset *s)
+{
+    return s->cap == 0 ? s->u.inl : s->u.ids;
+}
+
+static bool
+idset_is_bitmap(const struct idset *s)
+{
+    return s->cap == IDSET_BITMAP;
+}
+
+void
+idset_release(struct idset *s)
+{
+    if (idset_is_bitmap(s))
+        roaring_bitmap_free(s->u.bm);
+    else if (s->cap != 0)
+        folio_free(s->u.ids);
+    memset(s, 0, sizeof(*s));
+}
+
+bool
+idset_is_empty(const struct idset *s)
+{
+    return idset_is_bitmap(s) ? roaring_bitmap_is_empty(s->u.bm) : s->n == 0;
+}
+
+uint64_t
+idset_count(const struct idset *s)
+{
+    return idset_is_bitmap(s) ? roaring_bitmap_get_cardinality(s->u.bm) : s->n;
+}
+
+/* The position of id in the array, or where it would go; *found says which. */
+static uint32_t
+idset_find(const struct idset *s, uint32_t id, bool *found)
+{
+    const uint32_t *a = idset_cids(s);
+    uint32_t lo = 0, hi = s->n;
+    if (hi > 0 && a[hi - 1] < id) { /* appending: the common case */
+        *found = false;
+        return hi;
+    }
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < s->n && a[lo] == id;
+    return lo;
+}
+
+bool
+idset_contains(const struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s))
+        return roaring_bitmap_contains(s->u.bm, id);
+    bool found;
+    idset_find(s, id, &found);
+    return found;
+}
+
+/* Makes s a bitmap (an empty one too). */
+roaring_bitmap_t *
+idset_bitmap(struct idset *s)
+{
+    if (idset_is_bitmap(s))
+        return s->u.bm;
+    roaring_bitmap_t *bm = roaring_bitmap_of_ptr(s->n, idset_cids(s));
+    if (s->cap != 0)
+        folio_free(s->u.ids);
+    s->n = 0;
+    s->cap = IDSET_BITMAP;
+    s->u.bm = bm;
+    return bm;
+}
+
+void
+idset_add(struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s)) {
+        roaring_bitmap_add(s->u.bm, id);
+        return;
+    }
+    bool found;
+    uint32_t at = idset_find(s, id, &found);
+    if (found)
+        return;
+    if (s->n >= IDSET_ARRAY_MAX) {
+        roaring_bitmap_add(idset_bitmap(s), id);
+        return;
+    }
+    uint32_t cap = s->cap == 0 ? IDSET_INLINE : s->cap;
+    if (s->n == cap) {
+        uint32_t grown = cap * 2 > IDSET_ARRAY_MAX ? IDSET_ARRAY_MAX : cap * 2;
+        uint32_t *ids = folio_reallocarray(s->cap == 0 ? NULL : s->u.ids, grown, sizeof(*ids));
+        if (s->cap == 0)
+            memcpy(ids, s->u.inl, s->n * sizeof(*ids));
+        s->u.ids = ids;
+        s->cap = grown;
+    }
+    uint32_t *a = idset_ids(s);
+    memmove(a + at + 1, a + at, (s->n - at) * sizeof(*a));
+    a[at] = id;
+    s->n++;
+}
+
+void
+idset_remove(struct idset *s, uint32_t id)
+{
+    if (idset_is_bitmap(s)) {
+        roaring_bitmap_remove(s->u.bm, id);
+        return;
+    }
+    bool found;
+    uint32_t at = idset_find(s, id, &found);
+    if (!found)
+        return;
+    uint32_t *a = idset_ids(s);
+    memmove(a + at, a + at + 1, (s->n - at - 1) * sizeof(*a));
+    s->n--;
+}
+
+void
+idset_andnot(struct idset *dst, const struct idset *src)
+{
+    if (idset_is_empty(dst) || idset_is_empty(src))
+        return;
+    if (idset_is_bitmap(src)) {
+        if (idset_is_bitmap(dst)) {
+            roaring_bitmap_andnot_inplace(dst->u.bm, src->u.bm);
+            return;
+        }
+        uint32_t *a = idset_ids(dst), kept = 0;
+        for (uint32_t i = 0; i < dst->n; i++)
+            if (!roaring_bitmap_contains(src->u.bm, a[i]))
+                a[kept++] = a[i];
+        dst->n = kept;
+        return;
+    }
+    if (idset_is_bitmap(dst)) {
+        roaring_bitmap_remove_many(dst->u.bm, src->n, idset_cids(src));
+        return;
+    }
+    /* Two sorted arrays: one pass. */
+    uint32_t *a = idset_ids(dst), kept = 0;
+    const uint32_t *b = idset_cids(src);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < dst->n; i++) {
+        while (j < src->n && b[j] < a[i])
+            j++;
+        if (j < src->n && b[j] == a[i])
+            continue;
+        a[kept++] = a[i];
+    }
+    dst->n = kept;
+}
+
+void
+idset_take(struct idset *dst, struct idset *src)
+{
+    if (idset_is_empty(src)) {
+        idset_release(src);
+        return;
+    }
+    if (idset_is_empty(dst)) {
+        idset_release(dst);
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+        return;
+    }
+    if (idset_is_bitmap(src)) {
+        roaring_bitmap_or_inplace(idset_bitmap(dst), src->u.bm);
+    } else if (idset_is_bitmap(dst)) {
+        roaring_bitmap_add_many(dst->u.bm, src->n, idset_cids(src));
+    } else {
+        const uint32_t *b = idset_cids(src);
+        for (uint32_t i = 0; i < src->n; i++)
+            idset_add(dst, b[i]);
+    }
+    idset_release(src);
+}
+
+/* bm = (bm - del) | add. */
+static void
+idset_apply_to(roaring_bitmap_t *bm, const struct idset *del, const struct idset *add)
+{
+    if (idset_is_bitmap(del))
+        roaring_bitmap_andnot_inplace(bm, del->u.bm);
+    else if (del->n > 0)
+        roaring_bitmap_remove_many(bm, del->n, idset_cids(del));
+    if (idset_is_bitmap(add))
+        roaring_bitmap_or_inplace(bm, add->u.bm);
+    else if (add->n > 0)
+        roaring_bitmap_add_many(bm, add->n, idset_cids(add));
+}
+
+/* ---- the change set: a hash table of keys ---------------------------------------- */
+
 struct pentry {
-    uint8_t *key; /* tag byte, then the database key */
+    uint8_t *key; /* tag byte, then the database key (in the arena) */
     uint32_t key_len;
     uint64_t hash;
-    roaring_bitmap_t *add;
-    roaring_bitmap_t *del;
+    struct idset add;
+    struct idset del;
 };
+
+/* Keys are allocated from chunks freed together (entries_free). */
+struct key_chunk {
+    struct key_chunk *next;
+    size_t cap;
+    uint8_t bytes[];
+};
+
+#define KEY_CHUNK_MIN 1024u
+#define KEY_CHUNK_MAX (256u << 10)
+#define RECYCLE_CAP_MAX 1024u /* a write's set larger than this is not kept for reuse */
 
 struct postings {
     struct search_config cfg;
@@ -52,6 +284,11 @@ struct postings {
     size_t cap;           /* a power of two */
     size_t count;
     uint64_t ops;
+    struct key_chunk *chunks; /* newest first; keys are in chunks->bytes[0, used) */
+    size_t used;
+    struct postings *spare; /* an empty set like this one, for postings_new_like */
+    struct field_tally *fields; /* a batch's deferred field distribution deltas, or NULL */
+    struct field_tally *spare_fields; /* an empty tally for the batch's next write */
 };
 
 /* An empty set; its cfg is the caller's to fill. */
@@ -74,27 +311,66 @@ postings_new(const json_t *overrides, unsigned parts)
 }
 
 struct postings *
-postings_new_like(const struct postings *model)
+postings_new_like(struct postings *model)
 {
-    struct postings *p = postings_empty(model->parts);
+    struct postings *p = model->spare;
+    if (p != NULL) {
+        model->spare = NULL;
+        FOLIO_ASSERT(p->count == 0 && p->parts == model->parts);
+        return p;
+    }
+    p = postings_empty(model->parts);
     search_config_copy(&p->cfg, &model->cfg);
     return p;
 }
 
+static uint8_t *
+key_alloc(struct postings *p, size_t len)
+{
+    struct key_chunk *c = p->chunks;
+    if (c == NULL || c->cap - p->used < len) {
+        size_t cap = c == NULL ? KEY_CHUNK_MIN : c->cap * 2;
+        if (cap > KEY_CHUNK_MAX)
+            cap = KEY_CHUNK_MAX;
+        if (cap < len)
+            cap = len;
+        struct key_chunk *n = folio_malloc(sizeof(*n) + cap);
+        n->next = c;
+        n->cap = cap;
+        p->chunks = n;
+        p->used = 0;
+        c = n;
+    }
+    uint8_t *k = c->bytes + p->used;
+    p->used += len;
+    return k;
+}
+
+/* Empties the set; the newest key chunk stays (small sets reuse it). */
 static void
 entries_free(struct postings *p)
 {
-    for (size_t i = 0; i < p->cap; i++) {
-        struct pentry *e = &p->slots[i];
-        if (e->key == NULL)
-            continue;
-        folio_free(e->key);
-        if (e->add != NULL)
-            roaring_bitmap_free(e->add);
-        if (e->del != NULL)
-            roaring_bitmap_free(e->del);
-        memset(e, 0, sizeof(*e));
+    if (p->count > 0) {
+        for (size_t i = 0; i < p->cap; i++) {
+            struct pentry *e = &p->slots[i];
+            if (e->key == NULL)
+                continue;
+            idset_release(&e->add);
+            idset_release(&e->del);
+            e->key = NULL;
+        }
     }
+    struct key_chunk *c = p->chunks;
+    if (c != NULL) {
+        struct key_chunk *older = c->next;
+        c->next = NULL;
+        while (older != NULL) {
+            struct key_chunk *next = older->next;
+            folio_free(older);
+            older = next;
+        }
+    }
+    p->used = 0;
     p->count = 0;
     p->ops = 0;
 }
@@ -104,16 +380,60 @@ postings_free(struct postings *p)
 {
     if (p == NULL)
         return;
+    postings_free(p->spare);
+    field_tally_free(p->fields);
+    field_tally_free(p->spare_fields);
     entries_free(p);
+    folio_free(p->chunks);
     folio_free(p->slots);
     search_config_release(&p->cfg);
     folio_free(p);
 }
 
+void
+postings_recycle(struct postings *model, struct postings *p)
+{
+    if (p == NULL)
+        return;
+    entries_free(p);
+    postings_free(p->spare);
+    p->spare = NULL;
+    field_tally_free(p->fields);
+    p->fields = NULL;
+    if (model->spare != NULL || p->cap > RECYCLE_CAP_MAX || p->parts != model->parts) {
+        postings_free(p);
+        return;
+    }
+    model->spare = p;
+}
+
 bool
 postings_full(const struct postings *p)
 {
-    return p->count >= POSTINGS_ENTRIES_MAX || p->ops >= POSTINGS_OPS_MAX;
+    return p->count >= POSTINGS_ENTRIES_MAX || p->ops >= POSTINGS_OPS_MAX ||
+           (p->fields != NULL && field_tally_full(p->fields));
+}
+
+void
+postings_take_fields(struct postings *p, struct field_tally *t)
+{
+    if (p->fields == NULL) {
+        p->fields = t;
+        return;
+    }
+    field_tally_merge(p->fields, t);
+    if (p->spare_fields == NULL && field_tally_reusable(t))
+        p->spare_fields = t; /* empty now: the next write's */
+    else
+        field_tally_free(t);
+}
+
+struct field_tally *
+postings_spare_fields(struct postings *p)
+{
+    struct field_tally *t = p->spare_fields;
+    p->spare_fields = NULL;
+    return t;
 }
 
 static void
@@ -134,79 +454,80 @@ table_grow(struct postings *p)
     folio_free(old);
 }
 
-/* The entry of key (tag + bytes), made when absent and make is set. */
+/* The entry of key (tag + bytes) of hash h, made when absent and make is set. */
+static struct pentry *
+table_find_hashed(struct postings *p, const uint8_t *key, size_t len, uint64_t h, bool make)
+{
+    for (;;) {
+        size_t j = h & (p->cap - 1);
+        for (; p->slots[j].key != NULL; j = (j + 1) & (p->cap - 1)) {
+            struct pentry *e = &p->slots[j];
+            if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
+                return e;
+        }
+        if (!make)
+            return NULL;
+        if (2 * (p->count + 1) > p->cap) {
+            table_grow(p);
+            continue;
+        }
+        struct pentry *e = &p->slots[j];
+        e->key = key_alloc(p, len);
+        memcpy(e->key, key, len);
+        e->key_len = (uint32_t)len;
+        e->hash = h;
+        p->count++;
+        return e;
+    }
+}
+
 static struct pentry *
 table_find(struct postings *p, const uint8_t *key, size_t len, bool make)
 {
-    uint64_t h = XXH3_64bits(key, len);
-    size_t j = h & (p->cap - 1);
-    for (; p->slots[j].key != NULL; j = (j + 1) & (p->cap - 1)) {
-        struct pentry *e = &p->slots[j];
-        if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0)
-            return e;
-    }
-    if (!make)
-        return NULL;
-    if (2 * (p->count + 1) > p->cap) {
-        table_grow(p);
-        return table_find(p, key, len, make);
-    }
-    struct pentry *e = &p->slots[j];
-    e->key = folio_malloc(len);
-    memcpy(e->key, key, len);
-    e->key_len = (uint32_t)len;
-    e->hash = h;
-    p->count++;
-    return e;
+    return table_find_hashed(p, key, len, XXH3_64bits(key, len), make);
 }
 
 static void
 table_change(struct postings *p, const uint8_t *key, size_t len, uint32_t iid, bool add)
 {
     struct pentry *e = table_find(p, key, len, true);
-    roaring_bitmap_t **to = add ? &e->add : &e->del;
-    roaring_bitmap_t *from = add ? e->del : e->add;
-    if (*to == NULL)
-        *to = roaring_bitmap_create();
-    roaring_bitmap_add(*to, iid);
-    if (from != NULL)
-        roaring_bitmap_remove(from, iid);
+    /* The latest change wins: the id leaves the other set. */
+    idset_add(add ? &e->add : &e->del, iid);
+    idset_remove(add ? &e->del : &e->add, iid);
     p->ops++;
-}
-
-/* to |= *take, moving *take when to has no bitmap yet. */
-static void
-bitmap_take(roaring_bitmap_t **to, roaring_bitmap_t **take)
-{
-    if (*take == NULL)
-        return;
-    if (*to == NULL) {
-        *to = *take;
-        *take = NULL;
-    } else {
-        roaring_bitmap_or_inplace(*to, *take);
-    }
 }
 
 void
 postings_merge(struct postings *dst, struct postings *src)
 {
     FOLIO_ASSERT(dst->parts == src->parts);
+    /*
+     * dst is large (a batch's), src small (a write's): room first, so that no
+     * rehash comes in between, then the slots src's keys start probing at are
+     * fetched ahead, while the loop below works on the earlier ones.
+     */
+    while (2 * (dst->count + src->count) > dst->cap)
+        table_grow(dst);
+    for (size_t i = 0; i < src->cap; i++)
+        if (src->slots[i].key != NULL)
+            __builtin_prefetch(&dst->slots[src->slots[i].hash & (dst->cap - 1)]);
     for (size_t i = 0; i < src->cap; i++) {
         struct pentry *e = &src->slots[i];
         if (e->key == NULL)
             continue;
-        struct pentry *d = table_find(dst, e->key, e->key_len, true);
+        struct pentry *d = table_find_hashed(dst, e->key, e->key_len, e->hash, true);
         /* The later change wins: what src adds leaves dst's del, what it removes dst's add. */
-        if (d->del != NULL && e->add != NULL)
-            roaring_bitmap_andnot_inplace(d->del, e->add);
-        if (d->add != NULL && e->del != NULL)
-            roaring_bitmap_andnot_inplace(d->add, e->del);
-        bitmap_take(&d->add, &e->add);
-        bitmap_take(&d->del, &e->del);
+        idset_andnot(&d->del, &e->add);
+        idset_andnot(&d->add, &e->del);
+        idset_take(&d->add, &e->add);
+        idset_take(&d->del, &e->del);
     }
     dst->ops += src->ops;
     entries_free(src);
+    if (src->fields != NULL) {
+        postings_take_fields(dst, src->fields);
+        src->fields = NULL;
+    }
 }
 
 /* ---- walking a document ------------------------------------------------- */
@@ -239,10 +560,30 @@ word_seen(void *ctx, const char *word, size_t len)
     return FOLIO_OK;
 }
 
+/* The decimal digits of an integer, as json_out writes it ("%lld"). */
+static size_t
+integer_text(json_int_t i, char *buf)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (i < 0)
+        buf[len++] = '-';
+    while (n > 0)
+        buf[len++] = tmp[--n];
+    return len;
+}
+
 /* The text of a number as the document stores it (integers exactly). */
 static size_t
 number_text(const json_t *v, char *buf, size_t cap)
 {
+    if (json_is_integer(v)) /* the common case, without a buffer to allocate */
+        return integer_text(json_integer_value(v), buf);
     struct dbuf b;
     dbuf_init(&b, cap - 1);
     size_t n = 0;
@@ -399,14 +740,13 @@ postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
              struct folio_index_error *err)
 {
     FOLIO_ASSERT(json_is_object(doc));
-    struct walk *wk = folio_malloc(sizeof(*wk));
+    struct walk walk, *wk = &walk; /* under a kilobyte */
     wk->p = p;
     wk->iid = iid;
     wk->add = add;
     wk->path_len = 0;
     wk->rank = -1;
     int rc = walk_object(wk, doc, true, 0, err);
-    folio_free(wk);
     if (rc == FOLIO_OK && (p->parts & POSTINGS_IDS)) {
         uint8_t tag = PTAG_IDS;
         table_change(p, &tag, 1, iid, add);
@@ -423,6 +763,79 @@ entry_cmp(const void *a, const void *b)
     size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
     int c = memcmp(x->key, y->key, n);
     return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* The first 8 bytes of e's key, big-endian, zero-padded: ordered as the keys are, or equal. */
+static uint64_t
+key_prefix(const struct pentry *e)
+{
+    uint64_t v = 0;
+    size_t n = e->key_len < 8 ? e->key_len : 8;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)e->key[i] << (56 - 8 * i);
+    return v;
+}
+
+#define ORDER_RUN_INSERTION_MAX 16u
+
+/*
+ * Sorts entries by key (entry_cmp's order): a radix sort of the 8-byte
+ * prefixes, byte by byte from the last, skipping bytes all prefixes share;
+ * then each run of equal prefixes by the whole key.
+ */
+static void
+order_sort(struct pentry **order, size_t n)
+{
+    if (n < 2)
+        return;
+    uint64_t *pre = folio_malloc(2 * n * sizeof(*pre));
+    struct pentry **tmp = folio_malloc(n * sizeof(*tmp));
+    uint64_t *pre_tmp = pre + n;
+    for (size_t i = 0; i < n; i++)
+        pre[i] = key_prefix(order[i]);
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(pre[i] >> shift) & 0xFF]++;
+        if (count[(pre[0] >> shift) & 0xFF] == n)
+            continue; /* one value for every prefix: nothing to move */
+        size_t at = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            size_t c = count[b];
+            count[b] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t to = count[(pre[i] >> shift) & 0xFF]++;
+            tmp[to] = order[i];
+            pre_tmp[to] = pre[i];
+        }
+        memcpy(order, tmp, n * sizeof(*order));
+        memcpy(pre, pre_tmp, n * sizeof(*pre));
+    }
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && pre[b] == pre[a])
+            b++;
+        if (b - a > ORDER_RUN_INSERTION_MAX) {
+            qsort(order + a, b - a, sizeof(*order), entry_cmp);
+        } else {
+            for (size_t i = a + 1; i < b; i++) {
+                struct pentry *e = order[i];
+                size_t j = i;
+                for (; j > a && entry_cmp(&order[j - 1], &e) > 0; j--)
+                    order[j] = order[j - 1];
+                order[j] = e;
+            }
+        }
+        a = b;
+    }
+#ifndef NDEBUG
+    for (size_t i = 1; i < n; i++) /* the keys of a set are distinct */
+        FOLIO_ASSERT(entry_cmp(&order[i - 1], &order[i]) < 0);
+#endif
+    folio_free(tmp);
+    folio_free(pre);
 }
 
 /* The database, key and name of a tagged key. */
@@ -455,28 +868,32 @@ entry_target(const struct folio_index *idx, const struct pentry *e, MDB_dbi *dbi
     }
 }
 
+/*
+ * Applies e through cur, a cursor on e's database: one lookup finds the
+ * stored list, and the write that follows starts from where the cursor is
+ * (in key order, mostly the same page).
+ */
 static int
-entry_apply(MDB_txn *txn, struct folio_index *idx, struct pentry *e,
+entry_apply(MDB_cursor *cur, struct pentry *e, const MDB_val *key, const char *name,
             struct folio_index_error *err)
 {
-    MDB_dbi dbi;
-    MDB_val key;
-    const char *name;
-    entry_target(idx, e, &dbi, &key, &name);
+    MDB_val k = *key, v;
     roaring_bitmap_t *stored = NULL;
-    int rc = bitmap_get(txn, dbi, key.mv_data, key.mv_size, &stored, err, name);
-    if (rc < 0)
-        return rc;
-    if (stored == NULL) {
-        if (e->add == NULL || roaring_bitmap_is_empty(e->add))
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool found = rc == 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return index_mdb_error(err, rc, "reading a posting list");
+    if (found) {
+        rc = bitmap_decode(v.mv_data, v.mv_size, &stored, err, name);
+        if (rc != FOLIO_OK)
+            return rc;
+    } else {
+        if (idset_is_empty(&e->add))
             return FOLIO_OK; /* removing from nothing */
         stored = roaring_bitmap_create();
     }
-    if (e->del != NULL)
-        roaring_bitmap_andnot_inplace(stored, e->del);
-    if (e->add != NULL)
-        roaring_bitmap_or_inplace(stored, e->add);
-    rc = bitmap_put(txn, dbi, key.mv_data, key.mv_size, stored, err);
+    idset_apply_to(stored, &e->del, &e->add);
+    rc = bitmap_cursor_put(cur, key->mv_data, key->mv_size, found, stored, err);
     roaring_bitmap_free(stored);
     return rc;
 }
@@ -487,14 +904,32 @@ postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
 {
     int rc = postings_apply(p, txn, idx, err);
     entries_free(p);
+    field_tally_free(p->fields);
+    p->fields = NULL;
     return rc;
 }
+
+static int lists_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+                       struct folio_index_error *err);
 
 int
 postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                struct folio_index_error *err)
 {
     FOLIO_ASSERT(idx->has_search);
+    int rc = lists_apply(p, txn, idx, err);
+    if (rc == FOLIO_OK && p->fields != NULL) {
+        FOLIO_ASSERT(idx->has_fields);
+        rc = field_tally_apply(p->fields, txn, idx->dbi_fields, err);
+    }
+    return rc;
+}
+
+/* The posting lists of postings_apply. */
+static int
+lists_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
+            struct folio_index_error *err)
+{
     if (p->count == 0)
         return FOLIO_OK;
     /* In key order: LMDB writes its pages in order, the cheapest way. */
@@ -504,10 +939,30 @@ postings_apply(struct postings *p, MDB_txn *txn, struct folio_index *idx,
         if (p->slots[i].key != NULL)
             order[n++] = &p->slots[i];
     FOLIO_ASSERT(n == p->count);
-    qsort(order, n, sizeof(*order), entry_cmp);
+    order_sort(order, n);
     int rc = FOLIO_OK;
-    for (size_t i = 0; i < n && rc == FOLIO_OK; i++)
-        rc = entry_apply(txn, idx, order[i], err);
+    MDB_cursor *cur = NULL;
+    MDB_dbi cur_dbi = 0;
+    for (size_t i = 0; i < n && rc == FOLIO_OK; i++) {
+        MDB_dbi dbi;
+        MDB_val key;
+        const char *name;
+        entry_target(idx, order[i], &dbi, &key, &name);
+        if (cur == NULL || dbi != cur_dbi) { /* keys are grouped by database (tag) */
+            if (cur != NULL)
+                mdb_cursor_close(cur);
+            cur = NULL;
+            int mrc = mdb_cursor_open(txn, dbi, &cur);
+            if (mrc != 0) {
+                rc = index_mdb_error(err, mrc, "writing a posting list");
+                break;
+            }
+            cur_dbi = dbi;
+        }
+        rc = entry_apply(cur, order[i], &key, name, err);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
     folio_free(order);
     return rc;
 }
@@ -522,7 +977,7 @@ postings_expected(struct postings *p, char tag, const void *key, size_t len)
     memcpy(k + 1, key, len);
     struct pentry *e = table_find(p, k, len + 1, false);
     folio_free(k);
-    return e == NULL ? NULL : e->add;
+    return e == NULL ? NULL : idset_bitmap(&e->add);
 }
 
 size_t
@@ -531,8 +986,7 @@ postings_nonempty_count(const struct postings *p, char tag)
     size_t n = 0;
     for (size_t i = 0; i < p->cap; i++) {
         const struct pentry *e = &p->slots[i];
-        if (e->key != NULL && e->key[0] == (uint8_t)tag && e->add != NULL &&
-            !roaring_bitmap_is_empty(e->add))
+        if (e->key != NULL && e->key[0] == (uint8_t)tag && !idset_is_empty(&e->add))
             n++;
     }
     return n;

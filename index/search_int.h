@@ -28,9 +28,12 @@ int bitmap_decode(const void *data, size_t len, roaring_bitmap_t **out,
 /* 1 and *out (caller frees), 0 (absent, *out NULL) or an error. */
 int bitmap_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t **out,
                struct folio_index_error *err, const char *what);
-/* Stores bm (run-optimised) under key, or deletes key when bm is empty. */
-int bitmap_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t key_len, roaring_bitmap_t *bm,
-               struct folio_index_error *err);
+/*
+ * Stores bm (run-optimised) under key through cur, or deletes key when bm is
+ * empty; found: key is stored and cur is on it (MDB_SET found it).
+ */
+int bitmap_cursor_put(MDB_cursor *cur, const void *key, size_t key_len, bool found,
+                      roaring_bitmap_t *bm, struct folio_index_error *err);
 
 /* ---- search_config.c ----------------------------------------------------- */
 
@@ -82,14 +85,56 @@ enum postings_parts {
 #define FACET_NUMBER 'n'
 #define FACET_STRING 's'
 
+/*
+ * A set of internal ids, as a change set holds them: a sorted array while it
+ * has at most IDSET_ARRAY_MAX ids (up to two inline, without an allocation),
+ * a roaring bitmap after. All zero bytes is the empty set.
+ */
+#define IDSET_ARRAY_MAX 1024u
+struct idset {
+    uint32_t n;   /* ids in the array */
+    uint32_t cap; /* 0: the array is inl; UINT32_MAX: the set is bm */
+    union {
+        uint32_t inl[2];
+        uint32_t *ids;
+        roaring_bitmap_t *bm;
+    } u;
+};
+
+void idset_release(struct idset *s); /* frees, and leaves s empty */
+bool idset_is_empty(const struct idset *s);
+uint64_t idset_count(const struct idset *s);
+bool idset_contains(const struct idset *s, uint32_t id);
+void idset_add(struct idset *s, uint32_t id);
+void idset_remove(struct idset *s, uint32_t id);
+/* dst -= src. */
+void idset_andnot(struct idset *dst, const struct idset *src);
+/* dst |= src, and src is left empty (its storage may move to dst). */
+void idset_take(struct idset *dst, struct idset *src);
+/* Turns s into its bitmap form and returns the bitmap (s still owns it). */
+roaring_bitmap_t *idset_bitmap(struct idset *s);
+
 /* A change set; overrides: the settings the lists follow (a reference is kept). */
 struct postings *postings_new(const json_t *overrides, unsigned parts);
-/* An empty change set with model's settings and parts (no settings to read). */
-struct postings *postings_new_like(const struct postings *model);
+/*
+ * An empty change set with model's settings and parts (no settings to read):
+ * the one postings_recycle kept in model, if any.
+ */
+struct postings *postings_new_like(struct postings *model);
+/* Frees p, or keeps it empty in model for model's next postings_new_like. */
+void postings_recycle(struct postings *model, struct postings *p);
 void postings_free(struct postings *p);
 /* Adds (add) or removes doc's entries for internal id iid. */
 int postings_doc(struct postings *p, uint32_t iid, const json_t *doc, bool add,
                  struct folio_index_error *err);
+/*
+ * A batch's deferred field distribution deltas (fields.c) go with its change
+ * set: p takes t (and merges it into those it has); postings_merge moves
+ * them along, postings_apply applies them too, postings_flush drops them.
+ */
+void postings_take_fields(struct postings *p, struct field_tally *t);
+/* An empty tally p kept from a merged write (NULL if none), for the next write. */
+struct field_tally *postings_spare_fields(struct postings *p);
 /* Applies the change set to the env and empties it. */
 int postings_flush(struct postings *p, MDB_txn *txn, struct folio_index *idx,
                    struct folio_index_error *err);
@@ -107,6 +152,27 @@ roaring_bitmap_t *postings_expected(struct postings *p, char tag, const void *ke
 size_t postings_nonempty_count(const struct postings *p, char tag);
 /* Order-preserving 8 bytes of a double (-0 is 0). */
 void facet_number_encode(double d, uint8_t out[8]);
+
+/* ---- fields.c: tallies that travel with a batch's change set ------------ */
+
+/* Adds t's deltas to `fields` through txn; t stays as it is. */
+int field_tally_apply(const struct field_tally *t, MDB_txn *txn, MDB_dbi dbi,
+                      struct folio_index_error *err);
+/* dst += src, and src is left empty. */
+void field_tally_merge(struct field_tally *dst, struct field_tally *src);
+/* Holds enough names to be applied now. */
+bool field_tally_full(const struct field_tally *t);
+/* Small enough to be kept, emptied, for another write. */
+bool field_tally_reusable(const struct field_tally *t);
+
+/* ---- search_store.c ------------------------------------------------------- */
+
+/*
+ * In a batch, before a document write applies changes of its own early: the
+ * batch's pending changes go to the write's transaction first (once), or
+ * they would land after the write's.
+ */
+int search_batch_into_write(struct wtxn *w);
 
 /* ---- filter_parse.c, filter_eval.c -------------------------------------- */
 

@@ -24,6 +24,8 @@
  *     per batch instead of once per task (the list of every document id, in
  *     a batch of one-document tasks, once instead of a thousand times), and
  *     the durable state after each commit is exactly as without batching.
+ *     The write's field distribution deltas (fields.c) travel with its set
+ *     and are applied with the batch's.
  */
 #include <string.h>
 
@@ -83,18 +85,27 @@ search_doc_changed(struct wtxn *w, const uint8_t iid[4], const json_t *doc, bool
     if (rc == FOLIO_OK)
         rc = postings_doc(p, index_iid_decode(iid), doc, add, w->err);
     if (rc == FOLIO_OK && postings_full(p)) {
-        /*
-         * A batch's earlier writes go first, or theirs would land after this
-         * one's. Into this transaction, and kept: if it aborts they are still
-         * pending; if it commits, the runner drops the batch's set.
-         */
-        struct postings *batch = w->idx->batch_postings;
-        if (w->defer && batch != NULL && !w->batch_in_txn) {
-            rc = postings_apply(batch, w->txn, w->idx, w->err);
-            w->batch_in_txn = true;
-        }
+        rc = search_batch_into_write(w);
         if (rc == FOLIO_OK)
             rc = postings_flush(p, w->txn, w->idx, w->err);
+    }
+    return rc;
+}
+
+int
+search_batch_into_write(struct wtxn *w)
+{
+    /*
+     * A batch's earlier writes go first, or theirs would land after this
+     * one's. Into this transaction, and kept: if it aborts they are still
+     * pending; if it commits, the runner drops the batch's set (with its
+     * field deltas, applied here too).
+     */
+    struct postings *batch = w->idx->batch_postings;
+    int rc = FOLIO_OK;
+    if (w->defer && batch != NULL && !w->batch_in_txn) {
+        rc = postings_apply(batch, w->txn, w->idx, w->err);
+        w->batch_in_txn = true;
     }
     return rc;
 }
@@ -116,7 +127,13 @@ search_write_defer(struct wtxn *w, struct postings **deferred)
 {
     *deferred = w->postings; /* applied later by search_batch_flush, or dropped */
     w->postings = NULL;
-    int rc = fields_write_finish(w);
+    int rc = FOLIO_OK;
+    if (*deferred != NULL && w->fields != NULL) {
+        postings_take_fields(*deferred, w->fields); /* the field deltas go along */
+        w->fields = NULL;
+    } else {
+        rc = fields_write_finish(w);
+    }
     search_write_discard(w);
     return rc;
 }
@@ -131,7 +148,7 @@ search_batch_merge(struct folio_index *idx, struct postings *deferred)
         return;
     }
     postings_merge(idx->batch_postings, deferred);
-    postings_free(deferred);
+    postings_recycle(idx->batch_postings, deferred); /* the batch's next write reuses it */
 }
 
 bool

@@ -123,21 +123,33 @@ encode_cps(const int32_t *cps, size_t n, char *out)
     return len;
 }
 
+#define EMIT_STACK_BYTES 512u
+
 struct word_emit {
     text_word_fn fn;
     void *ctx;
-    char *bytes;
+    char *bytes; /* stack, or allocated when a word or string is longer */
     size_t cap;
+    char stack[EMIT_STACK_BYTES];
 };
+
+/* Makes room for n bytes in e->bytes (its content need not survive). */
+static void
+emit_reserve(struct word_emit *e, size_t n)
+{
+    if (n <= e->cap)
+        return;
+    if (e->bytes != e->stack)
+        folio_free(e->bytes);
+    e->cap = n;
+    e->bytes = folio_malloc(n);
+}
 
 /* Emits the word cps[0, n) as UTF-8 (any length: callers skip long ones). */
 static int
 emit_word(struct word_emit *e, const int32_t *cps, size_t n)
 {
-    if (4 * n > e->cap) {
-        e->cap = 4 * n;
-        e->bytes = folio_realloc(e->bytes, e->cap);
-    }
+    emit_reserve(e, 4 * n);
     size_t len = encode_cps(cps, n, e->bytes);
     return e->fn(e->ctx, e->bytes, len);
 }
@@ -182,10 +194,7 @@ ascii_alnum(unsigned char c)
 static int
 split_ascii(struct word_emit *e, const char *s, size_t len)
 {
-    if (len > e->cap) {
-        e->cap = len;
-        e->bytes = folio_realloc(e->bytes, e->cap);
-    }
+    emit_reserve(e, len);
     for (size_t i = 0; i < len;) {
         while (i < len && !ascii_alnum((unsigned char)s[i]))
             i++;
@@ -232,7 +241,11 @@ chunk_end(const char *s, size_t len, size_t start)
 int
 text_words(const char *s, size_t len, text_word_fn fn, void *ctx, bool *ends_in_word)
 {
-    struct word_emit e = {.fn = fn, .ctx = ctx};
+    struct word_emit e;
+    e.fn = fn;
+    e.ctx = ctx;
+    e.bytes = e.stack;
+    e.cap = sizeof(e.stack);
     int32_t *buf = NULL;
     size_t cap = 0;
     int rc = FOLIO_OK;
@@ -255,7 +268,8 @@ text_words(const char *s, size_t len, text_word_fn fn, void *ctx, bool *ends_in_
         start = end;
     }
     folio_free(buf);
-    folio_free(e.bytes);
+    if (e.bytes != e.stack)
+        folio_free(e.bytes);
     if (rc == TEXT_WORDS_STOP)
         rc = FOLIO_OK;
     if (ends_in_word != NULL)

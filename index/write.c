@@ -124,9 +124,35 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
     int rc = docid_extract(doc, w->meta.primary_key, id, &id_len, w->err);
     if (rc != FOLIO_OK)
         return rc;
-    int found = external_id_find(w, id, id_len, iid);
-    if (found < 0)
-        return found;
+    /*
+     * One lookup: the id is stored with the next internal id unless it is
+     * there already, and then LMDB hands back the one it has (a new id
+     * counts below, after the checks of the found case that may fail).
+     */
+    int found;
+    bool stored_new = false;
+    if (w->meta.next_internal_id < INDEX_INTERNAL_IDS_MAX) {
+        index_iid_encode((uint32_t)w->meta.next_internal_id, iid);
+        MDB_val k = {id_len, id};
+        MDB_val v = {4, iid};
+        int mrc = mdb_put(w->txn, w->idx->dbi_external_ids, &k, &v, MDB_NOOVERWRITE);
+        if (mrc == 0) {
+            found = 0;
+            stored_new = true;
+        } else if (mrc == MDB_KEYEXIST) {
+            if (v.mv_size != 4)
+                return index_errorf(w->err, FOLIO_E_CORRUPT, "A document id maps to %zu bytes.",
+                                    v.mv_size);
+            memcpy(iid, v.mv_data, 4);
+            found = 1;
+        } else {
+            return index_mdb_error(w->err, mrc, "writing a document id");
+        }
+    } else {
+        found = external_id_find(w, id, id_len, iid);
+        if (found < 0)
+            return found;
+    }
     if (found) {
         /* The stored version leaves the posting lists; the new one enters below. */
         MDB_val k = {4, iid};
@@ -158,15 +184,9 @@ add_one(struct wtxn *w, enum folio_index_method method, const json_t *doc)
         }
     }
     if (!found) {
-        if (w->meta.next_internal_id >= INDEX_INTERNAL_IDS_MAX)
+        if (!stored_new)
             return index_errorf(w->err, FOLIO_E_TOO_LARGE,
                                 "The index has used all 2^32 internal document ids.");
-        index_iid_encode((uint32_t)w->meta.next_internal_id, iid);
-        MDB_val k = {id_len, id};
-        MDB_val v = {4, iid};
-        int mrc = mdb_put(w->txn, w->idx->dbi_external_ids, &k, &v, 0);
-        if (mrc != 0)
-            return index_mdb_error(w->err, mrc, "writing a document id");
         w->meta.next_internal_id++;
         w->meta.document_count++;
     }

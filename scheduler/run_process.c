@@ -377,8 +377,6 @@ struct task_copy {
     enum folio_task_kind kind;
     uint8_t *content_bytes;
     struct folio_task_content c;
-    uint8_t *defaults;               /* registration-time details */
-    size_t defaults_len;
 };
 
 static int
@@ -395,8 +393,6 @@ task_load(struct folio_sched *s, uint32_t uid, struct task_copy *t)
         if (v.content.len > 0)
             memcpy(t->content_bytes, v.content.ptr, v.content.len);
         rc = folio_task_content_decode(v.kind, t->content_bytes, v.content.len, &t->c);
-        if (rc == 0)
-            rc = folio_task_details_default(&v, &t->defaults, &t->defaults_len);
     }
     folio_sched_read_unlock(s);
     return rc;
@@ -407,7 +403,6 @@ tcopy_free(struct task_copy *t)
 {
     folio_task_content_clear(&t->c);
     folio_free(t->content_bytes);
-    folio_free(t->defaults);
 }
 
 static void
@@ -636,9 +631,13 @@ load_payload(struct folio_sched *s, const struct task_copy *t, char **out, size_
         *len = (size_t)n;
     }
     XXH128_hash_t h = XXH3_128bits(*out, *len);
-    char hex[33];
-    snprintf(hex, sizeof(hex), "%016llx%016llx", (unsigned long long)h.high64,
-             (unsigned long long)h.low64);
+    char hex[33]; /* "%016llx%016llx" of high64, low64 */
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        hex[i] = digits[(h.high64 >> (60 - 4 * i)) & 0xF];
+        hex[16 + i] = digits[(h.low64 >> (60 - 4 * i)) & 0xF];
+    }
+    hex[32] = '\0';
     if (strcmp(hex, t->c.content_checksum.ptr) != 0) {
         folio_free(*out);
         snprintf(why, why_len, "the payload of task %u does not match its recorded checksum",
