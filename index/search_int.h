@@ -260,6 +260,23 @@ size_t vocab_count(const struct vocab *v);
 void vocab_word(const struct vocab *v, size_t i, MDB_val *k);
 /* The index of the first word at or after key in LMDB's order (vocab_count if none). */
 size_t vocab_seek(const struct vocab *v, size_t from, const void *key, size_t len);
+/* What a typo walk accepted over a vocabulary: word indexes (ascending) and their typos. */
+struct walk_memo_words {
+    const uint32_t *pos;
+    const uint8_t *typos;
+    size_t count;
+};
+/*
+ * The memo of the walk for (term, prefix, budget) over v, or NULL: valid while
+ * the caller holds its reference to v. vocab_memo_add remembers one (if there
+ * is room). Thread-safe.
+ */
+const struct walk_memo_words *vocab_memo_find(struct vocab *v, const char *term, size_t len,
+                                              bool prefix, int budget);
+void vocab_memo_add(struct vocab *v, const char *term, size_t len, bool prefix, int budget,
+                    const uint32_t *pos, const uint8_t *typos, size_t count);
+/* Walks replayed from a memo so far, in this process (tests). */
+uint64_t vocab_memo_hits(void);
 
 /* ---- rank.c, hits.c ---------------------------------------------------------- */
 

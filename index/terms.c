@@ -22,7 +22,10 @@
  * incremented). A row whose minimum exceeds the budget makes every later row
  * exceed it too, transpositions included, so the skip loses nothing. The
  * keys come from the in-memory vocabulary of the transaction's snapshot
- * (vocab.c) when `words` is small enough to copy, else from a cursor.
+ * (vocab.c) when `words` is small enough to copy, else from a cursor. Over
+ * the vocabulary, what a walk accepted is remembered with it (a walk memo),
+ * and the same term, prefix flag and budget in the same snapshot replay it:
+ * the same words in the same order, so the term comes out the same.
  */
 #include <string.h>
 #include <utf8proc.h>
@@ -180,13 +183,13 @@ match_prefix(MDB_txn *txn, struct folio_index *idx, struct term *t, struct folio
 
 struct lev {
     const int32_t *q;
-    size_t m;                  /* code points of the term */
-    int budget;                /* typos allowed */
+    size_t m;   /* code points of the term */
+    int budget; /* typos allowed */
     bool prefix;
-    int32_t key[CP_MAX];       /* code points whose rows are computed */
-    size_t valid;              /* rows 0..valid are computed for key[0, valid) */
-    uint8_t *rows;             /* (CP_MAX + 1) rows of m + 1 cells */
-    uint8_t best[CP_MAX + 1];  /* best[j]: min over rows 0..j of the last cell */
+    int32_t key[CP_MAX];      /* code points whose rows are computed */
+    size_t valid;             /* rows 0..valid are computed for key[0, valid) */
+    uint8_t *rows;            /* (CP_MAX + 1) rows of m + 1 cells */
+    uint8_t best[CP_MAX + 1]; /* best[j]: min over rows 0..j of the last cell */
 };
 
 static uint8_t *
@@ -241,9 +244,9 @@ lev_extend(struct lev *l, const int32_t *cps, size_t n)
 }
 
 struct walk_buf {
-    int32_t cps[CP_MAX];       /* the current key's code points */
-    size_t ends[CP_MAX];       /* the byte end of each */
-    size_t n;                  /* code points decoded */
+    int32_t cps[CP_MAX];               /* the current key's code points */
+    size_t ends[CP_MAX];               /* the byte end of each */
+    size_t n;                          /* code points decoded */
     uint8_t key[INDEX_WORD_BYTES_MAX]; /* the current key's bytes */
     size_t key_len;
     uint8_t seek[INDEX_WORD_BYTES_MAX + 1];
@@ -294,10 +297,10 @@ key_decode(const MDB_val *k, struct walk_buf *b, struct folio_index_error *err)
 struct keys {
     MDB_txn *txn;
     struct folio_index *idx;
-    MDB_cursor *cur;          /* NULL: in memory */
-    const struct vocab *vocab;
+    MDB_cursor *cur; /* NULL: in memory */
+    struct vocab *vocab;
     size_t pos;
-    MDB_val value;            /* the cursor's value of the current key */
+    MDB_val value; /* the cursor's value of the current key */
 };
 
 static int
@@ -378,8 +381,27 @@ skip_prefix(struct keys *s, struct walk_buf *b, size_t len, MDB_val *k)
     return keys_seek(s, b->seek, len, k);
 }
 
+/* What a walk over the vocabulary accepted, for its memo (vocab.c). */
+struct walk_record {
+    uint32_t *pos;
+    uint8_t *typos;
+    size_t count, cap;
+};
+
+static void
+record_push(struct walk_record *r, size_t pos, int typos)
+{
+    if (r->count == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->pos = folio_reallocarray(r->pos, r->cap, sizeof(*r->pos));
+        r->typos = folio_reallocarray(r->typos, r->cap, sizeof(*r->typos));
+    }
+    r->pos[r->count] = (uint32_t)pos;
+    r->typos[r->count++] = (uint8_t)typos;
+}
+
 static int
-lev_walk(struct keys *s, struct lev *l, struct term *t, struct walk_buf *b,
+lev_walk(struct keys *s, struct lev *l, struct term *t, struct walk_buf *b, struct walk_record *rec,
          struct folio_index_error *err)
 {
     MDB_val k, v;
@@ -399,6 +421,8 @@ lev_walk(struct keys *s, struct lev *l, struct term *t, struct walk_buf *b,
             rc = keys_value(s, &k, &v, err);
             if (rc == FOLIO_OK)
                 rc = term_accept(t, &k, &v, dist, err);
+            if (rc == FOLIO_OK && rec != NULL)
+                record_push(rec, s->pos, dist);
         }
         mrc = keys_next(s, &k);
     }
@@ -407,9 +431,31 @@ lev_walk(struct keys *s, struct lev *l, struct term *t, struct walk_buf *b,
     return rc;
 }
 
+/* Replays a memo: the words the walk accepted, in the walk's order. */
+static int
+match_memo(struct keys *s, struct term *t, const struct walk_memo_words *m,
+           struct folio_index_error *err)
+{
+    int rc = FOLIO_OK;
+    for (size_t i = 0; i < m->count && rc == FOLIO_OK; i++) {
+        MDB_val k, v;
+        vocab_word(s->vocab, m->pos[i], &k);
+        rc = keys_value(s, &k, &v, err);
+        if (rc == FOLIO_OK)
+            rc = term_accept(t, &k, &v, m->typos[i], err);
+    }
+    return rc;
+}
+
 static int
 match_typos(struct keys *s, struct term *t, struct folio_index_error *err)
 {
+    if (s->vocab != NULL) {
+        const struct walk_memo_words *m =
+            vocab_memo_find(s->vocab, t->word, t->len, t->prefix, t->typos_max);
+        if (m != NULL)
+            return match_memo(s, t, m, err);
+    }
     int32_t q[CP_MAX];
     struct lev l = {.q = q, .budget = t->typos_max, .prefix = t->prefix};
     int drc = text_decode(t->word, t->len, q, CP_MAX, &l.m); /* checked by query_parse */
@@ -419,7 +465,13 @@ match_typos(struct keys *s, struct term *t, struct folio_index_error *err)
         l.rows[i] = (uint8_t)i;
     l.best[0] = (uint8_t)l.m;
     struct walk_buf *b = folio_calloc(1, sizeof(*b));
-    int rc = lev_walk(s, &l, t, b, err);
+    struct walk_record rec = {0};
+    int rc = lev_walk(s, &l, t, b, s->vocab != NULL ? &rec : NULL, err);
+    if (rc == FOLIO_OK && s->vocab != NULL)
+        vocab_memo_add(s->vocab, t->word, t->len, t->prefix, t->typos_max, rec.pos, rec.typos,
+                       rec.count);
+    folio_free(rec.pos);
+    folio_free(rec.typos);
     folio_free(b);
     folio_free(l.rows);
     return rc;
@@ -448,7 +500,7 @@ keys_close(struct keys *s)
 {
     if (s->cur != NULL)
         mdb_cursor_close(s->cur);
-    vocab_put(s->idx, (struct vocab *)s->vocab);
+    vocab_put(s->idx, s->vocab);
     memset(s, 0, sizeof(*s));
 }
 

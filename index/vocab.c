@@ -15,7 +15,15 @@
  *   - a `words` database of more than VOCAB_WORDS_MAX keys is not copied
  *     (vocab_get returns none and the walk reads LMDB), so the memory it
  *     takes (about 20 bytes a word) and the time a rebuild after a write
- *     costs (one pass over the keys) stay bounded.
+ *     costs (one pass over the keys) stay bounded;
+ *   - a vocabulary also remembers the typo walks made over it (walk memos:
+ *     the words a walk accepted, by index, and their typos), so a query word
+ *     searched again in the same snapshot replays the walk's answer instead
+ *     of walking. A memo is the walk's result over these very keys, so it is
+ *     right exactly as long as the vocabulary is: it lives and dies with it.
+ *     Memos are immutable once added (under memo_mu) and bounded in number
+ *     and bytes (WALK_MEMOS_MAX, WALK_MEMO_BYTES_MAX); past the bounds walks
+ *     are simply not remembered.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +33,11 @@
 #include "search_int.h"
 
 #define VOCAB_WORDS_MAX (256u << 10)
+#define WALK_MEMO_SLOTS 1024           /* hash buckets */
+#define WALK_MEMOS_MAX 8192            /* memos per vocabulary */
+#define WALK_MEMO_BYTES_MAX (8u << 20) /* their bytes per vocabulary */
+
+static uint64_t walk_memo_hits; /* replays, process-wide (tests) */
 
 /*
  * The most keys copied: VOCAB_WORDS_MAX, or FOLIO_INDEX_VOCAB_WORDS_MAX from
@@ -40,17 +53,38 @@ vocab_words_max(void)
     return (size_t)strtoull(s, NULL, 10);
 }
 
+struct walk_memo {
+    struct walk_memo *next; /* in its slot */
+    uint64_t hash;
+    bool prefix;
+    int budget;
+    size_t term_len;
+    const char *term;         /* the bytes after words */
+    struct walk_memo_words w; /* pos and typos point into this allocation */
+};
+
 struct vocab {
-    unsigned refs;    /* under idx->vocab_mu */
+    unsigned refs; /* under idx->vocab_mu */
     size_t txn_id;
     size_t count;
     uint32_t *starts; /* count + 1 byte offsets into bytes: word i is [starts[i], starts[i+1]) */
     char *bytes;
+    bool memo_on; /* FOLIO_INDEX_WALK_MEMO=0 turns memos off (tests, benchmarks) */
+    pthread_mutex_t memo_mu;
+    struct walk_memo **memo_slots; /* WALK_MEMO_SLOTS, allocated with the first memo */
+    size_t memo_count, memo_bytes;
 };
 
 static void
 vocab_free(struct vocab *v)
 {
+    for (size_t i = 0; v->memo_slots != NULL && i < WALK_MEMO_SLOTS; i++)
+        for (struct walk_memo *m = v->memo_slots[i], *next; m != NULL; m = next) {
+            next = m->next;
+            folio_free(m);
+        }
+    folio_free(v->memo_slots);
+    pthread_mutex_destroy(&v->memo_mu);
     folio_free(v->starts);
     folio_free(v->bytes);
     folio_free(v);
@@ -66,6 +100,9 @@ vocab_build(MDB_txn *txn, struct folio_index *idx, size_t entries, struct vocab 
     if (mrc != 0)
         return index_mdb_error(err, mrc, "reading the words");
     struct vocab *v = folio_calloc(1, sizeof(*v));
+    pthread_mutex_init(&v->memo_mu, NULL);
+    const char *memo = getenv("FOLIO_INDEX_WALK_MEMO");
+    v->memo_on = memo == NULL || strcmp(memo, "0") != 0;
     size_t cap = 16 * entries + 16, used = 0;
     v->starts = folio_calloc(entries + 1, sizeof(*v->starts));
     v->bytes = folio_malloc(cap);
@@ -96,8 +133,7 @@ vocab_build(MDB_txn *txn, struct folio_index *idx, size_t entries, struct vocab 
 }
 
 int
-vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out,
-          struct folio_index_error *err)
+vocab_get(MDB_txn *txn, struct folio_index *idx, struct vocab **out, struct folio_index_error *err)
 {
     size_t id = mdb_txn_id(txn);
     *out = NULL;
@@ -205,4 +241,81 @@ vocab_seek(const struct vocab *v, size_t from, const void *key, size_t len)
             hi = mid;
     }
     return lo;
+}
+
+/* ---- walk memos ----------------------------------------------------------- */
+
+static uint64_t
+memo_hash(const char *term, size_t len, bool prefix, int budget)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(prefix ? 0x100 : 0) ^ (uint64_t)budget;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)term[i]) * 0x100000001b3ull;
+    return h;
+}
+
+const struct walk_memo_words *
+vocab_memo_find(struct vocab *v, const char *term, size_t len, bool prefix, int budget)
+{
+    if (!v->memo_on)
+        return NULL;
+    uint64_t h = memo_hash(term, len, prefix, budget);
+    const struct walk_memo_words *found = NULL;
+    pthread_mutex_lock(&v->memo_mu);
+    for (struct walk_memo *m = v->memo_slots ? v->memo_slots[h % WALK_MEMO_SLOTS] : NULL;
+         m != NULL && found == NULL; m = m->next)
+        if (m->hash == h && m->prefix == prefix && m->budget == budget && m->term_len == len &&
+            memcmp(m->term, term, len) == 0)
+            found = &m->w;
+    pthread_mutex_unlock(&v->memo_mu);
+    if (found != NULL)
+        __atomic_add_fetch(&walk_memo_hits, 1, __ATOMIC_RELAXED);
+    return found; /* immutable, and freed only with v, which the caller holds */
+}
+
+void
+vocab_memo_add(struct vocab *v, const char *term, size_t len, bool prefix, int budget,
+               const uint32_t *pos, const uint8_t *typos, size_t count)
+{
+    if (!v->memo_on)
+        return;
+    size_t bytes = sizeof(struct walk_memo) + count * (sizeof(uint32_t) + 1) + len;
+    uint64_t h = memo_hash(term, len, prefix, budget);
+    pthread_mutex_lock(&v->memo_mu);
+    bool room = v->memo_count < WALK_MEMOS_MAX && v->memo_bytes + bytes <= WALK_MEMO_BYTES_MAX;
+    bool dup = false;
+    for (struct walk_memo *m = v->memo_slots ? v->memo_slots[h % WALK_MEMO_SLOTS] : NULL;
+         m != NULL && !dup; m = m->next)
+        dup = m->hash == h && m->prefix == prefix && m->budget == budget && m->term_len == len &&
+              memcmp(m->term, term, len) == 0;
+    if (room && !dup) { /* two threads may walk the same word at once: the first memo stays */
+        if (v->memo_slots == NULL)
+            v->memo_slots = folio_calloc(WALK_MEMO_SLOTS, sizeof(*v->memo_slots));
+        struct walk_memo *m = folio_malloc(bytes);
+        uint32_t *p = (uint32_t *)(m + 1);
+        uint8_t *t = (uint8_t *)(p + count);
+        char *w = (char *)(t + count);
+        if (count > 0) {
+            memcpy(p, pos, count * sizeof(*p));
+            memcpy(t, typos, count);
+        }
+        memcpy(w, term, len);
+        *m = (struct walk_memo){.hash = h,
+                                .prefix = prefix,
+                                .budget = budget,
+                                .term_len = len,
+                                .term = w,
+                                .w = {p, t, count}};
+        m->next = v->memo_slots[h % WALK_MEMO_SLOTS];
+        v->memo_slots[h % WALK_MEMO_SLOTS] = m;
+        v->memo_count++;
+        v->memo_bytes += bytes;
+    }
+    pthread_mutex_unlock(&v->memo_mu);
+}
+
+uint64_t
+vocab_memo_hits(void)
+{
+    return __atomic_load_n(&walk_memo_hits, __ATOMIC_RELAXED);
 }
