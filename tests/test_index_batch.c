@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -25,53 +26,6 @@
 #include "folio/index.h"
 
 static struct folio_index_error E;
-
-static struct folio_index_marker
-mk(uint64_t task_uid, uint64_t batch_seq, const char *outcome)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = batch_seq};
-    if (outcome != NULL) {
-        m.outcome = (const uint8_t *)outcome;
-        m.outcome_len = strlen(outcome);
-    }
-    return m;
-}
-
-static void
-assert_outcome(struct folio_index *idx, uint64_t task_uid, const char *expected)
-{
-    uint8_t *got = NULL;
-    size_t len = 0;
-    int rc = folio_index_outcome_get(idx, task_uid, &got, &len, &E);
-    if (expected == NULL) {
-        assert_int_equal(rc, FOLIO_E_NOT_FOUND);
-        return;
-    }
-    if (rc != 0)
-        fprintf(stderr, "outcome %llu: %s\n", (unsigned long long)task_uid, E.message);
-    assert_int_equal(rc, 0);
-    assert_int_equal(len, strlen(expected));
-    assert_memory_equal(got, expected, len);
-    folio_free(got);
-}
-
-static void
-assert_marker(struct folio_index *idx, uint64_t task_uid, uint64_t batch_seq)
-{
-    struct folio_index_marker m;
-    assert_int_equal(folio_index_marker_get(idx, &m, &E), 0);
-    assert_int_equal(m.task_uid, task_uid);
-    assert_int_equal(m.batch_seq, batch_seq);
-}
-
-static void
-assert_verified(struct folio_index *idx)
-{
-    int rc = folio_index_verify(idx, &E);
-    if (rc != 0)
-        fprintf(stderr, "verify: %s\n", E.message);
-    assert_int_equal(rc, 0);
-}
 
 static struct folio_index *
 open_index(const char *dir, uint64_t map_initial)
@@ -97,7 +51,7 @@ mk_index(uint64_t map_initial)
     if (map_initial != 0)
         o.map_bytes_initial = map_initial;
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = mk(1, 10, "created");
+    struct folio_index_marker m = iu_marker(1, 10, "created");
     int rc = folio_index_create(dir, &o, "id", &m, &idx, &E);
     if (rc != 0)
         fprintf(stderr, "create: %s\n", E.message);
@@ -181,7 +135,7 @@ test_failing_middle_write(void **state)
     (void)state;
     char *dir = mk_index(0);
     struct folio_index *idx = open_index(dir, 0);
-    assert_int_equal(add(idx, "{\"id\":\"old\",\"v\":0}", mk(2, 20, "old")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"old\",\"v\":0}", iu_marker(2, 20, "old")), 0);
     folio_index_free(idx);
     uint64_t before = last_txnid(dir);
     idx = open_index(dir, 0);
@@ -189,19 +143,19 @@ test_failing_middle_write(void **state)
     assert_false(folio_index_batch_open(idx));
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
     assert_true(folio_index_batch_open(idx));
-    assert_int_equal(add(idx, "{\"id\":\"a\",\"v\":1}", mk(3, 30, "ok 3")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"a\",\"v\":1}", iu_marker(3, 30, "ok 3")), 0);
     /* task 4: its second document has no id: the whole write fails alone */
-    assert_int_equal(add(idx, "[{\"id\":\"b\",\"v\":2},{\"v\":3}]", mk(4, 30, "ok 4")),
+    assert_int_equal(add(idx, "[{\"id\":\"b\",\"v\":2},{\"v\":3}]", iu_marker(4, 30, "ok 4")),
                      FOLIO_E_MISSING_DOCUMENT_ID);
-    struct folio_index_marker f = mk(4, 30, "failed 4");
+    struct folio_index_marker f = iu_marker(4, 30, "failed 4");
     assert_int_equal(folio_index_mark(idx, &f, &E), 0);
     /* task 5 deletes `old`, task 6 sets a setting */
     const char *ids[] = {"old", "missing"};
     uint64_t deleted = 0;
-    struct folio_index_marker m5 = mk(5, 30, "ok 5");
+    struct folio_index_marker m5 = iu_marker(5, 30, "ok 5");
     assert_int_equal(folio_index_documents_delete(idx, ids, 2, &m5, &deleted, &E), 0);
     assert_int_equal(deleted, 1);
-    struct folio_index_marker m6 = mk(6, 30, "ok 6");
+    struct folio_index_marker m6 = iu_marker(6, 30, "ok 6");
     const char *set = "{\"filterableAttributes\":[\"v\"]}";
     assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &m6, &E), 0);
 
@@ -210,7 +164,7 @@ test_failing_middle_write(void **state)
     assert_false(has_doc(idx, "b"));
     assert_false(has_doc(idx, "old"));
     assert_int_equal(doc_count(idx), 1);
-    assert_marker(idx, 6, 30);
+    iu_assert_marker(idx, 6, 30);
     /* ... another thread only the committed state */
     struct peek p = {.idx = idx, .count = 99};
     pthread_t th;
@@ -226,12 +180,12 @@ test_failing_middle_write(void **state)
     assert_false(has_doc(idx, "b"));
     assert_false(has_doc(idx, "old"));
     assert_int_equal(doc_count(idx), 1);
-    assert_marker(idx, 6, 30);
-    assert_outcome(idx, 2, NULL); /* an older batch_seq: dropped */
-    assert_outcome(idx, 3, "ok 3");
-    assert_outcome(idx, 4, "failed 4");
-    assert_outcome(idx, 5, "ok 5");
-    assert_outcome(idx, 6, "ok 6");
+    iu_assert_marker(idx, 6, 30);
+    iu_assert_outcome(idx, 2, NULL); /* an older batch_seq: dropped */
+    iu_assert_outcome(idx, 3, "ok 3");
+    iu_assert_outcome(idx, 4, "failed 4");
+    iu_assert_outcome(idx, 5, "ok 5");
+    iu_assert_outcome(idx, 6, "ok 6");
     char *settings = NULL;
     size_t slen;
     assert_int_equal(folio_index_settings_get(idx, &settings, &slen, &E), 0);
@@ -246,7 +200,7 @@ test_failing_middle_write(void **state)
     assert_int_equal(folio_index_search(idx, &req, &res, &rlen, &E), 0);
     assert_non_null(strstr(res, "\"estimatedTotalHits\":1"));
     folio_free(res);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_index_free(idx);
 
     /* five writes, one LMDB commit */
@@ -265,28 +219,28 @@ test_abort_and_empty(void **state)
     uint64_t before = last_txnid(dir);
     struct folio_index *idx = open_index(dir, 0);
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
-    assert_int_equal(add(idx, "{\"id\":\"a\"}", mk(2, 20, "ok 2")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"a\"}", iu_marker(2, 20, "ok 2")), 0);
     assert_int_equal(doc_count(idx), 1);
     folio_index_batch_abort(idx);
     assert_int_equal(doc_count(idx), 0);
-    assert_marker(idx, 1, 10);
-    assert_outcome(idx, 1, "created");
-    assert_outcome(idx, 2, NULL);
+    iu_assert_marker(idx, 1, 10);
+    iu_assert_outcome(idx, 1, "created");
+    iu_assert_outcome(idx, 2, NULL);
 
     /* only failures: nothing to commit */
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
-    assert_int_equal(add(idx, "{\"id\":\"not valid!\"}", mk(3, 30, "ok 3")),
+    assert_int_equal(add(idx, "{\"id\":\"not valid!\"}", iu_marker(3, 30, "ok 3")),
                      FOLIO_E_INVALID_DOCUMENT_ID);
     assert_int_equal(folio_index_batch_commit(idx, &E), 0);
-    assert_marker(idx, 1, 10);
-    assert_verified(idx);
+    iu_assert_marker(idx, 1, 10);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     assert_int_equal(last_txnid(dir), before);
 
     /* a per-call write after a batch is its own commit again */
     idx = open_index(dir, 0);
-    assert_int_equal(add(idx, "{\"id\":\"b\"}", mk(4, 40, "ok 4")), 0);
-    assert_int_equal(add(idx, "{\"id\":\"c\"}", mk(5, 40, "ok 5")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"b\"}", iu_marker(4, 40, "ok 4")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"c\"}", iu_marker(5, 40, "ok 5")), 0);
     folio_index_free(idx);
     assert_int_equal(last_txnid(dir) - before, 2);
     tu_rmrf(dir);
@@ -390,7 +344,7 @@ pm_check_searches(struct folio_index *idx, const struct pm_model *m)
 static void
 pm_op(struct folio_index *idx, struct pm_model *m, uint64_t uid)
 {
-    struct folio_index_marker mark = mk(uid, uid, "ok");
+    struct folio_index_marker mark = iu_marker(uid, uid, "ok");
     unsigned kind = pm_rand(100);
     if (kind < 55) { /* replace 1-3 documents */
         char json[2048], t[128], u[128];
@@ -403,8 +357,9 @@ pm_op(struct folio_index *idx, struct pm_model *m, uint64_t uid)
             uint16_t uw = (uint16_t)(pm_rand(2) ? 1u << pm_rand(PM_WORDS) : 0);
             pm_words_json(t, sizeof(t), tw);
             pm_words_json(u, sizeof(u), uw);
-            n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"id\":%u,\"t\":\"%s\",\"u\":\"%s\"}",
-                                  k ? "," : "", id, t, u);
+            n +=
+                (size_t)snprintf(json + n, sizeof(json) - n,
+                                 "%s{\"id\":%u,\"t\":\"%s\",\"u\":\"%s\"}", k ? "," : "", id, t, u);
             next.present[id] = true;
             next.t_words[id] = tw;
             next.u_words[id] = uw;
@@ -426,12 +381,12 @@ pm_op(struct folio_index *idx, struct pm_model *m, uint64_t uid)
         snprintf(json, sizeof(json), "[{\"id\":%u,\"t\":\"%s\"},{\"id\":\"no good!\"}]",
                  pm_rand(PM_IDS), pm_vocab[pm_rand(PM_WORDS)]);
         assert_int_equal(add(idx, json, mark), FOLIO_E_INVALID_DOCUMENT_ID);
-        struct folio_index_marker f = mk(uid, uid, "failed");
+        struct folio_index_marker f = iu_marker(uid, uid, "failed");
         assert_int_equal(folio_index_mark(idx, &f, &E), 0);
     } else if (kind < 90) { /* searchable attributes change: the lists are rebuilt */
         m->only_t = !m->only_t;
-        const char *set = m->only_t ? "{\"searchableAttributes\":[\"t\"]}"
-                                    : "{\"searchableAttributes\":[\"*\"]}";
+        const char *set =
+            m->only_t ? "{\"searchableAttributes\":[\"t\"]}" : "{\"searchableAttributes\":[\"*\"]}";
         assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &mark, &E), 0);
     } else if (kind < 93) {
         uint64_t deleted = 0;
@@ -467,13 +422,13 @@ test_batch_postings_model(void **state)
             assert_int_equal(rc, 0);
         }
         pm_check_searches(idx, &m);
-        assert_verified(idx);
+        iu_assert_verified(idx);
     }
     /* what was committed is what a fresh handle finds */
     folio_index_free(idx);
     idx = open_index(dir, 0);
     pm_check_searches(idx, &m);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     tu_rmrf(dir);
     folio_free(dir);
@@ -495,7 +450,7 @@ test_batch_large_task(void **state)
     char *dir = mk_index(1ull << 31); /* room: the map must not grow mid-batch */
     struct folio_index *idx = open_index(dir, 1ull << 31);
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
-    assert_int_equal(add(idx, "{\"id\":\"x\",\"t\":\"ant\"}", mk(2, 20, "ok 2")), 0);
+    assert_int_equal(add(idx, "{\"id\":\"x\",\"t\":\"ant\"}", iu_marker(2, 20, "ok 2")), 0);
     enum { DOCS = 60, WORDS_PER_DOC = 10000 };
     size_t cap = (size_t)DOCS * WORDS_PER_DOC * 9 + 4096;
     char *big = folio_malloc(cap);
@@ -503,21 +458,20 @@ test_batch_large_task(void **state)
     for (int d = 0; d < DOCS; d++) {
         n += (size_t)snprintf(big + n, cap - n, ",{\"id\":\"d%d\",\"t\":\"", d);
         for (int k = 0; k < WORDS_PER_DOC; k++)
-            n += (size_t)snprintf(big + n, cap - n, "%sq%06d", k ? " " : "",
-                                  d * WORDS_PER_DOC + k);
+            n += (size_t)snprintf(big + n, cap - n, "%sq%06d", k ? " " : "", d * WORDS_PER_DOC + k);
         n += (size_t)snprintf(big + n, cap - n, "\"}");
     }
     n += (size_t)snprintf(big + n, cap - n, "]");
     assert_true(n < cap);
-    assert_int_equal(add(idx, big, mk(3, 20, "ok 3")), 0);
+    assert_int_equal(add(idx, big, iu_marker(3, 20, "ok 3")), 0);
     /* the same size again, but failing at its end: none of it stays */
     big[n - 1] = '\0';
     char *bad = folio_malloc(n + 64);
     snprintf(bad, n + 64, "%s,{\"id\":\"not valid!\"}]", big);
     for (char *p = strstr(bad, "\"id\":\"d"); p != NULL; p = strstr(p + 1, "\"id\":\"d"))
-        p[6] = 'e'; /* other documents, e0.. e59, and x untouched */
+        p[6] = 'e';                              /* other documents, e0.. e59, and x untouched */
     bad[strstr(bad, "\"bee\"") - bad + 1] = 'c'; /* x -> "cee" in the failing task */
-    int brc = add(idx, bad, mk(4, 20, "ok 4"));
+    int brc = add(idx, bad, iu_marker(4, 20, "ok 4"));
     if (brc != FOLIO_E_INVALID_DOCUMENT_ID)
         fail_msg("the failing task: %d %s", brc, E.message);
     assert_int_equal(folio_index_batch_commit(idx, &E), 0);
@@ -540,7 +494,7 @@ test_batch_large_task(void **state)
             fail_msg("%s: %s, not %s", words[i], strstr(res, "\"estimatedTotalHits\""), want);
         folio_free(res);
     }
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     tu_rmrf(dir);
     folio_free(dir);
@@ -573,7 +527,7 @@ test_map_growth_in_batch(void **state)
         for (int i = from; i < to && !lost; i++) {
             snprintf(doc, cap, "{\"id\":%d,\"text\":\"w%d %.*s\"}", i, i, 1000 + i % 200, filler);
             snprintf(outcome, sizeof(outcome), "ok %d", i);
-            int rc = add(idx, doc, mk(100 + (uint64_t)i, 50, outcome));
+            int rc = add(idx, doc, iu_marker(100 + (uint64_t)i, 50, outcome));
             if (rc == FOLIO_E_AGAIN) {
                 assert_true(folio_index_batch_lost(idx));
                 /* rolled back: this thread reads the state before the batch */
@@ -586,8 +540,9 @@ test_map_growth_in_batch(void **state)
             assert_int_equal(rc, 0);
             if (i % 50 == 25) {
                 /* a failing write now and then: it fails alone */
-                assert_int_equal(add(idx, "{\"id\":\"no good\"}", mk(1000 + (uint64_t)i, 50, "bad")),
-                                 FOLIO_E_INVALID_DOCUMENT_ID);
+                assert_int_equal(
+                    add(idx, "{\"id\":\"no good\"}", iu_marker(1000 + (uint64_t)i, 50, "bad")),
+                    FOLIO_E_INVALID_DOCUMENT_ID);
             }
         }
         int rc = folio_index_batch_commit(idx, &E);
@@ -612,18 +567,18 @@ test_map_growth_in_batch(void **state)
     folio_index_stats_free(st);
     for (int i = 200; i < n; i++) {
         snprintf(outcome, sizeof(outcome), "ok %d", i);
-        assert_outcome(idx, 100 + (uint64_t)i, outcome);
+        iu_assert_outcome(idx, 100 + (uint64_t)i, outcome);
     }
     for (int i = 0; i < n; i++) {
         char id[16];
         snprintf(id, sizeof(id), "%d", i);
         assert_true(has_doc(idx, id));
     }
-    assert_outcome(idx, 1225, NULL); /* a failed write stores nothing unless marked */
-    assert_verified(idx);
+    iu_assert_outcome(idx, 1225, NULL); /* a failed write stores nothing unless marked */
+    iu_assert_verified(idx);
     folio_index_free(idx);
-    fprintf(stderr, "map growth: %d rollbacks, %d commits, last txn id %llu\n", rollbacks,
-            commits, (unsigned long long)last_txnid(dir));
+    fprintf(stderr, "map growth: %d rollbacks, %d commits, last txn id %llu\n", rollbacks, commits,
+            (unsigned long long)last_txnid(dir));
     /* the create and three batches: rollbacks commit nothing */
     assert_int_equal(last_txnid(dir), 4);
     folio_free(doc);
@@ -636,10 +591,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failing_middle_write),
-        cmocka_unit_test(test_abort_and_empty),
-        cmocka_unit_test(test_map_growth_in_batch),
-        cmocka_unit_test(test_batch_postings_model),
+        cmocka_unit_test(test_failing_middle_write), cmocka_unit_test(test_abort_and_empty),
+        cmocka_unit_test(test_map_growth_in_batch),  cmocka_unit_test(test_batch_postings_model),
         cmocka_unit_test(test_batch_large_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -23,22 +24,12 @@
 #include "folio/index.h"
 
 static struct folio_index_error E;
-static uint64_t task_uid = 1;
-
-static struct folio_index_marker
-next_marker(void)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = task_uid};
-    task_uid++;
-    return m;
-}
-
 static struct folio_index *
 mk_index(char **dir)
 {
     *dir = tu_mkdtemp("fields");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_create(*dir, NULL, "id", &m, &idx, &E), 0);
     return idx;
 }
@@ -48,7 +39,7 @@ add_method(struct folio_index *idx, const char *json, enum folio_index_method me
 {
     struct folio_index_payload p = {
         .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
 }
 
@@ -63,56 +54,25 @@ add(struct folio_index *idx, const char *json, enum folio_index_method method)
 static void
 delete_ids(struct folio_index *idx, const char *const *ids, size_t n)
 {
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_documents_delete(idx, ids, n, &m, NULL, &E), 0);
 }
 
 static void
 clear_all(struct folio_index *idx)
 {
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_documents_clear(idx, &m, NULL, &E), 0);
-}
-
-static void
-assert_verified(struct folio_index *idx)
-{
-    int rc = folio_index_verify(idx, &E);
-    if (rc != 0)
-        fail_msg("verify: %s", E.message);
-}
-
-/* The distribution as "name:count name:count" in the order stats give it. */
-static char *
-dist_text(struct folio_index *idx)
-{
-    struct folio_index_stats *s = NULL;
-    assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
-    assert_true(s->has_field_distribution);
-    assert_false(s->field_distribution_truncated);
-    size_t cap = 64, len = 0;
-    char *out = folio_calloc(1, cap);
-    for (size_t i = 0; i < s->field_count; i++) {
-        size_t need = strlen(s->field_names[i]) + 32;
-        if (len + need >= cap) {
-            cap = (len + need) * 2;
-            out = folio_realloc(out, cap);
-        }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s:%llu", i ? " " : "", s->field_names[i],
-                                (unsigned long long)s->field_documents[i]);
-    }
-    folio_index_stats_free(s);
-    return out;
 }
 
 static void
 expect_dist(struct folio_index *idx, const char *want)
 {
-    char *got = dist_text(idx);
+    char *got = iu_dist_text(idx);
     if (strcmp(got, want) != 0)
         fail_msg("field distribution: got `%s`, want `%s`", got, want);
     folio_free(got);
-    assert_verified(idx);
+    iu_assert_verified(idx);
 }
 
 static void
@@ -238,7 +198,7 @@ test_many_names_in_one_write(void **state)
     for (size_t i = 0; i < s->field_count; i++)
         assert_int_equal(s->field_documents[i], strcmp(s->field_names[i], "id") == 0 ? N : 1);
     folio_index_stats_free(s);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* Replace every document: f<i> all go, g0..g4 get 1000 each. */
     len = 0;
     body[len++] = '[';
@@ -398,7 +358,7 @@ test_upgrade_from_format2(void **state)
     folio_index_options_default(&ro);
     ro.read_only = true;
     assert_int_equal(folio_index_open(dir, &ro, &idx, &E), 0);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
     assert_false(s->has_field_distribution);
     assert_int_equal(s->field_count, 0);

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +24,6 @@
 #include "folio/index.h"
 
 static struct folio_index_error E;
-static uint64_t task_uid = 1;
-
-static struct folio_index_marker
-next_marker(void)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = task_uid};
-    task_uid++;
-    return m;
-}
-
 static struct folio_index *
 mk_index(char **dir, uint64_t map_initial)
 {
@@ -42,7 +33,7 @@ mk_index(char **dir, uint64_t map_initial)
     if (map_initial != 0)
         o.map_bytes_initial = map_initial;
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_create(*dir, &o, "id", &m, &idx, &E), 0);
     return idx;
 }
@@ -52,38 +43,8 @@ add_method(struct folio_index *idx, const char *json, enum folio_index_method me
 {
     struct folio_index_payload p = {
         .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
-}
-
-static void
-assert_verified(struct folio_index *idx)
-{
-    int rc = folio_index_verify(idx, &E);
-    if (rc != 0)
-        fail_msg("verify: %s", E.message);
-}
-
-/* The distribution as "name:count name:count" in the order stats give it. */
-static char *
-dist_text(struct folio_index *idx)
-{
-    struct folio_index_stats *s = NULL;
-    assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
-    assert_true(s->has_field_distribution);
-    size_t cap = 64, len = 0;
-    char *out = folio_calloc(1, cap);
-    for (size_t i = 0; i < s->field_count; i++) {
-        size_t need = strlen(s->field_names[i]) + 32;
-        if (len + need >= cap) {
-            cap = (len + need) * 2;
-            out = folio_realloc(out, cap);
-        }
-        len += (size_t)snprintf(out + len, cap - len, "%s%s:%llu", i ? " " : "", s->field_names[i],
-                                (unsigned long long)s->field_documents[i]);
-    }
-    folio_index_stats_free(s);
-    return out;
 }
 
 /* ---- randomized batches against a model ---------------------------------------------------- */
@@ -115,7 +76,7 @@ expect_model(struct folio_index *idx, const struct rdoc *docs, const char *when)
         if (c > 0)
             len += (size_t)snprintf(want + len, sizeof(want) - len, " n%d:%d", n, c);
     }
-    char *got = dist_text(idx);
+    char *got = iu_dist_text(idx);
     if (strcmp(got, want) != 0)
         fail_msg("%s: field distribution `%s`, the model makes `%s`", when, got, want);
     folio_free(got);
@@ -142,12 +103,12 @@ random_write(struct folio_index *idx, struct rdoc *docs, uint64_t *rng, int step
             unsigned mask = (unsigned)(tu_rand(rng) % (1u << R_NAMES));
             d->names = update && d->present ? d->names | mask : mask;
             d->present = true;
-            len += (size_t)snprintf(body + len, sizeof(body) - len, "%s{\"id\":%d", k ? "," : "",
-                                    id);
+            len +=
+                (size_t)snprintf(body + len, sizeof(body) - len, "%s{\"id\":%d", k ? "," : "", id);
             for (int nm = 0; nm < R_NAMES; nm++)
                 if (mask & (1u << nm))
-                    len += (size_t)snprintf(body + len, sizeof(body) - len, ",\"n%d\":%d", nm,
-                                            step);
+                    len +=
+                        (size_t)snprintf(body + len, sizeof(body) - len, ",\"n%d\":%d", nm, step);
             body[len++] = '}';
         }
         if (fails)
@@ -167,7 +128,7 @@ random_write(struct folio_index *idx, struct rdoc *docs, uint64_t *rng, int step
         snprintf(a, sizeof(a), "%d", (int)(tu_rand(rng) % R_IDS));
         snprintf(b, sizeof(b), "%d", (int)(tu_rand(rng) % R_IDS));
         const char *ids[2] = {a, b};
-        struct folio_index_marker m = next_marker();
+        struct folio_index_marker m = iu_next_marker();
         assert_int_equal(folio_index_documents_delete(idx, ids, 2, &m, NULL, &E), 0);
         docs[atoi(a)].present = false;
         docs[atoi(b)].present = false;
@@ -175,7 +136,7 @@ random_write(struct folio_index *idx, struct rdoc *docs, uint64_t *rng, int step
         expect_model(idx, docs, "the batch's thread, mid-batch");
     } else {
         /* a write that is not a document addition: the batch's deltas go first */
-        struct folio_index_marker m = next_marker();
+        struct folio_index_marker m = iu_next_marker();
         if (tu_rand(rng) % 3 == 0) {
             assert_int_equal(folio_index_documents_clear(idx, &m, NULL, &E), 0);
             for (int d = 0; d < R_IDS; d++)
@@ -212,7 +173,7 @@ test_batches_random_against_model(void **state)
                 fail_msg("commit: %s", E.message);
             expect_model(idx, docs, "after a commit");
         }
-        assert_verified(idx);
+        iu_assert_verified(idx);
     }
     folio_index_free(idx);
     tu_rmrf(dir);
@@ -255,7 +216,7 @@ test_early_apply_after_batch_deltas(void **state)
         assert_int_equal(s->field_documents[i], strcmp(name, "id") == 0 ? N + 1 : 1);
     }
     folio_index_stats_free(s);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     tu_rmrf(dir);
     folio_free(dir);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <lmdb.h>
 #include <stdio.h>
@@ -22,59 +23,6 @@
 #include "folio/index.h"
 
 static struct folio_index_error E;
-
-static struct folio_index_marker
-mk(uint64_t task_uid, uint64_t batch_seq, const char *outcome)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = batch_seq};
-    if (outcome != NULL) {
-        m.outcome = (const uint8_t *)outcome;
-        m.outcome_len = strlen(outcome);
-    }
-    return m;
-}
-
-/* Asserts the outcome stored for task_uid (NULL: none). */
-static void
-assert_outcome(struct folio_index *idx, uint64_t task_uid, const char *expected)
-{
-    uint8_t *got = (uint8_t *)"sentinel";
-    size_t len = 99;
-    int rc = folio_index_outcome_get(idx, task_uid, &got, &len, &E);
-    if (expected == NULL) {
-        assert_int_equal(rc, FOLIO_E_NOT_FOUND);
-        assert_null(got);
-        assert_int_equal(len, 0);
-        return;
-    }
-    if (rc != 0)
-        fprintf(stderr, "outcome %llu: %s\n", (unsigned long long)task_uid, E.message);
-    assert_int_equal(rc, 0);
-    assert_int_equal(len, strlen(expected));
-    assert_memory_equal(got, expected, len);
-    folio_free(got);
-}
-
-static void
-assert_marker(struct folio_index *idx, uint64_t task_uid, uint64_t batch_seq)
-{
-    struct folio_index_marker m;
-    memset(&m, 0xab, sizeof(m));
-    assert_int_equal(folio_index_marker_get(idx, &m, &E), 0);
-    assert_int_equal(m.task_uid, task_uid);
-    assert_int_equal(m.batch_seq, batch_seq);
-    assert_null(m.outcome);
-    assert_int_equal(m.outcome_len, 0);
-}
-
-static void
-assert_verified(struct folio_index *idx)
-{
-    int rc = folio_index_verify(idx, &E);
-    if (rc != 0)
-        fprintf(stderr, "verify: %s\n", E.message);
-    assert_int_equal(rc, 0);
-}
 
 static struct folio_index *
 mk_index(char **dir, struct folio_index_marker m)
@@ -120,50 +68,51 @@ static void
 test_each_write_stores_outcome(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 10, "created"));
-    assert_marker(idx, 1, 10);
-    assert_outcome(idx, 1, "created");
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 10, "created"));
+    iu_assert_marker(idx, 1, 10);
+    iu_assert_outcome(idx, 1, "created");
 
     /* Each write is its own batch here: it also drops the previous outcome. */
-    struct folio_index_marker m = mk(2, 20, "pk set");
+    struct folio_index_marker m = iu_marker(2, 20, "pk set");
     assert_int_equal(folio_index_primary_key_set(idx, "id", &m, &E), 0);
-    assert_outcome(idx, 2, "pk set");
-    assert_outcome(idx, 1, NULL);
+    iu_assert_outcome(idx, 2, "pk set");
+    iu_assert_outcome(idx, 1, NULL);
 
-    assert_int_equal(add(idx, "[{\"id\":1},{\"id\":2},{\"id\":3}]", mk(3, 30, "added 3")), 0);
-    assert_outcome(idx, 3, "added 3");
-    assert_outcome(idx, 2, NULL);
+    assert_int_equal(add(idx, "[{\"id\":1},{\"id\":2},{\"id\":3}]", iu_marker(3, 30, "added 3")),
+                     0);
+    iu_assert_outcome(idx, 3, "added 3");
+    iu_assert_outcome(idx, 2, NULL);
 
     const char *ids[] = {"1"};
     uint64_t deleted = 0;
-    m = mk(4, 40, "deleted 1");
+    m = iu_marker(4, 40, "deleted 1");
     assert_int_equal(folio_index_documents_delete(idx, ids, 1, &m, &deleted, &E), 0);
     assert_int_equal(deleted, 1);
-    assert_outcome(idx, 4, "deleted 1");
-    assert_outcome(idx, 3, NULL);
+    iu_assert_outcome(idx, 4, "deleted 1");
+    iu_assert_outcome(idx, 3, NULL);
 
     static const char settings[] = "{\"stopWords\":[\"a\"]}";
-    m = mk(5, 50, "settings");
+    m = iu_marker(5, 50, "settings");
     assert_int_equal(folio_index_settings_update(idx, settings, strlen(settings), &m, &E), 0);
-    assert_outcome(idx, 5, "settings");
-    assert_outcome(idx, 4, NULL);
+    iu_assert_outcome(idx, 5, "settings");
+    iu_assert_outcome(idx, 4, NULL);
 
-    m = mk(6, 60, "reset");
+    m = iu_marker(6, 60, "reset");
     assert_int_equal(folio_index_settings_reset(idx, &m, &E), 0);
-    assert_outcome(idx, 6, "reset");
-    assert_outcome(idx, 5, NULL);
+    iu_assert_outcome(idx, 6, "reset");
+    iu_assert_outcome(idx, 5, NULL);
 
-    m = mk(7, 70, "cleared 2");
+    m = iu_marker(7, 70, "cleared 2");
     assert_int_equal(folio_index_documents_clear(idx, &m, &deleted, &E), 0);
     assert_int_equal(deleted, 2);
-    assert_outcome(idx, 7, "cleared 2");
-    assert_outcome(idx, 6, NULL);
+    iu_assert_outcome(idx, 7, "cleared 2");
+    iu_assert_outcome(idx, 6, NULL);
 
-    m = mk(8, 80, "marked");
+    m = iu_marker(8, 80, "marked");
     assert_int_equal(folio_index_mark(idx, &m, &E), 0);
-    assert_outcome(idx, 8, "marked");
-    assert_outcome(idx, 7, NULL);
-    assert_marker(idx, 8, 80);
+    iu_assert_outcome(idx, 8, "marked");
+    iu_assert_outcome(idx, 7, NULL);
+    iu_assert_marker(idx, 8, 80);
 
     /* Stats report the marker's numbers, never an outcome. */
     struct folio_index_stats *s = NULL;
@@ -173,7 +122,7 @@ test_each_write_stores_outcome(void **state)
     assert_null(s->marker.outcome);
     assert_int_equal(s->marker.outcome_len, 0);
     folio_index_stats_free(s);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -183,37 +132,37 @@ static void
 test_batch_keeps_its_tasks(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 5, NULL));
-    assert_outcome(idx, 1, NULL);
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 5, NULL));
+    iu_assert_outcome(idx, 1, NULL);
 
     /* Batch 100: tasks 10, 11 (with outcomes) and 12 (without). */
-    assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
-    assert_int_equal(add(idx, "{\"id\":2}", mk(11, 100, "eleven")), 0);
-    struct folio_index_marker m = mk(12, 100, NULL);
+    assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
+    assert_int_equal(add(idx, "{\"id\":2}", iu_marker(11, 100, "eleven")), 0);
+    struct folio_index_marker m = iu_marker(12, 100, NULL);
     assert_int_equal(folio_index_mark(idx, &m, &E), 0);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, "eleven");
-    assert_outcome(idx, 12, NULL);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, "eleven");
+    iu_assert_outcome(idx, 12, NULL);
 
     /* The same task uid again in the same batch replaces its outcome only. */
-    m = mk(11, 100, "eleven, again");
+    m = iu_marker(11, 100, "eleven, again");
     assert_int_equal(folio_index_mark(idx, &m, &E), 0);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, "eleven, again");
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, "eleven, again");
     /* ...and a write without an outcome leaves the stored one alone. */
-    m = mk(11, 100, NULL);
+    m = iu_marker(11, 100, NULL);
     assert_int_equal(folio_index_mark(idx, &m, &E), 0);
-    assert_outcome(idx, 11, "eleven, again");
-    assert_verified(idx);
+    iu_assert_outcome(idx, 11, "eleven, again");
+    iu_assert_verified(idx);
 
     /* Batch 101, even with no outcome of its own, drops all of batch 100. */
-    assert_int_equal(add(idx, "{\"id\":3}", mk(13, 101, NULL)), 0);
-    assert_outcome(idx, 10, NULL);
-    assert_outcome(idx, 11, NULL);
-    assert_outcome(idx, 13, NULL);
-    assert_marker(idx, 13, 101);
+    assert_int_equal(add(idx, "{\"id\":3}", iu_marker(13, 101, NULL)), 0);
+    iu_assert_outcome(idx, 10, NULL);
+    iu_assert_outcome(idx, 11, NULL);
+    iu_assert_outcome(idx, 13, NULL);
+    iu_assert_marker(idx, 13, 101);
     assert_int_equal(doc_count(idx), 3);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -223,36 +172,36 @@ static void
 test_failed_write_stores_nothing(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
-    assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
+    assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
 
     /* Another batch whose write fails: no marker, no outcome, no drop. */
-    assert_int_equal(add(idx, "[{\"id\":2},{\"name\":\"no id\"}]", mk(11, 200, "eleven")),
+    assert_int_equal(add(idx, "[{\"id\":2},{\"name\":\"no id\"}]", iu_marker(11, 200, "eleven")),
                      FOLIO_E_MISSING_DOCUMENT_ID);
-    assert_marker(idx, 10, 100);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, NULL);
+    iu_assert_marker(idx, 10, 100);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, NULL);
     assert_int_equal(doc_count(idx), 1);
 
     static const char bad[] = "{\"sortableAttributes\":7}";
-    struct folio_index_marker m = mk(11, 200, "eleven");
+    struct folio_index_marker m = iu_marker(11, 200, "eleven");
     assert_int_equal(folio_index_settings_update(idx, bad, strlen(bad), &m, &E),
                      FOLIO_E_INVALID_SETTINGS);
-    m = mk(11, 200, "eleven");
+    m = iu_marker(11, 200, "eleven");
     assert_int_equal(folio_index_primary_key_set(idx, "other", &m, &E),
                      FOLIO_E_PRIMARY_KEY_ALREADY_PRESENT);
-    assert_marker(idx, 10, 100);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, NULL);
+    iu_assert_marker(idx, 10, 100);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, NULL);
 
     /* The caller records the failure and its error with mark. */
-    m = mk(11, 200, "error: missing_document_id");
+    m = iu_marker(11, 200, "error: missing_document_id");
     assert_int_equal(folio_index_mark(idx, &m, &E), 0);
-    assert_marker(idx, 11, 200);
-    assert_outcome(idx, 11, "error: missing_document_id");
-    assert_outcome(idx, 10, NULL);
+    iu_assert_marker(idx, 11, 200);
+    iu_assert_outcome(idx, 11, "error: missing_document_id");
+    iu_assert_outcome(idx, 10, NULL);
     assert_int_equal(doc_count(idx), 1);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -262,8 +211,8 @@ static void
 test_outcome_too_large(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
-    assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
+    assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
     size_t max = FOLIO_INDEX_OUTCOME_BYTES_MAX;
     uint8_t *big = folio_malloc(max + 1);
     for (size_t i = 0; i <= max; i++)
@@ -276,9 +225,9 @@ test_outcome_too_large(void **state)
     assert_non_null(strstr(E.message, "65537 bytes"));
     assert_int_equal(folio_index_documents_clear(idx, &m, NULL, &E), FOLIO_E_TOO_LARGE);
     /* Nothing changed, and batch 100's outcome was not dropped. */
-    assert_marker(idx, 10, 100);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, NULL);
+    iu_assert_marker(idx, 10, 100);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, NULL);
     assert_int_equal(doc_count(idx), 1);
 
     /* Creation checks it before any file is made. */
@@ -302,7 +251,7 @@ test_outcome_too_large(void **state)
     assert_int_equal(len, max);
     assert_memory_equal(got, big, max);
     folio_free(got);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_free(big);
     rm_index(idx, dir);
 }
@@ -313,15 +262,15 @@ static void
 test_reopen_and_copy(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
-    assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
-    assert_int_equal(add(idx, "{\"id\":2}", mk(11, 100, "eleven")), 0);
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
+    assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
+    assert_int_equal(add(idx, "{\"id\":2}", iu_marker(11, 100, "eleven")), 0);
     folio_index_free(idx);
 
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
-    assert_marker(idx, 11, 100);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, "eleven");
+    iu_assert_marker(idx, 11, 100);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, "eleven");
 
     char *copy = tu_mkdtemp("outcome-copy");
     assert_int_equal(folio_index_copy_compact(idx, copy, &E), 0);
@@ -331,16 +280,16 @@ test_reopen_and_copy(void **state)
     folio_index_options_default(&ro);
     ro.read_only = true;
     assert_int_equal(folio_index_open(dir, &ro, &idx, &E), 0);
-    assert_outcome(idx, 11, "eleven");
+    iu_assert_outcome(idx, 11, "eleven");
     folio_index_free(idx);
 
     ro.no_lock = true;
     assert_int_equal(folio_index_open(copy, &ro, &idx, &E), 0);
-    assert_marker(idx, 11, 100);
-    assert_outcome(idx, 10, "ten");
-    assert_outcome(idx, 11, "eleven");
-    assert_outcome(idx, 12, NULL);
-    assert_verified(idx);
+    iu_assert_marker(idx, 11, 100);
+    iu_assert_outcome(idx, 10, "ten");
+    iu_assert_outcome(idx, 11, "eleven");
+    iu_assert_outcome(idx, 12, NULL);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     tu_rmrf(copy);
     folio_free(copy);
@@ -391,8 +340,8 @@ static void
 test_old_env(void **state)
 {
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
-    assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
+    assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
     struct folio_index_stats *s = NULL;
     assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
     int64_t updated_at_ns = s->updated_at_ns;
@@ -406,24 +355,24 @@ test_old_env(void **state)
     folio_index_options_default(&ro);
     ro.read_only = true;
     assert_int_equal(folio_index_open(dir, &ro, &idx, &E), 0);
-    assert_marker(idx, 10, 100);
-    assert_outcome(idx, 10, NULL);
-    assert_verified(idx);
+    iu_assert_marker(idx, 10, 100);
+    iu_assert_outcome(idx, 10, NULL);
+    iu_assert_verified(idx);
     folio_index_free(idx);
     assert_false(raw_has_outcomes(dir));
 
     /* Read-write: the empty database appears; marker and times are unchanged. */
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
     assert_true(raw_has_outcomes(dir));
-    assert_marker(idx, 10, 100);
-    assert_outcome(idx, 10, NULL);
+    iu_assert_marker(idx, 10, 100);
+    iu_assert_outcome(idx, 10, NULL);
     assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
     assert_int_equal(s->updated_at_ns, updated_at_ns);
     assert_int_equal(s->document_count, 1);
     folio_index_stats_free(s);
-    assert_int_equal(add(idx, "{\"id\":2}", mk(11, 100, "eleven")), 0);
-    assert_outcome(idx, 11, "eleven");
-    assert_verified(idx);
+    assert_int_equal(add(idx, "{\"id\":2}", iu_marker(11, 100, "eleven")), 0);
+    iu_assert_outcome(idx, 11, "eleven");
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -464,9 +413,9 @@ test_verify_outcomes(void **state)
     };
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(cases); i++) {
         char *dir;
-        struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
-        assert_int_equal(add(idx, "{\"id\":1}", mk(10, 100, "ten")), 0);
-        assert_verified(idx);
+        struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
+        assert_int_equal(add(idx, "{\"id\":1}", iu_marker(10, 100, "ten")), 0);
+        iu_assert_verified(idx);
         folio_index_free(idx);
         damage(dir, cases[i].key, cases[i].key_len, cases[i].value, cases[i].value_len);
         assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
@@ -477,7 +426,7 @@ test_verify_outcomes(void **state)
     }
     /* A read of a bad-sized outcome is an error, not a copy. */
     char *dir;
-    struct folio_index *idx = mk_index(&dir, mk(1, 1, NULL));
+    struct folio_index *idx = mk_index(&dir, iu_marker(1, 1, NULL));
     folio_index_free(idx);
     damage(dir, task10, 8, "", 0);
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -25,22 +26,12 @@
 #include "folio/index.h"
 
 static struct folio_index_error E;
-static uint64_t task_uid = 1;
-
-static struct folio_index_marker
-next_marker(void)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = task_uid};
-    task_uid++;
-    return m;
-}
-
 static void
 add(struct folio_index *idx, const char *json)
 {
     struct folio_index_payload p = {
         .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     int rc = folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E);
     if (rc != 0)
         fail_msg("add %.200s: %s", json, E.message);
@@ -106,10 +97,10 @@ test_shared_prefixes(void **state)
     (void)state;
     char *dir = tu_mkdtemp("porder");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_create(dir, NULL, "id", &m, &idx, &E), 0);
     const char *set = "{\"filterableAttributes\":[\"genre\"]}";
-    m = next_marker();
+    m = iu_next_marker();
     assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &m, &E), 0);
 
     /* one write of every document */

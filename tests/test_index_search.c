@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -32,22 +33,12 @@
 /* ---- helpers -------------------------------------------------------------- */
 
 static struct folio_index_error E;
-static uint64_t task_uid = 1;
-
-static struct folio_index_marker
-next_marker(void)
-{
-    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = task_uid};
-    task_uid++;
-    return m;
-}
-
 static struct folio_index *
 mk_index(char **dir, const char *pk)
 {
     *dir = tu_mkdtemp("search");
     struct folio_index *idx = NULL;
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     int rc = folio_index_create(*dir, NULL, pk, &m, &idx, &E);
     if (rc != 0)
         fprintf(stderr, "create: %s\n", E.message);
@@ -64,20 +55,11 @@ rm_index(struct folio_index *idx, char *dir)
 }
 
 static void
-assert_verified(struct folio_index *idx)
-{
-    int rc = folio_index_verify(idx, &E);
-    if (rc != 0)
-        fprintf(stderr, "verify: %s\n", E.message);
-    assert_int_equal(rc, 0);
-}
-
-static void
 add_method(struct folio_index *idx, const char *json, enum folio_index_method method)
 {
-    struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = json,
-                                    .len = strlen(json)};
-    struct folio_index_marker m = next_marker();
+    struct folio_index_payload p = {
+        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
+    struct folio_index_marker m = iu_next_marker();
     int rc = folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
     if (rc != 0)
         fprintf(stderr, "add %s: %s\n", json, E.message);
@@ -93,7 +75,7 @@ add(struct folio_index *idx, const char *json)
 static void
 settings(struct folio_index *idx, const char *json)
 {
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     int rc = folio_index_settings_update(idx, json, strlen(json), &m, &E);
     if (rc != 0)
         fprintf(stderr, "settings %s: %s\n", json, E.message);
@@ -103,14 +85,14 @@ settings(struct folio_index *idx, const char *json)
 static void
 delete_ids(struct folio_index *idx, const char *const *ids, size_t n)
 {
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_documents_delete(idx, ids, n, &m, NULL, &E), 0);
 }
 
 static void
 clear(struct folio_index *idx)
 {
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_documents_clear(idx, &m, NULL, &E), 0);
 }
 
@@ -176,8 +158,8 @@ expect_paged(struct folio_index *idx, const char *q, const char *filter, uint64_
     json_t *resp = NULL;
     int rc = search_full(idx, q, filter, offset, limit, NULL, 0, &resp);
     if (rc != 0)
-        fprintf(stderr, "search q=%s filter=%s: %s\n", q ? q : "(null)",
-                filter ? filter : "(null)", E.message);
+        fprintf(stderr, "search q=%s filter=%s: %s\n", q ? q : "(null)", filter ? filter : "(null)",
+                E.message);
     assert_int_equal(rc, 0);
     char *got = hit_ids(resp);
     long long got_total = json_integer_value(json_object_get(resp, "estimatedTotalHits"));
@@ -286,23 +268,28 @@ test_normalisation(void **state)
 {
     char *dir;
     struct folio_index *idx = mk_index(&dir, NULL);
-    add(idx, "[{\"id\":1,\"t\":\"Caf\xc3\xa9 Cr\xc3\xa8me\"},"      /* Café Crème */
-             "{\"id\":2,\"t\":\"\xc3\x89" "COLE\"},"                /* ÉCOLE */
-             "{\"id\":3,\"t\":\"\xef\xac\x81nance\"},"              /* U+FB01 ligature fi */
+    add(idx, "[{\"id\":1,\"t\":\"Caf\xc3\xa9 Cr\xc3\xa8me\"}," /* Café Crème */
+             "{\"id\":2,\"t\":\"\xc3\x89"
+             "COLE\"},"                                                   /* ÉCOLE */
+             "{\"id\":3,\"t\":\"\xef\xac\x81nance\"},"                    /* U+FB01 ligature fi */
              "{\"id\":4,\"t\":\"\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3\"}," /* full-width ABC */
-             "{\"id\":5,\"t\":\"Stra\xc3\x9f" "e\"},"               /* Straße */
+             "{\"id\":5,\"t\":\"Stra\xc3\x9f"
+             "e\"}," /* Straße */
              /* 北京大学 */
              "{\"id\":6,\"t\":\"\xe5\x8c\x97\xe4\xba\xac\xe5\xa4\xa7\xe5\xad\xa6\"},"
              "{\"id\":7,\"t\":\"hello-world don't\"},"
-             "{\"id\":8,\"t\":\"A\xcc\x8angstr\xc3\xb6m\"},"        /* A + U+030A ring, ö */
+             "{\"id\":8,\"t\":\"A\xcc\x8angstr\xc3\xb6m\"}," /* A + U+030A ring, ö */
              "{\"id\":9,\"t\":\"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0"
-             "\xa5\x87\"}]");                                       /* नमस्ते */
+             "\xa5\x87\"}]"); /* नमस्ते */
     /* Accents of Latin letters go, case folds, compatibility forms decompose. */
     expect_hits(idx, "cafe ", "1");
     expect_hits(idx, "CAF\xc3\x89 ", "1");
     expect_hits(idx, "creme", "1");
     expect_hits(idx, "ecole", "2");
-    expect_hits(idx, "\xc3\xa9" "cole", "2");
+    expect_hits(idx,
+                "\xc3\xa9"
+                "cole",
+                "2");
     expect_hits(idx, "finance", "3");
     expect_hits(idx, "\xef\xac\x81nance", "3");
     expect_hits(idx, "abc", "4");
@@ -387,9 +374,9 @@ test_typos(void **state)
     /* Nine and more: two. */
     expect_hits(idx, "abcdefgxx ", "2,3");
     expect_hits(idx, "abcdefxxx ", "");
-    expect_hits(idx, "strawbery ", "5");  /* 9 characters, 1 typo */
-    expect_hits(idx, "strwbeery ", "5");  /* 9 characters, 2 typos */
-    expect_hits(idx, "strwbery ", "");    /* 8 characters, 2 typos */
+    expect_hits(idx, "strawbery ", "5"); /* 9 characters, 1 typo */
+    expect_hits(idx, "strwbeery ", "5"); /* 9 characters, 2 typos */
+    expect_hits(idx, "strwbery ", "");   /* 8 characters, 2 typos */
     /* The prefix word: typos against the closest prefix. */
     expect_hits(idx, "strwb", "5");
     expect_hits(idx, "strwbx", "");
@@ -447,7 +434,7 @@ test_attribute_ranking(void **state)
     /* "*": the position of the top-level field in each document. */
     expect_hits(idx, "apple ", "1,2,3,4");
     settings(idx, "{\"searchableAttributes\":[\"title\",\"body\"]}");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     expect_hits(idx, "apple ", "2,1");
     settings(idx, "{\"searchableAttributes\":[\"body\",\"title\"]}");
     expect_hits(idx, "apple ", "1,2");
@@ -456,7 +443,7 @@ test_attribute_ranking(void **state)
     expect_hits(idx, "apple ", "4,1");
     settings(idx, "{\"searchableAttributes\":[\"meta\",\"other\"]}");
     expect_hits(idx, "apple ", "4,3");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     settings(idx, "{\"searchableAttributes\":null}");
     expect_hits(idx, "apple ", "1,2,3,4");
     /* A document changed after a settings change is indexed the new way. */
@@ -464,7 +451,7 @@ test_attribute_ranking(void **state)
     add(idx, "{\"id\":5,\"body\":\"apple\",\"title\":\"apple pie\"}");
     expect_hits(idx, "apple ", "2,5");
     expect_hits(idx, "pie", "5");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -477,18 +464,16 @@ test_attribute_ranking_many_fields(void **state)
     static const struct {
         int id;
         int kiwi, lime, plum; /* fields holding each word (all three in one: the same) */
-    } docs[] = {{10, 40, 41, 42}, {11, 1, 2, 43}, {12, 44, 44, 44}, {13, 2, 1, 43},
-                {14, 1, 2, 3}};
+    } docs[] = {{10, 40, 41, 42}, {11, 1, 2, 43}, {12, 44, 44, 44}, {13, 2, 1, 43}, {14, 1, 2, 3}};
     char body[8192];
     size_t n = (size_t)sprintf(body, "[");
     for (size_t d = 0; d < FOLIO_ARRAY_LEN(docs); d++) {
         n += (size_t)sprintf(body + n, "%s{\"id\":%d", d ? "," : "", docs[d].id);
         for (int f = 1; f < 50; f++) {
             bool late = docs[d].id == 14 && f == 47; /* 14 holds them again, far off */
-            n += (size_t)sprintf(body + n, ",\"f%d\":\"pad%s%s%s\"", f,
-                                 docs[d].kiwi == f || late ? " kiwi" : "",
-                                 docs[d].lime == f || late ? " lime" : "",
-                                 docs[d].plum == f || late ? " plum" : "");
+            n += (size_t)sprintf(
+                body + n, ",\"f%d\":\"pad%s%s%s\"", f, docs[d].kiwi == f || late ? " kiwi" : "",
+                docs[d].lime == f || late ? " lime" : "", docs[d].plum == f || late ? " plum" : "");
         }
         n += (size_t)sprintf(body + n, "}");
     }
@@ -523,7 +508,7 @@ test_filters(void **state)
              "{\"id\":5,\"genre\":\" DRAMA \",\"tags\":[]}]");
     settings(idx, "{\"filterableAttributes\":[\"genre\",\"year\",\"tags\",\"ok\",\"sub\","
                   "\"extra\"]}");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* Strings compare case-insensitively and trimmed; quotes either way. */
     expect_filter(idx, "genre = drama", "1,5");
     expect_filter(idx, "genre = \"Drama Queen\"", "3");
@@ -537,7 +522,7 @@ test_filters(void **state)
     expect_filter(idx, "year > 2000", "2,3");
     expect_filter(idx, "year >= 2005", "2,3");
     expect_filter(idx, "year > 2005", "3");
-    expect_filter(idx, "year < 2005", "1,4");  /* the string "1999" < "2005" too */
+    expect_filter(idx, "year < 2005", "1,4"); /* the string "1999" < "2005" too */
     expect_filter(idx, "year <= 1999", "1,4");
     expect_filter(idx, "year < 1999", "");
     expect_filter(idx, "year 2000 TO 2010.5", "2,3");
@@ -578,12 +563,12 @@ test_filters(void **state)
     /* Keywords can be used quoted. */
     add(idx, "{\"id\":6,\"genre\":\"AND\"}");
     expect_filter(idx, "genre = 'AND'", "6");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
-#define OPS                                                                                  \
-    "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, `NOT IN`, `TO`, "      \
+#define OPS                                                                                        \
+    "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, `NOT IN`, `TO`, "           \
     "`EXISTS` or `NOT EXISTS`"
 
 static void
@@ -717,7 +702,7 @@ test_filter_not_filterable(void **state)
     settings(idx, "{\"filterableAttributes\":[\"*\"]}");
     expect_filter(idx, "title = A", "1");
     expect_filter(idx, "id = 1", "1");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -736,8 +721,8 @@ test_pagination(void **state)
     sprintf(body + n, "]");
     add(idx, body);
     settings(idx, "{\"filterableAttributes\":[\"n\"]}");
-    expect_paged(idx, "common", NULL, 0, 20,
-                 "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20", 30);
+    expect_paged(idx, "common", NULL, 0, 20, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",
+                 30);
     expect_paged(idx, "common", NULL, 25, 10, "26,27,28,29,30", 30);
     expect_paged(idx, "common", NULL, 29, 1, "30", 30);
     expect_paged(idx, "common", NULL, 30, 10, "", 30);
@@ -828,7 +813,7 @@ test_writes_keep_postings(void **state)
     expect_hits(idx, "delta ", "1");
     expect_filter(idx, "color = red", "");
     expect_filter(idx, "color = green", "1");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* Update: merged, kept words stay. */
     add_method(idx, "{\"id\":1,\"u\":\"epsilon\"}", FOLIO_INDEX_UPDATE);
     expect_hits(idx, "delta epsilon", "1");
@@ -836,14 +821,14 @@ test_writes_keep_postings(void **state)
     add_method(idx, "{\"id\":1,\"color\":\"blue\"}", FOLIO_INDEX_UPDATE);
     expect_filter(idx, "color = blue", "1,2");
     expect_filter(idx, "color = green", "");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* One payload replacing the same document twice: the last version wins. */
     add(idx, "[{\"id\":2,\"t\":\"one\"},{\"id\":2,\"t\":\"two\",\"color\":\"red\"}]");
     expect_hits(idx, "one ", "");
     expect_hits(idx, "gamma ", "");
     expect_hits(idx, "two ", "2");
     expect_filter(idx, "color = red", "2");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* Delete. */
     static const char *const one[] = {"1"};
     delete_ids(idx, one, 1);
@@ -851,27 +836,27 @@ test_writes_keep_postings(void **state)
     expect_filter(idx, "color = blue", "");
     expect_filter(idx, "NOT color = red", "");
     expect_paged(idx, NULL, NULL, 0, 20, "2", 1);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* Clear; ids are not reused, the new documents are found. */
     clear(idx);
     expect_hits(idx, "two ", "");
     expect_paged(idx, NULL, NULL, 0, 20, "", 0);
     expect_filter(idx, "NOT color = red", "");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     add(idx, "[{\"id\":3,\"t\":\"two\"},{\"id\":2,\"t\":\"zeta\"}]");
     expect_hits(idx, "two ", "3");
     expect_hits(idx, "zeta", "2");
     expect_paged(idx, NULL, NULL, 0, 20, "3,2", 2); /* internal id order */
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* A failed write changes no posting list. */
     struct folio_index_payload bad = {.format = FOLIO_INDEX_FORMAT_JSON,
                                       .data = "[{\"id\":4,\"t\":\"omega\"},{\"t\":\"x\"}]"};
     bad.len = strlen(bad.data);
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_documents_add(idx, &bad, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E),
                      FOLIO_E_MISSING_DOCUMENT_ID);
     expect_hits(idx, "omega", "");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -887,29 +872,29 @@ test_settings_rebuild(void **state)
                         "configured filterable attributes.\n1:6 genre = food");
     settings(idx, "{\"filterableAttributes\":[\"genre\"]}");
     expect_filter(idx, "genre = food", "1");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     settings(idx, "{\"searchableAttributes\":[\"title\"]}");
     expect_hits(idx, "fruit", "");
     expect_hits(idx, "apple", "1");
     expect_filter(idx, "genre = auto", "2"); /* facets untouched */
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* A reset brings every default back, and the lists with them. */
-    struct folio_index_marker m = next_marker();
+    struct folio_index_marker m = iu_next_marker();
     assert_int_equal(folio_index_settings_reset(idx, &m, &E), 0);
     expect_hits(idx, "fruit", "1,2");
     expect_filter_error(idx, "genre = food",
                         "Attribute `genre` is not filterable. This index does not have "
                         "configured filterable attributes.\n1:6 genre = food");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* A failed settings update rebuilds nothing. */
     static const char bad[] = "{\"filterableAttributes\":[\"genre\"],\"rankingRules\":[\"x\"]}";
-    m = next_marker();
+    m = iu_next_marker();
     assert_int_equal(folio_index_settings_update(idx, bad, strlen(bad), &m, &E),
                      FOLIO_E_INVALID_SETTINGS);
     expect_filter_error(idx, "genre = food",
                         "Attribute `genre` is not filterable. This index does not have "
                         "configured filterable attributes.\n1:6 genre = food");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     rm_index(idx, dir);
 }
 
@@ -983,7 +968,7 @@ test_reopen_and_format1(void **state)
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
     expect_hits(idx, "alpha", "1");
     expect_filter(idx, "c = y", "2");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     folio_index_free(idx);
 
     /* Format 1 read-only: opens, verifies, cannot be searched, is not changed. */
@@ -992,7 +977,7 @@ test_reopen_and_format1(void **state)
     folio_index_options_default(&ro);
     ro.read_only = true;
     assert_int_equal(folio_index_open(dir, &ro, &idx, &E), 0);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     json_t *resp = NULL;
     assert_int_equal(search_full(idx, "alpha", NULL, 0, 20, NULL, 0, &resp), FOLIO_E_VERSION);
     assert_non_null(strstr(E.message, "open it read-write once"));
@@ -1005,7 +990,7 @@ test_reopen_and_format1(void **state)
     expect_hits(idx, "alpha", "1");
     expect_filter(idx, "c = y", "2");
     expect_paged(idx, NULL, "NOT c = y", 0, 20, "1", 1);
-    assert_verified(idx);
+    iu_assert_verified(idx);
     assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
     assert_int_equal(s->marker.task_uid, marker.task_uid);
     assert_int_equal(s->marker.batch_seq, marker.batch_seq);
@@ -1014,7 +999,7 @@ test_reopen_and_format1(void **state)
     /* Later writes keep it up to date. */
     add(idx, "{\"id\":3,\"t\":\"alphabet\",\"c\":\"y\"}");
     expect_hits(idx, "alpha", "1,3");
-    assert_verified(idx);
+    iu_assert_verified(idx);
     /* A version this build does not know is refused. */
     folio_index_free(idx);
     MDB_env *env;
@@ -1058,8 +1043,8 @@ test_posting_list_bytes(void **state)
      * cookie 12346, one container, key 0, cardinality - 1, offset 16, then
      * the sorted 16-bit values. {0, 2}: "alpha" now finds documents 1 and 3.
      */
-    static const uint8_t good[] = {0x3a, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 16, 0, 0, 0,
-                                   0, 0, 2, 0};
+    static const uint8_t good[] = {0x3a, 0x30, 0,  0, 1, 0, 0, 0, 0, 0,
+                                   1,    0,    16, 0, 0, 0, 0, 0, 2, 0};
     damage_word(dir, "alpha", good, sizeof(good));
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
     expect_hits(idx, "alpha", "1,3");
@@ -1362,8 +1347,7 @@ model_rank(const struct model *m, const char *path, int top)
 }
 
 static void
-words_of_value(const struct model *m, const json_t *v, const char *path, int top,
-               struct mwords *ws)
+words_of_value(const struct model *m, const json_t *v, const char *path, int top, struct mwords *ws)
 {
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
@@ -1373,7 +1357,8 @@ words_of_value(const struct model *m, const json_t *v, const char *path, int top
     if (json_is_object(v)) {
         const char *key;
         json_t *x;
-        json_object_foreach((json_t *)v, key, x) {
+        json_object_foreach((json_t *)v, key, x)
+        {
             char sub[128];
             snprintf(sub, sizeof(sub), "%s.%s", path, key);
             words_of_value(m, x, sub, top, ws);
@@ -1400,7 +1385,8 @@ words_of_doc(const struct model *m, const json_t *doc, struct mwords *ws)
     json_t *v;
     int top = 0;
     ws->count = 0;
-    json_object_foreach((json_t *)doc, key, v) {
+    json_object_foreach((json_t *)doc, key, v)
+    {
         words_of_value(m, v, key, top, ws);
         top++;
     }
@@ -1605,7 +1591,7 @@ eval_atom(const json_t *doc, const char **p)
     if (strcmp(op, "NOT") == 0) {
         negate = true;
         (*p)++;
-        for (n = 0; **p && **p != ' ' && **p != '[' && **p != ')'; )
+        for (n = 0; **p && **p != ' ' && **p != '[' && **p != ')';)
             op[n++] = *(*p)++;
         op[n] = '\0';
     }
@@ -1663,13 +1649,13 @@ eval_filter(const json_t *doc, const char **p)
     while (**p == ' ')
         (*p)++;
     bool and = strncmp(*p, "AND", 3) == 0;
-    *p += and ? 3 : 2;
+    *p += and? 3 : 2;
     while (**p == ' ')
         (*p)++;
     assert_int_equal(*(*p)++, '(');
     bool b = eval_filter(doc, p);
     assert_int_equal(*(*p)++, ')');
-    return and ? a && b : a || b;
+    return and? a && b : a || b;
 }
 
 /* ---- the randomized run ----------------------------------------------------------- */
@@ -1734,8 +1720,8 @@ model_search(const struct model *m, const char *q, const char *filter, struct mh
     for (size_t i = 0; i < qw.count && count < FOLIO_INDEX_QUERY_WORDS_MAX; i++)
         strcpy(terms[count++], qw.w[i].text);
     size_t qlen = strlen(q);
-    bool prefix = qlen > 0 && isalnum((unsigned char)q[qlen - 1]) &&
-                  qw.count <= FOLIO_INDEX_QUERY_WORDS_MAX;
+    bool prefix =
+        qlen > 0 && isalnum((unsigned char)q[qlen - 1]) && qw.count <= FOLIO_INDEX_QUERY_WORDS_MAX;
     for (unsigned iid = 0; iid < m->next_iid; iid++) {
         const struct mdoc *d = &m->docs[iid];
         if (!d->live)
@@ -1787,9 +1773,9 @@ compare_search(struct folio_index *idx, const struct model *m, const char *q, co
         same = json_equal(json_array_get(got, i), m->docs[hits[offset + i].iid].doc);
     if (!same) {
         char *ids = hit_ids(resp);
-        fprintf(stderr, "q=\"%s\" filter=%s offset %llu limit %llu: got [%s] of %lld; expected",
-                q, filter ? filter : "-", (unsigned long long)offset, (unsigned long long)limit,
-                ids, (long long)json_integer_value(json_object_get(resp, "estimatedTotalHits")));
+        fprintf(stderr, "q=\"%s\" filter=%s offset %llu limit %llu: got [%s] of %lld; expected", q,
+                filter ? filter : "-", (unsigned long long)offset, (unsigned long long)limit, ids,
+                (long long)json_integer_value(json_object_get(resp, "estimatedTotalHits")));
         for (size_t i = 0; i < n; i++)
             fprintf(stderr, "%s%u(t%d e%d a%d)", i ? "," : " ", m->docs[hits[i].iid].id,
                     hits[i].typos, hits[i].inexact, hits[i].attribute);
@@ -1810,12 +1796,14 @@ random_settings(struct folio_index *idx, struct model *m)
         "[\"tags\",\"meta\",\"title\"]",
     };
     static const char *const filterable[] = {
-        "[\"color\",\"extra\",\"n\",\"tags\"]", "[\"n\"]", "[]", "[\"color\",\"tags\"]",
+        "[\"color\",\"extra\",\"n\",\"tags\"]",
+        "[\"n\"]",
+        "[]",
+        "[\"color\",\"tags\"]",
     };
     char body[256];
     const char *s = searchable[rnd(4)], *f = filterable[rnd(4)];
-    snprintf(body, sizeof(body), "{\"searchableAttributes\":%s,\"filterableAttributes\":%s}", s,
-             f);
+    snprintf(body, sizeof(body), "{\"searchableAttributes\":%s,\"filterableAttributes\":%s}", s, f);
     settings(idx, body);
     json_decref(m->searchable);
     json_decref(m->filterable);
@@ -1877,7 +1865,7 @@ random_run(void)
     struct mhit *hits = folio_calloc(4096, sizeof(*hits));
     for (int step = 0; step < R_STEPS; step++) {
         random_step(&idx, dir, &m);
-        assert_verified(idx);
+        iu_assert_verified(idx);
         for (int i = 0; i < R_QUERIES; i++) {
             char q[128], filter[512];
             rand_query(&m, q, sizeof(q));
@@ -1985,7 +1973,7 @@ test_typo_walk_large_vocabulary(void **state)
     uint64_t hits0 = vocab_memo_hits();
     json_t *by_vocab = lv_answers(idx, queries); /* walks (a repeated query replays) */
     uint64_t hits1 = vocab_memo_hits();
-    json_t *by_memo = lv_answers(idx, queries);  /* the same snapshot: every walk replays */
+    json_t *by_memo = lv_answers(idx, queries); /* the same snapshot: every walk replays */
     uint64_t hits2 = vocab_memo_hits();
     assert_int_equal(hits2 - hits1, LV_QUERIES); /* one term of 5+ characters per query */
     assert_true(hits1 - hits0 < LV_QUERIES / 4);
@@ -2045,10 +2033,10 @@ writer_main(void *arg)
     static const char *const words[] = {"strawberry", "raspberry", "blueberry", "cranberry"};
     for (int i = 0; i < C_DOCS; i++) {
         char body[160];
-        snprintf(body, sizeof(body), "{\"id\":%d,\"t\":\"%s word%d\",\"n\":%d}", i,
-                 words[i % 4], i, i);
-        struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = body,
-                                        .len = strlen(body)};
+        snprintf(body, sizeof(body), "{\"id\":%d,\"t\":\"%s word%d\",\"n\":%d}", i, words[i % 4], i,
+                 i);
+        struct folio_index_payload p = {
+            .format = FOLIO_INDEX_FORMAT_JSON, .data = body, .len = strlen(body)};
         struct folio_index_marker m = {.task_uid = 1000 + (uint64_t)i, .batch_seq = 1000};
         struct folio_index_error err;
         if (folio_index_documents_add(c->idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &err) != 0)
@@ -2100,7 +2088,7 @@ test_concurrent_searches(void **state)
     for (int i = 0; i < C_READERS; i++)
         pthread_join(readers[i], NULL);
     assert_int_equal(c.failures, 0);
-    assert_verified(c.idx);
+    iu_assert_verified(c.idx);
     expect_paged(c.idx, "strawbery", "n < 1000", 0, 0, "", C_DOCS / 4 + 1);
     rm_index(c.idx, dir);
 }

@@ -1,0 +1,93 @@
+/* Helpers shared by the index tests: see indexutil.h. */
+#define _GNU_SOURCE
+#include "indexutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "testutil.h"
+
+static struct folio_index_error iu_err;
+static uint64_t next_task_uid = 1;
+
+struct folio_index_marker
+iu_marker(uint64_t task_uid, uint64_t batch_seq, const char *outcome)
+{
+    struct folio_index_marker m = {.task_uid = task_uid, .batch_seq = batch_seq};
+    if (outcome != NULL) {
+        m.outcome = (const uint8_t *)outcome;
+        m.outcome_len = strlen(outcome);
+    }
+    return m;
+}
+
+struct folio_index_marker
+iu_next_marker(void)
+{
+    struct folio_index_marker m = {.task_uid = next_task_uid, .batch_seq = next_task_uid};
+    next_task_uid++;
+    return m;
+}
+
+void
+iu_assert_verified(struct folio_index *idx)
+{
+    int rc = folio_index_verify(idx, &iu_err);
+    if (rc != 0)
+        fail_msg("verify: %s", iu_err.message);
+}
+
+void
+iu_assert_outcome(struct folio_index *idx, uint64_t task_uid, const char *expected)
+{
+    uint8_t *got = (uint8_t *)"sentinel";
+    size_t len = 99;
+    int rc = folio_index_outcome_get(idx, task_uid, &got, &len, &iu_err);
+    if (expected == NULL) {
+        assert_int_equal(rc, FOLIO_E_NOT_FOUND);
+        assert_null(got);
+        assert_int_equal(len, 0);
+        return;
+    }
+    if (rc != 0)
+        fail_msg("outcome %llu: %s", (unsigned long long)task_uid, iu_err.message);
+    assert_int_equal(len, strlen(expected));
+    assert_memory_equal(got, expected, len);
+    folio_free(got);
+}
+
+void
+iu_assert_marker(struct folio_index *idx, uint64_t task_uid, uint64_t batch_seq)
+{
+    struct folio_index_marker m;
+    memset(&m, 0xab, sizeof(m));
+    assert_int_equal(folio_index_marker_get(idx, &m, &iu_err), 0);
+    assert_int_equal(m.task_uid, task_uid);
+    assert_int_equal(m.batch_seq, batch_seq);
+    assert_null(m.outcome);
+    assert_int_equal(m.outcome_len, 0);
+}
+
+char *
+iu_dist_text(struct folio_index *idx)
+{
+    struct folio_index_stats *s = NULL;
+    assert_int_equal(folio_index_stats_get(idx, &s, &iu_err), 0);
+    assert_true(s->has_field_distribution);
+    assert_false(s->field_distribution_truncated);
+    size_t cap = 64, len = 0;
+    char *out = folio_calloc(1, cap);
+    for (size_t i = 0; i < s->field_count; i++) {
+        size_t need = strlen(s->field_names[i]) + 32;
+        if (len + need >= cap) {
+            cap = (len + need) * 2;
+            out = folio_realloc(out, cap);
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s:%llu", i ? " " : "", s->field_names[i],
+                                (unsigned long long)s->field_documents[i]);
+    }
+    folio_index_stats_free(s);
+    return out;
+}
