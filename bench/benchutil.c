@@ -326,3 +326,73 @@ bench_drop_caches(const char *dir, bool *global_dropped)
     *global_dropped = proc_drop_caches();
     return advised;
 }
+
+/* ---- reproducible random text ------------------------------------------------ */
+
+uint64_t
+bench_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void
+bench_vocab_init(struct bench_vocab *v, size_t count, uint64_t *rng)
+{
+    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
+    v->count = count;
+    v->words = calloc(count, sizeof(*v->words));
+    v->cdf = calloc(count, sizeof(*v->cdf));
+    if (v->words == NULL || v->cdf == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        int syllables = 1 + (int)(bench_rand(rng) % 4), n = 0;
+        for (int s = 0; s < syllables; s++) {
+            v->words[i][n++] = cons[bench_rand(rng) % 16];
+            v->words[i][n++] = vow[bench_rand(rng) % 5];
+            if (bench_rand(rng) % 3 == 0)
+                v->words[i][n++] = cons[bench_rand(rng) % 16];
+        }
+        v->words[i][n] = '\0';
+        sum += 1.0 / (double)(i + 1);
+        v->cdf[i] = sum;
+    }
+    for (size_t i = 0; i < count; i++)
+        v->cdf[i] /= sum;
+}
+
+void
+bench_vocab_free(struct bench_vocab *v)
+{
+    free(v->words);
+    free(v->cdf);
+    memset(v, 0, sizeof(*v));
+}
+
+const char *
+bench_vocab_word(const struct bench_vocab *v, uint64_t *rng)
+{
+    double u = (double)(bench_rand(rng) >> 11) / (double)(1ull << 53);
+    size_t lo = 0, hi = v->count - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return v->words[lo];
+}
+
+size_t
+bench_vocab_words(const struct bench_vocab *v, uint64_t *rng, char *buf, size_t n, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++)
+        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", bench_vocab_word(v, rng));
+    return n;
+}

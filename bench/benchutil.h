@@ -13,6 +13,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* splitmix64: the benchmarks' reproducible random numbers (*state advances). */
+uint64_t bench_rand(uint64_t *state);
+
+/*
+ * A vocabulary of pronounceable words of 1 to 4 syllables whose frequencies
+ * follow Zipf's law (word i drawn with weight 1 / (i + 1)), so generated
+ * text and queries look like natural language to the index. The words are
+ * drawn from *rng; the same seed gives the same words in every benchmark.
+ */
+struct bench_vocab {
+    size_t count;
+    char (*words)[16];
+    double *cdf; /* cumulative weights, cdf[count - 1] == 1 */
+};
+
+void bench_vocab_init(struct bench_vocab *v, size_t count, uint64_t *rng);
+void bench_vocab_free(struct bench_vocab *v);
+/* One word, drawn with its Zipf frequency. */
+const char *bench_vocab_word(const struct bench_vocab *v, uint64_t *rng);
+/* Appends count words separated by spaces at buf + n; returns the new length. */
+size_t bench_vocab_words(const struct bench_vocab *v, uint64_t *rng, char *buf, size_t n,
+                         unsigned count);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t bench_now_ns(void);
 void bench_sleep_ns(int64_t ns);

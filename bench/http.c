@@ -74,8 +74,7 @@ struct opts {
 /* ---- synthetic text ------------------------------------------------------- */
 
 static uint64_t rng = 0x68747470ull;
-static char vocab[VOCAB][16];
-static double zipf_cdf[VOCAB];
+static struct bench_vocab vocab; /* VOCAB words (benchutil.h) */
 static const char *const genres[GENRES] = {
     "drama",   "comedy",  "thriller", "western", "horror",    "romance", "satire",
     "mystery", "fantasy", "history",  "war",     "musical",   "crime",   "family",
@@ -85,10 +84,7 @@ static const char *const genres[GENRES] = {
 static uint64_t
 next_rand(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bench_rand(&rng);
 }
 
 static unsigned
@@ -97,50 +93,17 @@ rand_below(unsigned n)
     return (unsigned)(next_rand() % n);
 }
 
-/* VOCAB pronounceable words of 1-4 syllables, with Zipf (1/rank) frequencies. */
-static void
-vocab_make(void)
-{
-    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
-    double sum = 0;
-    for (int i = 0; i < VOCAB; i++) {
-        int syllables = 1 + (int)rand_below(4), n = 0;
-        for (int s = 0; s < syllables; s++) {
-            vocab[i][n++] = cons[rand_below(16)];
-            vocab[i][n++] = vow[rand_below(5)];
-            if (rand_below(3) == 0)
-                vocab[i][n++] = cons[rand_below(16)];
-        }
-        vocab[i][n] = '\0';
-        sum += 1.0 / (i + 1);
-        zipf_cdf[i] = sum;
-    }
-    for (int i = 0; i < VOCAB; i++)
-        zipf_cdf[i] /= sum;
-}
-
 static const char *
 zipf_word(void)
 {
-    double u = (double)(next_rand() >> 11) / (double)(1ull << 53);
-    size_t lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return vocab[lo];
+    return bench_vocab_word(&vocab, &rng);
 }
 
 /* Appends count words separated by spaces at buf + n; returns the new length. */
 static size_t
 append_words(char *buf, size_t n, unsigned count)
 {
-    for (unsigned i = 0; i < count; i++)
-        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", zipf_word());
-    return n;
+    return bench_vocab_words(&vocab, &rng, buf, n, count);
 }
 
 /* ---- HTTP answers ------------------------------------------------------------ */
@@ -1329,7 +1292,7 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    vocab_make();
+    bench_vocab_init(&vocab, VOCAB, &rng);
     char *dir = bench_mkdtemp(o.tmp);
     if (dir == NULL)
         return 1;

@@ -31,6 +31,19 @@ struct reg_thread {
     unsigned id;
 };
 
+/* FOLIO_E_CORRUPT unless task uid succeeded: the benchmark's work was really done. */
+static int
+task_succeeded(struct folio_sched *s, uint64_t uid)
+{
+    const struct folio_sched_state *st = folio_sched_read_lock(s);
+    struct folio_task_view v;
+    int rc = folio_sched_task_get(st, uid, &v) != 0 || v.status != FOLIO_STATUS_SUCCEEDED
+                 ? FOLIO_E_CORRUPT
+                 : 0;
+    folio_sched_read_unlock(s);
+    return rc;
+}
+
 static void *
 reg_thread_main(void *arg)
 {
@@ -98,8 +111,8 @@ run_registrations(const char *scratch, unsigned callers, size_t payload_bytes, d
     int64_t t0 = bench_now_ns();
     int64_t stop = t0 + (int64_t)(seconds * 1e9);
     for (unsigned i = 0; i < callers; i++) {
-        ts[i] = (struct reg_thread){.s = s, .payload_bytes = payload_bytes, .stop_ns = stop,
-                                    .id = i};
+        ts[i] =
+            (struct reg_thread){.s = s, .payload_bytes = payload_bytes, .stop_ns = stop, .id = i};
         pthread_create(&ts[i].thread, NULL, reg_thread_main, &ts[i]);
     }
     uint64_t total = 0;
@@ -140,8 +153,8 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
         for (uint32_t i = 0; i < per_task; i++) {
             uint32_t id = t * per_task + i;
             len += (size_t)snprintf(payload + len, cap - len,
-                                    "%s{\"id\":%u,\"title\":\"book %u\",\"year\":%u}",
-                                    i ? "," : "", id, id, 1900 + id % 120);
+                                    "%s{\"id\":%u,\"title\":\"book %u\",\"year\":%u}", i ? "," : "",
+                                    id, id, 1900 + id % 120);
         }
         payload[len++] = ']';
         struct folio_sched_request req = {0};
@@ -163,13 +176,8 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
     if (rc == 0)
         rc = folio_sched_wait_idle(s, 600000);
     int64_t t1 = bench_now_ns();
-    if (rc == 0) {
-        const struct folio_sched_state *st = folio_sched_read_lock(s);
-        struct folio_task_view v;
-        if (folio_sched_task_get(st, last, &v) != 0 || v.status != FOLIO_STATUS_SUCCEEDED)
-            rc = FOLIO_E_CORRUPT;
-        folio_sched_read_unlock(s);
-    }
+    if (rc == 0)
+        rc = task_succeeded(s, last);
     *per_sec = (double)docs / ((double)(t1 - t0) / 1e9);
     folio_sched_close(s);
     bench_rmrf(dir);
@@ -186,71 +194,16 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
 #define ONE_VOCAB 4000
 #define ONE_CALLERS 64
 
-struct one_gen {
-    uint64_t rng;
-    char vocab[ONE_VOCAB][16];
-    double cdf[ONE_VOCAB];
-};
-
-static uint64_t
-one_rand(uint64_t *rng)
-{
-    uint64_t z = (*rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static unsigned
 one_below(uint64_t *rng, unsigned n)
 {
-    return (unsigned)(one_rand(rng) % n);
-}
-
-static void
-one_gen_init(struct one_gen *g)
-{
-    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
-    g->rng = 0x68747470ull;
-    double sum = 0;
-    for (int i = 0; i < ONE_VOCAB; i++) {
-        int syllables = 1 + (int)one_below(&g->rng, 4), n = 0;
-        for (int s = 0; s < syllables; s++) {
-            g->vocab[i][n++] = cons[one_below(&g->rng, 16)];
-            g->vocab[i][n++] = vow[one_below(&g->rng, 5)];
-            if (one_below(&g->rng, 3) == 0)
-                g->vocab[i][n++] = cons[one_below(&g->rng, 16)];
-        }
-        g->vocab[i][n] = '\0';
-        sum += 1.0 / (i + 1);
-        g->cdf[i] = sum;
-    }
-    for (int i = 0; i < ONE_VOCAB; i++)
-        g->cdf[i] /= sum;
-}
-
-static size_t
-one_words(const struct one_gen *g, uint64_t *rng, char *buf, size_t n, unsigned count)
-{
-    for (unsigned i = 0; i < count; i++) {
-        double u = (double)(one_rand(rng) >> 11) / (double)(1ull << 53);
-        size_t lo = 0, hi = ONE_VOCAB - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (g->cdf[mid] < u)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", g->vocab[lo]);
-    }
-    return n;
+    return (unsigned)(bench_rand(rng) % n);
 }
 
 struct one_thread {
     pthread_t thread;
     struct folio_sched *s;
-    const struct one_gen *g;
+    const struct bench_vocab *g;
     uint32_t first, count;
     uint64_t last_uid;
     int err;
@@ -264,9 +217,9 @@ one_thread_main(void *arg)
     char payload[512];
     for (uint32_t i = 0; i < t->count && t->err == 0; i++) {
         size_t len = (size_t)sprintf(payload, "{\"id\":%u,\"title\":\"", t->first + i);
-        len = one_words(t->g, &rng, payload, len, 3);
+        len = bench_vocab_words(t->g, &rng, payload, len, 3);
         len += (size_t)sprintf(payload + len, "\",\"body\":\"");
-        len = one_words(t->g, &rng, payload, len, 8);
+        len = bench_vocab_words(t->g, &rng, payload, len, 8);
         len += (size_t)sprintf(payload + len, "\",\"year\":%u}", 1950 + one_below(&rng, 76));
         struct folio_sched_request req = {0};
         req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
@@ -329,8 +282,8 @@ thread_cpu(long *tids, double *cpu, size_t cap)
  * worker).
  */
 static int
-bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec,
-                          double *cpu_us, double *worker_us)
+bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec, double *cpu_us,
+                          double *worker_us)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/one-%u", scratch, tasks);
@@ -339,13 +292,15 @@ bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec,
     int rc = open_sched(dir, true, &s);
     if (rc != 0)
         return rc;
-    struct one_gen *g = folio_malloc(sizeof(*g));
-    one_gen_init(g);
+    uint64_t vocab_rng = 0x68747470ull; /* bench_http's seed: its words */
+    struct bench_vocab vocab;
+    bench_vocab_init(&vocab, ONE_VOCAB, &vocab_rng);
+    const struct bench_vocab *g = &vocab;
     struct one_thread ts[ONE_CALLERS];
     uint32_t per = tasks / ONE_CALLERS, extra = tasks % ONE_CALLERS, first = 0;
     for (unsigned i = 0; i < ONE_CALLERS; i++) {
-        ts[i] = (struct one_thread){.s = s, .g = g, .first = first,
-                                    .count = per + (i < extra ? 1 : 0)};
+        ts[i] =
+            (struct one_thread){.s = s, .g = g, .first = first, .count = per + (i < extra ? 1 : 0)};
         first += ts[i].count;
         pthread_create(&ts[i].thread, NULL, one_thread_main, &ts[i]);
     }
@@ -357,7 +312,7 @@ bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec,
         if (ts[i].last_uid > last)
             last = ts[i].last_uid;
     }
-    folio_free(g);
+    bench_vocab_free(&vocab);
     enum { THREADS_MAX = 256 };
     long tid0[THREADS_MAX], tid1[THREADS_MAX];
     double cpu0[THREADS_MAX], cpu1[THREADS_MAX];
@@ -380,13 +335,8 @@ bench_sched_one_doc_tasks(const char *scratch, uint32_t tasks, double *per_sec,
         if (cpu1[i] - before > busiest)
             busiest = cpu1[i] - before;
     }
-    if (rc == 0) {
-        const struct folio_sched_state *st = folio_sched_read_lock(s);
-        struct folio_task_view v;
-        if (folio_sched_task_get(st, last, &v) != 0 || v.status != FOLIO_STATUS_SUCCEEDED)
-            rc = FOLIO_E_CORRUPT;
-        folio_sched_read_unlock(s);
-    }
+    if (rc == 0)
+        rc = task_succeeded(s, last);
     *per_sec = (double)tasks / ((double)(t1 - t0) / 1e9);
     *cpu_us = (c1 - c0) * 1e6 / tasks;
     *worker_us = busiest * 1e6 / tasks;
@@ -422,7 +372,8 @@ int
 bench_sched_run(const char *scratch, double seconds)
 {
     printf("\n5. Registrations through folio_sched_register (documentAdditionOrUpdate, one\n"
-           "   document each; processing paused), %.0f s per row\n\n", seconds);
+           "   document each; processing paused), %.0f s per row\n\n",
+           seconds);
     printf("| callers | payload | where | registrations/s |\n|---:|---:|---|---:|\n");
     static const unsigned callers[] = {1, 64};
     static const size_t sizes[] = {128, 32768};
@@ -434,7 +385,7 @@ bench_sched_run(const char *scratch, double seconds)
             rc = run_registrations(scratch, callers[ci], sizes[si], seconds, &r);
             printf("| %u | %zu B | %s | %.0f |\n", callers[ci], sizes[si],
                    sizes[si] <= FOLIO_SCHED_INLINE_PAYLOAD_DEFAULT ? "inline in the event"
-                                                                    : "content file",
+                                                                   : "content file",
                    r);
             fflush(stdout);
             if (si == 0 && callers[ci] == 64)

@@ -32,60 +32,24 @@ struct opts {
 };
 
 static uint64_t rng = 0x5eed5eedull;
-static char vocab[VOCAB][16];
-static double zipf_cdf[VOCAB];
+static struct bench_vocab vocab; /* VOCAB words (benchutil.h) */
 
 static uint64_t
 next_rand(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void
-vocab_make(void)
-{
-    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
-    double sum = 0;
-    for (int i = 0; i < VOCAB; i++) {
-        int syllables = 1 + (int)(next_rand() % 4), n = 0;
-        for (int s = 0; s < syllables; s++) {
-            vocab[i][n++] = cons[next_rand() % 16];
-            vocab[i][n++] = vow[next_rand() % 5];
-            if (next_rand() % 3 == 0)
-                vocab[i][n++] = cons[next_rand() % 16];
-        }
-        vocab[i][n] = '\0';
-        sum += 1.0 / (i + 1);
-        zipf_cdf[i] = sum;
-    }
-    for (int i = 0; i < VOCAB; i++)
-        zipf_cdf[i] /= sum;
+    return bench_rand(&rng);
 }
 
 static const char *
 zipf_word(void)
 {
-    double u = (double)(next_rand() >> 11) / (double)(1ull << 53);
-    size_t lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return vocab[lo];
+    return bench_vocab_word(&vocab, &rng);
 }
 
 static size_t
 append_words(char *buf, size_t n, int count)
 {
-    for (int i = 0; i < count; i++)
-        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", zipf_word());
-    return n;
+    return bench_vocab_words(&vocab, &rng, buf, n, (unsigned)count);
 }
 
 static int
@@ -126,8 +90,8 @@ build(struct folio_index *idx, unsigned docs)
 enum kind { K_ONE, K_PREFIX, K_TWO, K_TYPO, K_FILTERED, K_PLACEHOLDER, K_COUNT };
 
 static const char *const kind_names[] = {
-    "1 word", "1 word, prefix (3 chars)", "2 words", "3 words, one typo",
-    "1 word + filter", "filter only",
+    "1 word",      "1 word, prefix (3 chars)", "2 words", "3 words, one typo", "1 word + filter",
+    "filter only",
 };
 
 struct query {
@@ -264,7 +228,7 @@ main(int argc, char **argv)
     char *dir = bench_mkdtemp(o.dir);
     if (dir == NULL)
         return 1;
-    vocab_make();
+    bench_vocab_init(&vocab, VOCAB, &rng);
     struct folio_index *idx = NULL;
     struct folio_index_error err;
     struct folio_index_marker m = {.task_uid = 1, .batch_seq = 1};
