@@ -91,3 +91,21 @@ iu_dist_text(struct folio_index *idx)
     folio_index_stats_free(s);
     return out;
 }
+
+void
+iu_expect_model_dist(struct folio_index *idx, int ids, const int *counts, int names,
+                     const char *when)
+{
+    char want[512];
+    size_t len = 0;
+    want[0] = '\0';
+    if (ids > 0)
+        len += (size_t)snprintf(want, sizeof(want), "id:%d", ids);
+    for (int n = 0; n < names && n < 10 && len < sizeof(want); n++)
+        if (counts[n] > 0)
+            len += (size_t)snprintf(want + len, sizeof(want) - len, " n%d:%d", n, counts[n]);
+    char *got = iu_dist_text(idx);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: field distribution `%s`, the model makes `%s`", when, got, want);
+    folio_free(got);
+}

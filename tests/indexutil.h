@@ -24,4 +24,13 @@ void iu_assert_marker(struct folio_index *idx, uint64_t task_uid, uint64_t batch
 /* The field distribution as "name:count name:count", in the order stats give it (free it). */
 char *iu_dist_text(struct folio_index *idx);
 
+/*
+ * The distribution a model of documents makes: "id:<ids>" (when ids > 0),
+ * then " n<i>:<counts[i]>" for each i < names with counts[i] > 0, the order
+ * in which stats give names "id", "n0", ..., "n9". Fails the test, saying
+ * when, if idx's distribution differs.
+ */
+void iu_expect_model_dist(struct folio_index *idx, int ids, const int *counts, int names,
+                          const char *when);
+
 #endif

@@ -239,23 +239,14 @@ rdoc_has(const struct rdoc *d, int name)
 static void
 expect_model(struct folio_index *idx, const struct rdoc *docs)
 {
-    /* Names sort as "id" < "n0" < ... < "n5" byte-wise. */
-    char want[256];
-    size_t len = 0;
-    int ids = 0;
-    for (int d = 0; d < R_IDS; d++)
+    int ids = 0, counts[R_NAMES] = {0};
+    for (int d = 0; d < R_IDS; d++) {
         ids += docs[d].present;
-    want[0] = '\0';
-    if (ids > 0)
-        len += (size_t)snprintf(want + len, sizeof(want) - len, "id:%d", ids);
-    for (int n = 0; n < R_NAMES; n++) {
-        int c = 0;
-        for (int d = 0; d < R_IDS; d++)
-            c += docs[d].present && rdoc_has(&docs[d], n);
-        if (c > 0)
-            len += (size_t)snprintf(want + len, sizeof(want) - len, " n%d:%d", n, c);
+        for (int n = 0; n < R_NAMES; n++)
+            counts[n] += docs[d].present && rdoc_has(&docs[d], n);
     }
-    expect_dist(idx, want);
+    iu_expect_model_dist(idx, ids, counts, R_NAMES, "random writes");
+    iu_assert_verified(idx);
 }
 
 static void

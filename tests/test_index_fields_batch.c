@@ -60,26 +60,13 @@ struct rdoc {
 static void
 expect_model(struct folio_index *idx, const struct rdoc *docs, const char *when)
 {
-    /* Names sort as "id" < "n0" < ... < "n5" byte-wise. */
-    char want[256];
-    size_t len = 0;
-    int ids = 0;
-    for (int d = 0; d < R_IDS; d++)
+    int ids = 0, counts[R_NAMES] = {0};
+    for (int d = 0; d < R_IDS; d++) {
         ids += docs[d].present;
-    want[0] = '\0';
-    if (ids > 0)
-        len += (size_t)snprintf(want + len, sizeof(want) - len, "id:%d", ids);
-    for (int n = 0; n < R_NAMES; n++) {
-        int c = 0;
-        for (int d = 0; d < R_IDS; d++)
-            c += docs[d].present && (docs[d].names & (1u << n));
-        if (c > 0)
-            len += (size_t)snprintf(want + len, sizeof(want) - len, " n%d:%d", n, c);
+        for (int n = 0; n < R_NAMES; n++)
+            counts[n] += docs[d].present && (docs[d].names & (1u << n));
     }
-    char *got = iu_dist_text(idx);
-    if (strcmp(got, want) != 0)
-        fail_msg("%s: field distribution `%s`, the model makes `%s`", when, got, want);
-    folio_free(got);
+    iu_expect_model_dist(idx, ids, counts, R_NAMES, when);
 }
 
 /* One random write inside the batch; the model follows what must happen. */
