@@ -62,38 +62,6 @@ buf_append_u64(struct srv_buf *b, uint64_t v)
     buf_append(b, tmp + i, sizeof(tmp) - i);
 }
 
-/* Appends s as a JSON string (quotes included); bytes >= 0x80 are copied as they are. */
-void
-buf_append_json_str(struct srv_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_reserve(b, len + 2);
-    b->ptr[b->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        buf_append(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (ch) {
-        case '"': case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
-            n = 6;
-        }
-        buf_append(b, esc, n);
-    }
-    buf_append(b, s + run, len - run);
-    buf_append(b, "\"", 1);
-}
-
 /* Formats straight into the buffer's free space; grows it and formats again if that was short. */
 void
 buf_printf(struct srv_buf *b, const char *fmt, ...)
@@ -293,24 +261,31 @@ resp_sched_error(struct srv_req *r, const struct folio_sched_error *e)
 void
 resp_summarized(struct srv_req *r, int status, const struct folio_sched_registered *t)
 {
-    /* Every enqueuing route answers with this: written directly, no jansson tree. */
+    /*
+     * Every enqueuing route answers with this: written directly, no jansson
+     * tree. Nothing in it needs JSON escaping: the index uid passed
+     * folio_index_uid_valid at registration ([A-Za-z0-9_-]), the kind is one
+     * of folio_task_kind_name's words and the date is RFC 3339 digits.
+     */
     char date[64];
     struct srv_buf b = {0};
     buf_reserve(&b, 200);
     buf_append_str(&b, "{\"taskUid\":");
     buf_append_u64(&b, t->task_uid);
     buf_append_str(&b, ",\"indexUid\":");
-    if (t->index_uid[0] != '\0')
-        buf_append_json_str(&b, t->index_uid, strlen(t->index_uid));
-    else
+    if (t->index_uid[0] != '\0') {
+        buf_append(&b, "\"", 1);
+        buf_append_str(&b, t->index_uid);
+        buf_append(&b, "\"", 1);
+    } else {
         buf_append_str(&b, "null");
-    buf_append_str(&b, ",\"status\":\"enqueued\",\"type\":");
-    const char *kind = folio_task_kind_name(t->kind);
-    buf_append_json_str(&b, kind, strlen(kind));
+    }
+    buf_append_str(&b, ",\"status\":\"enqueued\",\"type\":\"");
+    buf_append_str(&b, folio_task_kind_name(t->kind));
     folio_sched_format_date(t->enqueued_at_ns, date, sizeof(date));
-    buf_append_str(&b, ",\"enqueuedAt\":");
-    buf_append_json_str(&b, date, strlen(date));
-    buf_append(&b, "}", 1);
+    buf_append_str(&b, "\",\"enqueuedAt\":\"");
+    buf_append_str(&b, date);
+    buf_append_str(&b, "\"}");
     resp_body(r, status, "application/json", b.ptr, b.len);
     buf_free(&b);
 }

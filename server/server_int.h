@@ -45,7 +45,6 @@ void buf_reserve(struct srv_buf *b, size_t n);
 void buf_append(struct srv_buf *b, const void *p, size_t n);
 void buf_append_str(struct srv_buf *b, const char *s);
 void buf_append_u64(struct srv_buf *b, uint64_t v);
-void buf_append_json_str(struct srv_buf *b, const char *s, size_t len);
 void buf_printf(struct srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct srv_buf *b);
 
