@@ -2773,10 +2773,15 @@ test_reads_pipelined(void **state)
                 i * 7);
     fputc(']', m);
     fclose(m);
-    enqueue(f, "POST", "/indexes/d/documents?primaryKey=id", "application/json", docs.p,
-            "documentAdditionOrUpdate", "d");
+    /*
+     * Snapshot tasks have priority over the index's earlier tasks (DESIGN §6),
+     * so the addition must have succeeded before the snapshot is asked for.
+     */
+    long long t = enqueue(f, "POST", "/indexes/d/documents?primaryKey=id", "application/json",
+                          docs.p, "documentAdditionOrUpdate", "d");
     free(docs.p);
-    long long t = enqueue(f, "POST", "/indexes/d/snapshots", NULL, NULL,
+    wait_succeeded(f, t);
+    t = enqueue(f, "POST", "/indexes/d/snapshots", NULL, NULL,
                           "singleIndexSnapshotCreation", "d");
     wait_succeeded(f, t);
 
