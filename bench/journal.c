@@ -18,6 +18,12 @@
  * small machine the CPU, mostly spent putting threads to sleep and waking
  * them, is what bounds throughput once frames are large.
  *
+ * 1b. The CPU's own limit: the largest row of table 1 (and the async row) again
+ *    with the journal on a memory filesystem (--floor-dir, default /dev/shm if
+ *    it is tmpfs), where write and fdatasync cost almost nothing. No disk lets
+ *    the same producers go faster than this row, so it tells a slow disk from
+ *    a target the machine's CPUs cannot reach.
+ *
  * Everything happens in one scratch directory under --dir (default "."), so
  * on the filesystem of the work tree, and the directory is removed at the end.
  * The program prints tables and never judges a timing by its exit status.
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -56,6 +63,7 @@
 #define TARGET_EVENTS_PER_S 200000.0
 #define TARGET_BASELINE_RATIO 20.0
 #define TARGET_REPLAY_EVENTS_PER_S 3000000.0
+#define TMPFS_MAGIC_NUMBER 0x01021994l
 
 struct bench_opts {
     const char *parent_dir;
@@ -65,6 +73,7 @@ struct bench_opts {
     bool replay;                 /* run table 3 */
     unsigned async_slots;        /* appends in flight in the async row of table 1; 0: no row */
     unsigned group_window_us;    /* folio_journal_opts.group_window_us of table 1's journals */
+    const char *floor_dir;       /* table 1b's parent directory (tmpfs); NULL: no table 1b */
     unsigned producer_counts[PRODUCER_COUNTS_MAX];
     unsigned producer_count_n;
 };
@@ -762,10 +771,13 @@ usage(FILE *f)
     fprintf(f, "usage: bench_journal [--dir DIR] [--seconds N] [--runs N] [--quick]\n"
                "                     [--replay-events N] [--no-replay] [--producers 1,4,16,64]\n"
                "                     [--async-slots N] [--group-window-us N]\n"
+               "                     [--floor-dir DIR|none]\n"
                "  --async-slots N  appends in flight in table 1's async row (default 64;\n"
                "                   0 leaves the row out)\n"
                "  --no-replay      leave table 3 out\n"
-               "  --group-window-us N  group_window_us of table 1's journals (default 0)\n");
+               "  --group-window-us N  group_window_us of table 1's journals (default 0)\n"
+               "  --floor-dir DIR  where table 1b's journals go: a tmpfs directory (default\n"
+               "                   /dev/shm if it is tmpfs; 'none' leaves table 1b out)\n");
 }
 
 static int
@@ -794,6 +806,7 @@ parse_args(int argc, char **argv, struct bench_opts *o)
                              .replay_events = 2000000,
                              .replay = true,
                              .async_slots = 64,
+                             .floor_dir = "/dev/shm",
                              .producer_counts = {1, 4, 16, 64},
                              .producer_count_n = 4};
     for (int i = 1; i < argc; i++) {
@@ -830,6 +843,9 @@ parse_args(int argc, char **argv, struct bench_opts *o)
                 return -1;
             o->group_window_us = (unsigned)us;
             i++;
+        } else if (strcmp(a, "--floor-dir") == 0) {
+            o->floor_dir = strcmp(v, "none") == 0 ? NULL : v;
+            i++;
         } else if (strcmp(a, "--replay-events") == 0) {
             o->replay_events = strtoull(v, NULL, 10);
             i++;
@@ -861,6 +877,42 @@ event_check(size_t *len)
     return err;
 }
 
+/*
+ * Table 1b: the largest producer count (and the async row) with the journal
+ * on tmpfs. Sets *floor to its events/s, 0 if the table was left out.
+ */
+static int
+floor_bench(const struct bench_opts *o, unsigned producers, double *floor)
+{
+    *floor = 0;
+    if (o->floor_dir == NULL)
+        return 0;
+    struct statfs fs;
+    if (statfs(o->floor_dir, &fs) != 0 || (long)fs.f_type != TMPFS_MAGIC_NUMBER) {
+        printf("\n1b. left out: %s is not a tmpfs directory (--floor-dir)\n", o->floor_dir);
+        return 0;
+    }
+    char *scratch = bench_mkdtemp(o->floor_dir);
+    if (scratch == NULL)
+        return -1;
+    printf("\n1b. The CPUs' limit: the same appends with the journal on tmpfs (%s), where\n"
+           "    write and fdatasync cost next to nothing; no disk makes these producers faster\n\n",
+           o->floor_dir);
+    append_table_header();
+    struct append_row row;
+    int err = append_bench_row(o, scratch, producers, 0, &row);
+    if (err == FOLIO_OK) {
+        append_table_row(&row);
+        *floor = row.events_med;
+    }
+    if (err == FOLIO_OK && o->async_slots > 0 &&
+        (err = append_bench_row(o, scratch, 1, o->async_slots, &row)) == FOLIO_OK)
+        append_table_row(&row);
+    bench_rmrf(scratch);
+    folio_free(scratch);
+    return err == FOLIO_OK ? 0 : -1;
+}
+
 /* Table 1 and 2 and the comparison with the targets. */
 static int
 durable_benches(const struct bench_opts *o, const char *scratch)
@@ -887,6 +939,9 @@ durable_benches(const struct bench_opts *o, const char *scratch)
             return -1;
         append_table_row(&async_row);
     }
+    double floor = 0;
+    if (floor_bench(o, top->producers, &floor) != 0)
+        return -1;
     printf("\n2. Baseline on the same disk: one fdatasync per event, %g s per run, "
            "median of %u\n\n",
            o->seconds, o->runs);
@@ -901,6 +956,12 @@ durable_benches(const struct bench_opts *o, const char *scratch)
            bench_fmt_count(b, TARGET_EVENTS_PER_S),
            top->events_med >= TARGET_EVENTS_PER_S ? "met" : "MISSED", ratio, TARGET_BASELINE_RATIO,
            ratio >= TARGET_BASELINE_RATIO ? "met" : "MISSED");
+    if (floor > 0) {
+        char c[32];
+        printf("\n%.0fx this disk's baseline is %s events/s; on tmpfs the CPUs allow %s (%.1fx)\n",
+               TARGET_BASELINE_RATIO, bench_fmt_count(a, TARGET_BASELINE_RATIO * baseline),
+               bench_fmt_count(c, floor), baseline > 0 ? floor / baseline : 0);
+    }
     return 0;
 }
 
