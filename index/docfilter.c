@@ -246,18 +246,60 @@ page_emit(MDB_txn *txn, struct folio_index *idx, const roaring_bitmap_t *matched
     return rc;
 }
 
+/*
+ * The internal ids of the stored documents among the external ids (*out
+ * owned); an id that is not stored, or could not be one, adds nothing.
+ */
+static int
+ids_lookup(MDB_txn *txn, struct folio_index *idx, const char *const *ids, size_t id_count,
+           roaring_bitmap_t **out, struct folio_index_error *err)
+{
+    roaring_bitmap_t *set = roaring_bitmap_create();
+    int rc = FOLIO_OK;
+    for (size_t i = 0; i < id_count && rc == FOLIO_OK; i++) {
+        size_t len = strlen(ids[i]);
+        if (!docid_valid(ids[i], len))
+            continue;
+        MDB_val k = {len, (void *)ids[i]}, v;
+        int mrc = mdb_get(txn, idx->dbi_external_ids, &k, &v);
+        if (mrc == 0 && v.mv_size != 4)
+            mrc = MDB_CORRUPTED;
+        if (mrc == 0)
+            roaring_bitmap_add(set, index_iid_decode(v.mv_data));
+        else if (mrc != MDB_NOTFOUND)
+            rc = index_mdb_error(err, mrc, "looking up a document id");
+    }
+    if (rc != FOLIO_OK) {
+        roaring_bitmap_free(set);
+        set = NULL;
+    }
+    *out = set;
+    return rc;
+}
+
 int
 folio_index_documents_fetch(struct folio_index *idx, const char *filter, uint64_t offset,
                             uint64_t limit, const char *const *fields, size_t field_count,
                             char **out_json, size_t *out_len, uint64_t *out_total,
                             struct folio_index_error *err)
 {
+    return folio_index_documents_fetch_ids(idx, filter, NULL, 0, offset, limit, fields,
+                                           field_count, out_json, out_len, out_total, err);
+}
+
+int
+folio_index_documents_fetch_ids(struct folio_index *idx, const char *filter,
+                                const char *const *ids, size_t id_count, uint64_t offset,
+                                uint64_t limit, const char *const *fields, size_t field_count,
+                                char **out_json, size_t *out_len, uint64_t *out_total,
+                                struct folio_index_error *err)
+{
     struct fnode *root = NULL;
     *out_json = NULL;
     int rc = filter != NULL ? filter_parse(filter, &root, err) : FOLIO_OK;
     if (rc != FOLIO_OK)
         return rc;
-    if (root == NULL) /* no filter, or a blank one: every document */
+    if (root == NULL && ids == NULL) /* no filter, or a blank one, and no ids: every document */
         return folio_index_documents_get(idx, offset, limit, fields, field_count, out_json,
                                          out_len, out_total, err);
     MDB_txn *txn = NULL;
@@ -266,7 +308,19 @@ folio_index_documents_fetch(struct folio_index *idx, const char *filter, uint64_
     dbuf_init(&b, FOLIO_INDEX_READ_BYTES_MAX);
     rc = index_read_begin(idx, &txn, err);
     if (rc == FOLIO_OK) {
-        rc = filter_matches(txn, idx, filter, root, &matched, err);
+        roaring_bitmap_t *listed = NULL;
+        if (ids != NULL)
+            rc = ids_lookup(txn, idx, ids, id_count, &listed, err);
+        if (rc == FOLIO_OK && root != NULL)
+            rc = filter_matches(txn, idx, filter, root, &matched, err);
+        if (rc == FOLIO_OK && listed != NULL && matched != NULL)
+            roaring_bitmap_and_inplace(matched, listed);
+        else if (rc == FOLIO_OK && listed != NULL) {
+            matched = listed;
+            listed = NULL;
+        }
+        if (listed != NULL)
+            roaring_bitmap_free(listed);
         if (rc == FOLIO_OK)
             rc = page_emit(txn, idx, matched, offset, limit, fields, field_count, &b, err);
         index_read_end(idx, txn);

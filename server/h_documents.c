@@ -11,7 +11,8 @@
  * content is the JSON text of the filter value (its syntax is checked at
  * registration, its attributes when the task is processed, as Meilisearch
  * does). Filter errors are invalid_document_filter with the search's
- * messages. Writes are registrations: the raw body of
+ * messages. Both reads also take `ids` (a comma list, or a JSON array of
+ * strings and integers): only those documents, still in internal id order. Writes are registrations: the raw body of
  * POST (replace) and PUT (update) travels to the scheduler with the format
  * its Content-Type names (application/json, application/x-ndjson, text/csv:
  * missing_content_type / invalid_content_type, 415), which validates and
@@ -58,11 +59,11 @@ resp_index_error(struct srv_ctx *x, int rc, const struct folio_index_error *err)
         resp_error(x->req, 500, "internal", "%s", err->message);
 }
 
-/* `fields=a,b`: a NULL-terminated list of copies (caller frees), NULL when absent. */
+/* `name=a,b`: a NULL-terminated list of copies (caller frees), NULL when absent. */
 static char **
-fields_param(struct srv_ctx *x, size_t *count)
+list_param(struct srv_ctx *x, const char *name, size_t *count)
 {
-    const struct srv_param *p = param_get(x, "fields");
+    const struct srv_param *p = param_get(x, name);
     *count = 0;
     if (p == NULL)
         return NULL;
@@ -79,11 +80,18 @@ fields_param(struct srv_ctx *x, size_t *count)
             a++;
         while (b > a && b[-1] == ' ')
             b--;
-        out[i] = folio_strndup(a, (size_t)(b - a));
+        /* A name with a NUL in it names nothing (and must not pass for its prefix). */
+        if (memchr(a, '\0', (size_t)(b - a)) == NULL)
+            out[(*count)++] = folio_strndup(a, (size_t)(b - a));
         s = stop + 1;
     }
-    *count = n;
     return out;
+}
+
+static char **
+fields_param(struct srv_ctx *x, size_t *count)
+{
+    return list_param(x, "fields", count);
 }
 
 static void
@@ -133,6 +141,8 @@ struct docs_job {
     size_t field_count;
     uint64_t offset, limit;
     char *filter;       /* a page: the filter expression; NULL: every document */
+    char **ids;         /* a page: only these external ids; NULL: no such restriction */
+    size_t id_count;
     /* set by the worker */
     bool acquired;      /* false: rc is the index's acquisition */
     int rc;
@@ -147,6 +157,8 @@ docs_job_free(struct docs_job *j)
     folio_free(j->id);
     folio_free(j->filter);
     fields_free(j->fields, j->field_count);
+    if (j->ids != NULL)
+        fields_free(j->ids, j->id_count);
     buf_free(&j->body);
     folio_free(j);
 }
@@ -169,8 +181,9 @@ docs_run(struct srv_job *job)
             buf_append(&j->body, json, len);
     } else {
         uint64_t total = 0;
-        j->rc = folio_index_documents_fetch(idx, j->filter, j->offset, j->limit, fields,
-                                            j->field_count, &json, &len, &total, &j->err);
+        j->rc = folio_index_documents_fetch_ids(idx, j->filter, (const char *const *)j->ids,
+                                                j->id_count, j->offset, j->limit, fields,
+                                                j->field_count, &json, &len, &total, &j->err);
         /* The documents are JSON text already: wrap them without parsing them again. */
         if (j->rc == 0) {
             buf_append(&j->body, "{\"results\":", 11);
@@ -234,6 +247,8 @@ docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, 
     j->offset = offset;
     j->limit = limit;
     j->filter = filter;
+    if (id == NULL)
+        j->ids = list_param(x, "ids", &j->id_count);
     srv_job_submit(x, &j->job);
 }
 
@@ -277,7 +292,7 @@ void
 h_documents_get(struct srv_ctx *x)
 {
     static const char *const known[] = {"offset", "limit", "fields", "retrieveVectors",
-                                        "filter", NULL};
+                                        "filter", "ids", NULL};
     uint64_t offset = 0, limit = 20;
     char *filter = NULL;
     if (!params_known(x, known) || !param_u64(x, "offset", "invalid_document_offset", &offset) ||
@@ -291,7 +306,7 @@ h_documents_get(struct srv_ctx *x)
 /* ---- POST /indexes/{uid}/documents/fetch ---------------------------------------------- */
 
 static const char *const fetch_fields[] = {"offset", "limit", "fields", "retrieveVectors",
-                                           "filter", NULL};
+                                           "filter", "ids", NULL};
 
 static bool
 fetch_u64(struct srv_ctx *x, const char *key, const json_t *v, uint64_t *out)
@@ -333,6 +348,41 @@ fetch_fields_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
     return true;
 }
 
+/* "ids": strings or integers (as their decimal text); null: no restriction. */
+static bool
+fetch_ids_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
+{
+    if (json_is_null(v))
+        return true;
+    if (!json_is_array(v)) {
+        resp_value_type(x, "invalid_document_ids", ".ids", "an array", v);
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) && !json_is_integer(e)) {
+            char at[64];
+            snprintf(at, sizeof(at), ".ids[%zu]", i);
+            resp_value_type(x, "invalid_document_ids", at, "a string or an integer", e);
+            return false;
+        }
+    }
+    j->ids = folio_calloc(json_array_size(v) + 1, sizeof(char *));
+    json_array_foreach(v, i, e) {
+        if (json_is_string(e)) {
+            /* An id with a NUL in it is no document's (and must not pass for its prefix). */
+            if (strlen(json_string_value(e)) == json_string_length(e))
+                j->ids[j->id_count++] = folio_strdup(json_string_value(e));
+        } else {
+            char num[32];
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(e));
+            j->ids[j->id_count++] = folio_strdup(num);
+        }
+    }
+    return true;
+}
+
 /* One field of the fetch body into j; false with the error answered. */
 static bool
 fetch_field(struct srv_ctx *x, struct docs_job *j, const char *key, const json_t *v)
@@ -343,6 +393,8 @@ fetch_field(struct srv_ctx *x, struct docs_job *j, const char *key, const json_t
         return fetch_u64(x, "limit", v, &j->limit);
     if (strcmp(key, "fields") == 0)
         return fetch_fields_of(x, j, v);
+    if (strcmp(key, "ids") == 0)
+        return fetch_ids_of(x, j, v);
     if (strcmp(key, "retrieveVectors") == 0) {
         if (json_is_boolean(v))
             return true;

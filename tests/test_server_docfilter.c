@@ -222,6 +222,85 @@ expect_error_containing(const struct su_resp *r, int status, const char *code, c
         fail_msg("message `%s` lacks `%s`", msg, text);
 }
 
+/*
+ * ids: only the listed documents, in internal id (insertion) order whatever
+ * the order of the list, narrowed by the filter; ids that are not stored or
+ * cannot be ids are ignored. Movie 0 is added after 1..10, so it comes last.
+ */
+static void
+test_fetch_by_ids(void **state)
+{
+    struct su_fixture *f = *state;
+    start(f);
+    seed(f);
+    json_decref(su_run(&f->srv, "POST", "/indexes/movies/documents",
+                       "[{\"id\":0,\"genre\":\"drama\",\"year\":1990,\"title\":\"t\"}]",
+                       "documentAdditionOrUpdate", "movies", TASK_TIMEOUT_MS));
+    struct su_resp r;
+    /* GET: comma-separated, spaces around an id ignored, unknown and impossible ids ignored. */
+    su_get_ok(&f->srv, "/indexes/movies/documents?ids=7,0,%202%20,nope,a%20b,3,7", &r);
+    expect_page(&r, (const int[]){2, 3, 7, 0}, 4, 0, 20, 4);
+    su_resp_free(&r);
+    /* With a filter: the listed dramas only (the test's own rule says which). */
+    int want[MOVIES + 1];
+    size_t n = 0;
+    static const int listed[] = {2, 3, 6, 7, 9};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(listed); i++)
+        if (is_drama(listed[i]))
+            want[n++] = listed[i];
+    want[n++] = 0; /* a drama too */
+    assert_true(n >= 3);
+    su_get_ok(&f->srv, "/indexes/movies/documents?ids=0,2,3,6,7,9&filter=genre%20%3D%20drama",
+              &r);
+    expect_page(&r, want, n, 0, 20, (long long)n);
+    su_resp_free(&r);
+    /* POST: strings and integers alike, a repeated id once; offset and limit over the listed. */
+    su_json(&f->srv, "POST", "/indexes/movies/documents/fetch",
+            "{\"ids\":[\"9\",0,1,\"1\"],\"offset\":1,\"limit\":1,\"fields\":[\"id\"]}", &r);
+    expect_page(&r, (const int[]){9}, 1, 1, 1, 3);
+    assert_int_equal(json_object_size(json_array_get(json_object_get(r.json, "results"), 0)), 1);
+    su_resp_free(&r);
+    su_json(&f->srv, "POST", "/indexes/movies/documents/fetch",
+            "{\"ids\":[6,3,0],\"filter\":\"genre = drama\"}", &r);
+    n = 0;
+    for (int i = 1; i <= MOVIES; i++)
+        if ((i == 3 || i == 6) && is_drama(i))
+            want[n++] = i;
+    want[n++] = 0;
+    expect_page(&r, want, n, 0, 20, (long long)n);
+    su_resp_free(&r);
+    /* An empty list lists nothing; null is no restriction. */
+    su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", "{\"ids\":[]}", &r);
+    expect_page(&r, NULL, 0, 0, 20, 0);
+    su_resp_free(&r);
+    su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", "{\"ids\":null,\"limit\":2}", &r);
+    expect_page(&r, (const int[]){1, 2}, 2, 0, 2, MOVIES + 1);
+    su_resp_free(&r);
+    /* A deleted document is no longer listed. */
+    json_decref(su_run(&f->srv, "DELETE", "/indexes/movies/documents/2", NULL, "documentDeletion",
+                       "movies", TASK_TIMEOUT_MS));
+    su_get_ok(&f->srv, "/indexes/movies/documents?ids=2,3", &r);
+    expect_page(&r, (const int[]){3}, 1, 0, 20, 1);
+    su_resp_free(&r);
+    /* Wrong types: invalid_document_ids, nothing changes. */
+    long long tasks = tasks_total(f);
+    static const struct {
+        const char *body, *text;
+    } bad[] = {
+        {"{\"ids\":\"1\"}", "Invalid value type at `.ids`: expected an array, but found a string"},
+        {"{\"ids\":[1,1.5]}", "Invalid value type at `.ids[1]`: expected a string or an integer"},
+        {"{\"ids\":[true]}", "`.ids[0]`"},
+        {"{\"ids\":[[1]]}", "`.ids[0]`"},
+        {"{\"ids\":{}}", "`.ids`"},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", bad[i].body, &r);
+        expect_error_containing(&r, 400, "invalid_document_ids", bad[i].text);
+        su_resp_free(&r);
+    }
+    assert_int_equal(tasks_total(f), tasks);
+}
+
 static void
 test_fetch_errors(void **state)
 {
@@ -565,6 +644,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fetch_and_get, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_errors, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_by_ids, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_delete_by_filter, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_delete_killed_after_commit, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_delete_after_addition_in_batch, setup, su_fixture_teardown),

@@ -372,6 +372,19 @@ int folio_index_documents_fetch(struct folio_index *idx, const char *filter, uin
                                 char **out_json, size_t *out_len, uint64_t *out_total,
                                 struct folio_index_error *err);
 
+/*
+ * folio_index_documents_fetch among the documents whose external ids are in
+ * ids[0..id_count) (NULL: no such restriction; an empty list matches
+ * nothing). Ids that are not stored, or cannot be document ids, are ignored,
+ * as Meilisearch does; the order stays the internal id order, whatever the
+ * order of the list; the filter, if any, narrows the listed documents.
+ */
+int folio_index_documents_fetch_ids(struct folio_index *idx, const char *filter,
+                                    const char *const *ids, size_t id_count, uint64_t offset,
+                                    uint64_t limit, const char *const *fields,
+                                    size_t field_count, char **out_json, size_t *out_len,
+                                    uint64_t *out_total, struct folio_index_error *err);
+
 /* All settings with defaults filled in, as JSON text (caller frees with folio_free). */
 int folio_index_settings_get(struct folio_index *idx, char **out_json, size_t *out_len,
                              struct folio_index_error *err);

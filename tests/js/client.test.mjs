@@ -495,6 +495,17 @@ describe("documents by filter with the meilisearch JavaScript client", () => {
       "invalid_document_filter");
   });
 
+  test("getDocuments by ids", async () => {
+    // Internal (insertion) order whatever the list's order; unknown ids ignored.
+    const listed = await books.getDocuments({ ids: [5, 1, 99, 3] });
+    assert.equal(listed.total, 3);
+    assert.deepEqual(ids(listed.results), [1, 3, 5]);
+    // With a filter the client POSTs to /documents/fetch: the listed that match.
+    const both = await books.getDocuments({ ids: ["4", "3", "2"], filter: "genre = fantasy" });
+    assert.equal(both.total, 1);
+    assert.deepEqual(ids(both.results), [3]);
+  });
+
   test("deleteDocuments with a filter", async () => {
     const enqueued = await books.deleteDocuments({ filter: "genre = fantasy AND year < 2000" });
     assert.equal(enqueued.type, "documentDeletion");
