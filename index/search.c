@@ -24,6 +24,32 @@ folio_index_search_req_default(struct folio_index_search_req *req)
 {
     memset(req, 0, sizeof(*req));
     req->limit = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
+    req->page = 1;
+    req->hits_per_page = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
+}
+
+/*
+ * The window of ranked hits the request asks for: offset and limit, or with
+ * pages, page p of hits_per_page hits (p >= 1; page 0 has none, as in
+ * Meilisearch). An offset past every possible hit saturates.
+ */
+static void
+search_window(const struct folio_index_search_req *req, uint64_t *offset, uint64_t *limit)
+{
+    if (!req->paged) {
+        *offset = req->offset;
+        *limit = req->limit;
+        return;
+    }
+    if (req->page == 0) {
+        *offset = *limit = 0;
+        return;
+    }
+    uint64_t pages_before = req->page - 1;
+    *limit = req->hits_per_page;
+    *offset = req->hits_per_page != 0 && pages_before > UINT64_MAX / req->hits_per_page
+                  ? UINT64_MAX
+                  : pages_before * req->hits_per_page;
 }
 
 struct search_run {
@@ -77,9 +103,11 @@ search_in(MDB_txn *txn, struct search_run *s, struct dbuf *b, struct folio_index
     if (s->universe == NULL)
         s->universe = roaring_bitmap_create();
     rc = candidates_find(txn, s, err);
+    uint64_t offset, limit;
+    search_window(s->req, &offset, &limit);
     if (rc == FOLIO_OK)
-        rc = rank_hits(txn, s->idx, &s->query, s->candidates, s->req->offset, s->req->limit,
-                       &s->ids, &s->id_count, err);
+        rc = rank_hits(txn, s->idx, &s->query, s->candidates, offset, limit, &s->ids,
+                       &s->id_count, err);
     if (rc == FOLIO_OK)
         rc = dbuf_append(b, "{\"hits\":[", 9);
     if (rc == FOLIO_OK)
@@ -97,13 +125,26 @@ response_tail(struct dbuf *b, const struct search_run *s, int64_t started_ns)
     if (rc == FOLIO_OK)
         rc = json_out(b, query);
     json_decref(query);
-    char tail[200];
+    char tail[240];
     int64_t elapsed_ms = (folio_clock_mono_ns() - started_ns) / 1000000;
-    int n = snprintf(tail, sizeof(tail),
+    uint64_t total = roaring_bitmap_get_cardinality(s->candidates);
+    const struct folio_index_search_req *req = s->req;
+    int n;
+    if (req->paged) {
+        /* Meilisearch's exhaustive pagination: the exact count, and pages of it. */
+        uint64_t hpp = req->hits_per_page;
+        uint64_t pages = hpp == 0 ? 0 : total / hpp + (total % hpp != 0);
+        n = snprintf(tail, sizeof(tail),
+                     ",\"processingTimeMs\":%" PRId64 ",\"hitsPerPage\":%" PRIu64
+                     ",\"page\":%" PRIu64 ",\"totalPages\":%" PRIu64 ",\"totalHits\":%" PRIu64
+                     "}",
+                     elapsed_ms, hpp, req->page, pages, total);
+    } else {
+        n = snprintf(tail, sizeof(tail),
                      ",\"processingTimeMs\":%" PRId64 ",\"limit\":%" PRIu64 ",\"offset\":%" PRIu64
                      ",\"estimatedTotalHits\":%" PRIu64 "}",
-                     elapsed_ms, s->req->limit, s->req->offset,
-                     (uint64_t)roaring_bitmap_get_cardinality(s->candidates));
+                     elapsed_ms, req->limit, req->offset, total);
+    }
     if (rc == FOLIO_OK)
         rc = dbuf_append(b, tail, (size_t)n);
     if (rc == FOLIO_OK)

@@ -57,6 +57,8 @@ struct search_query {
     size_t uid_len;
     char *q;                /* NULL: no q */
     uint64_t offset, limit;
+    bool paged;             /* page or hitsPerPage given: pages instead of offset/limit */
+    uint64_t page, hits_per_page;
     struct srv_buf filter;  /* the expression; len 0: no filter */
     char **parts;           /* array form: each string of it */
     size_t part_count;
@@ -281,6 +283,9 @@ query_run(struct folio_sched *sched, struct search_query *q)
         req.q = q->q;
         req.offset = q->offset;
         req.limit = q->limit;
+        req.paged = q->paged;
+        req.page = q->page;
+        req.hits_per_page = q->hits_per_page;
         req.filter = q->filter.len > 0 ? q->filter.ptr : NULL;
         req.attributes_to_retrieve = (const char *const *)q->attrs;
         req.attributes_to_retrieve_count = q->attr_count;
@@ -396,8 +401,11 @@ job_new(struct srv_ctx *x, bool multi, size_t count)
     j->multi = multi;
     j->count = count;
     j->queries = folio_calloc(count > 0 ? count : 1, sizeof(*j->queries));
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         j->queries[i].limit = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
+        j->queries[i].page = 1;
+        j->queries[i].hits_per_page = FOLIO_INDEX_SEARCH_LIMIT_DEFAULT;
+    }
     return j;
 }
 
@@ -431,8 +439,6 @@ static const struct other_param {
     {"vector", "invalid_search_vector", "[]", NULL},
     {"media", "invalid_search_media", "[]", NULL},
     {"hybrid", "invalid_search_hybrid_query", "[]", NULL},
-    {"page", "invalid_search_page", "[]", NULL},
-    {"hitsPerPage", "invalid_search_hits_per_page", "[]", NULL},
     {"retrieveVectors", "invalid_search_retrieve_vectors", "[false]", "false"},
     {"attributesToCrop", "invalid_search_attributes_to_crop", "[[]]", ""},
     {"cropLength", "invalid_search_crop_length", "[10]", "10"},
@@ -558,17 +564,38 @@ unknown_field(struct srv_ctx *x, const char *at, const char *key)
 }
 
 static bool
-body_u64(struct srv_ctx *x, const char *at, const char *key, const json_t *v, uint64_t *out)
+body_u64_code(struct srv_ctx *x, const char *at, const char *key, const char *code,
+              const json_t *v, uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return true;
     }
-    char code[64], where[96];
-    snprintf(code, sizeof(code), "invalid_search_%s", key);
+    char where[96];
     snprintf(where, sizeof(where), "%s.%s", at, key);
     resp_value_type(x, code, where, "a positive integer", v);
     return false;
+}
+
+static bool
+body_u64(struct srv_ctx *x, const char *at, const char *key, const json_t *v, uint64_t *out)
+{
+    char code[64];
+    snprintf(code, sizeof(code), "invalid_search_%s", key);
+    return body_u64_code(x, at, key, code, v, out);
+}
+
+/* page or hitsPerPage: null leaves it unset; a number turns pages on. */
+static bool
+body_page_field(struct srv_ctx *x, const char *at, struct search_query *q, const char *key,
+                const json_t *v)
+{
+    if (json_is_null(v))
+        return true;
+    bool page = strcmp(key, "page") == 0;
+    q->paged = true;
+    return body_u64_code(x, at, key, page ? "invalid_search_page" : "invalid_search_hits_per_page",
+                         v, page ? &q->page : &q->hits_per_page);
 }
 
 static bool
@@ -648,6 +675,8 @@ body_field(struct srv_ctx *x, const char *at, struct search_query *q, const char
         return body_u64(x, at, "offset", v, &q->offset);
     if (strcmp(key, "limit") == 0)
         return body_u64(x, at, "limit", v, &q->limit);
+    if (strcmp(key, "page") == 0 || strcmp(key, "hitsPerPage") == 0)
+        return body_page_field(x, at, q, key, v);
     if (strcmp(key, "filter") == 0)
         return filter_from_json(x, at, q, v);
     if (strcmp(key, "attributesToRetrieve") == 0)
@@ -817,7 +846,10 @@ query_u64(struct srv_ctx *x, const struct srv_param *p, uint64_t *out)
     if (parse_u64(p->val, p->val_len, out))
         return true;
     char code[64];
-    snprintf(code, sizeof(code), "invalid_search_%s", p->key);
+    if (strcmp(p->key, "hitsPerPage") == 0)
+        snprintf(code, sizeof(code), "invalid_search_hits_per_page");
+    else
+        snprintf(code, sizeof(code), "invalid_search_%s", p->key);
     resp_param_error(x, code, p->key, "could not parse `%.200s` as a positive integer", p->val);
     return false;
 }
@@ -878,6 +910,14 @@ query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p
         return query_u64(x, p, &q->offset);
     if (strcmp(p->key, "limit") == 0)
         return query_u64(x, p, &q->limit);
+    if (strcmp(p->key, "page") == 0) {
+        q->paged = true;
+        return query_u64(x, p, &q->page);
+    }
+    if (strcmp(p->key, "hitsPerPage") == 0) {
+        q->paged = true;
+        return query_u64(x, p, &q->hits_per_page);
+    }
     if (strcmp(p->key, "filter") == 0)
         return query_filter(x, q, p);
     if (strcmp(p->key, "attributesToRetrieve") == 0) {

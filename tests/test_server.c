@@ -2335,7 +2335,7 @@ test_search_errors(void **state)
     req_message(f, "POST", p, json, "{\"sort\":[\"year:asc\"]}", 400, "invalid_search_sort",
                 "folio does not support `sort` yet: leave it out, or send its default value "
                 "`[]`.");
-    req_error(f, "POST", p, json, "{\"page\":1}", 400, "invalid_search_page");
+    req_error(f, "POST", p, json, "{\"page\":\"1\"}", 400, "invalid_search_page");
     req_error(f, "POST", p, json, "{\"showRankingScore\":true}", 400,
               "invalid_search_show_ranking_score");
     req_error(f, "POST", p, json, "{\"matchingStrategy\":\"frequency\"}", 400,

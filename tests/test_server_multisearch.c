@@ -328,6 +328,157 @@ test_results(void **state)
     corpus_free(&films);
 }
 
+/* ---- pages ------------------------------------------------------------------------------------- */
+
+/*
+ * The answer of a paged search: page `page` of `hpp` hits of what q (offset
+ * and limit unset) matches, worked out from the documents, and exactly
+ * Meilisearch's fields in its order.
+ */
+static void
+expect_page(const json_t *answer, const struct query *q, long page, long hpp, const char *what)
+{
+    struct query all = *q;
+    all.offset = page == 0 ? 0 : (page - 1) * hpp;
+    all.limit = page == 0 ? 0 : hpp;
+    long long total;
+    json_t *hits = expected_hits(&all, &total);
+    expect_json_equal(hits, json_object_get(answer, "hits"), what);
+    json_decref(hits);
+    static const char *const keys[] = {"hits",        "query", "processingTimeMs", "hitsPerPage",
+                                       "page", "totalPages", "totalHits"};
+    void *it = json_object_iter((json_t *)answer);
+    for (size_t k = 0; k < FOLIO_ARRAY_LEN(keys); k++, it = json_object_iter_next((json_t *)answer, it)) {
+        if (it == NULL || strcmp(json_object_iter_key(it), keys[k]) != 0)
+            fail_msg("%s: field %zu is %s, expected %s", what, k,
+                     it != NULL ? json_object_iter_key(it) : "(none)", keys[k]);
+    }
+    assert_null(it);
+    assert_int_equal(su_jint(answer, "hitsPerPage"), hpp);
+    assert_int_equal(su_jint(answer, "page"), page);
+    assert_int_equal(su_jint(answer, "totalHits"), total);
+    assert_int_equal(su_jint(answer, "totalPages"), hpp == 0 ? 0 : (total + hpp - 1) / hpp);
+}
+
+/* page and hitsPerPage (Meilisearch's exhaustive pagination), by POST, GET and multi-search. */
+static void
+test_pages(void **state)
+{
+    struct su_fixture *f = *state;
+    start(f, NULL);
+    uint64_t rng = tu_seed();
+    static struct corpus books;
+    corpus_make(&books, "books", BOOKS, false, &rng);
+    corpus_load(f, &books);
+    const struct query qs[] = {
+        {&books, NULL, NULL, -1, -1, -1, false},
+        {&books, "red", NULL, -1, -1, -1, false},
+        {&books, "gold", "drama", -1, -1, -1, false},
+        {&books, NULL, NULL, 2000, -1, -1, true},
+    };
+    static const long hpps[] = {1, 3, 7, 20, 0};
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(qs); i++) {
+        for (size_t h = 0; h < FOLIO_ARRAY_LEN(hpps); h++) {
+            long hpp = hpps[h];
+            long long total;
+            json_decref(expected_hits(&qs[i], &total));
+            long last = hpp == 0 ? 2 : (long)(total + hpp - 1) / hpp + 1; /* one past the end */
+            for (long page = 0; page <= last; page++) {
+                char what[96];
+                snprintf(what, sizeof(what), "query %zu, page %ld of %ld", i, page, hpp);
+                /* POST; offset and limit are ignored once pages are asked for. */
+                json_t *body = query_body(&qs[i], false);
+                json_object_set_new(body, "page", json_integer(page));
+                json_object_set_new(body, "hitsPerPage", json_integer(hpp));
+                json_object_set_new(body, "offset", json_integer(1));
+                json_object_set_new(body, "limit", json_integer(2));
+                char *text = json_dumps(body, JSON_COMPACT);
+                struct su_resp r;
+                su_json(&f->srv, "POST", "/indexes/books/search", text, &r);
+                if (r.status != 200 || r.json == NULL)
+                    fail_msg("%s: %d %.500s", text, r.status, r.body);
+                free(text);
+                expect_page(r.json, &qs[i], page, hpp, what);
+                su_resp_free(&r);
+                /* The same inside a multi-search. */
+                json_object_set_new(body, "indexUid", json_string("books"));
+                json_t *multi = json_pack("{s[O]}", "queries", body);
+                text = json_dumps(multi, JSON_COMPACT);
+                json_decref(multi);
+                json_decref(body);
+                su_json(&f->srv, "POST", "/multi-search", text, &r);
+                if (r.status != 200 || r.json == NULL)
+                    fail_msg("%s: %d %.500s", text, r.status, r.body);
+                free(text);
+                json_t *one = json_deep_copy(json_array_get(json_object_get(r.json, "results"), 0));
+                assert_string_equal(su_jstr(one, "indexUid"), "books");
+                json_object_del(one, "indexUid");
+                expect_page(one, &qs[i], page, hpp, what);
+                json_decref(one);
+                su_resp_free(&r);
+            }
+        }
+    }
+    /* GET, with only one of the two: the other at its default (page 1, 20 per page). */
+    struct su_resp r;
+    su_get_ok(&f->srv, "/indexes/books/search?q=red&hitsPerPage=3&page=2", &r);
+    expect_page(r.json, &qs[1], 2, 3, "GET page 2 of 3");
+    su_resp_free(&r);
+    su_get_ok(&f->srv, "/indexes/books/search?page=2", &r);
+    expect_page(r.json, &qs[0], 2, 20, "GET page 2");
+    su_resp_free(&r);
+    su_json(&f->srv, "POST", "/indexes/books/search", "{\"q\":\"red\",\"hitsPerPage\":2}", &r);
+    expect_page(r.json, &qs[1], 1, 2, "POST hitsPerPage 2");
+    su_resp_free(&r);
+    /* null is not asking for pages: offset and limit as usual. */
+    su_json(&f->srv, "POST", "/indexes/books/search",
+            "{\"page\":null,\"hitsPerPage\":null,\"offset\":1,\"limit\":2}", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(su_jint(r.json, "offset"), 1);
+    assert_int_equal(su_jint(r.json, "limit"), 2);
+    assert_null(json_object_get(r.json, "totalHits"));
+    su_resp_free(&r);
+    /* Far past the end: no hits, no overflow. */
+    su_json(&f->srv, "POST", "/indexes/books/search",
+            "{\"page\":9223372036854775807,\"hitsPerPage\":9223372036854775807}", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "hits")), 0);
+    assert_int_equal(su_jint(r.json, "totalHits"), BOOKS);
+    assert_int_equal(su_jint(r.json, "totalPages"), 1);
+    su_resp_free(&r);
+    /* Wrong values. */
+    static const struct {
+        const char *method, *path, *body, *code, *message;
+    } bad[] = {
+        {"POST", "/indexes/books/search", "{\"page\":-1}", "invalid_search_page",
+         "Invalid value type at `.page`: expected a positive integer, but found a negative "
+         "integer: `-1`"},
+        {"POST", "/indexes/books/search", "{\"hitsPerPage\":\"2\"}",
+         "invalid_search_hits_per_page",
+         "Invalid value type at `.hitsPerPage`: expected a positive integer, but found a string: "
+         "`\"2\"`"},
+        {"POST", "/indexes/books/search", "{\"hitsPerPage\":1.5}", "invalid_search_hits_per_page",
+         "Invalid value type at `.hitsPerPage`: expected a positive integer, but found a "
+         "number: `1.5`"},
+        {"GET", "/indexes/books/search?page=x", NULL, "invalid_search_page",
+         "Invalid value in parameter `page`: could not parse `x` as a positive integer"},
+        {"GET", "/indexes/books/search?hitsPerPage=-3", NULL, "invalid_search_hits_per_page",
+         "Invalid value in parameter `hitsPerPage`: could not parse `-3` as a positive integer"},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        if (bad[i].body != NULL)
+            su_json(&f->srv, bad[i].method, bad[i].path, bad[i].body, &r);
+        else
+            su_req(&f->srv, bad[i].method, bad[i].path, NULL, NULL, &r);
+        su_expect_error_type(&r, 400, bad[i].code, "invalid_request");
+        if (strcmp(su_jstr(r.json, "message"), bad[i].message) != 0)
+            fail_msg("%s %s: expected message %s\ngot %s", bad[i].method, bad[i].path,
+                     bad[i].message, su_jstr(r.json, "message"));
+        su_resp_free(&r);
+    }
+    corpus_free(&books);
+}
+
 /* ---- errors ------------------------------------------------------------------------------------ */
 
 /* The request gets this error with exactly this message. */
@@ -569,6 +720,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_results, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_pages, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, su_fixture_teardown),
     };

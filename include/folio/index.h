@@ -464,6 +464,14 @@ struct folio_index_search_req {
     const char *filter;
     const char *const *attributes_to_retrieve;
     size_t attributes_to_retrieve_count;
+    /*
+     * Pages instead of offset/limit (Meilisearch's page/hitsPerPage): hits
+     * [(page - 1) * hits_per_page, page * hits_per_page), none for page 0;
+     * offset and limit are then ignored.
+     */
+    bool paged;
+    uint64_t page;          /* default 1 */
+    uint64_t hits_per_page; /* default FOLIO_INDEX_SEARCH_LIMIT_DEFAULT */
 };
 
 #define FOLIO_INDEX_SEARCH_LIMIT_DEFAULT 20
@@ -477,7 +485,10 @@ void folio_index_search_req_default(struct folio_index_search_req *req);
  * Meilisearch's shape:
  *   {"hits":[...],"query":"...","processingTimeMs":N,"limit":N,"offset":N,
  *    "estimatedTotalHits":N}
- * where estimatedTotalHits is the exact number of matching documents.
+ * where estimatedTotalHits is the exact number of matching documents; with
+ * req->paged the last three are "hitsPerPage":N,"page":N,"totalPages":N,
+ * "totalHits":N instead (totalHits exact, totalPages its pages of
+ * hits_per_page, 0 when hits_per_page is 0).
  * Errors: FOLIO_E_INVALID_SEARCH_FILTER (a syntax error, or an attribute that
  * is not filterable; the message is Meilisearch's, ending with a line
  * "start:end filter" that gives the 1-based character columns of the

@@ -207,6 +207,16 @@ describe("foliod with the meilisearch JavaScript client", () => {
     const got = await index.searchGet("", { filter: "year >= 2012", offset: 1, limit: 2 });
     assert.equal(got.estimatedTotalHits, 4);
     assert.equal(got.hits.length, 2);
+    // Numbered pages: exact totals, offset/limit fields replaced.
+    const page2 = await index.search("", { hitsPerPage: 2, page: 2 });
+    assert.deepEqual(page2.hits.map((h) => h.id), [3, 4]);
+    assert.equal(page2.totalHits, movies.length);
+    assert.equal(page2.totalPages, 3);
+    assert.equal(page2.page, 2);
+    assert.equal(page2.hitsPerPage, 2);
+    assert.equal(page2.estimatedTotalHits, undefined);
+    const page3 = await index.searchGet("", { hitsPerPage: 2, page: 3 });
+    assert.deepEqual(page3.hits.map((h) => h.id), ["five"]);
     // Errors come back as Meilisearch's.
     const bad = await apiError(index.search("", { filter: "genre =" }));
     assert.deepEqual(bad, { status: 400, code: "invalid_search_filter", type: "invalid_request" });
