@@ -62,6 +62,8 @@ struct search_run {
     roaring_bitmap_t *candidates;
     uint32_t *ids;
     size_t id_count;
+    json_t *facet_distribution; /* req->facets: facets_compute's */
+    json_t *facet_stats;
 };
 
 static int
@@ -112,6 +114,9 @@ search_in(MDB_txn *txn, struct search_run *s, struct dbuf *b, struct folio_index
         rc = dbuf_append(b, "{\"hits\":[", 9);
     if (rc == FOLIO_OK)
         rc = hits_emit(txn, s->idx, &s->cfg, s->req, s->ids, s->id_count, b, err);
+    if (rc == FOLIO_OK && s->req->facets != NULL)
+        rc = facets_compute(txn, s->idx, &s->cfg, s->req->facets, s->req->facet_count,
+                            s->candidates, &s->facet_distribution, &s->facet_stats, err);
     return rc;
 }
 
@@ -136,17 +141,27 @@ response_tail(struct dbuf *b, const struct search_run *s, int64_t started_ns)
         uint64_t pages = hpp == 0 ? 0 : total / hpp + (total % hpp != 0);
         n = snprintf(tail, sizeof(tail),
                      ",\"processingTimeMs\":%" PRId64 ",\"hitsPerPage\":%" PRIu64
-                     ",\"page\":%" PRIu64 ",\"totalPages\":%" PRIu64 ",\"totalHits\":%" PRIu64
-                     "}",
+                     ",\"page\":%" PRIu64 ",\"totalPages\":%" PRIu64 ",\"totalHits\":%" PRIu64,
                      elapsed_ms, hpp, req->page, pages, total);
     } else {
         n = snprintf(tail, sizeof(tail),
                      ",\"processingTimeMs\":%" PRId64 ",\"limit\":%" PRIu64 ",\"offset\":%" PRIu64
-                     ",\"estimatedTotalHits\":%" PRIu64 "}",
+                     ",\"estimatedTotalHits\":%" PRIu64,
                      elapsed_ms, req->limit, req->offset, total);
     }
     if (rc == FOLIO_OK)
         rc = dbuf_append(b, tail, (size_t)n);
+    if (rc == FOLIO_OK && s->facet_distribution != NULL) {
+        rc = dbuf_append(b, ",\"facetDistribution\":", 21);
+        if (rc == FOLIO_OK)
+            rc = json_out(b, s->facet_distribution);
+        if (rc == FOLIO_OK)
+            rc = dbuf_append(b, ",\"facetStats\":", 14);
+        if (rc == FOLIO_OK)
+            rc = json_out(b, s->facet_stats);
+    }
+    if (rc == FOLIO_OK)
+        rc = dbuf_append(b, "}", 1);
     if (rc == FOLIO_OK)
         rc = dbuf_append(b, "", 0); /* room for the NUL */
     return rc;
@@ -163,6 +178,8 @@ run_release(struct search_run *s)
     if (s->candidates != NULL)
         roaring_bitmap_free(s->candidates);
     folio_free(s->ids);
+    json_decref(s->facet_distribution);
+    json_decref(s->facet_stats);
 }
 
 int

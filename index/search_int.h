@@ -86,6 +86,17 @@ enum postings_parts {
 #define FACET_STRING 's'
 
 /*
+ * facets.c: facetDistribution (attribute -> value name -> count) and
+ * facetStats (attribute -> {min, max}) of the candidates for the asked
+ * attributes ("*": every filterable one). FOLIO_E_INVALID_SEARCH_FACETS when
+ * one is not filterable (Meilisearch's message). Both outputs owned.
+ */
+int facets_compute(MDB_txn *txn, struct folio_index *idx, const struct search_config *cfg,
+                   const char *const *asked, size_t asked_count,
+                   const roaring_bitmap_t *candidates, json_t **out_distribution,
+                   json_t **out_stats, struct folio_index_error *err);
+
+/*
  * A set of internal ids, as a change set holds them: a sorted array while it
  * has at most IDSET_ARRAY_MAX ids (up to two inline, without an allocation),
  * a roaring bitmap after. All zero bytes is the empty set.

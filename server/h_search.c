@@ -64,6 +64,8 @@ struct search_query {
     size_t part_count;
     char **attrs;           /* NULL: every displayed attribute */
     size_t attr_count;
+    char **facets;          /* NULL: no facets asked */
+    size_t facet_count;
     /* set by the worker */
     int rc;
     char *json;
@@ -98,6 +100,7 @@ job_free(struct search_job *j)
         buf_free(&q->filter);
         strings_free(q->parts, q->part_count);
         strings_free(q->attrs, q->attr_count);
+        strings_free(q->facets, q->facet_count);
         folio_free(q->json);
     }
     folio_free(j->queries);
@@ -286,6 +289,8 @@ query_run(struct folio_sched *sched, struct search_query *q)
         req.paged = q->paged;
         req.page = q->page;
         req.hits_per_page = q->hits_per_page;
+        req.facets = (const char *const *)q->facets;
+        req.facet_count = q->facet_count;
         req.filter = q->filter.len > 0 ? q->filter.ptr : NULL;
         req.attributes_to_retrieve = (const char *const *)q->attrs;
         req.attributes_to_retrieve_count = q->attr_count;
@@ -338,6 +343,9 @@ query_answer_error(struct srv_req *r, const struct search_query *q, const char *
         resp_error(r, 400, "invalid_search_filter", "%s%s", pre, msg);
         break;
     case FOLIO_E_INVALID_SEARCH_Q: resp_error(r, 400, "invalid_search_q", "%s%s", pre, msg); break;
+    case FOLIO_E_INVALID_SEARCH_FACETS:
+        resp_error(r, 400, "invalid_search_facets", "%s%s", pre, msg);
+        break;
     case FOLIO_E_TOO_LARGE:
         resp_error(r, 400, "bad_request",
                    "%s%s Ask for fewer hits with `limit`, or fewer attributes with "
@@ -448,7 +456,6 @@ static const struct other_param {
     {"showRankingScoreDetails", "invalid_search_show_ranking_score_details", "[false]", "false"},
     {"sort", "invalid_search_sort", "[[]]", ""},
     {"distinct", "invalid_search_distinct", "[]", NULL},
-    {"facets", "invalid_search_facets", "[[]]", ""},
     {"highlightPreTag", "invalid_search_highlight_pre_tag", "[\"<em>\"]", "<em>"},
     {"highlightPostTag", "invalid_search_highlight_post_tag", "[\"</em>\"]", "</em>"},
     {"cropMarker", "invalid_search_crop_marker", "[\"\xe2\x80\xa6\"]", "\xe2\x80\xa6"},
@@ -598,15 +605,16 @@ body_page_field(struct srv_ctx *x, const char *at, struct search_query *q, const
                          v, page ? &q->page : &q->hits_per_page);
 }
 
+/* An array of strings (null: left unset) into *list; false with the error answered. */
 static bool
-body_attrs(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *v)
+body_strings(struct srv_ctx *x, const char *at, const char *key, const char *code,
+             const json_t *v, char ***list, size_t *count)
 {
-    const char *code = "invalid_search_attributes_to_retrieve";
     char where[96];
     if (json_is_null(v))
         return true;
     if (!json_is_array(v)) {
-        snprintf(where, sizeof(where), "%s.attributesToRetrieve", at);
+        snprintf(where, sizeof(where), "%s.%s", at, key);
         resp_value_type(x, code, where, "an array", v);
         return false;
     }
@@ -614,16 +622,25 @@ body_attrs(struct srv_ctx *x, const char *at, struct search_query *q, const json
     json_t *e;
     json_array_foreach(v, i, e) {
         if (!json_is_string(e)) {
-            snprintf(where, sizeof(where), "%s.attributesToRetrieve[%zu]", at, i);
+            snprintf(where, sizeof(where), "%s.%s[%zu]", at, key, i);
             resp_value_type(x, code, where, "a string", e);
             return false;
         }
     }
-    q->attrs = folio_calloc(json_array_size(v) + 1, sizeof(char *));
+    strings_free(*list, *count);
+    *count = 0;
+    *list = folio_calloc(json_array_size(v) + 1, sizeof(char *));
     json_array_foreach(v, i, e) {
-        q->attrs[q->attr_count++] = folio_strdup(json_string_value(e));
+        (*list)[(*count)++] = folio_strdup(json_string_value(e));
     }
     return true;
+}
+
+static bool
+body_attrs(struct srv_ctx *x, const char *at, struct search_query *q, const json_t *v)
+{
+    return body_strings(x, at, "attributesToRetrieve", "invalid_search_attributes_to_retrieve", v,
+                        &q->attrs, &q->attr_count);
 }
 
 /* A multi-search query's indexUid: a valid index uid, as Meilisearch's IndexUid. */
@@ -681,6 +698,9 @@ body_field(struct srv_ctx *x, const char *at, struct search_query *q, const char
         return filter_from_json(x, at, q, v);
     if (strcmp(key, "attributesToRetrieve") == 0)
         return body_attrs(x, at, q, v);
+    if (strcmp(key, "facets") == 0)
+        return body_strings(x, at, "facets", "invalid_search_facets", v, &q->facets,
+                            &q->facet_count);
     if (multi && strcmp(key, "indexUid") == 0)
         return body_index_uid(x, at, q, v);
     if (multi && strcmp(key, "federationOptions") == 0) {
@@ -856,12 +876,14 @@ query_u64(struct srv_ctx *x, const struct srv_param *p, uint64_t *out)
 
 /* `a,b`: each name trimmed, empty ones left out. */
 static void
-query_attrs(struct search_query *q, const struct srv_param *p)
+query_names(const struct srv_param *p, char ***list, size_t *count)
 {
     size_t n = 1;
     for (size_t i = 0; i < p->val_len; i++)
         n += p->val[i] == ',';
-    q->attrs = folio_calloc(n + 1, sizeof(char *));
+    strings_free(*list, *count);
+    *count = 0;
+    *list = folio_calloc(n + 1, sizeof(char *));
     const char *s = p->val, *end = p->val + p->val_len;
     while (s <= end) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
@@ -872,7 +894,7 @@ query_attrs(struct search_query *q, const struct srv_param *p)
         while (b > a && b[-1] == ' ')
             b--;
         if (b > a)
-            q->attrs[q->attr_count++] = folio_strndup(a, (size_t)(b - a));
+            (*list)[(*count)++] = folio_strndup(a, (size_t)(b - a));
     }
 }
 
@@ -895,7 +917,8 @@ static bool
 query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p)
 {
     bool has_nul = strlen(p->val) != p->val_len;
-    if (has_nul && (strcmp(p->key, "q") == 0 || strcmp(p->key, "filter") == 0)) {
+    if (has_nul && (strcmp(p->key, "q") == 0 || strcmp(p->key, "filter") == 0 ||
+                    strcmp(p->key, "facets") == 0)) {
         char code[64];
         snprintf(code, sizeof(code), "invalid_search_%s", p->key);
         resp_param_error(x, code, p->key, "a NUL character is not allowed");
@@ -921,7 +944,11 @@ query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p
     if (strcmp(p->key, "filter") == 0)
         return query_filter(x, q, p);
     if (strcmp(p->key, "attributesToRetrieve") == 0) {
-        query_attrs(q, p);
+        query_names(p, &q->attrs, &q->attr_count);
+        return true;
+    }
+    if (strcmp(p->key, "facets") == 0) {
+        query_names(p, &q->facets, &q->facet_count);
         return true;
     }
     return other_query_ok(x, other_param(p->key), p);

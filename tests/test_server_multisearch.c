@@ -479,6 +479,297 @@ test_pages(void **state)
     corpus_free(&books);
 }
 
+/* ---- facets ------------------------------------------------------------------------------------ */
+
+/* POST a search of index uid; the 200 answer (caller frees). */
+static json_t *
+search_ok(struct su_fixture *f, const char *uid, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/indexes/%s/search", uid);
+    struct su_resp r;
+    su_json(&f->srv, "POST", path, body, &r);
+    if (r.status != 200 || r.json == NULL)
+        fail_msg("search %s: %d %.500s", body, r.status, r.body);
+    json_t *answer = json_incref(r.json);
+    su_resp_free(&r);
+    return answer;
+}
+
+/* got's field equals want, key order included (compared as compact text); frees want. */
+static void
+expect_field_text(const json_t *got, const char *field, json_t *want, const char *what)
+{
+    json_t *g = json_object_get(got, field);
+    char *gt = g != NULL ? json_dumps(g, JSON_COMPACT) : NULL;
+    char *wt = json_dumps(want, JSON_COMPACT);
+    if (gt == NULL || strcmp(gt, wt) != 0)
+        fail_msg("%s: %s: expected %.1500s\ngot %.1500s", what, field, wt, gt ? gt : "(none)");
+    free(gt);
+    free(wt);
+    json_decref(want);
+}
+
+/* The genre and year facets of q's matches, worked out from the documents. */
+static void
+expected_facets(const struct query *q, json_t **dist, json_t **stats)
+{
+    long genre_n[FOLIO_ARRAY_LEN(genres)] = {0}, year_n[30] = {0};
+    int min = 0, max = 0;
+    bool any = false;
+    for (size_t i = 0; i < q->c->count; i++) {
+        const struct doc *d = &q->c->docs[i];
+        if (!doc_matches(d, q))
+            continue;
+        for (size_t g = 0; g < FOLIO_ARRAY_LEN(genres); g++)
+            genre_n[g] += strcmp(d->genre, genres[g]) == 0;
+        year_n[d->year - 1990]++;
+        min = !any || d->year < min ? d->year : min;
+        max = !any || d->year > max ? d->year : max;
+        any = true;
+    }
+    /* Values in the order of their text (genres sorted here), years as numbers. */
+    size_t order[FOLIO_ARRAY_LEN(genres)];
+    for (size_t k = 0; k < FOLIO_ARRAY_LEN(genres); k++) {
+        size_t at = k;
+        while (at > 0 && strcmp(genres[order[at - 1]], genres[k]) > 0) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = k;
+    }
+    json_t *g = json_object(), *y = json_object();
+    for (size_t k = 0; k < FOLIO_ARRAY_LEN(genres); k++)
+        if (genre_n[order[k]] > 0)
+            json_object_set_new(g, genres[order[k]], json_integer(genre_n[order[k]]));
+    for (int i = 0; i < 30; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "%d", 1990 + i);
+        if (year_n[i] > 0)
+            json_object_set_new(y, name, json_integer(year_n[i]));
+    }
+    *dist = json_pack("{soso}", "genre", g, "year", y);
+    *stats = any ? json_pack("{s{sfsf}}", "year", "min", (double)min, "max", (double)max)
+                 : json_object();
+}
+
+/* facets over the seeded corpus, against the model; alone and in a multi-search. */
+static void
+facets_model(struct su_fixture *f, const struct corpus *books)
+{
+    const struct query qs[] = {
+        {books, NULL, NULL, -1, -1, 0, false},
+        {books, "red", NULL, -1, -1, 0, false},
+        {books, "gold", "drama", -1, -1, 0, false},
+        {books, NULL, NULL, 2005, -1, 3, false},
+        {books, "nothing", NULL, -1, -1, 0, false},
+    };
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(qs); i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "facets query %zu", i);
+        json_t *body = query_body(&qs[i], false);
+        /* Asked out of order and twice: answered sorted, once. */
+        json_object_set_new(body, "facets", json_pack("[sss]", "year", "genre", "year"));
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_t *answer = search_ok(f, "books", text);
+        free(text);
+        json_t *dist, *stats;
+        expected_facets(&qs[i], &dist, &stats);
+        expect_field_text(answer, "facetDistribution", json_incref(dist), what);
+        expect_field_text(answer, "facetStats", json_incref(stats), what);
+        /* Meilisearch's order: the facets after the hits' counts. */
+        void *it = json_object_iter_at(answer, "estimatedTotalHits");
+        it = json_object_iter_next(answer, it);
+        assert_string_equal(json_object_iter_key(it), "facetDistribution");
+        json_decref(answer);
+        /* The same in a multi-search. */
+        json_object_set_new(body, "indexUid", json_string("books"));
+        json_t *multi = json_pack("{s[O]}", "queries", body);
+        text = json_dumps(multi, JSON_COMPACT);
+        json_decref(multi);
+        struct su_resp r;
+        su_json(&f->srv, "POST", "/multi-search", text, &r);
+        if (r.status != 200 || r.json == NULL)
+            fail_msg("%s: %d %.500s", text, r.status, r.body);
+        free(text);
+        json_t *one = json_array_get(json_object_get(r.json, "results"), 0);
+        expect_field_text(one, "facetDistribution", dist, what);
+        expect_field_text(one, "facetStats", stats, what);
+        su_resp_free(&r);
+        json_decref(body);
+    }
+}
+
+/* The errors of facets: invalid_search_facets with Meilisearch's messages. */
+static void
+facets_errors(struct su_fixture *f)
+{
+    static const struct {
+        const char *uid, *body, *message;
+    } bad[] = {
+        {"shop", "{\"facets\":[\"id\"]}",
+         "Invalid facet distribution, attribute `id` is not filterable. The available "
+         "filterable attributes are `color, meta, price, size, stock, tags`."},
+        {"shop", "{\"facets\":[\"zz\",\"color\",\"id\",\"zz\"]}",
+         "Invalid facet distribution, attributes `id, zz` are not filterable. The available "
+         "filterable attributes are `color, meta, price, size, stock, tags`."},
+        {"books", "{\"facets\":[\"title\"]}",
+         "Invalid facet distribution, attribute `title` is not filterable. The available "
+         "filterable attributes are `genre, year`."},
+        {"shop", "{\"facets\":\"color\"}",
+         "Invalid value type at `.facets`: expected an array, but found a string: `\"color\"`"},
+        {"shop", "{\"facets\":[\"color\",7]}",
+         "Invalid value type at `.facets[1]`: expected a string, but found a positive integer: "
+         "`7`"},
+        {"bare", "{\"facets\":[\"a\"]}",
+         "Invalid facet distribution, this index does not have configured filterable "
+         "attributes."},
+    };
+    json_decref(su_run(&f->srv, "POST", "/indexes", "{\"uid\":\"bare\"}", "indexCreation", "bare",
+                       TASK_TIMEOUT_MS));
+    struct su_resp r;
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/indexes/%s/search", bad[i].uid);
+        su_json(&f->srv, "POST", path, bad[i].body, &r);
+        su_expect_error_type(&r, 400, "invalid_search_facets", "invalid_request");
+        if (strcmp(su_jstr(r.json, "message"), bad[i].message) != 0)
+            fail_msg("%s: expected message %s\ngot %s", bad[i].body, bad[i].message,
+                     su_jstr(r.json, "message"));
+        su_resp_free(&r);
+    }
+    su_req(&f->srv, "GET", "/indexes/shop/search?facets=co%00lor", NULL, NULL, &r);
+    su_expect_error_type(&r, 400, "invalid_search_facets", "invalid_request");
+    su_resp_free(&r);
+}
+
+/* At most 100 values per attribute, numbers first; the stats still see them all. */
+static void
+facets_bounded(struct su_fixture *f)
+{
+    json_t *docs = json_array();
+    for (int i = 0; i < 150; i++) {
+        char sv[16];
+        snprintf(sv, sizeof(sv), "v%03d", i);
+        json_array_append_new(docs, json_pack("{sisisiss}", "id", i, "n", 2 * i, "m", i % 3,
+                                              "s", sv));
+    }
+    char *text = json_dumps(docs, JSON_COMPACT);
+    json_decref(docs);
+    json_decref(su_run(&f->srv, "POST", "/indexes/many/documents?primaryKey=id", text,
+                       "documentAdditionOrUpdate", "many", TASK_TIMEOUT_MS));
+    free(text);
+    json_decref(su_run(&f->srv, "PATCH", "/indexes/many/settings",
+                       "{\"filterableAttributes\":[\"n\",\"s\",\"m\"]}", "settingsUpdate", "many",
+                       TASK_TIMEOUT_MS));
+    json_t *a = search_ok(f, "many", "{\"limit\":0,\"facets\":[\"n\",\"s\",\"m\"]}");
+    json_t *d = json_object_get(a, "facetDistribution");
+    json_t *n = json_object(), *sv = json_object();
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "%d", 2 * i);
+        json_object_set_new(n, name, json_integer(1));
+        snprintf(name, sizeof(name), "v%03d", i);
+        json_object_set_new(sv, name, json_integer(1));
+    }
+    expect_field_text(d, "n", n, "many n");
+    expect_field_text(d, "s", sv, "many s");
+    expect_field_text(d, "m", json_pack("{sisisi}", "0", 50, "1", 50, "2", 50), "many m");
+    expect_field_text(a, "facetStats",
+                      json_pack("{s{sfsf}s{sfsf}}", "m", "min", 0.0, "max", 2.0, "n", "min", 0.0,
+                                "max", 298.0),
+                      "many stats");
+    json_decref(a);
+    /* n = 2i >= 251 with i % 3 == 1: i = 127, 130, ..., 148. */
+    a = search_ok(f, "many",
+                  "{\"limit\":0,\"filter\":\"n >= 251 AND m = 1\",\"facets\":[\"n\"]}");
+    n = json_object();
+    for (int i = 127; i < 150; i += 3) {
+        char name[16];
+        snprintf(name, sizeof(name), "%d", 2 * i);
+        json_object_set_new(n, name, json_integer(1));
+    }
+    expect_field_text(json_object_get(a, "facetDistribution"), "n", n, "many n >= 251");
+    expect_field_text(a, "facetStats", json_pack("{s{sfsf}}", "n", "min", 254.0, "max", 296.0),
+                      "many n >= 251 stats");
+    json_decref(a);
+}
+
+static void
+test_facets(void **state)
+{
+    struct su_fixture *f = *state;
+    start(f, NULL);
+    uint64_t rng = tu_seed();
+    static struct corpus books;
+    corpus_make(&books, "books", BOOKS, false, &rng);
+    corpus_load(f, &books);
+    facets_model(f, &books);
+    corpus_free(&books);
+
+    /*
+     * Values by hand: original spellings (the first document's), arrays,
+     * nested paths, booleans, numbers as Rust prints an f64, strings in the
+     * order of their folded form, attributes sorted.
+     */
+    json_decref(su_run(&f->srv, "POST", "/indexes/shop/documents?primaryKey=id",
+                       "[{\"id\":1,\"color\":\"Red\",\"size\":10,\"tags\":[\"Sale\",\"new\"],"
+                       "\"price\":0.5},"
+                       "{\"id\":2,\"color\":\"red\",\"size\":12,\"tags\":\"sale\"},"
+                       "{\"id\":3,\"color\":\"Blue\",\"size\":10.25,\"meta\":{\"brand\":\"Acme\"}},"
+                       "{\"id\":4,\"color\":[\"Red\",\"Green\"],\"size\":-3,\"stock\":true},"
+                       "{\"id\":5,\"color\":\"green\",\"size\":1e21}]",
+                       "documentAdditionOrUpdate", "shop", TASK_TIMEOUT_MS));
+    json_decref(su_run(&f->srv, "PATCH", "/indexes/shop/settings",
+                       "{\"filterableAttributes\":[\"color\",\"size\",\"tags\",\"meta\","
+                       "\"stock\",\"price\"]}",
+                       "settingsUpdate", "shop", TASK_TIMEOUT_MS));
+    json_t *a = search_ok(f, "shop",
+                          "{\"limit\":0,\"facets\":[\"tags\",\"size\",\"color\",\"meta.brand\","
+                          "\"stock\",\"price\"]}");
+    expect_field_text(
+        a, "facetDistribution",
+        json_loads("{\"color\":{\"Blue\":1,\"Green\":2,\"Red\":3},\"meta.brand\":{\"Acme\":1},"
+                   "\"price\":{\"0.5\":1},"
+                   "\"size\":{\"-3\":1,\"10\":1,\"10.25\":1,\"12\":1,\"1000000000000000000000\":1},"
+                   "\"stock\":{\"true\":1},\"tags\":{\"new\":1,\"Sale\":2}}",
+                   0, NULL),
+        "shop");
+    expect_field_text(a, "facetStats",
+                      json_pack("{s{sfsf}s{sfsf}}", "price", "min", 0.5, "max", 0.5, "size", "min",
+                                -3.0, "max", 1e21),
+                      "shop stats");
+    json_decref(a);
+    /* A filter narrows the counts; "*" is every filterable attribute. */
+    a = search_ok(f, "shop", "{\"limit\":0,\"filter\":\"color = RED\",\"facets\":[\"*\"]}");
+    expect_field_text(a, "facetDistribution",
+                      json_loads("{\"color\":{\"Green\":1,\"Red\":3},\"meta\":{},"
+                                 "\"price\":{\"0.5\":1},\"size\":{\"-3\":1,\"10\":1,\"12\":1},"
+                                 "\"stock\":{\"true\":1},\"tags\":{\"new\":1,\"Sale\":2}}",
+                                 0, NULL),
+                      "shop, color = red");
+    json_decref(a);
+    /* facets: [] answers both objects empty; without facets, neither is there. */
+    a = search_ok(f, "shop", "{\"facets\":[]}");
+    expect_field_text(a, "facetDistribution", json_object(), "facets []");
+    expect_field_text(a, "facetStats", json_object(), "facets []");
+    json_decref(a);
+    a = search_ok(f, "shop", "{\"facets\":null}");
+    assert_null(json_object_get(a, "facetDistribution"));
+    assert_null(json_object_get(a, "facetStats"));
+    json_decref(a);
+    /* GET: a comma list. */
+    struct su_resp r;
+    su_get_ok(&f->srv, "/indexes/shop/search?q=red&facets=stock,%20color&limit=0", &r);
+    expect_field_text(r.json, "facetDistribution",
+                      json_loads("{\"color\":{\"Green\":1,\"Red\":3},\"stock\":{\"true\":1}}", 0,
+                                 NULL),
+                      "GET");
+    su_resp_free(&r);
+    facets_bounded(f);
+    facets_errors(f);
+}
+
 /* ---- errors ------------------------------------------------------------------------------------ */
 
 /* The request gets this error with exactly this message. */
@@ -721,6 +1012,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_results, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_pages, setup, su_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_facets, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, su_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, su_fixture_teardown),
     };

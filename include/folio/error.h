@@ -51,6 +51,7 @@
       "the index reached its maximum size")                                               \
     X(INVALID_SEARCH_FILTER, -113, "invalid_search_filter", "invalid search filter")       \
     X(INVALID_SEARCH_Q,      -114, "invalid_search_q",     "invalid search query")         \
+    X(INVALID_SEARCH_FACETS, -115, "invalid_search_facets", "invalid facet distribution")  \
     /* snapshot/ (from -120) */                                                            \
     X(SNAPSHOT_INVALID,      -120, "snapshot_invalid",     "malformed or hostile snapshot") \
     X(SNAPSHOT_CHECKSUM,     -121, "snapshot_checksum_mismatch",                            \

@@ -472,6 +472,12 @@ struct folio_index_search_req {
     bool paged;
     uint64_t page;          /* default 1 */
     uint64_t hits_per_page; /* default FOLIO_INDEX_SEARCH_LIMIT_DEFAULT */
+    /*
+     * Attributes whose facetDistribution and facetStats to add ("*": every
+     * filterable one); NULL: none asked (no such fields in the answer).
+     */
+    const char *const *facets;
+    size_t facet_count;
 };
 
 #define FOLIO_INDEX_SEARCH_LIMIT_DEFAULT 20
@@ -488,11 +494,14 @@ void folio_index_search_req_default(struct folio_index_search_req *req);
  * where estimatedTotalHits is the exact number of matching documents; with
  * req->paged the last three are "hitsPerPage":N,"page":N,"totalPages":N,
  * "totalHits":N instead (totalHits exact, totalPages its pages of
- * hits_per_page, 0 when hits_per_page is 0).
+ * hits_per_page, 0 when hits_per_page is 0). With req->facets, then
+ * "facetDistribution":{attr:{value:count}},"facetStats":{attr:{"min","max"}}
+ * over every matching document (index/facets.c says how values are named).
  * Errors: FOLIO_E_INVALID_SEARCH_FILTER (a syntax error, or an attribute that
  * is not filterable; the message is Meilisearch's, ending with a line
  * "start:end filter" that gives the 1-based character columns of the
- * culprit), FOLIO_E_INVALID_SEARCH_Q (q is not UTF-8), FOLIO_E_VERSION (a
+ * culprit), FOLIO_E_INVALID_SEARCH_Q (q is not UTF-8),
+ * FOLIO_E_INVALID_SEARCH_FACETS (a facet that is not filterable), FOLIO_E_VERSION (a
  * read-only handle on an index written before search existed, format 1:
  * open it read-write once), FOLIO_E_TOO_LARGE (the response would exceed
  * FOLIO_INDEX_READ_BYTES_MAX), and the read errors.

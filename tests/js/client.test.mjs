@@ -207,6 +207,15 @@ describe("foliod with the meilisearch JavaScript client", () => {
     const got = await index.searchGet("", { filter: "year >= 2012", offset: 1, limit: 2 });
     assert.equal(got.estimatedTotalHits, 4);
     assert.equal(got.hits.length, 2);
+    // Facets: counts over every match, numbers first, then strings; min/max of numbers.
+    const faceted = await index.search("", { facets: ["genre", "year"], limit: 0 });
+    assert.deepEqual(faceted.facetDistribution, {
+      genre: { adventure: 2, animation: 1, drama: 1, romance: 1 },
+      year: { 1990: 1, 2012: 1, 2015: 2, 2016: 1 },
+    });
+    assert.deepEqual(faceted.facetStats, { year: { min: 1990, max: 2016 } });
+    const notFacetable = await apiError(index.search("", { facets: ["title"] }));
+    assert.equal(notFacetable.code, "invalid_search_facets");
     // Numbered pages: exact totals, offset/limit fields replaced.
     const page2 = await index.search("", { hitsPerPage: 2, page: 2 });
     assert.deepEqual(page2.hits.map((h) => h.id), [3, 4]);

@@ -1,0 +1,489 @@
+/*
+ * facetDistribution and facetStats of a search (Meilisearch's `facets`),
+ * from the `facets` database and the search's candidates, in the search's
+ * read transaction.
+ *
+ * The asked attributes must be filterable ("*" stands for every filterable
+ * attribute; with filterableAttributes ["*"], for every attribute path that
+ * holds a value); otherwise invalid_search_facets with Meilisearch's message.
+ * They are answered sorted, each once (Meilisearch keeps them in a BTreeMap).
+ *
+ * For each attribute, facetDistribution lists the values that at least one
+ * candidate holds, with how many candidates hold each: numbers first, in
+ * numeric order, then strings, in the order of their facet normal form, at
+ * most FACET_VALUES_MAX in all (Meilisearch's default maxValuesPerFacet,
+ * values sorted "alpha"). A number is named as Rust prints an f64 ("1990",
+ * "0.5", never an exponent); a string by its spelling in the first candidate
+ * (internal id order) holding it, as Meilisearch names a value by one
+ * document's original. facetStats: for each attribute with at least one
+ * number among the candidates, the smallest and the largest.
+ *
+ * Cost: one posting list decoded per value listed (numbers and strings up to
+ * the bound) plus, for the largest number, a backward scan from the end; and
+ * one document parsed per string listed.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "folio/common.h"
+#include "folio/error.h"
+#include "search_int.h"
+
+#define FACET_VALUES_MAX 100
+#define FACET_KEY_BYTES_MAX (INDEX_PATH_BYTES_MAX + 2 + INDEX_FACET_STRING_BYTES_MAX + 8)
+
+struct facet_run {
+    MDB_txn *txn;
+    struct folio_index *idx;
+    const roaring_bitmap_t *candidates;
+    struct folio_index_error *err;
+};
+
+/* ---- which attributes ---------------------------------------------------------- */
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends a copy of name (len bytes) to the list. */
+static void
+names_add(char ***list, size_t *count, size_t *cap, const char *name, size_t len)
+{
+    if (*count == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        *list = folio_reallocarray(*list, *cap, sizeof(char *));
+    }
+    (*list)[(*count)++] = folio_strndup(name, len);
+}
+
+/* Sorts the list and drops repeated names. */
+static void
+names_sort_unique(char **list, size_t *count)
+{
+    if (*count == 0)
+        return;
+    qsort(list, *count, sizeof(char *), name_cmp);
+    size_t kept = 1;
+    for (size_t i = 1; i < *count; i++) {
+        if (strcmp(list[i], list[kept - 1]) == 0)
+            folio_free(list[i]);
+        else
+            list[kept++] = list[i];
+    }
+    *count = kept;
+}
+
+static void
+names_free(char **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        folio_free(list[i]);
+    folio_free(list);
+}
+
+/* Every attribute path with a key in `facets` (filterableAttributes ["*"]). */
+static int
+paths_all(struct facet_run *r, char ***list, size_t *count, size_t *cap)
+{
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(r->txn, r->idx->dbi_facets, &cur);
+    if (mrc != 0)
+        return index_mdb_error(r->err, mrc, "reading the facets");
+    uint8_t next[INDEX_PATH_BYTES_MAX + 2];
+    MDB_val k, v;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;) {
+        const uint8_t *nul = memchr(k.mv_data, 0, k.mv_size);
+        size_t len = nul != NULL ? (size_t)(nul - (const uint8_t *)k.mv_data) : k.mv_size;
+        if (len > INDEX_PATH_BYTES_MAX) /* never written so */
+            break;
+        names_add(list, count, cap, k.mv_data, len);
+        /* The next path: path 01 sorts after every `path 00 ...` and before `path.x`. */
+        memcpy(next, k.mv_data, len);
+        next[len] = 1;
+        k.mv_size = len + 1;
+        k.mv_data = next;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cur);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return index_mdb_error(r->err, mrc, "reading the facets");
+    return FOLIO_OK;
+}
+
+/* Meilisearch's message for facets that are not filterable. */
+static int
+not_filterable(const struct search_config *cfg, char **bad, size_t bad_count,
+               struct folio_index_error *err)
+{
+    if (cfg->filterable_count == 0)
+        return index_errorf(err, FOLIO_E_INVALID_SEARCH_FACETS,
+                            "Invalid facet distribution, this index does not have configured "
+                            "filterable attributes.");
+    char msg[sizeof(err->message)];
+    size_t n = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < sizeof(msg))                                                                       \
+            n += (size_t)snprintf(msg + n, sizeof(msg) - n, __VA_ARGS__);                          \
+    } while (0)
+    ADD("Invalid facet distribution, %s `", bad_count == 1 ? "attribute" : "attributes");
+    for (size_t i = 0; i < bad_count; i++)
+        ADD("%s%.100s", i > 0 ? ", " : "", bad[i]);
+    ADD("` %s not filterable. The available filterable %s `", bad_count == 1 ? "is" : "are",
+        cfg->filterable_count == 1 ? "attribute is" : "attributes are");
+    for (size_t i = 0; i < cfg->filterable_count; i++)
+        ADD("%s%.100s", i > 0 ? ", " : "", cfg->filterable[i]);
+    ADD("`.");
+#undef ADD
+    return index_errorf(err, FOLIO_E_INVALID_SEARCH_FACETS, "%s", msg);
+}
+
+/* The asked names, checked, "*" expanded, sorted and unique (*out owned). */
+static int
+names_resolve(struct facet_run *r, const struct search_config *cfg, const char *const *asked,
+              size_t asked_count, char ***out, size_t *out_count)
+{
+    char **list = NULL, **bad = NULL;
+    size_t count = 0, cap = 0, bad_count = 0, bad_cap = 0;
+    int rc = FOLIO_OK;
+    bool star = false;
+    for (size_t i = 0; i < asked_count; i++) {
+        size_t len = strlen(asked[i]);
+        if (strcmp(asked[i], "*") == 0)
+            star = true;
+        else if (search_config_filterable(cfg, asked[i], len))
+            names_add(&list, &count, &cap, asked[i], len);
+        else
+            names_add(&bad, &bad_count, &bad_cap, asked[i], len);
+    }
+    if (bad_count > 0) {
+        names_sort_unique(bad, &bad_count);
+        rc = not_filterable(cfg, bad, bad_count, r->err);
+    } else if (star && cfg->filterable_all) {
+        rc = paths_all(r, &list, &count, &cap);
+    } else if (star) {
+        for (size_t i = 0; i < cfg->filterable_count; i++)
+            names_add(&list, &count, &cap, cfg->filterable[i], strlen(cfg->filterable[i]));
+    }
+    names_free(bad, bad_count);
+    if (rc != FOLIO_OK) {
+        names_free(list, count);
+        return rc;
+    }
+    names_sort_unique(list, &count);
+    *out = list;
+    *out_count = count;
+    return FOLIO_OK;
+}
+
+/* ---- values ---------------------------------------------------------------------- */
+
+static double
+number_decode(const uint8_t in[8])
+{
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; i++)
+        bits = bits << 8 | in[i];
+    bits = (bits >> 63) ? bits & ~(1ull << 63) : ~bits;
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+/*
+ * v as Rust's Display prints an f64: the fewest significant digits that read
+ * back to v, positional (no exponent), no ".0" for an integer.
+ */
+static void
+facet_number_name(double v, char *out, size_t cap)
+{
+    char e[48];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e is [-]d[.ddd]e(+|-)xx: collect the digits and the exponent. */
+    char digits[24];
+    size_t n = 0;
+    const char *s = e;
+    bool negative = *s == '-';
+    if (negative)
+        s++;
+    for (; *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9' && n < sizeof(digits))
+            digits[n++] = *s;
+    int exp10 = atoi(s + 1);
+    while (n > 1 && digits[n - 1] == '0') /* %.*e pads with zeros */
+        n--;
+    size_t o = 0;
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        if (o + 1 < cap)                                                                           \
+            out[o++] = (c);                                                                        \
+    } while (0)
+    if (negative && !(n == 1 && digits[0] == '0'))
+        PUT('-');
+    if (exp10 < 0) {
+        PUT('0');
+        PUT('.');
+        for (int z = 0; z < -exp10 - 1; z++)
+            PUT('0');
+        for (size_t i = 0; i < n; i++)
+            PUT(digits[i]);
+    } else {
+        for (size_t i = 0; i < n || (int)i <= exp10; i++) {
+            if ((int)i == exp10 + 1)
+                PUT('.');
+            PUT(i < n ? digits[i] : '0');
+        }
+    }
+#undef PUT
+    out[o] = '\0';
+}
+
+struct orig_find {
+    const char *path;
+    size_t path_len;
+    const char *norm; /* facet normal form sought */
+    size_t norm_len;
+    char cur[INDEX_PATH_BYTES_MAX + 1];
+    size_t cur_len;
+    const json_t *found;
+};
+
+static void orig_value(struct orig_find *f, const json_t *v);
+
+static void
+orig_object(struct orig_find *f, const json_t *obj)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        size_t saved = f->cur_len, dot = saved > 0, n = strlen(key);
+        if (saved + dot + n > INDEX_PATH_BYTES_MAX)
+            continue;
+        if (dot)
+            f->cur[saved] = '.';
+        memcpy(f->cur + saved + dot, key, n);
+        f->cur_len = saved + dot + n;
+        /* Only down toward the path sought (a key may hold dots itself). */
+        if (f->cur_len <= f->path_len && memcmp(f->cur, f->path, f->cur_len) == 0 &&
+            (f->cur_len == f->path_len || f->path[f->cur_len] == '.'))
+            orig_value(f, value);
+        f->cur_len = saved;
+        if (f->found != NULL)
+            return;
+    }
+}
+
+static void
+orig_value(struct orig_find *f, const json_t *v)
+{
+    if (json_is_object(v)) {
+        orig_object(f, v);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && f->found == NULL; i++)
+            orig_value(f, json_array_get(v, i));
+    } else if (f->cur_len == f->path_len) {
+        char norm[INDEX_FACET_STRING_BYTES_MAX];
+        size_t n = 0;
+        if (json_is_string(v)) {
+            if (text_facet_string(json_string_value(v), json_string_length(v), norm, &n) != 0)
+                return;
+        } else if (json_is_boolean(v)) {
+            n = json_is_true(v) ? 4 : 5;
+            memcpy(norm, json_is_true(v) ? "true" : "false", n);
+        } else {
+            return;
+        }
+        if (n == f->norm_len && memcmp(norm, f->norm, n) == 0)
+            f->found = v;
+    }
+}
+
+/*
+ * The name of a string value: its spelling at `path` in document iid (the
+ * facet string itself when the document does not have it, which a sound
+ * index never shows). *out owned.
+ */
+static int
+string_name(struct facet_run *r, uint32_t iid, const char *path, size_t path_len, const char *norm,
+            size_t norm_len, char **out)
+{
+    uint8_t key[4];
+    index_iid_encode(iid, key);
+    MDB_val k = {4, key}, v;
+    int mrc = mdb_get(r->txn, r->idx->dbi_documents, &k, &v);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return index_mdb_error(r->err, mrc, "reading a document");
+    json_t *doc = NULL;
+    if (mrc == 0) {
+        json_error_t jerr;
+        doc = json_in_load(v.mv_data, v.mv_size, 0, &jerr);
+    }
+    struct orig_find f = {.path = path, .path_len = path_len, .norm = norm, .norm_len = norm_len};
+    if (doc != NULL && json_is_object(doc))
+        orig_object(&f, doc);
+    if (f.found != NULL && json_is_string(f.found))
+        *out = folio_strndup(json_string_value(f.found), json_string_length(f.found));
+    else if (f.found != NULL)
+        *out = folio_strdup(json_is_true(f.found) ? "true" : "false");
+    else
+        *out = folio_strndup(norm, norm_len);
+    json_decref(doc);
+    return FOLIO_OK;
+}
+
+/* Key prefix `path 00 type`; its length. */
+static size_t
+prefix_of(const char *path, size_t path_len, char type, uint8_t *key)
+{
+    memcpy(key, path, path_len);
+    key[path_len] = 0;
+    key[path_len + 1] = (uint8_t)type;
+    return path_len + 2;
+}
+
+/* The largest number among the candidates, scanning back from the end of the prefix. */
+static int
+number_max(struct facet_run *r, MDB_cursor *cur, const uint8_t *prefix, size_t plen, double *max)
+{
+    uint8_t end[FACET_KEY_BYTES_MAX];
+    memcpy(end, prefix, plen);
+    end[plen - 1] = (uint8_t)(FACET_NUMBER + 1); /* just past every key of the prefix */
+    MDB_val k = {plen, end}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    mrc = mrc == 0              ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+          : mrc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                                : mrc;
+    int rc = FOLIO_OK;
+    for (; mrc == 0 && rc == FOLIO_OK; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        roaring_bitmap_t *bm = NULL;
+        rc = bitmap_decode(v.mv_data, v.mv_size, &bm, r->err, INDEX_DB_FACETS);
+        if (rc != FOLIO_OK)
+            break;
+        bool held = roaring_bitmap_intersect(bm, r->candidates);
+        roaring_bitmap_free(bm);
+        if (held) {
+            *max = number_decode((const uint8_t *)k.mv_data + plen);
+            return FOLIO_OK;
+        }
+    }
+    if (rc == FOLIO_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = index_mdb_error(r->err, mrc, "reading the facets");
+    return rc;
+}
+
+/*
+ * The values of one attribute into vals (name -> count), at most *room more
+ * of them; the numbers' smallest and largest into *stats (NULL: none).
+ */
+static int
+values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, size_t *room,
+          char type, json_t **stats)
+{
+    uint8_t prefix[INDEX_PATH_BYTES_MAX + 2];
+    size_t path_len = strlen(path);
+    if (path_len > INDEX_PATH_BYTES_MAX)
+        return FOLIO_OK; /* such paths are never indexed */
+    size_t plen = prefix_of(path, path_len, type, prefix);
+    MDB_val k = {plen, prefix}, v;
+    int rc = FOLIO_OK, mrc;
+    bool any = false, stopped = false;
+    double min = 0, max = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && rc == FOLIO_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (*room == 0) {
+            stopped = true;
+            break;
+        }
+        roaring_bitmap_t *bm = NULL;
+        rc = bitmap_decode(v.mv_data, v.mv_size, &bm, r->err, INDEX_DB_FACETS);
+        if (rc != FOLIO_OK)
+            break;
+        uint64_t held = roaring_bitmap_and_cardinality(bm, r->candidates);
+        const uint8_t *val = (const uint8_t *)k.mv_data + plen;
+        size_t vlen = k.mv_size - plen;
+        char *name = NULL;
+        if (held > 0 && type == FACET_NUMBER && vlen == 8) {
+            double d = number_decode(val);
+            char text[400];
+            facet_number_name(d, text, sizeof(text));
+            name = folio_strdup(text);
+            if (!any)
+                min = d;
+            max = d;
+            any = true;
+        } else if (held > 0 && type == FACET_STRING) {
+            roaring_bitmap_t *both = roaring_bitmap_and(bm, r->candidates);
+            rc = string_name(r, roaring_bitmap_minimum(both), path, path_len, (const char *)val,
+                             vlen, &name);
+            roaring_bitmap_free(both);
+        }
+        roaring_bitmap_free(bm);
+        if (name != NULL) {
+            json_object_set_new(vals, name, json_integer((json_int_t)held));
+            folio_free(name);
+            (*room)--;
+        }
+    }
+    if (rc == FOLIO_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = index_mdb_error(r->err, mrc, "reading the facets");
+    if (rc == FOLIO_OK && type == FACET_NUMBER && stopped)
+        rc = number_max(r, cur, prefix, plen, &max); /* the first number is the smallest */
+    if (rc == FOLIO_OK && type == FACET_NUMBER && any && stats != NULL)
+        *stats = json_pack("{s:f,s:f}", "min", min, "max", max);
+    return rc;
+}
+
+int
+facets_compute(MDB_txn *txn, struct folio_index *idx, const struct search_config *cfg,
+               const char *const *asked, size_t asked_count, const roaring_bitmap_t *candidates,
+               json_t **out_distribution, json_t **out_stats, struct folio_index_error *err)
+{
+    struct facet_run r = {.txn = txn, .idx = idx, .candidates = candidates, .err = err};
+    char **names = NULL;
+    size_t count = 0;
+    *out_distribution = *out_stats = NULL;
+    int rc = names_resolve(&r, cfg, asked, asked_count, &names, &count);
+    if (rc != FOLIO_OK)
+        return rc;
+    MDB_cursor *cur = NULL;
+    if (count > 0) {
+        int mrc = mdb_cursor_open(txn, idx->dbi_facets, &cur);
+        if (mrc != 0)
+            rc = index_mdb_error(err, mrc, "reading the facets");
+    }
+    json_t *dist = json_object(), *stats = json_object();
+    for (size_t i = 0; i < count && rc == FOLIO_OK; i++) {
+        json_t *vals = json_object(), *st = NULL;
+        size_t room = FACET_VALUES_MAX;
+        rc = values_of(&r, cur, names[i], vals, &room, FACET_NUMBER, &st);
+        if (rc == FOLIO_OK)
+            rc = values_of(&r, cur, names[i], vals, &room, FACET_STRING, NULL);
+        json_object_set_new(dist, names[i], vals);
+        if (st != NULL)
+            json_object_set_new(stats, names[i], st);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    names_free(names, count);
+    if (rc != FOLIO_OK) {
+        json_decref(dist);
+        json_decref(stats);
+        return rc;
+    }
+    *out_distribution = dist;
+    *out_stats = stats;
+    return FOLIO_OK;
+}
