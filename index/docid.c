@@ -24,6 +24,12 @@
     "be more than 511 bytes."
 
 bool
+folio_index_docid_valid(const char *id, size_t len)
+{
+    return docid_valid(id, len);
+}
+
+bool
 docid_valid(const char *id, size_t len)
 {
     if (len == 0 || len > FOLIO_INDEX_ID_BYTES_MAX)

@@ -3,10 +3,12 @@
  * from the `facets` database and the search's candidates, in the search's
  * read transaction.
  *
- * The asked attributes must be filterable ("*" stands for every filterable
- * attribute; with filterableAttributes ["*"], for every attribute path that
- * holds a value); otherwise invalid_search_facets with Meilisearch's message.
- * They are answered sorted, each once (Meilisearch keeps them in a BTreeMap).
+ * The asked attributes must be filterable, otherwise invalid_search_facets
+ * with Meilisearch's message (v1.13's wording). "*" stands for every
+ * filterable attribute (with filterableAttributes ["*"], every attribute path
+ * that holds a value), and then the other names are not checked. They are
+ * answered sorted, each once (Meilisearch keeps them in a BTreeMap); one that
+ * no document holds is left out.
  *
  * For each attribute, facetDistribution lists the values that at least one
  * candidate holds, with how many candidates hold each: numbers first, in
@@ -160,7 +162,12 @@ names_resolve(struct facet_run *r, const struct search_config *cfg, const char *
         else
             names_add(&bad, &bad_count, &bad_cap, asked[i], len);
     }
-    if (bad_count > 0) {
+    if (star) { /* every filterable attribute; the other names are not checked (Meilisearch) */
+        names_free(list, count);
+        list = NULL;
+        count = cap = 0;
+    }
+    if (bad_count > 0 && !star) {
         names_sort_unique(bad, &bad_count);
         rc = not_filterable(cfg, bad, bad_count, r->err);
     } else if (star && cfg->filterable_all) {
@@ -350,6 +357,25 @@ prefix_of(const char *path, size_t path_len, char type, uint8_t *key)
     return path_len + 2;
 }
 
+/* Whether any document holds the attribute at all (a key `path 00 ...` exists). */
+static int
+path_present(struct facet_run *r, MDB_cursor *cur, const char *path, bool *present)
+{
+    uint8_t prefix[INDEX_PATH_BYTES_MAX + 1];
+    size_t len = strlen(path);
+    *present = false;
+    if (len > INDEX_PATH_BYTES_MAX)
+        return FOLIO_OK;
+    memcpy(prefix, path, len);
+    prefix[len] = 0;
+    MDB_val k = {len + 1, prefix}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return index_mdb_error(r->err, mrc, "reading the facets");
+    *present = mrc == 0 && k.mv_size > len && memcmp(k.mv_data, prefix, len + 1) == 0;
+    return FOLIO_OK;
+}
+
 /* The largest number among the candidates, scanning back from the end of the prefix. */
 static int
 number_max(struct facet_run *r, MDB_cursor *cur, const uint8_t *prefix, size_t plen, double *max)
@@ -466,6 +492,11 @@ facets_compute(MDB_txn *txn, struct folio_index *idx, const struct search_config
     }
     json_t *dist = json_object(), *stats = json_object();
     for (size_t i = 0; i < count && rc == FOLIO_OK; i++) {
+        /* An attribute no document holds is left out, as Meilisearch leaves out unknown fields. */
+        bool present = false;
+        rc = path_present(&r, cur, names[i], &present);
+        if (rc != FOLIO_OK || !present)
+            continue;
         json_t *vals = json_object(), *st = NULL;
         size_t room = FACET_VALUES_MAX;
         rc = values_of(&r, cur, names[i], vals, &room, FACET_NUMBER, &st);

@@ -102,6 +102,58 @@ fields_free(char **fields, size_t count)
     folio_free(fields);
 }
 
+/* Meilisearch's error for an element of `ids` that is no document id (value: its JSON text). */
+static void
+invalid_id_error(struct srv_ctx *x, size_t i, const char *value, size_t len)
+{
+    resp_error(x->req, 400, "invalid_document_ids",
+               "In `.ids[%zu]`: Document identifier `%.*s` is invalid. A document identifier can "
+               "be of type integer or string, only composed of alphanumeric characters (a-z A-Z "
+               "0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.",
+               i, (int)(len > 600 ? 600 : len), value);
+}
+
+/*
+ * `ids=a,b`: the pieces as they are (Meilisearch neither trims them nor
+ * keeps empty ones), each a valid document id; false with the error
+ * answered. *out NULL when absent.
+ */
+static bool
+ids_param(struct srv_ctx *x, char ***out, size_t *count)
+{
+    const struct srv_param *p = param_get(x, "ids");
+    *out = NULL;
+    *count = 0;
+    if (p == NULL)
+        return true;
+    size_t n = 1;
+    for (size_t i = 0; i < p->val_len; i++)
+        n += p->val[i] == ',';
+    char **ids = folio_calloc(n + 1, sizeof(char *));
+    const char *s = p->val, *end = p->val + p->val_len;
+    for (size_t i = 0; i < n; i++) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        size_t len = (size_t)(stop - s);
+        if (len > 0 && !folio_index_docid_valid(s, len)) {
+            json_t *text = json_stringn(s, len); /* NULL: not UTF-8 */
+            char *shown = text != NULL ? json_dumps(text, JSON_ENCODE_ANY) : NULL;
+            const char *what = shown != NULL ? shown : "(not UTF-8)";
+            invalid_id_error(x, *count, what, strlen(what));
+            free(shown);
+            json_decref(text);
+            fields_free(ids, *count);
+            *count = 0;
+            return false;
+        }
+        if (len > 0)
+            ids[(*count)++] = folio_strndup(s, len);
+        s = stop + 1;
+    }
+    *out = ids;
+    return true;
+}
+
 static bool
 retrieve_vectors_ok(struct srv_ctx *x, const char *code)
 {
@@ -233,12 +285,18 @@ docs_job_new(struct srv_ctx *x)
     return j;
 }
 
-/* Hands a read of the {uid} index to a worker once the uid is valid (else answers). */
+/*
+ * Hands a read of the {uid} index to a worker once the uid is valid (else
+ * answers); takes filter and ids.
+ */
 static void
-docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, char *filter)
+docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, char *filter,
+            char **ids, size_t id_count)
 {
     if (!check_index_uid(x, x->args[0], x->arg_lens[0])) {
         folio_free(filter);
+        if (ids != NULL)
+            fields_free(ids, id_count);
         return;
     }
     struct docs_job *j = docs_job_new(x);
@@ -247,8 +305,8 @@ docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, 
     j->offset = offset;
     j->limit = limit;
     j->filter = filter;
-    if (id == NULL)
-        j->ids = list_param(x, "ids", &j->id_count);
+    j->ids = ids;
+    j->id_count = id_count;
     srv_job_submit(x, &j->job);
 }
 
@@ -300,7 +358,13 @@ h_documents_get(struct srv_ctx *x)
         !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors") ||
         !filter_param(x, &filter))
         return;
-    docs_submit(x, NULL, offset, limit, filter);
+    char **ids = NULL;
+    size_t id_count = 0;
+    if (!ids_param(x, &ids, &id_count)) {
+        folio_free(filter);
+        return;
+    }
+    docs_submit(x, NULL, offset, limit, filter, ids, id_count);
 }
 
 /* ---- POST /indexes/{uid}/documents/fetch ---------------------------------------------- */
@@ -348,7 +412,11 @@ fetch_fields_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
     return true;
 }
 
-/* "ids": strings or integers (as their decimal text); null: no restriction. */
+/*
+ * "ids": an array of document ids, each a string or an integer (as its
+ * decimal text) that is a valid id (Meilisearch's invalid_document_ids
+ * otherwise); null: no restriction.
+ */
 static bool
 fetch_ids_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
 {
@@ -358,27 +426,28 @@ fetch_ids_of(struct srv_ctx *x, struct docs_job *j, const json_t *v)
         resp_value_type(x, "invalid_document_ids", ".ids", "an array", v);
         return false;
     }
+    j->ids = folio_calloc(json_array_size(v) + 1, sizeof(char *));
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        if (!json_is_string(e) && !json_is_integer(e)) {
-            char at[64];
-            snprintf(at, sizeof(at), ".ids[%zu]", i);
-            resp_value_type(x, "invalid_document_ids", at, "a string or an integer", e);
+        char num[32];
+        const char *id = NULL;
+        size_t len = 0;
+        if (json_is_string(e)) {
+            id = json_string_value(e);
+            len = json_string_length(e);
+        } else if (json_is_integer(e)) {
+            len = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                                   json_integer_value(e));
+            id = num;
+        }
+        if (id == NULL || !folio_index_docid_valid(id, len)) {
+            char *shown = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+            invalid_id_error(x, i, shown != NULL ? shown : "", shown != NULL ? strlen(shown) : 0);
+            free(shown);
             return false;
         }
-    }
-    j->ids = folio_calloc(json_array_size(v) + 1, sizeof(char *));
-    json_array_foreach(v, i, e) {
-        if (json_is_string(e)) {
-            /* An id with a NUL in it is no document's (and must not pass for its prefix). */
-            if (strlen(json_string_value(e)) == json_string_length(e))
-                j->ids[j->id_count++] = folio_strdup(json_string_value(e));
-        } else {
-            char num[32];
-            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(e));
-            j->ids[j->id_count++] = folio_strdup(num);
-        }
+        j->ids[j->id_count++] = folio_strndup(id, len);
     }
     return true;
 }
@@ -440,7 +509,7 @@ h_document_get(struct srv_ctx *x)
     static const char *const known[] = {"fields", "retrieveVectors", NULL};
     if (!params_known(x, known) || !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
         return;
-    docs_submit(x, x->args[1], 0, 0, NULL);
+    docs_submit(x, x->args[1], 0, 0, NULL, NULL, 0);
 }
 
 /* ---- writes ----------------------------------------------------------------------------- */

@@ -237,8 +237,8 @@ test_fetch_by_ids(void **state)
                        "[{\"id\":0,\"genre\":\"drama\",\"year\":1990,\"title\":\"t\"}]",
                        "documentAdditionOrUpdate", "movies", TASK_TIMEOUT_MS));
     struct su_resp r;
-    /* GET: comma-separated, spaces around an id ignored, unknown and impossible ids ignored. */
-    su_get_ok(&f->srv, "/indexes/movies/documents?ids=7,0,%202%20,nope,a%20b,3,7", &r);
+    /* GET: comma-separated, empty pieces dropped, ids that are not stored ignored. */
+    su_get_ok(&f->srv, "/indexes/movies/documents?ids=7,0,2,,nope,3,7,", &r);
     expect_page(&r, (const int[]){2, 3, 7, 0}, 4, 0, 20, 4);
     su_resp_free(&r);
     /* With a filter: the listed dramas only (the test's own rule says which). */
@@ -282,19 +282,33 @@ test_fetch_by_ids(void **state)
     su_get_ok(&f->srv, "/indexes/movies/documents?ids=2,3", &r);
     expect_page(&r, (const int[]){3}, 1, 0, 20, 1);
     su_resp_free(&r);
-    /* Wrong types: invalid_document_ids, nothing changes. */
+    /* Not an array, or an element that is no document id: invalid_document_ids, as Meilisearch. */
     long long tasks = tasks_total(f);
+#define ID_RULE                                                                                   \
+    " is invalid. A document identifier can be of type integer or string, only composed of "    \
+    "alphanumeric characters (a-z A-Z 0-9), hyphens (-) and underscores (_), and can not be "    \
+    "more than 511 bytes."
     static const struct {
-        const char *body, *text;
+        const char *body, *path, *text;
     } bad[] = {
-        {"{\"ids\":\"1\"}", "Invalid value type at `.ids`: expected an array, but found a string"},
-        {"{\"ids\":[1,1.5]}", "Invalid value type at `.ids[1]`: expected a string or an integer"},
-        {"{\"ids\":[true]}", "`.ids[0]`"},
-        {"{\"ids\":[[1]]}", "`.ids[0]`"},
-        {"{\"ids\":{}}", "`.ids`"},
+        {"{\"ids\":\"1\"}", NULL,
+         "Invalid value type at `.ids`: expected an array, but found a string: `\"1\"`"},
+        {"{\"ids\":{}}", NULL, "Invalid value type at `.ids`: expected an array"},
+        {"{\"ids\":[1,1.5]}", NULL, "In `.ids[1]`: Document identifier `1.5`" ID_RULE},
+        {"{\"ids\":[true]}", NULL, "In `.ids[0]`: Document identifier `true`" ID_RULE},
+        {"{\"ids\":[[1]]}", NULL, "In `.ids[0]`: Document identifier `[1]`" ID_RULE},
+        {"{\"ids\":[\"2\",\"a/b\"]}", NULL,
+         "In `.ids[1]`: Document identifier `\"a/b\"`" ID_RULE},
+        {"{\"ids\":[\"\"]}", NULL, "In `.ids[0]`: Document identifier `\"\"`" ID_RULE},
+        {NULL, "/indexes/movies/documents?ids=1,,%202", "In `.ids[1]`: Document identifier `\" 2\"`" ID_RULE},
+        {NULL, "/indexes/movies/documents?ids=a%2Fb", "In `.ids[0]`: Document identifier `\"a/b\"`" ID_RULE},
     };
+#undef ID_RULE
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(bad); i++) {
-        su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", bad[i].body, &r);
+        if (bad[i].body != NULL)
+            su_json(&f->srv, "POST", "/indexes/movies/documents/fetch", bad[i].body, &r);
+        else
+            su_req(&f->srv, "GET", bad[i].path, NULL, NULL, &r);
         expect_error_containing(&r, 400, "invalid_document_ids", bad[i].text);
         su_resp_free(&r);
     }

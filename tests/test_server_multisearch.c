@@ -609,10 +609,10 @@ facets_errors(struct su_fixture *f)
     } bad[] = {
         {"shop", "{\"facets\":[\"id\"]}",
          "Invalid facet distribution, attribute `id` is not filterable. The available "
-         "filterable attributes are `color, meta, price, size, stock, tags`."},
+         "filterable attributes are `color, ghost, meta, price, size, stock, tags`."},
         {"shop", "{\"facets\":[\"zz\",\"color\",\"id\",\"zz\"]}",
          "Invalid facet distribution, attributes `id, zz` are not filterable. The available "
-         "filterable attributes are `color, meta, price, size, stock, tags`."},
+         "filterable attributes are `color, ghost, meta, price, size, stock, tags`."},
         {"books", "{\"facets\":[\"title\"]}",
          "Invalid facet distribution, attribute `title` is not filterable. The available "
          "filterable attributes are `genre, year`."},
@@ -722,7 +722,7 @@ test_facets(void **state)
                        "documentAdditionOrUpdate", "shop", TASK_TIMEOUT_MS));
     json_decref(su_run(&f->srv, "PATCH", "/indexes/shop/settings",
                        "{\"filterableAttributes\":[\"color\",\"size\",\"tags\",\"meta\","
-                       "\"stock\",\"price\"]}",
+                       "\"stock\",\"price\",\"ghost\"]}",
                        "settingsUpdate", "shop", TASK_TIMEOUT_MS));
     json_t *a = search_ok(f, "shop",
                           "{\"limit\":0,\"facets\":[\"tags\",\"size\",\"color\",\"meta.brand\","
@@ -748,6 +748,19 @@ test_facets(void **state)
                                  "\"stock\":{\"true\":1},\"tags\":{\"new\":1,\"Sale\":2}}",
                                  0, NULL),
                       "shop, color = red");
+    json_decref(a);
+    /* An attribute no document holds is left out; next to "*", other names are not checked. */
+    a = search_ok(f, "shop", "{\"limit\":0,\"facets\":[\"ghost\",\"stock\"]}");
+    expect_field_text(a, "facetDistribution", json_loads("{\"stock\":{\"true\":1}}", 0, NULL),
+                      "ghost");
+    json_decref(a);
+    a = search_ok(f, "shop", "{\"limit\":0,\"filter\":\"size < 0\",\"facets\":[\"nope\",\"*\"]}");
+    expect_field_text(a, "facetDistribution",
+                      json_loads("{\"color\":{\"Green\":1,\"Red\":1},\"meta\":{},"
+                                 "\"price\":{},\"size\":{\"-3\":1},\"stock\":{\"true\":1},"
+                                 "\"tags\":{}}",
+                                 0, NULL),
+                      "* and nope");
     json_decref(a);
     /* facets: [] answers both objects empty; without facets, neither is there. */
     a = search_ok(f, "shop", "{\"facets\":[]}");

@@ -372,6 +372,9 @@ int folio_index_documents_fetch(struct folio_index *idx, const char *filter, uin
                                 char **out_json, size_t *out_len, uint64_t *out_total,
                                 struct folio_index_error *err);
 
+/* A valid document id: 1 to FOLIO_INDEX_ID_BYTES_MAX bytes of [A-Za-z0-9_-]. */
+bool folio_index_docid_valid(const char *id, size_t len);
+
 /*
  * folio_index_documents_fetch among the documents whose external ids are in
  * ids[0..id_count) (NULL: no such restriction; an empty list matches
