@@ -3,9 +3,12 @@
  * searched (folio_index_search), one thread.
  *
  * Documents: {"id", "title" (4 words), "body" (30 words), "genre" (one of
- * 20), "year" (1950-2024)}; words are drawn from a 20,000-word synthetic
- * vocabulary with a Zipf distribution, as natural text is. genre and year
- * are filterable. Each table row runs one kind of query, cycling over 1,000
+ * 20), "year" (1950-2024), "sku" (unique)}; words are drawn from a
+ * 20,000-word synthetic vocabulary with a Zipf distribution, as natural text
+ * is. genre, year and sku are filterable. The last three rows ask for
+ * facets (facetDistribution and facetStats): of genre and year over every
+ * document, of genre, year and sku for one word, and of sku for a narrow
+ * filter (about 70 documents among 100,000 values: the walk of documents). Each table row runs one kind of query, cycling over 1,000
  * pregenerated queries of that kind for --seconds, and reports queries per
  * second, latency quantiles and the mean estimatedTotalHits.
  *
@@ -57,7 +60,7 @@ build(struct folio_index *idx, unsigned docs)
 {
     struct folio_index_error err;
     struct folio_index_marker m = {.task_uid = 2, .batch_seq = 2};
-    static const char settings[] = "{\"filterableAttributes\":[\"genre\",\"year\"]}";
+    static const char settings[] = "{\"filterableAttributes\":[\"genre\",\"year\",\"sku\"]}";
     if (folio_index_settings_update(idx, settings, strlen(settings), &m, &err) != 0) {
         fprintf(stderr, "settings: %s\n", err.message);
         return -1;
@@ -70,8 +73,9 @@ build(struct folio_index *idx, unsigned docs)
             n = append_words(buf, n, 4);
             n += (size_t)sprintf(buf + n, "\",\"body\":\"");
             n = append_words(buf, n, 30);
-            n += (size_t)sprintf(buf + n, "\",\"genre\":\"g%u\",\"year\":%u}",
-                                 (unsigned)(next_rand() % 20), 1950 + (unsigned)(next_rand() % 75));
+            n += (size_t)sprintf(buf + n, "\",\"genre\":\"g%u\",\"year\":%u,\"sku\":\"s%07u\"}",
+                                 (unsigned)(next_rand() % 20), 1950 + (unsigned)(next_rand() % 75),
+                                 i);
         }
         n += (size_t)sprintf(buf + n, "]");
         struct folio_index_payload p = {.format = FOLIO_INDEX_FORMAT_JSON, .data = buf, .len = n};
@@ -87,16 +91,34 @@ build(struct folio_index *idx, unsigned docs)
     return 0;
 }
 
-enum kind { K_ONE, K_PREFIX, K_TWO, K_TYPO, K_FILTERED, K_PLACEHOLDER, K_COUNT };
+enum kind {
+    K_ONE,
+    K_PREFIX,
+    K_TWO,
+    K_TYPO,
+    K_FILTERED,
+    K_PLACEHOLDER,
+    K_FACETS_ALL,
+    K_FACETS_WORD,
+    K_FACETS_NARROW,
+    K_COUNT
+};
 
 static const char *const kind_names[] = {
-    "1 word",      "1 word, prefix (3 chars)", "2 words", "3 words, one typo", "1 word + filter",
-    "filter only",
+    "1 word",         "1 word, prefix (3 chars)", "2 words",
+    "3 words, one typo", "1 word + filter",        "filter only",
+    "facets, all documents", "1 word + 3 facets",  "narrow filter + sku facet",
 };
+
+static const char *const facets_all[] = {"genre", "year"};
+static const char *const facets_word[] = {"genre", "year", "sku"};
+static const char *const facets_narrow[] = {"sku"};
 
 struct query {
     char q[96];
     char filter[64];
+    const char *const *facets;
+    size_t facet_count;
 };
 
 static void
@@ -112,6 +134,8 @@ query_make(enum kind k, struct query *out)
 {
     char w[16];
     out->filter[0] = '\0';
+    out->facets = NULL;
+    out->facet_count = 0;
     switch (k) {
     case K_ONE:
         snprintf(out->q, sizeof(out->q), "%s ", zipf_word());
@@ -133,6 +157,23 @@ query_make(enum kind k, struct query *out)
         snprintf(out->q, sizeof(out->q), "%s", zipf_word());
         snprintf(out->filter, sizeof(out->filter), "genre = g%u AND year > %u",
                  (unsigned)(next_rand() % 20), 1950 + (unsigned)(next_rand() % 75));
+        break;
+    case K_FACETS_ALL:
+        out->q[0] = '\0';
+        out->facets = facets_all;
+        out->facet_count = FOLIO_ARRAY_LEN(facets_all);
+        break;
+    case K_FACETS_WORD:
+        snprintf(out->q, sizeof(out->q), "%s", zipf_word());
+        out->facets = facets_word;
+        out->facet_count = FOLIO_ARRAY_LEN(facets_word);
+        break;
+    case K_FACETS_NARROW:
+        out->q[0] = '\0';
+        snprintf(out->filter, sizeof(out->filter), "genre = g%u AND year = %u",
+                 (unsigned)(next_rand() % 20), 1950 + (unsigned)(next_rand() % 75));
+        out->facets = facets_narrow;
+        out->facet_count = FOLIO_ARRAY_LEN(facets_narrow);
         break;
     default:
         out->q[0] = '\0';
@@ -168,6 +209,8 @@ run_kind(struct folio_index *idx, enum kind k, double seconds)
         folio_index_search_req_default(&req);
         req.q = q->q;
         req.filter = q->filter[0] ? q->filter : NULL;
+        req.facets = q->facets;
+        req.facet_count = q->facet_count;
         char *json = NULL;
         int64_t t0 = bench_now_ns();
         rc = folio_index_search(idx, &req, &json, NULL, &err);

@@ -20,10 +20,19 @@
  * document's original. facetStats: for each attribute with at least one
  * number among the candidates, the smallest and the largest.
  *
- * Cost: one posting list decoded per value listed (numbers and strings up to
- * the bound) plus, for the largest number, a backward scan from the end; and
- * one document parsed per string listed.
+ * Two ways to the same answer (test_facets_scan_equals_walk):
+ *  - the key scan reads `facets` in key order: one posting list decoded and
+ *    intersected per value met (until FACET_VALUES_MAX are listed), a
+ *    backward scan for the largest number, one document parsed per string
+ *    listed (for its spelling). Cheap when most values are held by some
+ *    candidate;
+ *  - the document walk parses every candidate and sorts what it finds: cheap
+ *    when few documents match an attribute of many values, where the scan
+ *    would visit key after key that none of them holds.
+ * Each attribute starts with the scan and switches to the walk once the scan
+ * has visited more keys than the walk would cost (see budget_set).
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +49,9 @@ struct facet_run {
     MDB_txn *txn;
     struct folio_index *idx;
     const roaring_bitmap_t *candidates;
+    uint64_t candidate_count;
+    uint64_t budget;  /* keys one attribute's scan may visit; 0: no bound */
+    uint64_t visited; /* keys visited by the current attribute's scan */
     struct folio_index_error *err;
 };
 
@@ -253,65 +265,123 @@ facet_number_name(double v, char *out, size_t cap)
     out[o] = '\0';
 }
 
-struct orig_find {
+/*
+ * Calls fn for every scalar at `path` in a document: arrays are walked
+ * through (their elements share the path), as postings.c indexes them.
+ */
+typedef bool (*leaf_fn)(void *ctx, const json_t *v); /* true: stop */
+
+struct path_walk {
     const char *path;
     size_t path_len;
-    const char *norm; /* facet normal form sought */
-    size_t norm_len;
     char cur[INDEX_PATH_BYTES_MAX + 1];
     size_t cur_len;
-    const json_t *found;
+    leaf_fn fn;
+    void *ctx;
+    bool stop;
 };
 
-static void orig_value(struct orig_find *f, const json_t *v);
+static void walk_node(struct path_walk *w, const json_t *v);
 
 static void
-orig_object(struct orig_find *f, const json_t *obj)
+walk_members(struct path_walk *w, const json_t *obj)
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        size_t saved = f->cur_len, dot = saved > 0, n = strlen(key);
+    json_object_foreach((json_t *)obj, key, value) {
+        size_t saved = w->cur_len, dot = saved > 0, n = strlen(key);
         if (saved + dot + n > INDEX_PATH_BYTES_MAX)
             continue;
         if (dot)
-            f->cur[saved] = '.';
-        memcpy(f->cur + saved + dot, key, n);
-        f->cur_len = saved + dot + n;
+            w->cur[saved] = '.';
+        memcpy(w->cur + saved + dot, key, n);
+        w->cur_len = saved + dot + n;
         /* Only down toward the path sought (a key may hold dots itself). */
-        if (f->cur_len <= f->path_len && memcmp(f->cur, f->path, f->cur_len) == 0 &&
-            (f->cur_len == f->path_len || f->path[f->cur_len] == '.'))
-            orig_value(f, value);
-        f->cur_len = saved;
-        if (f->found != NULL)
+        if (w->cur_len <= w->path_len && memcmp(w->cur, w->path, w->cur_len) == 0 &&
+            (w->cur_len == w->path_len || w->path[w->cur_len] == '.'))
+            walk_node(w, value);
+        w->cur_len = saved;
+        if (w->stop)
             return;
     }
 }
 
 static void
-orig_value(struct orig_find *f, const json_t *v)
+walk_node(struct path_walk *w, const json_t *v)
 {
-    if (json_is_object(v)) {
-        orig_object(f, v);
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v) && f->found == NULL; i++)
-            orig_value(f, json_array_get(v, i));
-    } else if (f->cur_len == f->path_len) {
-        char norm[INDEX_FACET_STRING_BYTES_MAX];
-        size_t n = 0;
-        if (json_is_string(v)) {
-            if (text_facet_string(json_string_value(v), json_string_length(v), norm, &n) != 0)
-                return;
-        } else if (json_is_boolean(v)) {
-            n = json_is_true(v) ? 4 : 5;
-            memcpy(norm, json_is_true(v) ? "true" : "false", n);
-        } else {
-            return;
-        }
-        if (n == f->norm_len && memcmp(norm, f->norm, n) == 0)
-            f->found = v;
+    if (json_is_object(v))
+        walk_members(w, v);
+    else if (json_is_array(v))
+        for (size_t i = 0; i < json_array_size(v) && !w->stop; i++)
+            walk_node(w, json_array_get(v, i));
+    else if (w->cur_len == w->path_len)
+        w->stop = w->fn(w->ctx, v);
+}
+
+static void
+walk_document(const json_t *doc, const char *path, size_t path_len, leaf_fn fn, void *ctx)
+{
+    struct path_walk w = {.path = path, .path_len = path_len, .fn = fn, .ctx = ctx};
+    if (json_is_object(doc))
+        walk_members(&w, doc);
+}
+
+/* The facet string of a string or boolean node into norm; false for other nodes. */
+static bool
+leaf_string(const json_t *v, char norm[INDEX_FACET_STRING_BYTES_MAX], size_t *n)
+{
+    if (json_is_string(v) && !json_is_u64(v))
+        return text_facet_string(json_string_value(v), json_string_length(v), norm, n) == 0;
+    if (json_is_boolean(v)) {
+        *n = json_is_true(v) ? 4 : 5;
+        memcpy(norm, json_is_true(v) ? "true" : "false", *n);
+        return true;
     }
+    return false;
+}
+
+/* The name of a string or boolean node: its text, "true" or "false"; owned. */
+static char *
+leaf_name(const json_t *v)
+{
+    if (json_is_string(v))
+        return folio_strndup(json_string_value(v), json_string_length(v));
+    return folio_strdup(json_is_true(v) ? "true" : "false");
+}
+
+struct orig_find {
+    const char *norm; /* facet normal form sought */
+    size_t norm_len;
+    const json_t *found;
+};
+
+static bool
+orig_leaf(void *ctx, const json_t *v)
+{
+    struct orig_find *f = ctx;
+    char norm[INDEX_FACET_STRING_BYTES_MAX];
+    size_t n = 0;
+    if (leaf_string(v, norm, &n) && n == f->norm_len && memcmp(norm, f->norm, n) == 0)
+        f->found = v;
+    return f->found != NULL;
+}
+
+/* Document iid parsed (*out NULL when it is not stored or does not parse). */
+static int
+document_load(struct facet_run *r, uint32_t iid, json_t **out)
+{
+    uint8_t key[4];
+    index_iid_encode(iid, key);
+    MDB_val k = {4, key}, v;
+    *out = NULL;
+    int mrc = mdb_get(r->txn, r->idx->dbi_documents, &k, &v);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return index_mdb_error(r->err, mrc, "reading a document");
+    if (mrc == 0) {
+        json_error_t jerr;
+        *out = json_in_load(v.mv_data, v.mv_size, 0, &jerr);
+    }
+    return FOLIO_OK;
 }
 
 /*
@@ -320,29 +390,17 @@ orig_value(struct orig_find *f, const json_t *v)
  * index never shows). *out owned.
  */
 static int
-string_name(struct facet_run *r, uint32_t iid, const char *path, size_t path_len, const char *norm,
-            size_t norm_len, char **out)
+string_name(struct facet_run *r, uint32_t iid, const char *path, size_t path_len,
+            const char *norm, size_t norm_len, char **out)
 {
-    uint8_t key[4];
-    index_iid_encode(iid, key);
-    MDB_val k = {4, key}, v;
-    int mrc = mdb_get(r->txn, r->idx->dbi_documents, &k, &v);
-    if (mrc != 0 && mrc != MDB_NOTFOUND)
-        return index_mdb_error(r->err, mrc, "reading a document");
     json_t *doc = NULL;
-    if (mrc == 0) {
-        json_error_t jerr;
-        doc = json_in_load(v.mv_data, v.mv_size, 0, &jerr);
-    }
-    struct orig_find f = {.path = path, .path_len = path_len, .norm = norm, .norm_len = norm_len};
-    if (doc != NULL && json_is_object(doc))
-        orig_object(&f, doc);
-    if (f.found != NULL && json_is_string(f.found))
-        *out = folio_strndup(json_string_value(f.found), json_string_length(f.found));
-    else if (f.found != NULL)
-        *out = folio_strdup(json_is_true(f.found) ? "true" : "false");
-    else
-        *out = folio_strndup(norm, norm_len);
+    int rc = document_load(r, iid, &doc);
+    if (rc != FOLIO_OK)
+        return rc;
+    struct orig_find f = {.norm = norm, .norm_len = norm_len};
+    if (doc != NULL)
+        walk_document(doc, path, path_len, orig_leaf, &f);
+    *out = f.found != NULL ? leaf_name(f.found) : folio_strndup(norm, norm_len);
     json_decref(doc);
     return FOLIO_OK;
 }
@@ -433,6 +491,10 @@ values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, 
             stopped = true;
             break;
         }
+        if (r->budget > 0 && ++r->visited > r->budget) {
+            rc = FOLIO_E_AGAIN; /* the documents will be quicker */
+            break;
+        }
         roaring_bitmap_t *bm = NULL;
         rc = bitmap_decode(v.mv_data, v.mv_size, &bm, r->err, INDEX_DB_FACETS);
         if (rc != FOLIO_OK)
@@ -472,12 +534,224 @@ values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, 
     return rc;
 }
 
+/* ---- few candidates: from their documents ------------------------------------------- */
+
+/*
+ * One value of one candidate: its key in the order of `facets` (type byte,
+ * then the encoded number or the facet string) in r->pool, the candidate,
+ * and for strings the spelling in r->pool.
+ */
+struct occ {
+    uint32_t doc;
+    uint32_t seq;       /* order met in the walk: a document's first spelling wins */
+    uint32_t key_off, key_len;
+    uint32_t name_off, name_len;
+};
+
+struct doc_walk {
+    struct occ *occs;
+    size_t count, cap;
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint32_t doc;
+};
+
+static uint32_t
+pool_add(struct doc_walk *w, const void *p, size_t n)
+{
+    if (w->pool_len + n > w->pool_cap) {
+        w->pool_cap = (w->pool_len + n) * 2 + 4096;
+        w->pool = folio_realloc(w->pool, w->pool_cap);
+    }
+    memcpy(w->pool + w->pool_len, p, n);
+    w->pool_len += n;
+    return (uint32_t)(w->pool_len - n);
+}
+
+static bool
+occ_leaf(void *ctx, const json_t *v)
+{
+    struct doc_walk *w = ctx;
+    uint8_t key[1 + INDEX_FACET_STRING_BYTES_MAX];
+    size_t n = 0;
+    struct occ o = {.doc = w->doc, .seq = (uint32_t)w->count};
+    if (json_is_u64(v) || json_is_number(v)) {
+        key[0] = FACET_NUMBER;
+        facet_number_encode(facet_number_value(v), key + 1);
+        n = 1 + 8;
+    } else if (leaf_string(v, (char *)key + 1, &n)) {
+        key[0] = FACET_STRING;
+        n += 1;
+        char *name = leaf_name(v);
+        o.name_len = (uint32_t)strlen(name);
+        o.name_off = pool_add(w, name, o.name_len);
+        folio_free(name);
+    } else {
+        return false;
+    }
+    o.key_off = pool_add(w, key, n);
+    o.key_len = (uint32_t)n;
+    if (w->count == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 256;
+        w->occs = folio_reallocarray(w->occs, w->cap, sizeof(*w->occs));
+    }
+    w->occs[w->count++] = o;
+    return false;
+}
+
+/* Key order (as `facets` sorts them), then candidate, then order met. */
+static int
+occ_cmp(const void *a, const void *b, void *ctx)
+{
+    const struct occ *x = a, *y = b;
+    const char *pool = ctx;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(pool + x->key_off, pool + y->key_off, n);
+    if (c == 0)
+        c = (x->key_len > y->key_len) - (x->key_len < y->key_len);
+    if (c == 0)
+        c = (x->doc > y->doc) - (x->doc < y->doc);
+    if (c == 0)
+        c = (x->seq > y->seq) - (x->seq < y->seq);
+    return c;
+}
+
+/*
+ * values_of for both types at once, from the candidates' documents: what the
+ * key scan would answer, in the same order and with the same names.
+ */
+static int
+values_walked(struct facet_run *r, const char *path, json_t *vals, json_t **stats)
+{
+    struct doc_walk w = {0};
+    size_t path_len = strlen(path);
+    int rc = FOLIO_OK;
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(r->candidates, &it);
+    for (; it.has_value && rc == FOLIO_OK; roaring_advance_uint32_iterator(&it)) {
+        json_t *doc = NULL;
+        rc = document_load(r, it.current_value, &doc);
+        w.doc = it.current_value;
+        if (doc != NULL)
+            walk_document(doc, path, path_len, occ_leaf, &w);
+        json_decref(doc);
+    }
+    if (rc == FOLIO_OK && w.count > 0)
+        qsort_r(w.occs, w.count, sizeof(*w.occs), occ_cmp, w.pool);
+    size_t room = FACET_VALUES_MAX;
+    bool any = false;
+    double min = 0, max = 0;
+    for (size_t i = 0; i < w.count && rc == FOLIO_OK;) {
+        const struct occ *first = &w.occs[i];
+        uint64_t held = 0;
+        uint32_t last_doc = 0;
+        size_t j = i;
+        for (; j < w.count && w.occs[j].key_len == first->key_len &&
+               memcmp(w.pool + w.occs[j].key_off, w.pool + first->key_off, first->key_len) == 0;
+             j++) {
+            held += j == i || w.occs[j].doc != last_doc; /* a document counts once */
+            last_doc = w.occs[j].doc;
+        }
+        const uint8_t *key = (const uint8_t *)w.pool + first->key_off;
+        char *name = NULL;
+        if (key[0] == FACET_NUMBER) {
+            double d = number_decode(key + 1);
+            if (!any)
+                min = d;
+            max = d;
+            any = true;
+            if (room > 0) {
+                char text[400];
+                facet_number_name(d, text, sizeof(text));
+                name = folio_strdup(text);
+            }
+        } else if (room > 0) {
+            name = folio_strndup(w.pool + first->name_off, first->name_len); /* lowest candidate */
+        }
+        if (name != NULL) {
+            json_object_set_new(vals, name, json_integer((json_int_t)held));
+            folio_free(name);
+            room--;
+        }
+        i = j;
+    }
+    if (rc == FOLIO_OK && any)
+        *stats = json_pack("{s:f,s:f}", "min", min, "max", max);
+    folio_free(w.occs);
+    folio_free(w.pool);
+    return rc;
+}
+
+/*
+ * Facets read `facets` key by key, but when few documents match and the
+ * attribute has many values, most keys hold none of them: the scan of one
+ * attribute may then visit at most FACET_SCAN_PER_CANDIDATE x candidates +
+ * FACET_SCAN_SLACK keys before it is dropped for a walk of the candidates'
+ * documents (at most FACET_WALK_CANDIDATES_MAX of them), so that the scan
+ * wasted costs about what the walk does: at worst twice the better way. FOLIO_INDEX_FACET_WALK=always|never
+ * forces one way, for tests and measurements.
+ */
+#define FACET_SCAN_SLACK 256u
+#define FACET_SCAN_PER_CANDIDATE 16u /* a key costs about 1/16 of a parsed document */
+#define FACET_WALK_CANDIDATES_MAX 5000u
+
+/* Sets the scan's budget; false: walk the documents straight away. */
+static bool
+budget_set(struct facet_run *r)
+{
+    const char *mode = getenv("FOLIO_INDEX_FACET_WALK");
+    r->visited = 0;
+    if (mode != NULL && strcmp(mode, "always") == 0)
+        return false;
+    if (mode != NULL && strcmp(mode, "never") == 0)
+        r->budget = 0;
+    else
+        r->budget = r->candidate_count <= FACET_WALK_CANDIDATES_MAX
+                        ? FACET_SCAN_PER_CANDIDATE * r->candidate_count + FACET_SCAN_SLACK
+                        : 0;
+    return true;
+}
+
+/* One attribute's values and stats, by key scan or, past the budget, by document walk. */
+static int
+attribute_values(struct facet_run *r, MDB_cursor *cur, const char *path, json_t **out_vals,
+                 json_t **out_stats)
+{
+    json_t *vals = json_object(), *st = NULL;
+    size_t room = FACET_VALUES_MAX;
+    int rc = FOLIO_E_AGAIN;
+    if (budget_set(r)) {
+        rc = values_of(r, cur, path, vals, &room, FACET_NUMBER, &st);
+        if (rc == FOLIO_OK)
+            rc = values_of(r, cur, path, vals, &room, FACET_STRING, NULL);
+    }
+    if (rc == FOLIO_E_AGAIN) {
+        json_decref(vals);
+        json_decref(st);
+        vals = json_object();
+        st = NULL;
+        rc = values_walked(r, path, vals, &st);
+    }
+    if (rc != FOLIO_OK) {
+        json_decref(vals);
+        json_decref(st);
+        return rc;
+    }
+    *out_vals = vals;
+    *out_stats = st;
+    return FOLIO_OK;
+}
+
 int
 facets_compute(MDB_txn *txn, struct folio_index *idx, const struct search_config *cfg,
                const char *const *asked, size_t asked_count, const roaring_bitmap_t *candidates,
                json_t **out_distribution, json_t **out_stats, struct folio_index_error *err)
 {
-    struct facet_run r = {.txn = txn, .idx = idx, .candidates = candidates, .err = err};
+    struct facet_run r = {.txn = txn,
+                          .idx = idx,
+                          .candidates = candidates,
+                          .candidate_count = roaring_bitmap_get_cardinality(candidates),
+                          .err = err};
     char **names = NULL;
     size_t count = 0;
     *out_distribution = *out_stats = NULL;
@@ -497,11 +771,10 @@ facets_compute(MDB_txn *txn, struct folio_index *idx, const struct search_config
         rc = path_present(&r, cur, names[i], &present);
         if (rc != FOLIO_OK || !present)
             continue;
-        json_t *vals = json_object(), *st = NULL;
-        size_t room = FACET_VALUES_MAX;
-        rc = values_of(&r, cur, names[i], vals, &room, FACET_NUMBER, &st);
-        if (rc == FOLIO_OK)
-            rc = values_of(&r, cur, names[i], vals, &room, FACET_STRING, NULL);
+        json_t *vals = NULL, *st = NULL;
+        rc = attribute_values(&r, cur, names[i], &vals, &st);
+        if (rc != FOLIO_OK)
+            break;
         json_object_set_new(dist, names[i], vals);
         if (st != NULL)
             json_object_set_new(stats, names[i], st);

@@ -640,8 +640,8 @@ facet_number_encode(double d, uint8_t out[8])
         out[i] = (uint8_t)(bits >> (56 - 8 * i));
 }
 
-static double
-number_value(const json_t *v)
+double
+facet_number_value(const json_t *v)
 {
     if (json_is_u64(v)) {
         size_t n = 0;
@@ -663,7 +663,7 @@ index_facet(struct walk *wk, const json_t *v, struct folio_index_error *err)
     facet_change(wk, FACET_EXISTS, NULL, 0);
     if (json_is_u64(v) || json_is_number(v)) {
         uint8_t enc[8];
-        facet_number_encode(number_value(v), enc);
+        facet_number_encode(facet_number_value(v), enc);
         facet_change(wk, FACET_NUMBER, enc, sizeof(enc));
     } else if (json_is_string(v)) {
         char norm[INDEX_FACET_STRING_BYTES_MAX];

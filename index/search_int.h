@@ -163,6 +163,8 @@ roaring_bitmap_t *postings_expected(struct postings *p, char tag, const void *ke
 size_t postings_nonempty_count(const struct postings *p, char tag);
 /* Order-preserving 8 bytes of a double (-0 is 0). */
 void facet_number_encode(double d, uint8_t out[8]);
+/* The double a facet number node holds (integers above INT64_MAX included). */
+double facet_number_value(const json_t *v);
 
 /* ---- fields.c: tallies that travel with a batch's change set ------------ */
 

@@ -2093,6 +2093,119 @@ test_concurrent_searches(void **state)
     rm_index(c.idx, dir);
 }
 
+/* ---- facets: the key scan and the document walk agree -------------------------- */
+
+/* A random value for a facet attribute: strings in several spellings, numbers, arrays, booleans. */
+static json_t *
+facet_value(uint64_t *frng, int depth)
+{
+    static const char *const words[] = {"Red", "red", " RED ", "blue", "Blue", "\xc3\x89" "cole",
+                                        "\xc3\xa9" "cole", "x y", "", "true", "12", "ma\xc3\x9f"};
+    switch (tu_rand(frng) % 8) {
+    case 0:
+    case 1: return json_string(words[tu_rand(frng) % FOLIO_ARRAY_LEN(words)]);
+    case 2: return json_integer((json_int_t)(tu_rand(frng) % 101) - 50);
+    case 3: return json_real((double)((int)(tu_rand(frng) % 41) - 20) / 4);
+    case 4: return json_boolean(tu_rand(frng) % 2);
+    case 5: return json_null();
+    default: {
+        json_t *a = json_array();
+        size_t n = tu_rand(frng) % 4;
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, depth < 2 ? facet_value(frng, depth + 1) : json_integer(7));
+        return a;
+    }
+    }
+}
+
+static char *
+search_facets(struct folio_index *idx, const char *filter, const char *const *facets, size_t n,
+              const char *mode)
+{
+    setenv("FOLIO_INDEX_FACET_WALK", mode, 1);
+    struct folio_index_search_req req;
+    folio_index_search_req_default(&req);
+    req.filter = filter;
+    req.limit = 0;
+    req.facets = facets;
+    req.facet_count = n;
+    char *out = NULL;
+    int rc = folio_index_search(idx, &req, &out, NULL, &E);
+    unsetenv("FOLIO_INDEX_FACET_WALK");
+    if (rc != 0)
+        fail_msg("search %s: %s", filter ? filter : "(none)", E.message);
+    json_t *v = json_loads(out, 0, NULL);
+    assert_non_null(v);
+    folio_free(out);
+    json_object_del(v, "processingTimeMs");
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    return text;
+}
+
+/*
+ * facetDistribution and facetStats are the same whether `facets` is read key
+ * by key or the matching documents are walked (FOLIO_INDEX_FACET_WALK), over
+ * random documents with mixed types, spellings, arrays and nesting, after
+ * replacements and deletions, for random filters; and the default (a scan
+ * that may switch to the walk) gives the same again.
+ */
+static void
+test_facets_scan_equals_walk(void **state)
+{
+    (void)state;
+    char *dir;
+    struct folio_index *idx = mk_index(&dir, "id");
+    settings(idx, "{\"filterableAttributes\":[\"a\",\"n\",\"o\",\"t\"]}");
+    uint64_t frng = tu_seed();
+    for (int round = 0; round < 3; round++) {
+        json_t *docs = json_array();
+        for (int i = 0; i < 300; i++) {
+            json_t *d = json_object();
+            json_object_set_new(d, "id", json_integer(tu_rand(&frng) % 400));
+            if (tu_rand(&frng) % 5 != 0)
+                json_object_set_new(d, "a", facet_value(&frng, 0));
+            if (tu_rand(&frng) % 4 != 0)
+                json_object_set_new(d, "n", facet_value(&frng, 0));
+            if (tu_rand(&frng) % 3 == 0)
+                json_object_set_new(d, "o", json_pack("{so}", "b", facet_value(&frng, 0)));
+            char t[16];
+            snprintf(t, sizeof(t), "v%llu", (unsigned long long)(tu_rand(&frng) % 3000));
+            json_object_set_new(d, "t", json_string(t));
+            json_array_append_new(docs, d);
+        }
+        char *text = json_dumps(docs, JSON_COMPACT);
+        json_decref(docs);
+        add(idx, text);
+        free(text);
+        char del[64];
+        snprintf(del, sizeof(del), "%llu", (unsigned long long)(tu_rand(&frng) % 400));
+        const char *ids[] = {del};
+        struct folio_index_marker m = iu_next_marker();
+        assert_int_equal(folio_index_documents_delete(idx, ids, 1, &m, NULL, &E), 0);
+    }
+    static const char *const filters[] = {
+        NULL, "n > 0", "n <= -10", "a = red", "a = blue OR o.b EXISTS", "t = v7", "n = 12",
+        "a = true", "NOT a EXISTS", "t IN [v1, v2, v3, v4, v5]", "n >= -50 AND n < 50",
+    };
+    static const char *const facets[] = {"t", "n", "a", "o.b", "o"};
+    size_t listed = 0; /* queries whose answers list values: something was compared */
+    for (size_t i = 0; i < FOLIO_ARRAY_LEN(filters); i++) {
+        char *scan = search_facets(idx, filters[i], facets, FOLIO_ARRAY_LEN(facets), "never");
+        char *walk = search_facets(idx, filters[i], facets, FOLIO_ARRAY_LEN(facets), "always");
+        char *mixed = search_facets(idx, filters[i], facets, FOLIO_ARRAY_LEN(facets), "");
+        if (strcmp(scan, walk) != 0 || strcmp(scan, mixed) != 0)
+            fail_msg("filter %s:\nscan  %.3000s\nwalk  %.3000s\nmixed %.3000s",
+                     filters[i] ? filters[i] : "(none)", scan, walk, mixed);
+        listed += strstr(scan, "\"a\":{\"") != NULL && strstr(scan, "\"t\":{\"") != NULL;
+        free(scan);
+        free(walk);
+        free(mixed);
+    }
+    assert_true(listed >= FOLIO_ARRAY_LEN(filters) / 2);
+    rm_index(idx, dir);
+}
+
 int
 main(void)
 {
@@ -2117,6 +2230,7 @@ main(void)
         cmocka_unit_test(test_random_against_brute_force_no_vocab),
         cmocka_unit_test(test_typo_walk_large_vocabulary),
         cmocka_unit_test(test_concurrent_searches),
+        cmocka_unit_test(test_facets_scan_equals_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
