@@ -330,6 +330,16 @@ test_results(void **state)
 
 /* ---- pages ------------------------------------------------------------------------------------- */
 
+/* Starts foliod with `books`: BOOKS documents from the seed (printed), genre and year filterable. */
+static void
+start_with_books(struct su_fixture *f, struct corpus *books)
+{
+    start(f, NULL);
+    uint64_t rng = tu_seed();
+    corpus_make(books, "books", BOOKS, false, &rng);
+    corpus_load(f, books);
+}
+
 /*
  * The answer of a paged search: page `page` of `hpp` hits of what q (offset
  * and limit unset) matches, worked out from the documents, and exactly
@@ -365,11 +375,8 @@ static void
 test_pages(void **state)
 {
     struct su_fixture *f = *state;
-    start(f, NULL);
-    uint64_t rng = tu_seed();
     static struct corpus books;
-    corpus_make(&books, "books", BOOKS, false, &rng);
-    corpus_load(f, &books);
+    start_with_books(f, &books);
     const struct query qs[] = {
         {&books, NULL, NULL, -1, -1, -1, false},
         {&books, "red", NULL, -1, -1, -1, false},
@@ -699,11 +706,8 @@ static void
 test_facets(void **state)
 {
     struct su_fixture *f = *state;
-    start(f, NULL);
-    uint64_t rng = tu_seed();
     static struct corpus books;
-    corpus_make(&books, "books", BOOKS, false, &rng);
-    corpus_load(f, &books);
+    start_with_books(f, &books);
     facets_model(f, &books);
     corpus_free(&books);
 
