@@ -43,6 +43,8 @@
 #include "search_int.h"
 
 #define FACET_VALUES_MAX 100
+/* values_of and number_max: the scan has used its budget (no error code is positive). */
+#define SCAN_OVER_BUDGET 1
 #define FACET_KEY_BYTES_MAX (INDEX_PATH_BYTES_MAX + 2 + INDEX_FACET_STRING_BYTES_MAX + 8)
 
 struct facet_run {
@@ -297,8 +299,9 @@ walk_members(struct path_walk *w, const json_t *obj)
         memcpy(w->cur + saved + dot, key, n);
         w->cur_len = saved + dot + n;
         /* Only down toward the path sought (a key may hold dots itself). */
+        /* (An empty top-level key adds nothing to the path, as in postings.c's path_push.) */
         if (w->cur_len <= w->path_len && memcmp(w->cur, w->path, w->cur_len) == 0 &&
-            (w->cur_len == w->path_len || w->path[w->cur_len] == '.'))
+            (w->cur_len == 0 || w->cur_len == w->path_len || w->path[w->cur_len] == '.'))
             walk_node(w, value);
         w->cur_len = saved;
         if (w->stop)
@@ -450,6 +453,8 @@ number_max(struct facet_run *r, MDB_cursor *cur, const uint8_t *prefix, size_t p
     for (; mrc == 0 && rc == FOLIO_OK; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         if (k.mv_size != plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
             break;
+        if (r->budget > 0 && ++r->visited > r->budget)
+            return SCAN_OVER_BUDGET;
         roaring_bitmap_t *bm = NULL;
         rc = bitmap_decode(v.mv_data, v.mv_size, &bm, r->err, INDEX_DB_FACETS);
         if (rc != FOLIO_OK)
@@ -467,12 +472,15 @@ number_max(struct facet_run *r, MDB_cursor *cur, const uint8_t *prefix, size_t p
 }
 
 /*
- * The values of one attribute into vals (name -> count), at most *room more
- * of them; the numbers' smallest and largest into *stats (NULL: none).
+ * The values of one type of one attribute into vals (name -> count) while it
+ * has fewer than FACET_VALUES_MAX names (two values of one name, as 12 and
+ * "12", count as one name, the later count replacing the earlier, as in
+ * Meilisearch's map); the numbers' smallest and largest into *stats (NULL:
+ * none). SCAN_OVER_BUDGET when the scan has visited r->budget keys.
  */
 static int
-values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, size_t *room,
-          char type, json_t **stats)
+values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, char type,
+          json_t **stats)
 {
     uint8_t prefix[INDEX_PATH_BYTES_MAX + 2];
     size_t path_len = strlen(path);
@@ -487,12 +495,12 @@ values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, 
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;
-        if (*room == 0) {
+        if (json_object_size(vals) >= FACET_VALUES_MAX) {
             stopped = true;
             break;
         }
         if (r->budget > 0 && ++r->visited > r->budget) {
-            rc = FOLIO_E_AGAIN; /* the documents will be quicker */
+            rc = SCAN_OVER_BUDGET; /* the documents will be quicker */
             break;
         }
         roaring_bitmap_t *bm = NULL;
@@ -522,7 +530,6 @@ values_of(struct facet_run *r, MDB_cursor *cur, const char *path, json_t *vals, 
         if (name != NULL) {
             json_object_set_new(vals, name, json_integer((json_int_t)held));
             folio_free(name);
-            (*room)--;
         }
     }
     if (rc == FOLIO_OK && mrc != 0 && mrc != MDB_NOTFOUND)
@@ -559,6 +566,8 @@ struct doc_walk {
 static uint32_t
 pool_add(struct doc_walk *w, const void *p, size_t n)
 {
+    if (n == 0)
+        return (uint32_t)w->pool_len;
     if (w->pool_len + n > w->pool_cap) {
         w->pool_cap = (w->pool_len + n) * 2 + 4096;
         w->pool = folio_realloc(w->pool, w->pool_cap);
@@ -638,7 +647,6 @@ values_walked(struct facet_run *r, const char *path, json_t *vals, json_t **stat
     }
     if (rc == FOLIO_OK && w.count > 0)
         qsort_r(w.occs, w.count, sizeof(*w.occs), occ_cmp, w.pool);
-    size_t room = FACET_VALUES_MAX;
     bool any = false;
     double min = 0, max = 0;
     for (size_t i = 0; i < w.count && rc == FOLIO_OK;) {
@@ -660,18 +668,17 @@ values_walked(struct facet_run *r, const char *path, json_t *vals, json_t **stat
                 min = d;
             max = d;
             any = true;
-            if (room > 0) {
+            if (json_object_size(vals) < FACET_VALUES_MAX) {
                 char text[400];
                 facet_number_name(d, text, sizeof(text));
                 name = folio_strdup(text);
             }
-        } else if (room > 0) {
+        } else if (json_object_size(vals) < FACET_VALUES_MAX) {
             name = folio_strndup(w.pool + first->name_off, first->name_len); /* lowest candidate */
         }
         if (name != NULL) {
             json_object_set_new(vals, name, json_integer((json_int_t)held));
             folio_free(name);
-            room--;
         }
         i = j;
     }
@@ -718,14 +725,13 @@ attribute_values(struct facet_run *r, MDB_cursor *cur, const char *path, json_t 
                  json_t **out_stats)
 {
     json_t *vals = json_object(), *st = NULL;
-    size_t room = FACET_VALUES_MAX;
-    int rc = FOLIO_E_AGAIN;
+    int rc = SCAN_OVER_BUDGET;
     if (budget_set(r)) {
-        rc = values_of(r, cur, path, vals, &room, FACET_NUMBER, &st);
+        rc = values_of(r, cur, path, vals, FACET_NUMBER, &st);
         if (rc == FOLIO_OK)
-            rc = values_of(r, cur, path, vals, &room, FACET_STRING, NULL);
+            rc = values_of(r, cur, path, vals, FACET_STRING, NULL);
     }
-    if (rc == FOLIO_E_AGAIN) {
+    if (rc == SCAN_OVER_BUDGET) {
         json_decref(vals);
         json_decref(st);
         vals = json_object();

@@ -105,6 +105,10 @@ search_in(MDB_txn *txn, struct search_run *s, struct dbuf *b, struct folio_index
     if (s->universe == NULL)
         s->universe = roaring_bitmap_create();
     rc = candidates_find(txn, s, err);
+    /* Facets first: a facet that is not filterable fails before any ranking. */
+    if (rc == FOLIO_OK && s->req->facets != NULL)
+        rc = facets_compute(txn, s->idx, &s->cfg, s->req->facets, s->req->facet_count,
+                            s->candidates, &s->facet_distribution, &s->facet_stats, err);
     uint64_t offset, limit;
     search_window(s->req, &offset, &limit);
     if (rc == FOLIO_OK)
@@ -114,9 +118,6 @@ search_in(MDB_txn *txn, struct search_run *s, struct dbuf *b, struct folio_index
         rc = dbuf_append(b, "{\"hits\":[", 9);
     if (rc == FOLIO_OK)
         rc = hits_emit(txn, s->idx, &s->cfg, s->req, s->ids, s->id_count, b, err);
-    if (rc == FOLIO_OK && s->req->facets != NULL)
-        rc = facets_compute(txn, s->idx, &s->cfg, s->req->facets, s->req->facet_count,
-                            s->candidates, &s->facet_distribution, &s->facet_stats, err);
     return rc;
 }
 

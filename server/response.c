@@ -222,6 +222,61 @@ resp_json(struct srv_req *r, int status, json_t *body)
     free(text);
 }
 
+/* Length of the UTF-8 sequence starting at s (at most n bytes), 0 if it is not a valid one. */
+static size_t
+utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/*
+ * message as valid UTF-8 (caller frees): a sequence cut by a length bound
+ * at the end is dropped, any other invalid byte becomes U+FFFD, so no such
+ * byte is ever echoed.
+ */
+static char *
+utf8_repaired(const char *message)
+{
+    const unsigned char *s = (const unsigned char *)message;
+    size_t n = strlen(message), o = 0;
+    char *out = folio_malloc(3 * n + 1);
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence(s + i, n - i);
+        if (len > 0) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+            continue;
+        }
+        /* A lead byte whose sequence runs past the end: cut there. */
+        size_t want = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3
+                      : (s[i] & 0xf8) == 0xf0 ? 4 : 0;
+        bool tail = want > n - i;
+        for (size_t k = i + 1; tail && k < n; k++)
+            tail = (s[k] & 0xc0) == 0x80;
+        if (tail)
+            break;
+        memcpy(out + o, "\xef\xbf\xbd", 3);
+        o += 3;
+        i++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void
 resp_error_v(struct srv_req *r, int status, const char *code, const char *type,
              const char *message)
@@ -230,8 +285,11 @@ resp_error_v(struct srv_req *r, int status, const char *code, const char *type,
     snprintf(link, sizeof(link), "https://docs.meilisearch.com/errors#%s", code);
     json_t *o = json_object();
     json_object_set_new(o, "message", json_string(message));
-    if (json_object_get(o, "message") == NULL) /* not UTF-8: never echo such bytes */
-        json_object_set_new(o, "message", json_string("The request is invalid."));
+    if (json_object_get(o, "message") == NULL) { /* not UTF-8: never echo such bytes */
+        char *repaired = utf8_repaired(message);
+        json_object_set_new(o, "message", json_string(repaired));
+        folio_free(repaired);
+    }
     json_object_set_new(o, "code", json_string(code));
     json_object_set_new(o, "type", json_string(type));
     json_object_set_new(o, "link", json_string(link));

@@ -2101,9 +2101,15 @@ facet_value(uint64_t *frng, int depth)
 {
     static const char *const words[] = {"Red", "red", " RED ", "blue", "Blue", "\xc3\x89" "cole",
                                         "\xc3\xa9" "cole", "x y", "", "true", "12", "ma\xc3\x9f"};
-    switch (tu_rand(frng) % 8) {
+    char longer[320]; /* past the 240 bytes a facet string keeps: two spellings, one value */
+    memset(longer, 'L', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    switch (tu_rand(frng) % 9) {
     case 0:
     case 1: return json_string(words[tu_rand(frng) % FOLIO_ARRAY_LEN(words)]);
+    case 8:
+        longer[250 + tu_rand(frng) % 60] = tu_rand(frng) % 2 ? 'l' : 'M';
+        return json_string(longer);
     case 2: return json_integer((json_int_t)(tu_rand(frng) % 101) - 50);
     case 3: return json_real((double)((int)(tu_rand(frng) % 41) - 20) / 4);
     case 4: return json_boolean(tu_rand(frng) % 2);
@@ -2169,6 +2175,11 @@ test_facets_scan_equals_walk(void **state)
                 json_object_set_new(d, "n", facet_value(&frng, 0));
             if (tu_rand(&frng) % 3 == 0)
                 json_object_set_new(d, "o", json_pack("{so}", "b", facet_value(&frng, 0)));
+            /* The same path o.b by a dotted key and under an empty top-level key. */
+            if (tu_rand(&frng) % 6 == 0)
+                json_object_set_new(d, "o.b", facet_value(&frng, 0));
+            if (tu_rand(&frng) % 6 == 0)
+                json_object_set_new(d, "", json_pack("{s{so}}", "o", "b", facet_value(&frng, 0)));
             char t[16];
             snprintf(t, sizeof(t), "v%llu", (unsigned long long)(tu_rand(&frng) % 3000));
             json_object_set_new(d, "t", json_string(t));
@@ -2187,6 +2198,7 @@ test_facets_scan_equals_walk(void **state)
     static const char *const filters[] = {
         NULL, "n > 0", "n <= -10", "a = red", "a = blue OR o.b EXISTS", "t = v7", "n = 12",
         "a = true", "NOT a EXISTS", "t IN [v1, v2, v3, v4, v5]", "n >= -50 AND n < 50",
+        "a = ''", "o.b EXISTS",
     };
     static const char *const facets[] = {"t", "n", "a", "o.b", "o"};
     size_t listed = 0; /* queries whose answers list values: something was compared */
@@ -2203,6 +2215,19 @@ test_facets_scan_equals_walk(void **state)
         free(mixed);
     }
     assert_true(listed >= FOLIO_ARRAY_LEN(filters) / 2);
+    rm_index(idx, dir);
+
+    /* The walk's first value an empty string (its pool still empty). */
+    idx = mk_index(&dir, "id");
+    settings(idx, "{\"filterableAttributes\":[\"a\"]}");
+    add(idx, "[{\"id\":1,\"a\":\"\"},{\"id\":2,\"a\":[\"\",\"B\"]}]");
+    const char *a_only[] = {"a"};
+    char *scan = search_facets(idx, NULL, a_only, 1, "never");
+    char *walk = search_facets(idx, NULL, a_only, 1, "always");
+    assert_string_equal(scan, walk);
+    assert_non_null(strstr(scan, "\"facetDistribution\":{\"a\":{\"\":2,\"B\":1}}"));
+    free(scan);
+    free(walk);
     rm_index(idx, dir);
 }
 

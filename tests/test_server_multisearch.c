@@ -645,6 +645,18 @@ facets_errors(struct su_fixture *f)
                      su_jstr(r.json, "message"));
         su_resp_free(&r);
     }
+    /* A message cut inside a UTF-8 character is still the message (the cut character dropped). */
+    char body[400] = "{\"facets\":[\"a";
+    for (int i = 0; i < 60; i++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "\"]}");
+    su_json(&f->srv, "POST", "/indexes/shop/search", body, &r);
+    su_expect_error_type(&r, 400, "invalid_search_facets", "invalid_request");
+    const char *msg = su_jstr(r.json, "message");
+    if (strncmp(msg, "Invalid facet distribution, attribute `a\xc3\xa9\xc3\xa9", 42) != 0 ||
+        strstr(msg, "` is not filterable.") == NULL)
+        fail_msg("message: %s", msg);
+    su_resp_free(&r);
     su_req(&f->srv, "GET", "/indexes/shop/search?facets=co%00lor", NULL, NULL, &r);
     su_expect_error_type(&r, 400, "invalid_search_facets", "invalid_request");
     su_resp_free(&r);
