@@ -478,13 +478,19 @@ enqueue(struct fixture *f, const char *method, const char *path, const char *cty
     return uid;
 }
 
-/* Polls GET /tasks/{uid} until it is finished; returns its final status (caller frees). */
+/*
+ * Polls GET /tasks/{uid} until it is finished; returns its final status (caller frees).
+ * foliod processes tasks at --background-nice 10: next to another test at nice 0
+ * on a 2-core CI machine its lanes get about a tenth of a CPU (the 10,001-document
+ * addition of test_stats took 4.3 s next to a parallel test and two CPU hogs).
+ * Hence a deadline far past what a passing run needs.
+ */
 static char *
 wait_task(struct fixture *f, long long uid)
 {
     char path[64];
     snprintf(path, sizeof(path), "/tasks/%lld", uid);
-    int64_t deadline = now_ms() + 30000;
+    int64_t deadline = now_ms() + 120000;
     while (now_ms() < deadline) {
         struct resp r;
         req(f, "GET", path, NULL, NULL, &r);
