@@ -361,6 +361,39 @@ tc_closed(struct tconn *c, int timeout_ms)
     return false;
 }
 
+/*
+ * Waits until foliod has read everything sent on c: the server's end of the
+ * connection (in /proc/net/tcp: local port f->port, remote port c's) exists
+ * with an empty receive queue. foliod reads and parses in one callback of its
+ * event loop, so what it read is parsed before it handles a signal.
+ */
+static void
+tc_wait_server_read(struct fixture *f, struct tconn *c)
+{
+    struct sockaddr_in me;
+    socklen_t me_len = sizeof(me);
+    assert_int_equal(getsockname(c->fd, (struct sockaddr *)&me, &me_len), 0);
+    unsigned mine = ntohs(me.sin_port);
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        FILE *fp = fopen("/proc/net/tcp", "r");
+        assert_non_null(fp);
+        char line[512];
+        bool read_all = false;
+        while (!read_all && fgets(line, sizeof(line), fp) != NULL) {
+            unsigned lport, rport, st, txq, rxq;
+            if (sscanf(line, " %*u: %*x:%x %*x:%x %x %x:%x", &lport, &rport, &st, &txq, &rxq) == 5)
+                read_all = lport == (unsigned)f->port && rport == mine && rxq == 0;
+        }
+        fclose(fp);
+        if (read_all)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("foliod did not read what was sent on port %u in 30 s", mine);
+        sleep_ms(5);
+    }
+}
+
 /* One request on a fresh connection. ctype NULL: no Content-Type. */
 static void
 req(struct fixture *f, const char *method, const char *path, const char *ctype, const char *body,
@@ -478,13 +511,19 @@ enqueue(struct fixture *f, const char *method, const char *path, const char *cty
     return uid;
 }
 
-/* Polls GET /tasks/{uid} until it is finished; returns its final status (caller frees). */
+/*
+ * Polls GET /tasks/{uid} until it is finished; returns its final status (caller frees).
+ * foliod processes tasks at --background-nice 10: next to another test at nice 0
+ * on a 2-core CI machine its lanes get about a tenth of a CPU (the 10,001-document
+ * addition of test_stats took 4.3 s next to a parallel test and two CPU hogs).
+ * Hence a deadline far past what a passing run needs.
+ */
 static char *
 wait_task(struct fixture *f, long long uid)
 {
     char path[64];
     snprintf(path, sizeof(path), "/tasks/%lld", uid);
-    int64_t deadline = now_ms() + 30000;
+    int64_t deadline = now_ms() + 120000;
     while (now_ms() < deadline) {
         struct resp r;
         req(f, "GET", path, NULL, NULL, &r);
@@ -1807,13 +1846,18 @@ test_slow_clients(void **state)
     resp_free(&r);
     tc_close(&c);
 
-    /* An idle keep-alive connection is closed after the keep-alive timeout. */
+    /*
+     * An idle keep-alive connection is closed after the keep-alive timeout.
+     * The clock starts before the request: the connection is idle from when
+     * the answer was written, which a loaded machine may let the test see
+     * well over 100 ms later.
+     */
     tc_open(f, &c);
+    t0 = now_ms();
     tc_sendf(&c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
     tc_read(&c, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    t0 = now_ms();
     assert_true(tc_closed(&c, 10000));
     waited = now_ms() - t0;
     assert_true(waited >= 400);
@@ -1882,7 +1926,12 @@ test_sigterm(void **state)
     tc_open(f, &busy);
     tc_sendf(&busy, "POST /indexes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                      "Content-Length: 12\r\n\r\n{\"uid\"");
-    sleep_ms(100);
+    /*
+     * The request is in flight only once foliod has read its start: before
+     * that, SIGTERM closes the connection as idle. A fixed 100 ms was a bet
+     * on how soon a loaded machine runs foliod's loop.
+     */
+    tc_wait_server_read(f, &busy);
     assert_int_equal(kill(f->pid, SIGTERM), 0);
     assert_true(tc_closed(&idle, 10000));
     /* The request in flight is finished and answered (the last one on its connection). */
