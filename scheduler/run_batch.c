@@ -37,6 +37,46 @@ run_task_touches(const struct folio_task_view *t, struct folio_str index_uid)
     return false;
 }
 
+bool
+run_index_creator_pending(const struct folio_sched_state *st, struct folio_str index_uid,
+                          uint32_t before)
+{
+    struct folio_sched_query q = {0};
+    q.statuses = (1u << FOLIO_STATUS_ENQUEUED) | (1u << FOLIO_STATUS_PROCESSING);
+    q.kinds = (1u << FOLIO_KIND_INDEX_CREATION) | (1u << FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) |
+              (1u << FOLIO_KIND_SETTINGS_UPDATE) | (1u << FOLIO_KIND_INDEX_UPDATE) |
+              (1u << FOLIO_KIND_INDEX_SWAP) | (1u << FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT);
+    /* Not an indexUids filter: a swap's public indexUid is null, yet it may create the uid. */
+    uint32_t *uids = NULL;
+    size_t n = 0;
+    if (folio_sched_match_tasks(st, &q, &uids, &n) != 0)
+        return true;
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++) {
+        struct folio_task_view tv;
+        any = uids[i] < before && folio_sched_task_get(st, uids[i], &tv) == 0 &&
+              run_task_touches(&tv, index_uid);
+    }
+    folio_free(uids);
+    return any;
+}
+
+/*
+ * A singleIndexSnapshotCreation of an index that does not exist yet, while a
+ * task registered before it would create it: the creation waits for that
+ * task (its priority would otherwise run it first, only to fail with
+ * index_not_found) and holds nothing meanwhile.
+ */
+static bool
+creation_waits_for_index(const struct folio_sched_state *st, const struct folio_task_view *t)
+{
+    struct folio_index_view v;
+    if (t->index_count == 0 ||
+        folio_sched_index_get(st, t->index_uids[0].ptr, t->index_uids[0].len, &v) == 0)
+        return false;
+    return run_index_creator_pending(st, t->index_uids[0], t->uid);
+}
+
 void
 run_batch_clear(struct run_batch *b)
 {
@@ -256,7 +296,8 @@ task_held(const struct folio_task_view *t, const struct held *h)
 
 /*
  * The indexes the main lane must leave alone: the one the snapshot lane
- * runs a creation of, and those of enqueued creations (they have priority).
+ * runs a creation of, and those of enqueued creations (they have priority),
+ * but for a creation that waits for its index to be created.
  * The strings point into the state and s: valid under pick_mu and the lock.
  */
 static int
@@ -273,7 +314,8 @@ held_load(struct folio_sched *s, const struct folio_sched_state *st, struct held
     int rc = folio_sched_match_tasks(st, &q, &uids, &n);
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct folio_task_view t;
-        if (folio_sched_task_get(st, uids[i], &t) == 0 && t.index_count > 0)
+        if (folio_sched_task_get(st, uids[i], &t) == 0 && t.index_count > 0 &&
+            (t.status == FOLIO_STATUS_PROCESSING || !creation_waits_for_index(st, &t)))
             held_add(h, t.index_uids[0]);
     }
     folio_free(uids);
@@ -331,7 +373,7 @@ run_batch_next_snapshot(struct folio_sched *s, const struct folio_sched_state *s
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct folio_task_view t;
         rc = folio_sched_task_get(st, uids[i], &t);
-        if (rc != 0 || t.index_count == 0)
+        if (rc != 0 || t.index_count == 0 || creation_waits_for_index(st, &t))
             continue;
         bool busy = false;
         for (size_t k = 0; k < s->main_index_count && !busy; k++)

@@ -179,6 +179,13 @@ int run_batch_next(struct folio_sched *s, const struct folio_sched_state *st,
 void run_batch_clear(struct run_batch *b);
 /* True if the task touches index_uid (its index, a rename target, a swap side). */
 bool run_task_touches(const struct folio_task_view *t, struct folio_str index_uid);
+/*
+ * True if an enqueued or processing task with a uid below `before` may
+ * create index_uid (creation, addition, settings, rename, swap, import); true
+ * too if the state cannot tell.
+ */
+bool run_index_creator_pending(const struct folio_sched_state *st, struct folio_str index_uid,
+                               uint32_t before);
 
 /*
  * The snapshot lane's choice: the oldest enqueued singleIndexSnapshotCreation

@@ -328,23 +328,7 @@ index_may_exist(const struct folio_sched_state *st, struct folio_str uid)
     struct folio_index_view v;
     if (folio_sched_index_get(st, uid.ptr, uid.len, &v) == 0)
         return true;
-    struct folio_sched_query q = {0};
-    q.statuses = (1u << FOLIO_STATUS_ENQUEUED) | (1u << FOLIO_STATUS_PROCESSING);
-    q.kinds = (1u << FOLIO_KIND_INDEX_CREATION) | (1u << FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE) |
-              (1u << FOLIO_KIND_SETTINGS_UPDATE) | (1u << FOLIO_KIND_INDEX_UPDATE) |
-              (1u << FOLIO_KIND_INDEX_SWAP) | (1u << FOLIO_KIND_SINGLE_INDEX_SNAPSHOT_IMPORT);
-    /* Not an indexUids filter: a swap's public indexUid is null, yet it may create uid. */
-    uint32_t *uids = NULL;
-    size_t n = 0;
-    if (folio_sched_match_tasks(st, &q, &uids, &n) != 0)
-        return true;
-    bool any = false;
-    for (size_t i = 0; i < n && !any; i++) {
-        struct folio_task_view tv;
-        any = folio_sched_task_get(st, uids[i], &tv) == 0 && run_task_touches(&tv, uid);
-    }
-    folio_free(uids);
-    return any;
+    return run_index_creator_pending(st, uid, UINT32_MAX);
 }
 
 static bool

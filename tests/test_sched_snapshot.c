@@ -922,6 +922,46 @@ test_lanes(void **state)
     json_decref(tb.json);
 }
 
+/*
+ * A creation registered right behind the task that creates its index waits
+ * for that task instead of running first (its priority) and failing with
+ * index_not_found; a creation of an existing index still goes before the
+ * index's earlier tasks.
+ */
+static void
+test_creation_waits_for_its_index(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-fresh");
+    fx_open(f, false);
+    folio_sched_pause(f->s);
+    uint32_t add = REG_DOCS(f->s, "fresh", "[{\"id\":1,\"title\":\"first\"}]");
+    uint32_t c = REG_CREATE_SNAPSHOT(f->s, "fresh");
+    folio_sched_resume(f->s);
+    json_decref(WAIT_OK(f->s, add));
+    json_t *t = WAIT_OK(f->s, c);
+    struct folio_snapshot_manifest *m =
+        MANIFEST(f, jstr(json_object_get(t, "details"), "snapshotPath"));
+    CHECK(m->document_count == 1 && m->task_uid == add,
+          "manifest: %" PRIu64 " documents at task %" PRIu64, m->document_count, m->task_uid);
+    folio_snapshot_manifest_free(m);
+    json_decref(t);
+
+    /* The index exists now: the next creation goes before the addition registered first. */
+    folio_sched_pause(f->s);
+    uint32_t add2 = REG_DOCS(f->s, "fresh", "[{\"id\":2,\"title\":\"second\"}]");
+    uint32_t c2 = REG_CREATE_SNAPSHOT(f->s, "fresh");
+    folio_sched_resume(f->s);
+    t = WAIT_OK(f->s, c2);
+    json_decref(WAIT_OK(f->s, add2));
+    m = MANIFEST(f, jstr(json_object_get(t, "details"), "snapshotPath"));
+    CHECK(m->document_count == 1 && m->task_uid == add,
+          "manifest: %" PRIu64 " documents at task %" PRIu64, m->document_count, m->task_uid);
+    folio_snapshot_manifest_free(m);
+    json_decref(t);
+    TMP_EMPTY(f->db);
+}
+
 /* Files of snap/indexes/<uid>/ (count) and whether one is a temporary archive. */
 static size_t
 archives(struct fx *f, const char *uid, bool *temp)
@@ -1615,6 +1655,7 @@ main(void)
         cmocka_unit_test_teardown(test_import_errors, teardown),
         cmocka_unit_test_teardown(test_leftover_temp_archive, teardown),
         cmocka_unit_test_teardown(test_lanes, teardown),
+        cmocka_unit_test_teardown(test_creation_waits_for_its_index, teardown),
         cmocka_unit_test_teardown(test_cancel_creation, teardown),
         cmocka_unit_test_teardown(test_two_batches_checkpoint, teardown),
         cmocka_unit_test_teardown(test_crash_creation, teardown),

@@ -2823,8 +2823,9 @@ test_reads_pipelined(void **state)
     fputc(']', m);
     fclose(m);
     /*
-     * Snapshot tasks have priority over the index's earlier tasks (DESIGN §6),
-     * so the addition must have succeeded before the snapshot is asked for.
+     * Snapshot tasks have priority over the index's earlier tasks (DESIGN §6):
+     * the snapshot is asked for once the addition has succeeded, so that it
+     * holds the documents whatever the lanes do.
      */
     long long t = enqueue(f, "POST", "/indexes/d/documents?primaryKey=id", "application/json",
                           docs.p, "documentAdditionOrUpdate", "d");
