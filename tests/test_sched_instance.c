@@ -195,15 +195,22 @@ wait_task(struct folio_sched *s, uint32_t uid)
     CHECK(rc == 0, "wait task %u: %s", uid, folio_err_name(rc));
 }
 
-static enum folio_task_status
-status_of(struct folio_sched *s, uint32_t uid)
+/* The view of task uid (its fields that are not pointers stay valid unlocked). */
+static struct folio_task_view
+view_of(struct folio_sched *s, uint32_t uid)
 {
     const struct folio_sched_state *st = folio_sched_read_lock(s);
     struct folio_task_view v;
     int rc = folio_sched_task_get(st, uid, &v);
     folio_sched_read_unlock(s);
     CHECK(rc == 0, "task %u: %s", uid, folio_err_name(rc));
-    return v.status;
+    return v;
+}
+
+static enum folio_task_status
+status_of(struct folio_sched *s, uint32_t uid)
+{
+    return view_of(s, uid).status;
 }
 
 /* The JSON view of every task, one string per uid (NULL for gaps). */
@@ -401,12 +408,7 @@ source_free(struct source *src)
 static uint32_t
 batch_of(struct folio_sched *s, uint32_t uid)
 {
-    const struct folio_sched_state *st = folio_sched_read_lock(s);
-    struct folio_task_view v;
-    int rc = folio_sched_task_get(st, uid, &v);
-    folio_sched_read_unlock(s);
-    CHECK(rc == 0, "task %u: %s", uid, folio_err_name(rc));
-    return v.batch_uid;
+    return view_of(s, uid).batch_uid;
 }
 
 /*
