@@ -12,8 +12,9 @@
  * registration, its attributes when the task is processed, as Meilisearch
  * does). Filter errors are invalid_document_filter with the search's
  * messages. Both reads also take `ids` (a comma list, or a JSON array of
- * strings and integers): only those documents, still in internal id order. Writes are registrations: the raw body of
- * POST (replace) and PUT (update) travels to the scheduler with the format
+ * strings and integers): only those documents, still in internal id order.
+ * Writes are registrations: the raw body of POST (replace) and PUT (update)
+ * travels to the scheduler with the format
  * its Content-Type names (application/json, application/x-ndjson, text/csv:
  * missing_content_type / invalid_content_type, 415), which validates and
  * counts it before anything is written.
@@ -59,47 +60,23 @@ resp_index_error(struct srv_ctx *x, int rc, const struct folio_index_error *err)
         resp_error(x->req, 500, "internal", "%s", err->message);
 }
 
-/* `name=a,b`: a NULL-terminated list of copies (caller frees), NULL when absent. */
-static char **
-list_param(struct srv_ctx *x, const char *name, size_t *count)
-{
-    const struct srv_param *p = param_get(x, name);
-    *count = 0;
-    if (p == NULL)
-        return NULL;
-    size_t n = 1;
-    for (size_t i = 0; i < p->val_len; i++)
-        n += p->val[i] == ',';
-    char **out = folio_calloc(n + 1, sizeof(char *));
-    const char *s = p->val, *end = p->val + p->val_len;
-    for (size_t i = 0; i < n; i++) {
-        const char *comma = memchr(s, ',', (size_t)(end - s));
-        const char *stop = comma ? comma : end;
-        const char *a = s, *b = stop;
-        while (a < b && *a == ' ')
-            a++;
-        while (b > a && b[-1] == ' ')
-            b--;
-        /* A name with a NUL in it names nothing (and must not pass for its prefix). */
-        if (memchr(a, '\0', (size_t)(b - a)) == NULL)
-            out[(*count)++] = folio_strndup(a, (size_t)(b - a));
-        s = stop + 1;
-    }
-    return out;
-}
-
+/* `fields=a,b`: a NULL-terminated list of copies (str_list_free), NULL when absent. */
 static char **
 fields_param(struct srv_ctx *x, size_t *count)
 {
-    return list_param(x, "fields", count);
-}
-
-static void
-fields_free(char **fields, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        folio_free(fields[i]);
-    folio_free(fields);
+    const struct srv_param *p = param_get(x, "fields");
+    *count = 0;
+    if (p == NULL)
+        return NULL;
+    size_t n = 0;
+    struct folio_str *pieces = param_pieces(p, true, false, &n);
+    char **out = folio_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        /* A name with a NUL in it names nothing (and must not pass for its prefix). */
+        if (memchr(pieces[i].ptr, '\0', pieces[i].len) == NULL)
+            out[(*count)++] = folio_strndup(pieces[i].ptr, pieces[i].len);
+    folio_free(pieces);
+    return out;
 }
 
 /* Meilisearch's error for an element of `ids` that is no document id (value: its JSON text). */
@@ -126,31 +103,26 @@ ids_param(struct srv_ctx *x, char ***out, size_t *count)
     *count = 0;
     if (p == NULL)
         return true;
-    size_t n = 1;
-    for (size_t i = 0; i < p->val_len; i++)
-        n += p->val[i] == ',';
+    size_t n = 0;
+    struct folio_str *pieces = param_pieces(p, false, true, &n);
     char **ids = folio_calloc(n + 1, sizeof(char *));
-    const char *s = p->val, *end = p->val + p->val_len;
     for (size_t i = 0; i < n; i++) {
-        const char *comma = memchr(s, ',', (size_t)(end - s));
-        const char *stop = comma ? comma : end;
-        size_t len = (size_t)(stop - s);
-        if (len > 0 && !folio_index_docid_valid(s, len)) {
-            json_t *text = json_stringn(s, len); /* NULL: not UTF-8 */
+        if (!folio_index_docid_valid(pieces[i].ptr, pieces[i].len)) {
+            json_t *text = json_stringn(pieces[i].ptr, pieces[i].len); /* NULL: not UTF-8 */
             char *shown = text != NULL ? json_dumps(text, JSON_ENCODE_ANY) : NULL;
             const char *what = shown != NULL ? shown : "(not UTF-8)";
-            invalid_id_error(x, *count, what, strlen(what));
+            invalid_id_error(x, i, what, strlen(what));
             free(shown);
             json_decref(text);
-            fields_free(ids, *count);
-            *count = 0;
+            str_list_free(ids, i);
+            folio_free(pieces);
             return false;
         }
-        if (len > 0)
-            ids[(*count)++] = folio_strndup(s, len);
-        s = stop + 1;
+        ids[i] = folio_strndup(pieces[i].ptr, pieces[i].len);
     }
+    folio_free(pieces);
     *out = ids;
+    *count = n;
     return true;
 }
 
@@ -208,9 +180,8 @@ docs_job_free(struct docs_job *j)
     folio_free(j->uid);
     folio_free(j->id);
     folio_free(j->filter);
-    fields_free(j->fields, j->field_count);
-    if (j->ids != NULL)
-        fields_free(j->ids, j->id_count);
+    str_list_free(j->fields, j->field_count);
+    str_list_free(j->ids, j->id_count);
     buf_free(&j->body);
     folio_free(j);
 }
@@ -295,8 +266,7 @@ docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, 
 {
     if (!check_index_uid(x, x->args[0], x->arg_lens[0])) {
         folio_free(filter);
-        if (ids != NULL)
-            fields_free(ids, id_count);
+        str_list_free(ids, id_count);
         return;
     }
     struct docs_job *j = docs_job_new(x);

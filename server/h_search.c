@@ -83,14 +83,6 @@ struct search_job {
 };
 
 static void
-strings_free(char **list, size_t count)
-{
-    for (size_t i = 0; list != NULL && i < count; i++)
-        folio_free(list[i]);
-    folio_free(list);
-}
-
-static void
 job_free(struct search_job *j)
 {
     for (size_t i = 0; i < j->count; i++) {
@@ -98,9 +90,9 @@ job_free(struct search_job *j)
         folio_free(q->uid);
         folio_free(q->q);
         buf_free(&q->filter);
-        strings_free(q->parts, q->part_count);
-        strings_free(q->attrs, q->attr_count);
-        strings_free(q->facets, q->facet_count);
+        str_list_free(q->parts, q->part_count);
+        str_list_free(q->attrs, q->attr_count);
+        str_list_free(q->facets, q->facet_count);
         folio_free(q->json);
     }
     folio_free(j->queries);
@@ -571,8 +563,8 @@ unknown_field(struct srv_ctx *x, const char *at, const char *key)
 }
 
 static bool
-body_u64_code(struct srv_ctx *x, const char *at, const char *key, const char *code,
-              const json_t *v, uint64_t *out)
+body_u64(struct srv_ctx *x, const char *at, const char *key, const char *code, const json_t *v,
+         uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
@@ -584,14 +576,6 @@ body_u64_code(struct srv_ctx *x, const char *at, const char *key, const char *co
     return false;
 }
 
-static bool
-body_u64(struct srv_ctx *x, const char *at, const char *key, const json_t *v, uint64_t *out)
-{
-    char code[64];
-    snprintf(code, sizeof(code), "invalid_search_%s", key);
-    return body_u64_code(x, at, key, code, v, out);
-}
-
 /* page or hitsPerPage: null leaves it unset; a number turns pages on. */
 static bool
 body_page_field(struct srv_ctx *x, const char *at, struct search_query *q, const char *key,
@@ -601,8 +585,8 @@ body_page_field(struct srv_ctx *x, const char *at, struct search_query *q, const
         return true;
     bool page = strcmp(key, "page") == 0;
     q->paged = true;
-    return body_u64_code(x, at, key, page ? "invalid_search_page" : "invalid_search_hits_per_page",
-                         v, page ? &q->page : &q->hits_per_page);
+    return body_u64(x, at, key, page ? "invalid_search_page" : "invalid_search_hits_per_page", v,
+                    page ? &q->page : &q->hits_per_page);
 }
 
 /* An array of strings (null: left unset) into *list; false with the error answered. */
@@ -627,7 +611,7 @@ body_strings(struct srv_ctx *x, const char *at, const char *key, const char *cod
             return false;
         }
     }
-    strings_free(*list, *count);
+    str_list_free(*list, *count);
     *count = 0;
     *list = folio_calloc(json_array_size(v) + 1, sizeof(char *));
     json_array_foreach(v, i, e) {
@@ -689,9 +673,9 @@ body_field(struct srv_ctx *x, const char *at, struct search_query *q, const char
         return true;
     }
     if (strcmp(key, "offset") == 0)
-        return body_u64(x, at, "offset", v, &q->offset);
+        return body_u64(x, at, "offset", "invalid_search_offset", v, &q->offset);
     if (strcmp(key, "limit") == 0)
-        return body_u64(x, at, "limit", v, &q->limit);
+        return body_u64(x, at, "limit", "invalid_search_limit", v, &q->limit);
     if (strcmp(key, "page") == 0 || strcmp(key, "hitsPerPage") == 0)
         return body_page_field(x, at, q, key, v);
     if (strcmp(key, "filter") == 0)
@@ -861,15 +845,10 @@ static const char *const query_params[] = {
     "hybridEmbedder", "hybridSemanticRatio", "rankingScoreThreshold", "locales", NULL};
 
 static bool
-query_u64(struct srv_ctx *x, const struct srv_param *p, uint64_t *out)
+query_u64(struct srv_ctx *x, const struct srv_param *p, const char *code, uint64_t *out)
 {
     if (parse_u64(p->val, p->val_len, out))
         return true;
-    char code[64];
-    if (strcmp(p->key, "hitsPerPage") == 0)
-        snprintf(code, sizeof(code), "invalid_search_hits_per_page");
-    else
-        snprintf(code, sizeof(code), "invalid_search_%s", p->key);
     resp_param_error(x, code, p->key, "could not parse `%.200s` as a positive integer", p->val);
     return false;
 }
@@ -878,24 +857,14 @@ query_u64(struct srv_ctx *x, const struct srv_param *p, uint64_t *out)
 static void
 query_names(const struct srv_param *p, char ***list, size_t *count)
 {
-    size_t n = 1;
-    for (size_t i = 0; i < p->val_len; i++)
-        n += p->val[i] == ',';
-    strings_free(*list, *count);
-    *count = 0;
+    size_t n = 0;
+    struct folio_str *pieces = param_pieces(p, true, true, &n);
+    str_list_free(*list, *count);
     *list = folio_calloc(n + 1, sizeof(char *));
-    const char *s = p->val, *end = p->val + p->val_len;
-    while (s <= end) {
-        const char *comma = memchr(s, ',', (size_t)(end - s));
-        const char *a = s, *b = comma != NULL ? comma : end;
-        s = b + 1;
-        while (a < b && *a == ' ')
-            a++;
-        while (b > a && b[-1] == ' ')
-            b--;
-        if (b > a)
-            (*list)[(*count)++] = folio_strndup(a, (size_t)(b - a));
-    }
+    for (size_t i = 0; i < n; i++)
+        (*list)[i] = folio_strndup(pieces[i].ptr, pieces[i].len);
+    *count = n;
+    folio_free(pieces);
 }
 
 /* filter=: JSON when it parses as JSON (the array form), else the expression itself. */
@@ -930,16 +899,16 @@ query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p
         return true;
     }
     if (strcmp(p->key, "offset") == 0)
-        return query_u64(x, p, &q->offset);
+        return query_u64(x, p, "invalid_search_offset", &q->offset);
     if (strcmp(p->key, "limit") == 0)
-        return query_u64(x, p, &q->limit);
+        return query_u64(x, p, "invalid_search_limit", &q->limit);
     if (strcmp(p->key, "page") == 0) {
         q->paged = true;
-        return query_u64(x, p, &q->page);
+        return query_u64(x, p, "invalid_search_page", &q->page);
     }
     if (strcmp(p->key, "hitsPerPage") == 0) {
         q->paged = true;
-        return query_u64(x, p, &q->hits_per_page);
+        return query_u64(x, p, "invalid_search_hits_per_page", &q->hits_per_page);
     }
     if (strcmp(p->key, "filter") == 0)
         return query_filter(x, q, p);

@@ -81,14 +81,6 @@ indexing_uids(struct folio_sched *sched, size_t *count)
     return out;
 }
 
-static void
-strings_free(char **s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        folio_free(s[i]);
-    folio_free(s);
-}
-
 static bool
 strings_have(char *const *s, size_t n, const char *v)
 {
@@ -218,7 +210,7 @@ index_stats_run(struct srv_job *job)
     if (rc == 0)
         rc = index_stats_json(j->sched, j->uid, uuid, strings_have(indexing, n, j->uid), &j->out,
                               &updated);
-    strings_free(indexing, n);
+    str_list_free(indexing, n);
     if (rc != 0 && rc != FOLIO_E_NOT_FOUND)
         snprintf(j->message, sizeof(j->message), "Reading the stats of index `%s` failed: %s.",
                  j->uid, folio_err_message(rc));
@@ -326,9 +318,9 @@ stats_run(struct srv_job *job)
             last = updated;
         any = true;
     }
-    strings_free(indexing, n);
-    strings_free(uids, count);
-    strings_free(uuids, count);
+    str_list_free(indexing, n);
+    str_list_free(uids, count);
+    str_list_free(uuids, count);
     folio_free(mapped_at);
     if (rc != 0) {
         j->rc = rc;

@@ -19,6 +19,39 @@
 #include "folio/error.h"
 #include "server_int.h"
 
+/* ---- comma lists -------------------------------------------------------------- */
+
+struct folio_str *
+param_pieces(const struct srv_param *p, bool trim, bool drop_empty, size_t *count)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < p->val_len; i++)
+        n += p->val[i] == ',';
+    struct folio_str *out = folio_calloc(n, sizeof(*out));
+    const char *s = p->val, *end = p->val + p->val_len;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *a = s, *b = comma != NULL ? comma : end;
+        s = b + 1;
+        while (trim && a < b && *a == ' ')
+            a++;
+        while (trim && b > a && b[-1] == ' ')
+            b--;
+        if (b > a || !drop_empty)
+            out[(*count)++] = (struct folio_str){a, (uint32_t)(b - a)};
+    }
+    return out;
+}
+
+void
+str_list_free(char **list, size_t count)
+{
+    for (size_t i = 0; list != NULL && i < count; i++)
+        folio_free(list[i]);
+    folio_free(list);
+}
+
 /* ---- decoding --------------------------------------------------------------------- */
 
 char *
@@ -84,8 +117,8 @@ params_known(struct srv_ctx *x, const char *const *known)
     for (size_t i = 0; i < x->param_count; i++) {
         bool ok = false;
         for (size_t k = 0; known[k] != NULL && !ok; k++)
-            ok =
-                strlen(known[k]) == x->params[i].key_len && strcmp(known[k], x->params[i].key) == 0;
+            ok = strlen(known[k]) == x->params[i].key_len &&
+                 strcmp(known[k], x->params[i].key) == 0;
         if (ok)
             continue;
         char list[1000];
@@ -258,27 +291,16 @@ json_value_description(const json_t *v)
 {
     const char *kind;
     switch (json_typeof(v)) {
-    case JSON_NULL:
-        return folio_strdup("null");
+    case JSON_NULL: return folio_strdup("null");
     case JSON_TRUE:
-    case JSON_FALSE:
-        kind = "a boolean";
-        break;
+    case JSON_FALSE: kind = "a boolean"; break;
     case JSON_INTEGER:
         kind = json_integer_value(v) >= 0 ? "a positive integer" : "a negative integer";
         break;
-    case JSON_REAL:
-        kind = "a number";
-        break;
-    case JSON_STRING:
-        kind = "a string";
-        break;
-    case JSON_ARRAY:
-        kind = "an array";
-        break;
-    default:
-        kind = "an object";
-        break;
+    case JSON_REAL: kind = "a number"; break;
+    case JSON_STRING: kind = "a string"; break;
+    case JSON_ARRAY: kind = "an array"; break;
+    default: kind = "an object"; break;
     }
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     char *out = NULL;
@@ -371,8 +393,7 @@ json_fields_known(struct srv_ctx *x, const json_t *obj, const char *const *known
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-    {
+    json_object_foreach((json_t *)obj, key, v) {
         bool ok = false;
         for (size_t k = 0; known[k] != NULL && !ok; k++)
             ok = strcmp(known[k], key) == 0;

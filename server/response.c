@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "folio/common.h"
 #include "folio/sched.h"
 #include "server_int.h"
@@ -222,52 +224,27 @@ resp_json(struct srv_req *r, int status, json_t *body)
     free(text);
 }
 
-/* Length of the UTF-8 sequence starting at s (at most n bytes), 0 if it is not a valid one. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-                 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    uint32_t cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /*
- * message as valid UTF-8 (caller frees): a sequence cut by a length bound
- * at the end is dropped, any other invalid byte becomes U+FFFD, so no such
- * byte is ever echoed.
+ * message as valid UTF-8 (caller frees): a sequence cut short by a length
+ * bound at the very end is dropped, any other invalid byte becomes U+FFFD,
+ * so no such byte is ever echoed.
  */
 static char *
 utf8_repaired(const char *message)
 {
-    const unsigned char *s = (const unsigned char *)message;
+    const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)message;
     size_t n = strlen(message), o = 0;
     char *out = folio_malloc(3 * n + 1);
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence(s + i, n - i);
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t len = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &cp);
         if (len > 0) {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
+            memcpy(out + o, s + i, (size_t)len);
+            o += (size_t)len;
+            i += (size_t)len;
             continue;
         }
-        /* A lead byte whose sequence runs past the end: cut there. */
-        size_t want = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3
-                      : (s[i] & 0xf8) == 0xf0 ? 4 : 0;
-        bool tail = want > n - i;
-        for (size_t k = i + 1; tail && k < n; k++)
-            tail = (s[k] & 0xc0) == 0x80;
-        if (tail)
+        if ((size_t)utf8proc_utf8class[s[i]] > n - i) /* cut short at the end */
             break;
         memcpy(out + o, "\xef\xbf\xbd", 3);
         o += 3;

@@ -216,6 +216,15 @@ int params_parse(struct srv_ctx *x);                  /* 0, or -1 with the respo
 const struct srv_param *param_get(const struct srv_ctx *x, const char *key);
 /* Answers bad_request for a parameter not in known (NULL-terminated). true if all known. */
 bool params_known(struct srv_ctx *x, const char *const *known);
+/*
+ * The comma-separated pieces of a parameter's value, as views into it (free
+ * the array with folio_free): trimmed of spaces when trim, empty ones left
+ * out when drop_empty.
+ */
+struct folio_str *param_pieces(const struct srv_param *p, bool trim, bool drop_empty,
+                               size_t *count);
+/* Frees count strings and the array (NULL is fine). */
+void str_list_free(char **list, size_t count);
 /* Parses a u32 ("could not parse `x` as a positive integer" otherwise). */
 bool parse_u32(const char *s, size_t len, uint32_t *out);
 bool parse_u64(const char *s, size_t len, uint64_t *out);
