@@ -44,6 +44,29 @@ task_succeeded(struct folio_sched *s, uint64_t uid)
     return rc;
 }
 
+/*
+ * Registers a documentAdditionOrUpdate of index uid with the JSON payload;
+ * its task uid into *task_uid (may be NULL). Says why on stderr if it fails.
+ */
+static int
+register_docs(struct folio_sched *s, const char *uid, const char *payload, size_t len,
+              uint64_t *task_uid)
+{
+    struct folio_sched_request req = {0};
+    req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
+    req.index_uid = folio_str_c(uid);
+    req.payload = payload;
+    req.payload_len = len;
+    struct folio_sched_error err;
+    struct folio_sched_registered out;
+    int rc = folio_sched_register(s, &req, task_uid != NULL ? &out : NULL, &err);
+    if (rc != 0)
+        fprintf(stderr, "bench: registration failed: %s: %s\n", err.code, err.message);
+    else if (task_uid != NULL)
+        *task_uid = out.task_uid;
+    return rc;
+}
+
 static void *
 reg_thread_main(void *arg)
 {
@@ -59,15 +82,8 @@ reg_thread_main(void *arg)
             payload[len++] = 'x';
         payload[len++] = '"';
         payload[len++] = '}';
-        struct folio_sched_request req = {0};
-        req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
-        req.index_uid = folio_str_c("bench");
-        req.payload = payload;
-        req.payload_len = len;
-        struct folio_sched_error err;
-        int rc = folio_sched_register(t->s, &req, NULL, &err);
+        int rc = register_docs(t->s, "bench", payload, len, NULL);
         if (rc != 0) {
-            fprintf(stderr, "bench: registration failed: %s: %s\n", err.code, err.message);
             t->err = rc;
             break;
         }
@@ -146,7 +162,7 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
     size_t cap = (size_t)per_task * 96 + 16;
     char *payload = folio_malloc(cap);
     int64_t r0 = bench_now_ns();
-    uint32_t last = 0;
+    uint64_t last = 0;
     for (uint32_t t = 0; t < tasks && rc == 0; t++) {
         size_t len = 0;
         payload[len++] = '[';
@@ -157,17 +173,7 @@ run_documents(const char *scratch, uint32_t docs, uint32_t tasks, double *per_se
                                     id, id, 1900 + id % 120);
         }
         payload[len++] = ']';
-        struct folio_sched_request req = {0};
-        req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
-        req.index_uid = folio_str_c("books");
-        req.payload = payload;
-        req.payload_len = len;
-        struct folio_sched_error err;
-        struct folio_sched_registered out;
-        rc = folio_sched_register(s, &req, &out, &err);
-        if (rc != 0)
-            fprintf(stderr, "bench: registration failed: %s: %s\n", err.code, err.message);
-        last = out.task_uid;
+        rc = register_docs(s, "books", payload, len, &last);
     }
     *register_seconds = (double)(bench_now_ns() - r0) / 1e9;
     folio_free(payload);
@@ -221,20 +227,12 @@ one_thread_main(void *arg)
         len += (size_t)sprintf(payload + len, "\",\"body\":\"");
         len = bench_vocab_words(t->g, &rng, payload, len, 8);
         len += (size_t)sprintf(payload + len, "\",\"year\":%u}", 1950 + one_below(&rng, 76));
-        struct folio_sched_request req = {0};
-        req.kind = FOLIO_KIND_DOCUMENT_ADDITION_OR_UPDATE;
-        req.index_uid = folio_str_c("bench");
-        req.payload = payload;
-        req.payload_len = len;
-        struct folio_sched_error err;
-        struct folio_sched_registered out;
-        int rc = folio_sched_register(t->s, &req, &out, &err);
-        if (rc != 0) {
-            fprintf(stderr, "bench: registration failed: %s: %s\n", err.code, err.message);
+        uint64_t uid = 0;
+        int rc = register_docs(t->s, "bench", payload, len, &uid);
+        if (rc != 0)
             t->err = rc;
-        } else if (out.task_uid > t->last_uid) {
-            t->last_uid = out.task_uid;
-        }
+        else if (uid > t->last_uid)
+            t->last_uid = uid;
     }
     return NULL;
 }

@@ -109,3 +109,21 @@ iu_expect_model_dist(struct folio_index *idx, int ids, const int *counts, int na
         fail_msg("%s: field distribution `%s`, the model makes `%s`", when, got, want);
     folio_free(got);
 }
+
+int
+iu_add_json(struct folio_index *idx, const char *json, enum folio_index_method method,
+            struct folio_index_error *err)
+{
+    struct folio_index_payload p = {
+        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
+    struct folio_index_marker m = iu_next_marker();
+    return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, err);
+}
+
+void
+iu_remove(struct folio_index *idx, char *dir)
+{
+    folio_index_free(idx);
+    tu_rmrf(dir);
+    folio_free(dir);
+}

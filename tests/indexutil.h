@@ -15,6 +15,11 @@
 struct folio_index_marker iu_marker(uint64_t task_uid, uint64_t batch_seq, const char *outcome);
 /* Markers of task 1, 2, 3, ..., each its own batch. */
 struct folio_index_marker iu_next_marker(void);
+/* Adds a JSON payload under the next marker; folio_index_documents_add's code. */
+int iu_add_json(struct folio_index *idx, const char *json, enum folio_index_method method,
+                struct folio_index_error *err);
+/* Frees idx, then removes and frees its directory. */
+void iu_remove(struct folio_index *idx, char *dir);
 /* folio_index_verify finds idx sound (its message is printed if not). */
 void iu_assert_verified(struct folio_index *idx);
 /* The outcome stored for task_uid is expected (NULL: none, and nothing is returned). */

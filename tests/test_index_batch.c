@@ -429,9 +429,7 @@ test_batch_postings_model(void **state)
     idx = open_index(dir, 0);
     pm_check_searches(idx, &m);
     iu_assert_verified(idx);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /*
@@ -495,9 +493,7 @@ test_batch_large_task(void **state)
         folio_free(res);
     }
     iu_assert_verified(idx);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /* ---- the map grows inside a batch: rollback, then the caller runs again ---- */

@@ -34,19 +34,10 @@ mk_index(char **dir)
     return idx;
 }
 
-static int
-add_method(struct folio_index *idx, const char *json, enum folio_index_method method)
-{
-    struct folio_index_payload p = {
-        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = iu_next_marker();
-    return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
-}
-
 static void
 add(struct folio_index *idx, const char *json, enum folio_index_method method)
 {
-    int rc = add_method(idx, json, method);
+    int rc = iu_add_json(idx, json, method, &E);
     if (rc != 0)
         fail_msg("add %.200s: %s", json, E.message);
 }
@@ -127,7 +118,7 @@ test_add_replace_update_delete_clear(void **state)
     delete_ids(idx, ids, 2);
     expect_dist(idx, "b:1 genre:1 id:3 title:1");
     /* A write that fails in its last document changes nothing. */
-    assert_int_equal(add_method(idx, "[{\"id\":9,\"z\":1},{\"nid\":1}]", FOLIO_INDEX_REPLACE),
+    assert_int_equal(iu_add_json(idx, "[{\"id\":9,\"z\":1},{\"nid\":1}]", FOLIO_INDEX_REPLACE, &E),
                      FOLIO_E_MISSING_DOCUMENT_ID);
     expect_dist(idx, "b:1 genre:1 id:3 title:1");
     clear_all(idx);
@@ -138,9 +129,7 @@ test_add_replace_update_delete_clear(void **state)
     folio_index_free(idx);
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
     expect_dist(idx, "id:1 title:1");
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 static void
@@ -168,9 +157,7 @@ test_top_level_names_only(void **state)
     expect_dist(idx, ":1 a:2 a.b:1 id:4 l:3 \xc3\xa9t\xc3\xa9:1");
     add(idx, "{\"id\":4}", FOLIO_INDEX_REPLACE);
     expect_dist(idx, "a:2 a.b:1 id:4 l:2");
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /*
@@ -210,9 +197,7 @@ test_many_names_in_one_write(void **state)
     add(idx, body, FOLIO_INDEX_REPLACE);
     folio_free(body);
     expect_dist(idx, "g0:1000 g1:1000 g2:1000 g3:1000 g4:1000 id:5000");
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /* ---- randomized: the counts against the test's own model ---------------------------------- */
@@ -304,9 +289,7 @@ test_random_against_model(void **state)
         }
         expect_model(idx, docs);
     }
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /* ---- format 2 and its upgrade ------------------------------------------------------------ */
@@ -381,9 +364,7 @@ test_upgrade_from_format2(void **state)
     assert_int_equal(folio_index_open(dir, NULL, &idx, &E), 0);
     assert_int_equal(raw_format_version(dir), 3);
     expect_dist(idx, "");
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /* ---- verify ------------------------------------------------------------------------------- */
@@ -451,9 +432,7 @@ test_verify_detects_wrong_counts(void **state)
     expect_dist(idx, "a:2 b:1 id:2");
     add(idx, "{\"id\":2}", FOLIO_INDEX_REPLACE);
     expect_dist(idx, "a:1 id:2");
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 int

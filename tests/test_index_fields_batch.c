@@ -38,15 +38,6 @@ mk_index(char **dir, uint64_t map_initial)
     return idx;
 }
 
-static int
-add_method(struct folio_index *idx, const char *json, enum folio_index_method method)
-{
-    struct folio_index_payload p = {
-        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = iu_next_marker();
-    return folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
-}
-
 /* ---- randomized batches against a model ---------------------------------------------------- */
 
 #define R_IDS 20
@@ -102,7 +93,7 @@ random_write(struct folio_index *idx, struct rdoc *docs, uint64_t *rng, int step
             len += (size_t)snprintf(body + len, sizeof(body) - len, ",{\"id\":\"no good!\"}");
         body[len++] = ']';
         body[len] = '\0';
-        int rc = add_method(idx, body, update ? FOLIO_INDEX_UPDATE : FOLIO_INDEX_REPLACE);
+        int rc = iu_add_json(idx, body, update ? FOLIO_INDEX_UPDATE : FOLIO_INDEX_REPLACE, &E);
         if (fails) {
             assert_int_equal(rc, FOLIO_E_INVALID_DOCUMENT_ID);
         } else {
@@ -162,9 +153,7 @@ test_batches_random_against_model(void **state)
         }
         iu_assert_verified(idx);
     }
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /*
@@ -181,7 +170,7 @@ test_early_apply_after_batch_deltas(void **state)
     char *dir;
     struct folio_index *idx = mk_index(&dir, 1ull << 30);
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
-    assert_int_equal(add_method(idx, "[{\"id\":\"x\",\"late\":1}]", FOLIO_INDEX_REPLACE), 0);
+    assert_int_equal(iu_add_json(idx, "[{\"id\":\"x\",\"late\":1}]", FOLIO_INDEX_REPLACE, &E), 0);
     enum { N = 5000 };
     size_t cap = (size_t)N * 40 + 64, len = 0;
     char *body = folio_malloc(cap);
@@ -189,7 +178,7 @@ test_early_apply_after_batch_deltas(void **state)
     for (int i = 0; i < N; i++)
         len += (size_t)snprintf(body + len, cap - len, ",{\"id\":%d,\"f%05d\":1}", i, i);
     len += (size_t)snprintf(body + len, cap - len, "]");
-    int rc = add_method(idx, body, FOLIO_INDEX_REPLACE);
+    int rc = iu_add_json(idx, body, FOLIO_INDEX_REPLACE, &E);
     if (rc != 0)
         fail_msg("the large task: %s", E.message);
     folio_free(body);
@@ -204,9 +193,7 @@ test_early_apply_after_batch_deltas(void **state)
     }
     folio_index_stats_free(s);
     iu_assert_verified(idx);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 int

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -154,9 +155,7 @@ test_growth(void **state)
     assert_docs(idx, 5000, 1);
     assert_int_equal(add_range(idx, 5000, 3000, 1, 41), 0);
     assert_docs(idx, 8000, 1);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 static void
@@ -196,9 +195,7 @@ test_growth_stops_at_max(void **state)
     assert_int_equal(folio_index_open(dir, &o, &idx, &E), 0);
     assert_int_equal(add_range(idx, added, 20, 0, task), 0);
     assert_docs(idx, added + 20, 0);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /* ---- readers and copies while the map grows ------------------------------------------ */

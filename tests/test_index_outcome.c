@@ -39,9 +39,7 @@ mk_index(char **dir, struct folio_index_marker m)
 static void
 rm_index(struct folio_index *idx, char *dir)
 {
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 static int

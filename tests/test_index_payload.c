@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "indexutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +78,7 @@ load_all(enum folio_index_format f, const char *data, char delimiter)
     assert_int_equal(rc, 0);
     char *json = NULL;
     assert_int_equal(folio_index_documents_get(idx, 0, 1000, NULL, 0, &json, NULL, NULL, &E), 0);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
     return json;
 }
 
@@ -312,9 +311,7 @@ test_csv_ids(void **state)
     assert_int_equal(folio_index_document_get(idx, "7", NULL, 0, &json, NULL, &E), 0);
     assert_string_equal(json, "{\"id\":7,\"t\":\"x\"}");
     folio_free(json);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 /*
@@ -379,9 +376,7 @@ test_u64_ids(void **state)
     assert_string_equal(json, "[{\"id\":18446744073709551614},{\"id\":9223372036854775808}]");
     folio_free(json);
     assert_int_equal(folio_index_verify(idx, &E), 0);
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 int

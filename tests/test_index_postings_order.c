@@ -129,9 +129,7 @@ test_shared_prefixes(void **state)
     check_all(idx, 1, 2);
     assert_int_equal(total(idx, "v2", NULL), SECOND);
 
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 int

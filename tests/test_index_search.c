@@ -49,18 +49,13 @@ mk_index(char **dir, const char *pk)
 static void
 rm_index(struct folio_index *idx, char *dir)
 {
-    folio_index_free(idx);
-    tu_rmrf(dir);
-    folio_free(dir);
+    iu_remove(idx, dir);
 }
 
 static void
 add_method(struct folio_index *idx, const char *json, enum folio_index_method method)
 {
-    struct folio_index_payload p = {
-        .format = FOLIO_INDEX_FORMAT_JSON, .data = json, .len = strlen(json)};
-    struct folio_index_marker m = iu_next_marker();
-    int rc = folio_index_documents_add(idx, &p, method, NULL, &m, NULL, &E);
+    int rc = iu_add_json(idx, json, method, &E);
     if (rc != 0)
         fprintf(stderr, "add %s: %s\n", json, E.message);
     assert_int_equal(rc, 0);

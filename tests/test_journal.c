@@ -35,21 +35,28 @@
 #define MIX_FRAME_EVENTS 5
 #define MIX_FRAME_BODY 2048
 
+/* Opens (creating) a journal of small segments with the other options of *o. */
 static struct folio_journal *
-open_small(const char *dir)
+open_small_opts(const char *dir, struct folio_journal_opts *o)
 {
-    struct folio_journal_opts o;
-    folio_journal_opts_default(&o);
-    o.segment_bytes = SMALL_SEG;
-    o.create = true;
+    o->segment_bytes = SMALL_SEG;
+    o->create = true;
     struct folio_journal *j = NULL;
     struct folio_journal_diag d;
-    int err = folio_journal_open(dir, &o, &j, NULL, &d);
+    int err = folio_journal_open(dir, o, &j, NULL, &d);
     if (err != 0)
         fprintf(stderr, "open: %s: %s %s@%llu\n", folio_err_name(err), d.reason, d.segment,
                 (unsigned long long)d.offset);
     assert_int_equal(err, 0);
     return j;
+}
+
+static struct folio_journal *
+open_small(const char *dir)
+{
+    struct folio_journal_opts o;
+    folio_journal_opts_default(&o);
+    return open_small_opts(dir, &o);
 }
 
 static uint64_t
@@ -485,12 +492,9 @@ test_before_sync_once_per_frame_before_durable(void **state)
     log.durable_at_call = folio_calloc(log.cap, sizeof(uint64_t));
     struct folio_journal_opts o;
     folio_journal_opts_default(&o);
-    o.segment_bytes = SMALL_SEG;
-    o.create = true;
     o.before_sync = sync_hook_record;
     o.before_sync_ctx = &log;
-    struct folio_journal *j = NULL;
-    assert_int_equal(folio_journal_open(dir, &o, &j, NULL, NULL), 0);
+    struct folio_journal *j = open_small_opts(dir, &o);
     __atomic_store_n(&log.j, j, __ATOMIC_RELEASE);
     assert_int_equal(log.calls, 0); /* opening a new journal commits no frame */
 
@@ -588,12 +592,9 @@ test_after_acks_once_per_frame(void **state)
     struct acks_hook_log log = {0};
     struct folio_journal_opts o;
     folio_journal_opts_default(&o);
-    o.segment_bytes = SMALL_SEG;
-    o.create = true;
     o.after_acks = acks_hook_record;
     o.after_acks_ctx = &log;
-    struct folio_journal *j = NULL;
-    assert_int_equal(folio_journal_open(dir, &o, &j, NULL, NULL), 0);
+    struct folio_journal *j = open_small_opts(dir, &o);
     __atomic_store_n(&log.j, j, __ATOMIC_RELEASE);
     for (int i = 0; i < N; i++) {
         uint8_t *buf;
