@@ -24,6 +24,11 @@
  *    the same producers go faster than this row, so it tells a slow disk from
  *    a target the machine's CPUs cannot reach.
  *
+ * 1c. The scheduler's limit: the same number of threads only queue a seq and
+ *    sleep in the journal's own wake code until a stand-in writer wakes them
+ *    (journal_wake.c): no event, no copy, no write. What a blocking append
+ *    costs beyond this is the journal's; this much no journal can avoid.
+ *
  * Everything happens in one scratch directory under --dir (default "."), so
  * on the filesystem of the work tree, and the directory is removed at the end.
  * The program prints tables and never judges a timing by its exit status.
@@ -32,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +50,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "journal_wake.h"
 #include "folio/common.h"
 #include "folio/error.h"
 #include "folio/event.h"
@@ -913,6 +920,37 @@ floor_bench(const struct bench_opts *o, unsigned producers, double *floor)
     return err == FOLIO_OK ? 0 : -1;
 }
 
+/*
+ * Table 1c: `producers` threads doing nothing but the sleep and wake-up of a
+ * blocking append; median of o->runs. Sets *limit to its round trips/s.
+ */
+static void
+wake_limit_bench(const struct bench_opts *o, unsigned producers, double *limit)
+{
+    printf("\n1c. The scheduler's limit: %u threads that only take a seq and sleep in the\n"
+           "    journal's wake code until a stand-in writer wakes them; no event, no write\n\n",
+           producers);
+    printf("producers  round trips/s        min        max  per take  cpu%%  cpu us/rt  csw/rt\n");
+    struct wake_bench_result *rs = folio_calloc(o->runs, sizeof(*rs));
+    double *v = folio_calloc(o->runs, sizeof(*v));
+    for (unsigned i = 0; i < o->runs; i++) {
+        wake_bench_run(producers, o->seconds, &rs[i]);
+        v[i] = rs[i].wakes_per_s;
+    }
+    double med = bench_median(v, o->runs);
+    unsigned mi = 0; /* the run closest to the median gives the other columns */
+    for (unsigned i = 1; i < o->runs; i++)
+        if (fabs(v[i] - med) < fabs(v[mi] - med))
+            mi = i;
+    char a[32], b[32], c[32];
+    printf("%9u %14s %10s %10s %9.1f %5.0f %10.2f %7.2f\n", producers, bench_fmt_count(a, med),
+           bench_fmt_count(b, bench_min(v, o->runs)), bench_fmt_count(c, bench_max(v, o->runs)),
+           rs[mi].wakes_per_take, rs[mi].cpu_pct, rs[mi].cpu_us_per_wake, rs[mi].csw_per_wake);
+    *limit = med;
+    folio_free(v);
+    folio_free(rs);
+}
+
 /* Table 1 and 2 and the comparison with the targets. */
 static int
 durable_benches(const struct bench_opts *o, const char *scratch)
@@ -942,6 +980,8 @@ durable_benches(const struct bench_opts *o, const char *scratch)
     double floor = 0;
     if (floor_bench(o, top->producers, &floor) != 0)
         return -1;
+    double wake_limit = 0;
+    wake_limit_bench(o, top->producers, &wake_limit);
     printf("\n2. Baseline on the same disk: one fdatasync per event, %g s per run, "
            "median of %u\n\n",
            o->seconds, o->runs);
@@ -962,6 +1002,8 @@ durable_benches(const struct bench_opts *o, const char *scratch)
                TARGET_BASELINE_RATIO, bench_fmt_count(a, TARGET_BASELINE_RATIO * baseline),
                bench_fmt_count(c, floor), baseline > 0 ? floor / baseline : 0);
     }
+    printf("%u threads that only sleep and are woken: %s round trips/s (%.1fx)\n", top->producers,
+           bench_fmt_count(a, wake_limit), baseline > 0 ? wake_limit / baseline : 0);
     return 0;
 }
 
