@@ -359,7 +359,9 @@ filter_delete_op(struct wtxn *w, void *argp)
     for (; it.has_value && rc == FOLIO_OK; roaring_advance_uint32_iterator(&it)) {
         uint8_t iid[4];
         index_iid_encode(it.current_value, iid);
-        rc = write_document_remove(w, iid, NULL, 0);
+        rc = write_stop_check(w);
+        if (rc == FOLIO_OK)
+            rc = write_document_remove(w, iid, NULL, 0);
         if (rc == FOLIO_OK)
             a->deleted++;
     }

@@ -536,3 +536,22 @@ folio_index_batch_lost(const struct folio_index *idx)
 {
     return batch_mine(idx) && idx->batch_lost;
 }
+
+/* ---- stopping long writes ------------------------------------------------- */
+
+void
+folio_index_set_stop(struct folio_index *idx, bool (*stop)(void *ctx), void *ctx)
+{
+    idx->stop = stop;
+    idx->stop_ctx = ctx;
+}
+
+int
+write_stop_check(struct wtxn *w)
+{
+    struct folio_index *idx = w->idx;
+    if (idx->stop == NULL || !idx->stop(idx->stop_ctx))
+        return FOLIO_OK;
+    return index_errorf(w->err, FOLIO_E_CANCELED,
+                        "The write was stopped before it finished; nothing of it was applied.");
+}

@@ -113,6 +113,9 @@ struct folio_index {
     bool batch_dirty;          /* a nested write was committed into it */
     bool batch_lost;           /* a commit failed: the batch's later calls fail */
     struct postings *batch_postings; /* document writes' lists not yet in the parent, or NULL */
+    /* folio_index_set_stop: asked between documents by the long writes. */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
 };
 
 /* The meta record as one struct (settings are read and written separately). */
@@ -149,6 +152,9 @@ struct wtxn {
 };
 
 typedef int (*index_write_fn)(struct wtxn *w, void *arg);
+
+/* FOLIO_E_CANCELED (message in w->err) once the index's stop answers true, else FOLIO_OK. */
+int write_stop_check(struct wtxn *w);
 
 enum index_write_flags {
     WRITE_TOUCH = 1u << 0, /* set updated_at to now */

@@ -227,6 +227,9 @@ rebuild(struct wtxn *w, const json_t *overrides, unsigned parts)
     int mrc = mdb_cursor_open(w->txn, w->idx->dbi_documents, &cur);
     for (mrc = mrc ? mrc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == FOLIO_OK;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rc = write_stop_check(w);
+        if (rc != FOLIO_OK)
+            break;
         json_error_t jerr;
         json_t *doc = json_in_load(v.mv_data, v.mv_size, 0, &jerr);
         if (k.mv_size != 4 || doc == NULL || !json_is_object(doc))

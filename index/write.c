@@ -214,7 +214,9 @@ add_op(struct wtxn *w, void *argp)
         goto out;
     rc = resolve_primary_key(w, a->primary_key, doc, w->err);
     while (rc == FOLIO_OK && doc != NULL) {
-        rc = add_one(w, a->method, doc);
+        rc = write_stop_check(w);
+        if (rc == FOLIO_OK)
+            rc = add_one(w, a->method, doc);
         json_decref(doc);
         doc = NULL;
         if (rc != FOLIO_OK)

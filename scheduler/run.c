@@ -243,6 +243,30 @@ find_index(struct folio_sched *s, const char *uuid)
     return NULL;
 }
 
+/* folio_index_set_stop's question for the indexes the scheduler writes. */
+static bool
+run_index_stop(void *ctx)
+{
+    struct folio_sched *s = ctx;
+    return atomic_load(&s->must_stop);
+}
+
+/*
+ * Keeps idx as the open handle of uuid (s->mu held). The main lane's long
+ * writes on it stop part-way once must_stop is raised.
+ */
+static struct run_index *
+index_link(struct folio_sched *s, const char *uuid, struct folio_index *idx)
+{
+    folio_index_set_stop(idx, run_index_stop, s);
+    struct run_index *r = folio_calloc(1, sizeof(*r));
+    snprintf(r->uuid, sizeof(r->uuid), "%s", uuid);
+    r->idx = idx;
+    r->next = s->indexes;
+    s->indexes = r;
+    return r;
+}
+
 int
 run_index_get(struct folio_sched *s, const char *uuid, struct folio_index **out)
 {
@@ -258,13 +282,8 @@ run_index_get(struct folio_sched *s, const char *uuid, struct folio_index **out)
         struct folio_index_error ierr;
         rc = folio_index_open(dir, &s->index_opts, &idx, &ierr);
         folio_free(dir);
-        if (rc == 0) {
-            r = folio_calloc(1, sizeof(*r));
-            snprintf(r->uuid, sizeof(r->uuid), "%s", uuid);
-            r->idx = idx;
-            r->next = s->indexes;
-            s->indexes = r;
-        }
+        if (rc == 0)
+            r = index_link(s, uuid, idx);
     }
     if (rc == 0) {
         r->refs++;
@@ -279,12 +298,7 @@ run_index_adopt(struct folio_sched *s, const char *uuid, struct folio_index *idx
 {
     pthread_mutex_lock(&s->mu);
     FOLIO_ASSERT(find_index(s, uuid) == NULL);
-    struct run_index *r = folio_calloc(1, sizeof(*r));
-    snprintf(r->uuid, sizeof(r->uuid), "%s", uuid);
-    r->idx = idx;
-    r->refs = 1;
-    r->next = s->indexes;
-    s->indexes = r;
+    index_link(s, uuid, idx)->refs = 1;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -15,10 +15,14 @@
  * leftovers (content files, a deleted index's directory) removed. run_dir.c
  * finishes or requeues what a crash interrupts, from those markers.
  *
- * A cancelation that matches a task of the running batch raises must_stop:
- * the batch stops before its next task, the tasks not yet applied are
- * requeued (task_requeued), and the cancelation, which has priority, cancels
- * them. Applied tasks keep their outcome: they cannot be undone.
+ * A cancelation that matches a task of the running batch raises must_stop
+ * (so does closing the scheduler): the batch stops before its next task, or
+ * inside a long index write (a document addition, a deletion by filter, a
+ * settings change that rebuilds: folio_index_set_stop, asked between
+ * documents), which then changes nothing. The tasks not yet applied, the
+ * stopped one included, are requeued (task_requeued), and the cancelation,
+ * which has priority, cancels them. Applied tasks keep their outcome: they
+ * cannot be undone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -369,6 +373,7 @@ struct batch_ctx {
     size_t ib_count, ib_owned, ib_bytes, ib_files;
     bool ib_has_pk;
     uint32_t solo_end;               /* tasks up to it commit one by one (after a rollback) */
+    bool stopped;                    /* a write stopped part-way (must_stop): nothing applied */
 };
 
 /* A copy of one task: view fields and its decoded content. */
@@ -459,6 +464,20 @@ success_marker(const struct batch_ctx *b, uint32_t uid, const uint8_t *ok, size_
     if (run_outcome_encode(false, ok, ok_len, NULL, 0, oc, &oclen) != 0)
         FOLIO_PANIC("cannot encode the outcome of task %u", uid);
     marker_of(b, uid, *oc, oclen, m);
+}
+
+/*
+ * True if rc says the task's index write stopped part-way because must_stop
+ * was raised (folio_index_set_stop): the task was not applied and gets no
+ * outcome; the batch requeues it with the tasks after it.
+ */
+static bool
+write_stopped(struct batch_ctx *b, int rc)
+{
+    if (rc != FOLIO_E_CANCELED)
+        return false;
+    b->stopped = true;
+    return true;
 }
 
 static void
@@ -689,7 +708,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
                 index_applied(b);
                 pk_to_mapping(b, t->uid);
                 add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
-            } else {
+            } else if (!write_stopped(b, rc)) {
                 const char *code, *type, *msg;
                 index_error(rc, &ierr, &code, &type, &msg);
                 fail_marked(b, t, failed, fail_len, code, type, msg);
@@ -697,7 +716,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
             folio_free(payload);
         }
     }
-    if (t->c.content_file.len > 0)
+    if (t->c.content_file.len > 0 && !b->stopped) /* a requeued task still needs it */
         ob_file(&b->out, t->c.content_file.ptr);
     folio_free(ok);
     folio_free(failed);
@@ -831,7 +850,7 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
         folio_free(ok);
         folio_free(oc);
     }
-    if (rc != 0)
+    if (rc != 0 && !write_stopped(b, rc))
         deletion_failed(b, t, rc, &ierr, failed, fail_len);
     folio_free(expr);
     folio_free(ids);
@@ -877,7 +896,7 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
         if (rc == 0) {
             index_applied(b);
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
-        } else {
+        } else if (!write_stopped(b, rc)) {
             const char *code, *type, *msg;
             index_error(rc, &ierr, &code, &type, &msg);
             fail_marked(b, t, ok, ok_len, code, type, msg);
@@ -1312,7 +1331,7 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
     char step[FOLIO_INDEX_UID_MAX + 64];
     uint32_t i = 0;
     for (;;) {
-        bool stop = i < rb->count && should_stop(b->s);
+        bool stop = i < rb->count && (b->stopped || should_stop(b->s));
         if (i == rb->count || stop) {
             for (uint32_t j = i; stop && j < rb->count; j++)
                 requeue(b, rb->tasks[j], "the batch was stopped (a cancelation or shutdown) "
@@ -1343,6 +1362,8 @@ process_index_batch(struct batch_ctx *b, const struct run_batch *rb)
         default: FOLIO_PANIC("task %u of kind %s in an index batch", t.uid, folio_task_kind_name(t.kind));
         }
         tcopy_free(&t);
+        if (b->stopped)
+            continue; /* task i was not applied: requeued with the rest above */
         i++;
         bool lost = b->ib_open && folio_index_batch_lost(b->idx);
         if ((lost || i <= b->solo_end) && !ib_commit(b, &i))

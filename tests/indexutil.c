@@ -127,3 +127,24 @@ iu_remove(struct folio_index *idx, char *dir)
     tu_rmrf(dir);
     folio_free(dir);
 }
+
+uint64_t
+iu_doc_count(struct folio_index *idx)
+{
+    struct folio_index_stats *s = NULL;
+    assert_int_equal(folio_index_stats_get(idx, &s, &iu_err), 0);
+    uint64_t n = s->document_count;
+    folio_index_stats_free(s);
+    return n;
+}
+
+bool
+iu_has_doc(struct folio_index *idx, const char *id)
+{
+    char *json = NULL;
+    size_t len;
+    int rc = folio_index_document_get(idx, id, NULL, 0, &json, &len, &iu_err);
+    folio_free(json);
+    assert_true(rc == 0 || rc == FOLIO_E_DOCUMENT_NOT_FOUND);
+    return rc == 0;
+}

@@ -7,6 +7,7 @@
 #ifndef FOLIO_TESTS_INDEXUTIL_H
 #define FOLIO_TESTS_INDEXUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "folio/index.h"
@@ -20,6 +21,10 @@ int iu_add_json(struct folio_index *idx, const char *json, enum folio_index_meth
                 struct folio_index_error *err);
 /* Frees idx, then removes and frees its directory. */
 void iu_remove(struct folio_index *idx, char *dir);
+/* The index's document count (folio_index_stats_get). */
+uint64_t iu_doc_count(struct folio_index *idx);
+/* Whether a document with this external id is stored. */
+bool iu_has_doc(struct folio_index *idx, const char *id);
 /* folio_index_verify finds idx sound (its message is printed if not). */
 void iu_assert_verified(struct folio_index *idx);
 /* The outcome stored for task_uid is expected (NULL: none, and nothing is returned). */

@@ -82,27 +82,6 @@ add(struct folio_index *idx, const char *json, struct folio_index_marker m)
     return folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E);
 }
 
-static uint64_t
-doc_count(struct folio_index *idx)
-{
-    struct folio_index_stats *s = NULL;
-    assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
-    uint64_t n = s->document_count;
-    folio_index_stats_free(s);
-    return n;
-}
-
-static bool
-has_doc(struct folio_index *idx, const char *id)
-{
-    char *json = NULL;
-    size_t len;
-    int rc = folio_index_document_get(idx, id, NULL, 0, &json, &len, &E);
-    folio_free(json);
-    assert_true(rc == 0 || rc == FOLIO_E_DOCUMENT_NOT_FOUND);
-    return rc == 0;
-}
-
 /* What another thread sees meanwhile: committed states only. */
 struct peek {
     struct folio_index *idx;
@@ -160,10 +139,10 @@ test_failing_middle_write(void **state)
     assert_int_equal(folio_index_settings_update(idx, set, strlen(set), &m6, &E), 0);
 
     /* this thread reads the batch's writes ... */
-    assert_true(has_doc(idx, "a"));
-    assert_false(has_doc(idx, "b"));
-    assert_false(has_doc(idx, "old"));
-    assert_int_equal(doc_count(idx), 1);
+    assert_true(iu_has_doc(idx, "a"));
+    assert_false(iu_has_doc(idx, "b"));
+    assert_false(iu_has_doc(idx, "old"));
+    assert_int_equal(iu_doc_count(idx), 1);
     iu_assert_marker(idx, 6, 30);
     /* ... another thread only the committed state */
     struct peek p = {.idx = idx, .count = 99};
@@ -176,10 +155,10 @@ test_failing_middle_write(void **state)
     assert_int_equal(folio_index_batch_commit(idx, &E), 0);
     assert_false(folio_index_batch_open(idx));
 
-    assert_true(has_doc(idx, "a"));
-    assert_false(has_doc(idx, "b"));
-    assert_false(has_doc(idx, "old"));
-    assert_int_equal(doc_count(idx), 1);
+    assert_true(iu_has_doc(idx, "a"));
+    assert_false(iu_has_doc(idx, "b"));
+    assert_false(iu_has_doc(idx, "old"));
+    assert_int_equal(iu_doc_count(idx), 1);
     iu_assert_marker(idx, 6, 30);
     iu_assert_outcome(idx, 2, NULL); /* an older batch_seq: dropped */
     iu_assert_outcome(idx, 3, "ok 3");
@@ -220,9 +199,9 @@ test_abort_and_empty(void **state)
     struct folio_index *idx = open_index(dir, 0);
     assert_int_equal(folio_index_batch_begin(idx, &E), 0);
     assert_int_equal(add(idx, "{\"id\":\"a\"}", iu_marker(2, 20, "ok 2")), 0);
-    assert_int_equal(doc_count(idx), 1);
+    assert_int_equal(iu_doc_count(idx), 1);
     folio_index_batch_abort(idx);
-    assert_int_equal(doc_count(idx), 0);
+    assert_int_equal(iu_doc_count(idx), 0);
     iu_assert_marker(idx, 1, 10);
     iu_assert_outcome(idx, 1, "created");
     iu_assert_outcome(idx, 2, NULL);
@@ -337,7 +316,7 @@ pm_check_searches(struct folio_index *idx, const struct pm_model *m)
     uint64_t docs = 0;
     for (unsigned i = 0; i < PM_IDS; i++)
         docs += m->present[i];
-    assert_int_equal(doc_count(idx), docs);
+    assert_int_equal(iu_doc_count(idx), docs);
 }
 
 /* One random op of the batch (task uid), applied to the index and the model. */
@@ -476,7 +455,7 @@ test_batch_large_task(void **state)
     folio_free(bad);
     folio_free(big);
 
-    assert_int_equal(doc_count(idx), 1 + DOCS);
+    assert_int_equal(iu_doc_count(idx), 1 + DOCS);
     struct folio_index_search_req req;
     folio_index_search_req_default(&req);
     const char *const words[] = {"ant", "bee", "cee", "q000000", "q599999"};
@@ -516,7 +495,7 @@ test_map_growth_in_batch(void **state)
     int rollbacks = 0, commits = 0;
     /* batches of 100 writes; a rolled-back batch runs again from its start */
     for (int from = 0; from < n;) {
-        assert_int_equal(doc_count(idx), (uint64_t)from);
+        assert_int_equal(iu_doc_count(idx), (uint64_t)from);
         assert_int_equal(folio_index_batch_begin(idx, &E), 0);
         int to = from + 100 < n ? from + 100 : n;
         bool lost = false;
@@ -527,7 +506,7 @@ test_map_growth_in_batch(void **state)
             if (rc == FOLIO_E_AGAIN) {
                 assert_true(folio_index_batch_lost(idx));
                 /* rolled back: this thread reads the state before the batch */
-                assert_int_equal(doc_count(idx), (uint64_t)from);
+                assert_int_equal(iu_doc_count(idx), (uint64_t)from);
                 lost = true;
                 break;
             }
@@ -568,7 +547,7 @@ test_map_growth_in_batch(void **state)
     for (int i = 0; i < n; i++) {
         char id[16];
         snprintf(id, sizeof(id), "%d", i);
-        assert_true(has_doc(idx, id));
+        assert_true(iu_has_doc(idx, id));
     }
     iu_assert_outcome(idx, 1225, NULL); /* a failed write stores nothing unless marked */
     iu_assert_verified(idx);

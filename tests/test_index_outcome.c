@@ -50,16 +50,6 @@ add(struct folio_index *idx, const char *json, struct folio_index_marker m)
     return folio_index_documents_add(idx, &p, FOLIO_INDEX_REPLACE, NULL, &m, NULL, &E);
 }
 
-static uint64_t
-doc_count(struct folio_index *idx)
-{
-    struct folio_index_stats *s = NULL;
-    assert_int_equal(folio_index_stats_get(idx, &s, &E), 0);
-    uint64_t n = s->document_count;
-    folio_index_stats_free(s);
-    return n;
-}
-
 /* ---- every kind of write stores its outcome -------------------------------- */
 
 static void
@@ -159,7 +149,7 @@ test_batch_keeps_its_tasks(void **state)
     iu_assert_outcome(idx, 11, NULL);
     iu_assert_outcome(idx, 13, NULL);
     iu_assert_marker(idx, 13, 101);
-    assert_int_equal(doc_count(idx), 3);
+    assert_int_equal(iu_doc_count(idx), 3);
     iu_assert_verified(idx);
     rm_index(idx, dir);
 }
@@ -179,7 +169,7 @@ test_failed_write_stores_nothing(void **state)
     iu_assert_marker(idx, 10, 100);
     iu_assert_outcome(idx, 10, "ten");
     iu_assert_outcome(idx, 11, NULL);
-    assert_int_equal(doc_count(idx), 1);
+    assert_int_equal(iu_doc_count(idx), 1);
 
     static const char bad[] = "{\"sortableAttributes\":7}";
     struct folio_index_marker m = iu_marker(11, 200, "eleven");
@@ -198,7 +188,7 @@ test_failed_write_stores_nothing(void **state)
     iu_assert_marker(idx, 11, 200);
     iu_assert_outcome(idx, 11, "error: missing_document_id");
     iu_assert_outcome(idx, 10, NULL);
-    assert_int_equal(doc_count(idx), 1);
+    assert_int_equal(iu_doc_count(idx), 1);
     iu_assert_verified(idx);
     rm_index(idx, dir);
 }
@@ -226,7 +216,7 @@ test_outcome_too_large(void **state)
     iu_assert_marker(idx, 10, 100);
     iu_assert_outcome(idx, 10, "ten");
     iu_assert_outcome(idx, 11, NULL);
-    assert_int_equal(doc_count(idx), 1);
+    assert_int_equal(iu_doc_count(idx), 1);
 
     /* Creation checks it before any file is made. */
     char *dir2 = tu_mkdtemp("outcome");

@@ -2726,6 +2726,153 @@ test_close_while_processing(void **state)
     CHECK_BATCHES(f, 0);
 }
 
+/* task_requeued events of task uid in the whole journal. */
+static unsigned
+requeues_of(struct fx *f, uint32_t uid)
+{
+    struct folio_journal_reader *r = NULL;
+    struct folio_journal_diag d;
+    memset(&d, 0, sizeof(d));
+    int rc = folio_journal_reader_open(folio_sched_journal_dir(f->s), 1, 0, &r, &d);
+    CHECK(rc == 0, "reader_open: %s %s", folio_err_name(rc), d.reason);
+    unsigned n = 0;
+    struct folio_journal_record rec;
+    while ((rc = folio_journal_reader_next(r, &rec, &d)) == 0) {
+        struct folio_event ev;
+        CHECK(folio_event_decode(rec.data, rec.len, &ev) == 0, "event %" PRIu64, rec.seq);
+        n += ev.type == FOLIO_EV_TASK_REQUEUED && ev.u.task_requeued.task_uid == uid;
+        folio_event_clear(&ev);
+    }
+    CHECK(rc == FOLIO_E_END, "reader_next: %s %s",
+          folio_err_name(rc), d.reason);
+    folio_journal_reader_close(r);
+    return n;
+}
+
+/* One addition of n small documents (ids 0..n-1) to index uid; returns its task uid. */
+static uint32_t
+reg_long_addition(struct fx *f, const char *uid, int n)
+{
+    size_t cap = (size_t)n * 64 + 16, used = 0;
+    char *payload = folio_malloc(cap);
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(payload + used, cap - used,
+                                 "%s{\"id\":%d,\"t\":\"word%d alpha beta\"}", i ? "," : "[", i,
+                                 i % 1000);
+    snprintf(payload + used, cap - used, "]");
+    uint32_t t = REG(f, rq_docs(uid, payload));
+    folio_free(payload);
+    return t;
+}
+
+/* Resumes and waits until task uid is no longer enqueued (up to about 10 s). */
+static void
+resume_until_started(struct fx *f, uint32_t uid)
+{
+    folio_sched_resume(f->s);
+    for (int i = 0; i < 10000; i++) {
+        struct tinfo t;
+        tinfo_get_at(f, uid, &t, __LINE__);
+        bool started = t.status != FOLIO_STATUS_ENQUEUED;
+        tinfo_clear(&t);
+        if (started)
+            return;
+        usleep(1000);
+    }
+    CHECK(false, "task %u never started", uid);
+}
+
+/*
+ * A cancelation of the task being applied stops its index write part-way
+ * (folio_index_set_stop): the task is requeued and canceled, none of its
+ * documents is in the index, its content file goes. Before the write could
+ * stop, this single-task batch finished its 100,000 documents and the task
+ * succeeded: the requeue is the proof that it stopped inside the write.
+ */
+static void
+test_cancel_stops_a_long_addition(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("run-cancellong");
+    fx_open(f, true);
+    REG(f, rq_create("long", "id"));
+    settle(f);
+    uint32_t t = reg_long_addition(f, "long", 100000);
+    resume_until_started(f, t);
+    struct folio_sched_query q;
+    memset(&q, 0, sizeof(q));
+    uint32_t uids[] = {t};
+    q.uids = uids;
+    q.uid_count = 1;
+    q.uids_set = true;
+    struct folio_sched_request r = rq(FOLIO_KIND_TASK_CANCELATION, NULL);
+    r.filter = &q;
+    char query[32];
+    snprintf(query, sizeof(query), "?uids=%u", t);
+    r.query = folio_str_c(query);
+    uint32_t k = REG(f, r);
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
+    EXPECT_STATUS(f, k, SUCCEEDED);
+    struct tinfo ti;
+    tinfo_get_at(f, t, &ti, __LINE__);
+    CHECK(ti.status == FOLIO_STATUS_CANCELED && ti.canceled_by == k,
+          "the addition ended %s, canceledBy %u (cancelation %u)",
+          folio_task_status_name(ti.status), ti.canceled_by, k);
+    tinfo_clear(&ti);
+    CHECK(requeues_of(f, t) == 1, "the addition was requeued %u times", requeues_of(f, t));
+    uint64_t total = 7;
+    json_decref(docs_at(f, "long", &total, __LINE__));
+    CHECK(total == 0, "%" PRIu64 " documents of the canceled addition are in the index", total);
+    struct folio_index *idx = NULL;
+    CHECK(folio_sched_index_acquire(f->s, "long", 4, &idx) == 0, "acquire");
+    struct folio_index_error ie;
+    int rc = folio_index_verify(idx, &ie);
+    folio_sched_index_release(f->s, idx);
+    CHECK(rc == 0, "index verify: %s", ie.message);
+    CHECK(await_empty(f, "content") == 0, "content files left: %ld", count_in_db(f, "content"));
+    /* The index takes the same addition afterwards. */
+    folio_sched_pause(f->s);
+    uint32_t again = reg_long_addition(f, "long", 2000);
+    settle(f);
+    EXPECT_STATUS(f, again, SUCCEEDED);
+    json_decref(docs_at(f, "long", &total, __LINE__));
+    CHECK(total == 2000, "documents %" PRIu64 ", expected 2000", total);
+    CHECK_BATCHES(f, 0);
+}
+
+/*
+ * Closing the scheduler while a long addition is applied stops the write
+ * part-way instead of waiting for it: the task is requeued (before, it
+ * finished first), and after reopening it runs once, whole.
+ */
+static void
+test_close_stops_a_long_addition(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("run-closelong");
+    fx_open(f, true);
+    REG(f, rq_create("long", "id"));
+    settle(f);
+    uint32_t t = reg_long_addition(f, "long", 100000);
+    resume_until_started(f, t);
+    int64_t t0 = now_ns();
+    fx_close(f);
+    print_message("    close during a 100,000-document addition took %.1f ms\n",
+                  (double)(now_ns() - t0) / 1e6);
+    fx_open(f, false);
+    CHECK(f->info.tasks_requeued == 0 && f->info.tasks_finished == 0,
+          "reopen finished %u and requeued %u: the close left the task processing",
+          f->info.tasks_finished, f->info.tasks_requeued);
+    CHECK(requeues_of(f, t) == 1, "the addition was requeued %u times", requeues_of(f, t));
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle after reopen");
+    EXPECT_STATUS(f, t, SUCCEEDED);
+    uint64_t total = 0;
+    json_decref(docs_at(f, "long", &total, __LINE__));
+    CHECK(total == 100000, "documents %" PRIu64 ", expected 100000", total);
+    CHECK(await_empty(f, "content") == 0, "content files left: %ld", count_in_db(f, "content"));
+    CHECK_BATCHES(f, 0);
+}
+
 static uint64_t replay_hash_upto(const char *jdir, uint64_t upto, uint64_t *hash_end,
                                  uint64_t *last_seq, uint32_t *bad_tail_events);
 
@@ -3612,6 +3759,8 @@ main(void)
         cmocka_unit_test_teardown(test_restart, teardown),
         cmocka_unit_test_teardown(test_checkpoints_during_processing, teardown),
         cmocka_unit_test_teardown(test_close_while_processing, teardown),
+        cmocka_unit_test_teardown(test_cancel_stops_a_long_addition, teardown),
+        cmocka_unit_test_teardown(test_close_stops_a_long_addition, teardown),
     };
     /* FOLIO_TEST_FILTER=test_restart runs only the tests matching the pattern */
     const char *filter = getenv("FOLIO_TEST_FILTER");

@@ -173,6 +173,16 @@ int folio_index_payload_count(const struct folio_index_payload *payload, uint64_
 
 /* ---- writes (each one transaction, or nested in a batch; each stores *marker) */
 
+/*
+ * Lets the long writes on idx stop part-way: between two documents, a
+ * document addition, a deletion by filter and a settings change that
+ * rebuilds the search structures ask stop(ctx); once it answers true the
+ * write stops, changes nothing (in a batch, the batch's earlier writes stay)
+ * and returns FOLIO_E_CANCELED. stop == NULL (the default) never stops. Set
+ * it while no write runs on idx; stop is called on the writing thread.
+ */
+void folio_index_set_stop(struct folio_index *idx, bool (*stop)(void *ctx), void *ctx);
+
 enum folio_index_method {
     FOLIO_INDEX_REPLACE = 0, /* POST: the new document replaces the stored one */
     FOLIO_INDEX_UPDATE,      /* PUT: its top-level fields are merged into the stored one */
