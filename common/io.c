@@ -40,7 +40,8 @@ folio_io_op_name(enum folio_io_op op)
 int
 folio_io_fault_parse(const char *spec, struct folio_io_fault *out)
 {
-    static const char *const act_names[] = {"none", "fail", "short", "tear", "crash", "before"};
+    static const char *const act_names[] = {"none",  "fail",   "short", "tear",
+                                            "crash", "before", "hold"};
     struct folio_io_fault f = {.op = FOLIO_IO_OP_COUNT, .nth = 0};
     char buf[256];
     if (strlen(spec) >= sizeof(buf))
@@ -94,6 +95,11 @@ load_env_plan(void)
     __atomic_store_n(&fault_active, 1, __ATOMIC_RELEASE);
 }
 
+/* The hold action: the held call waits on hold_cv until released. */
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int hold_waiting, hold_released;
+
 void
 folio_io_fault_set(const struct folio_io_fault *fault)
 {
@@ -101,6 +107,9 @@ folio_io_fault_set(const struct folio_io_fault *fault)
     __atomic_store_n(&fault_active, 0, __ATOMIC_RELEASE);
     for (int i = 0; i < FOLIO_IO_OP_COUNT; i++)
         __atomic_store_n(&op_counts[i], 0, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&hold_mu);
+    hold_released = 0;
+    pthread_mutex_unlock(&hold_mu);
     if (fault != NULL) {
         fault_plan = *fault;
         __atomic_store_n(&fault_active, 1, __ATOMIC_RELEASE);
@@ -214,6 +223,36 @@ die_now(void)
     _exit(137);
 }
 
+
+static void
+hold_here(void)
+{
+    pthread_mutex_lock(&hold_mu);
+    hold_waiting = 1;
+    while (!hold_released)
+        pthread_cond_wait(&hold_cv, &hold_mu);
+    hold_waiting = 0;
+    pthread_mutex_unlock(&hold_mu);
+}
+
+int
+folio_io_hold_waiting(void)
+{
+    pthread_mutex_lock(&hold_mu);
+    int w = hold_waiting;
+    pthread_mutex_unlock(&hold_mu);
+    return w;
+}
+
+void
+folio_io_hold_release(void)
+{
+    pthread_mutex_lock(&hold_mu);
+    hold_released = 1;
+    pthread_cond_broadcast(&hold_cv);
+    pthread_mutex_unlock(&hold_mu);
+}
+
 /* Counts the call and returns the action to apply to it (NONE if no fault). */
 static enum folio_io_action
 fault_check(enum folio_io_op op)
@@ -226,6 +265,10 @@ fault_check(enum folio_io_op op)
         return FOLIO_IO_ACT_NONE;
     if (fault_plan.action == FOLIO_IO_ACT_BEFORE)
         die_now();
+    if (fault_plan.action == FOLIO_IO_ACT_HOLD) {
+        hold_here();
+        return FOLIO_IO_ACT_NONE;
+    }
     return fault_plan.action;
 }
 

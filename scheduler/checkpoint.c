@@ -290,44 +290,68 @@ prune(const char *dir, uint64_t written_seq, struct folio_sched_diag *d)
 }
 
 int
-folio_sched_checkpoint_write(const char *checkpoint_dir, const char *journal_dir,
-                             const struct folio_sched_state *s, char *name, size_t name_len,
-                             struct folio_sched_diag *d)
+ckpt_encode(const struct folio_sched_state *s, struct ckpt_encoded *e, struct folio_sched_diag *d)
 {
-    char tmp_name[64], bin_name[64];
-    uint64_t seq = s->last_seq, frame_hash = 0;
-    if (seq == 0) {
+    *e = (struct ckpt_encoded){.seq = s->last_seq, .state_frame_hash = s->frame_hash};
+    mpw_init(&e->body, FOLIO_CKPT_BODY_MAX);
+    if (e->seq == 0) {
         diag_file(d, "", 0, "an empty state has no checkpoint");
         return FOLIO_E_INVALID;
     }
+    int rc = canon_write(s, &e->body);
+    if (rc != 0) {
+        char bin_name[64];
+        ckpt_name(e->seq, "bin", bin_name, sizeof(bin_name));
+        diag_file(d, bin_name, e->seq, "the state does not fit a checkpoint");
+    }
+    return rc;
+}
+
+int
+ckpt_store(const char *checkpoint_dir, const char *journal_dir, const struct ckpt_encoded *e,
+           char *name, size_t name_len, struct folio_sched_diag *d)
+{
+    char tmp_name[64], bin_name[64];
+    uint64_t seq = e->seq, frame_hash = 0;
     ckpt_name(seq, "tmp", tmp_name, sizeof(tmp_name));
     ckpt_name(seq, "bin", bin_name, sizeof(bin_name));
     int rc = journal_frame_hash(journal_dir, seq, &frame_hash, d, bin_name);
     if (rc != 0)
         return rc;
-    if (s->frame_hash != 0 && s->frame_hash != frame_hash) {
+    if (e->state_frame_hash != 0 && e->state_frame_hash != frame_hash) {
         diag_file(d, bin_name, seq, "the state's frame hash for seq %" PRIu64 " is not the journal's",
                   seq);
         return FOLIO_E_CORRUPT;
     }
-    struct mpw w;
-    mpw_init(&w, FOLIO_CKPT_BODY_MAX);
-    rc = canon_write(s, &w);
-    if (rc != 0) {
-        diag_file(d, bin_name, seq, "the state does not fit a checkpoint");
-        goto out;
-    }
     uint8_t header[FOLIO_CKPT_HEADER_BYTES];
-    header_build(header, seq, frame_hash, w.buf, w.len);
+    header_build(header, seq, frame_hash, e->body.buf, e->body.len);
     rc = ensure_dir(checkpoint_dir, d);
     if (rc == 0)
-        rc = write_file(checkpoint_dir, tmp_name, bin_name, header, w.buf, w.len, seq, d);
+        rc = write_file(checkpoint_dir, tmp_name, bin_name, header, e->body.buf, e->body.len, seq,
+                        d);
     if (rc == 0)
         rc = prune(checkpoint_dir, seq, d);
     if (rc == 0 && name != NULL)
         snprintf(name, name_len, "%s", bin_name);
-out:
-    mpw_free(&w);
+    return rc;
+}
+
+void
+ckpt_encoded_free(struct ckpt_encoded *e)
+{
+    mpw_free(&e->body);
+}
+
+int
+folio_sched_checkpoint_write(const char *checkpoint_dir, const char *journal_dir,
+                             const struct folio_sched_state *s, char *name, size_t name_len,
+                             struct folio_sched_diag *d)
+{
+    struct ckpt_encoded e;
+    int rc = ckpt_encode(s, &e, d);
+    if (rc == 0)
+        rc = ckpt_store(checkpoint_dir, journal_dir, &e, name, name_len, d);
+    ckpt_encoded_free(&e);
     return rc;
 }
 

@@ -24,6 +24,7 @@
 #include "folio/common.h"
 #include "folio/error.h"
 #include "run_int.h"
+#include "sched_int.h"
 
 char *
 run_path(const char *a, const char *b)
@@ -505,12 +506,20 @@ int
 run_checkpoint(struct folio_sched *s, struct folio_sched_diag *diag)
 {
     char name[64];
+    /*
+     * Only the encoding holds the state's lock: the journal writer needs it
+     * to acknowledge every append, and the file's write and fsync take as
+     * long as the disk wants (hundreds of ms on a busy one).
+     */
+    struct ckpt_encoded enc;
     pthread_rwlock_rdlock(&s->state_lock);
     uint64_t seq = folio_sched_state_last_seq(s->state);
     uint64_t hash = folio_sched_state_hash(s->state);
-    int rc = folio_sched_checkpoint_write(s->ckpt_dir, s->journal_dir, s->state, name,
-                                          sizeof(name), diag);
+    int rc = ckpt_encode(s->state, &enc, diag);
     pthread_rwlock_unlock(&s->state_lock);
+    if (rc == 0)
+        rc = ckpt_store(s->ckpt_dir, s->journal_dir, &enc, name, sizeof(name), diag);
+    ckpt_encoded_free(&enc);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -569,19 +578,6 @@ sched_free(struct folio_sched *s)
     folio_free(s);
 }
 
-__attribute__((format(printf, 2, 3))) static void
-diag_set(struct folio_sched_diag *diag, const char *fmt, ...)
-{
-    if (diag != NULL) {
-        diag->seq = 0;
-        diag->file[0] = '\0';
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(diag->reason, sizeof(diag->reason), fmt, ap);
-        va_end(ap);
-    }
-}
-
 int
 folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
                  struct folio_sched_open_info *info, struct folio_sched_diag *diag)
@@ -597,7 +593,7 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     *out = NULL;
     if (opts == NULL || opts->db_path == NULL || opts->db_path[0] == '\0' ||
         opts->inline_payload_max > FOLIO_SCHED_INLINE_PAYLOAD_MAX) {
-        diag_set(diag, "%s", "invalid scheduler options (db_path missing or inline payload too large)");
+        diag_set(diag, 0, "%s", "invalid scheduler options (db_path missing or inline payload too large)");
         return FOLIO_E_INVALID;
     }
     struct folio_sched *s = folio_calloc(1, sizeof(*s));
@@ -689,7 +685,7 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
     ev.u.server_started.pid = (uint64_t)getpid();
     rc = run_append_wait(s, &ev, 1, NULL);
     if (rc != 0) {
-        diag_set(diag, "appending server_started: %s", folio_err_message(rc));
+        diag_set(diag, 0, "appending server_started: %s", folio_err_message(rc));
         goto fail;
     }
     rc = run_recover_processing(s, info, diag);
@@ -700,13 +696,13 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
 
     if (pthread_create(&s->worker, NULL, worker_lane_main, s) != 0) {
         rc = FOLIO_E_NOMEM;
-        diag_set(diag, "%s", "cannot start the processing thread");
+        diag_set(diag, 0, "%s", "cannot start the processing thread");
         goto fail;
     }
     s->worker_started = true;
     if (pthread_create(&s->snap_worker, NULL, snap_lane_main, s) != 0) {
         folio_sched_close(s);
-        diag_set(diag, "%s", "cannot start the snapshot lane's thread");
+        diag_set(diag, 0, "%s", "cannot start the snapshot lane's thread");
         return FOLIO_E_NOMEM;
     }
     s->snap_started = true;

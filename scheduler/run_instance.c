@@ -38,6 +38,7 @@
 #include "folio/io.h"
 #include "folio/snapshot.h"
 #include "run_int.h"
+#include "sched_int.h"
 
 #define TASKS_FILE RUN_SNAPSHOT_TASKS_FILE
 #define TASKS_MAGIC "folio-snapshot-tasks 1"
@@ -386,18 +387,27 @@ stage_state(struct stage *g)
             break;
         }
         wait_applied(s, g->pos.last_seq);
+        /* Under the lock only what reads the state; the checkpoint file is written after. */
+        struct ckpt_encoded enc = {0};
+        struct folio_sched_diag d;
+        memset(&d, 0, sizeof(d));
+        int crc = 0;
         pthread_rwlock_rdlock(&s->state_lock);
         bool at_end = folio_sched_state_last_seq(s->state) == g->pos.last_seq;
         if (at_end) {
-            struct folio_sched_diag d;
-            rc = folio_sched_checkpoint_write(ckdir, s->journal_dir, s->state, name, sizeof(name),
-                                              &d);
-            if (rc != 0)
-                stage_msg(g, "cannot write the checkpoint: %s", d.reason);
-            else
+            crc = ckpt_encode(s->state, &enc, &d);
+            if (crc == 0)
                 rc = collect_at(g, s->state);
         }
         pthread_rwlock_unlock(&s->state_lock);
+        if (at_end && crc == 0 && rc == 0)
+            crc = ckpt_store(ckdir, s->journal_dir, &enc, name, sizeof(name), &d);
+        if (crc != 0) {
+            stage_msg(g, "cannot write the checkpoint: %s", d.reason);
+            rc = crc;
+        }
+        if (at_end)
+            ckpt_encoded_free(&enc);
         if (at_end || rc != 0)
             break;
         if (attempt == 10000) {

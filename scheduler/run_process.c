@@ -218,6 +218,31 @@ ob_str(struct outbuf *o, const char *p, size_t n)
     return (struct folio_str){c, (uint32_t)n};
 }
 
+/* Where the pending events stand (ob_mark), to go back there (ob_rewind). */
+struct ob_pos {
+    size_t count, owned, bytes, files;
+};
+
+static struct ob_pos
+ob_mark(const struct outbuf *o)
+{
+    return (struct ob_pos){o->count, o->owned_count, o->bytes, o->file_count};
+}
+
+/* Drops what was pushed since pos. */
+static void
+ob_rewind(struct outbuf *o, const struct ob_pos *pos)
+{
+    for (size_t k = pos->owned; k < o->owned_count; k++)
+        folio_free(o->owned[k]);
+    o->owned_count = pos->owned;
+    o->count = pos->count;
+    o->bytes = pos->bytes;
+    for (size_t k = pos->files; k < o->file_count; k++)
+        folio_free(o->files[k]);
+    o->file_count = pos->files;
+}
+
 static void
 ob_reset(struct outbuf *o)
 {
@@ -370,7 +395,7 @@ struct batch_ctx {
      */
     bool ib_open;
     uint32_t ib_from;
-    size_t ib_count, ib_owned, ib_bytes, ib_files;
+    struct ob_pos ib_pos;
     bool ib_has_pk;
     uint32_t solo_end;               /* tasks up to it commit one by one (after a rollback) */
     bool stopped;                    /* a write stopped part-way (must_stop): nothing applied */
@@ -478,6 +503,35 @@ write_stopped(struct batch_ctx *b, int rc)
         return false;
     b->stopped = true;
     return true;
+}
+
+/*
+ * The stopped task had created b's index (ensure_index, after *before): the
+ * index goes again, as if never made, since the task will be requeued (and
+ * maybe canceled). Its mapping event is still pending, so it is dropped and
+ * nothing durable names the index; a crash meanwhile leaves an orphan
+ * directory, which the next open removes.
+ */
+/* Closes b's index (b->idx already put back) and removes its files: b has no index after. */
+static void
+index_files_remove(struct batch_ctx *b)
+{
+    run_index_forget(b->s, b->uuid);
+    char *dir = run_path(b->s->indexes_dir, b->uuid);
+    run_rmrf(dir, NULL);
+    folio_free(dir);
+    folio_io_fsync_dir(b->s->indexes_dir);
+    b->uuid[0] = '\0';
+}
+
+static void
+stopped_undo_creation(struct batch_ctx *b, const struct ob_pos *before)
+{
+    run_index_put(b->s, b->idx);
+    b->idx = NULL;
+    ob_rewind(&b->out, before);
+    index_files_remove(b);
+    b->index_has_pk = false;
 }
 
 static void
@@ -682,6 +736,8 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
     success_marker(b, t->uid, ok, ok_len, &oc, &m);
     struct folio_index_error ierr = {{0}};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
+    struct ob_pos before = ob_mark(&b->out);
+    bool had_index = b->uuid[0] != '\0';
     int rc = ensure_index(b, t, create, &m, &ierr);
     if (rc == FOLIO_E_NOT_FOUND) {
         index_not_found(b, t, failed, fail_len);
@@ -716,6 +772,8 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
             folio_free(payload);
         }
     }
+    if (b->stopped && !had_index)
+        stopped_undo_creation(b, &before);
     if (t->c.content_file.len > 0 && !b->stopped) /* a requeued task still needs it */
         ob_file(&b->out, t->c.content_file.ptr);
     folio_free(ok);
@@ -868,6 +926,8 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
     success_marker(b, t->uid, ok, ok_len, &oc, &m);
     struct folio_index_error ierr = {{0}};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
+    struct ob_pos before = ob_mark(&b->out);
+    bool had_index = b->uuid[0] != '\0';
     int rc = ensure_index(b, t, create, &m, &ierr);
     if (rc == FOLIO_E_NOT_FOUND) {
         index_not_found(b, t, ok, ok_len);
@@ -902,6 +962,8 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
             fail_marked(b, t, ok, ok_len, code, type, msg);
         }
     }
+    if (b->stopped && !had_index)
+        stopped_undo_creation(b, &before);
     folio_free(ok);
     folio_free(oc);
 }
@@ -989,12 +1051,7 @@ do_index_deletion(struct batch_ctx *b, const struct task_copy *t)
     folio_free(det);
     /* The mapping change is durable before the files go. */
     ob_flush(b->s, &b->out);
-    run_index_forget(b->s, b->uuid);
-    char *dir = run_path(b->s->indexes_dir, b->uuid);
-    run_rmrf(dir, NULL);
-    folio_free(dir);
-    folio_io_fsync_dir(b->s->indexes_dir);
-    b->uuid[0] = '\0';
+    index_files_remove(b);
 }
 
 static void
@@ -1265,10 +1322,7 @@ ib_begin(struct batch_ctx *b, uint32_t i)
         return; /* then each write is its own transaction, as without batches */
     b->ib_open = true;
     b->ib_from = i;
-    b->ib_count = b->out.count;
-    b->ib_owned = b->out.owned_count;
-    b->ib_bytes = b->out.bytes;
-    b->ib_files = b->out.file_count;
+    b->ib_pos = ob_mark(&b->out);
     b->ib_has_pk = b->index_has_pk;
 }
 
@@ -1276,15 +1330,7 @@ ib_begin(struct batch_ctx *b, uint32_t i)
 static void
 ib_rewind(struct batch_ctx *b, uint32_t *i)
 {
-    struct outbuf *o = &b->out;
-    for (size_t k = b->ib_owned; k < o->owned_count; k++)
-        folio_free(o->owned[k]);
-    o->owned_count = b->ib_owned;
-    o->count = b->ib_count;
-    o->bytes = b->ib_bytes;
-    for (size_t k = b->ib_files; k < o->file_count; k++)
-        folio_free(o->files[k]);
-    o->file_count = b->ib_files;
+    ob_rewind(&b->out, &b->ib_pos);
     b->index_has_pk = b->ib_has_pk;
     if (*i > b->solo_end)
         b->solo_end = *i;

@@ -447,6 +447,25 @@ int apply_task_event(struct folio_sched_state *s, uint64_t seq, const struct fol
 int apply_index_event(struct folio_sched_state *s, uint64_t seq, const struct folio_event *ev,
                       struct folio_sched_diag *d);
 
+/*
+ * checkpoint.c: folio_sched_checkpoint_write in two steps, so that a caller
+ * holding the state's lock keeps it only for the encoding (memory), not for
+ * the file's write, fsync and rename: ckpt_encode under the lock, then
+ * ckpt_store without it. The body does not point into the state.
+ */
+struct ckpt_encoded {
+    uint64_t seq;                /* the state's last seq */
+    uint64_t state_frame_hash;   /* the state's frame hash for it (0: unknown) */
+    struct mpw body;             /* the canonical body */
+};
+/* Encodes s (FOLIO_E_INVALID when empty); free e with ckpt_encoded_free whatever it returns. */
+int ckpt_encode(const struct folio_sched_state *s, struct ckpt_encoded *e,
+                struct folio_sched_diag *d);
+/* Writes e as folio_sched_checkpoint_write writes a checkpoint (the same checks and errors). */
+int ckpt_store(const char *checkpoint_dir, const char *journal_dir, const struct ckpt_encoded *e,
+               char *name, size_t name_len, struct folio_sched_diag *d);
+void ckpt_encoded_free(struct ckpt_encoded *e);
+
 /* canon.c: the canonical serialisation (the checkpoint body). */
 int canon_write(const struct folio_sched_state *s, struct mpw *w);
 /*

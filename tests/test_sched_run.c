@@ -61,6 +61,7 @@
 #include "folio/error.h"
 #include "folio/event.h"
 #include "folio/index.h"
+#include "folio/io.h"
 #include "folio/journal.h"
 #include "folio/sched.h"
 #include "folio/sched_run.h"
@@ -2830,6 +2831,28 @@ test_cancel_stops_a_long_addition(void **state)
     folio_sched_index_release(f->s, idx);
     CHECK(rc == 0, "index verify: %s", ie.message);
     CHECK(await_empty(f, "content") == 0, "content files left: %ld", count_in_db(f, "content"));
+    /*
+     * An addition that creates its index and is stopped leaves no index: the
+     * creation was part of the task, which is canceled.
+     */
+    folio_sched_pause(f->s);
+    long dirs = count_in_db(f, "indexes");
+    uint32_t fresh = reg_long_addition(f, "fresh", 100000);
+    resume_until_started(f, fresh);
+    uids[0] = fresh;
+    snprintf(query, sizeof(query), "?uids=%u", fresh);
+    r.query = folio_str_c(query);
+    uint32_t k2 = REG(f, r);
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
+    tinfo_get_at(f, fresh, &ti, __LINE__);
+    CHECK(ti.status == FOLIO_STATUS_CANCELED && ti.canceled_by == k2,
+          "the creating addition ended %s, canceledBy %u (cancelation %u)",
+          folio_task_status_name(ti.status), ti.canceled_by, k2);
+    tinfo_clear(&ti);
+    CHECK(folio_sched_index_acquire(f->s, "fresh", 5, &idx) == FOLIO_E_NOT_FOUND,
+          "index `fresh` exists after its creating addition was stopped and canceled");
+    CHECK(count_in_db(f, "indexes") == dirs, "indexes/ holds %ld entries, expected %ld",
+          count_in_db(f, "indexes"), dirs);
     /* The index takes the same addition afterwards. */
     folio_sched_pause(f->s);
     uint32_t again = reg_long_addition(f, "long", 2000);
@@ -2871,6 +2894,81 @@ test_close_stops_a_long_addition(void **state)
     CHECK(total == 100000, "documents %" PRIu64 ", expected 100000", total);
     CHECK(await_empty(f, "content") == 0, "content files left: %ld", count_in_db(f, "content"));
     CHECK_BATCHES(f, 0);
+}
+
+struct ckpt_call {
+    struct folio_sched *s;
+    int rc;
+};
+
+static void *
+ckpt_main(void *arg)
+{
+    struct ckpt_call *c = arg;
+    c->rc = folio_sched_checkpoint_now(c->s, NULL);
+    return NULL;
+}
+
+struct reg_call {
+    struct fx *f;
+    struct folio_sched_request r;
+    atomic_int done; /* 1: returned */
+    int rc;
+};
+
+static void *
+reg_main(void *arg)
+{
+    struct reg_call *c = arg;
+    struct folio_sched_registered out;
+    struct folio_sched_error e;
+    c->rc = reg(c->f, &c->r, &out, &e);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/*
+ * A checkpoint holds the state's lock only while it encodes: its file's
+ * write, fsync and rename must not hold back the journal writer, which needs
+ * the lock to acknowledge appends. The checkpoint is held at its rename (the
+ * I/O seam's hold action) while a registration is made: it must be
+ * acknowledged meanwhile. Before, the registration waited for the rename.
+ */
+static void
+test_checkpoint_does_not_hold_acks(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("run-ckptlock");
+    fx_open(f, false);
+    REG(f, rq_create("ck", "id"));
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
+    struct folio_io_fault hold = {.op = FOLIO_IO_RENAME, .action = FOLIO_IO_ACT_HOLD, .nth = 1};
+    folio_io_fault_set(&hold);
+    struct ckpt_call cc = {.s = f->s, .rc = -1};
+    pthread_t ct;
+    CHECK(pthread_create(&ct, NULL, ckpt_main, &cc) == 0, "thread");
+    for (int i = 0; i < 10000 && !folio_io_hold_waiting(); i++)
+        usleep(1000);
+    bool held = folio_io_hold_waiting();
+    struct reg_call rcall = {.f = f, .r = rq_docs("ck", "[{\"id\":1}]"), .rc = -1};
+    atomic_init(&rcall.done, 0);
+    pthread_t rt;
+    CHECK(pthread_create(&rt, NULL, reg_main, &rcall) == 0, "thread");
+    /* A deadline for a wait that never ends when the lock is held, not a timing. */
+    for (int i = 0; i < 20000 && !atomic_load(&rcall.done); i++)
+        usleep(1000);
+    bool acked_while_held = atomic_load(&rcall.done) != 0;
+    folio_io_hold_release();
+    pthread_join(rt, NULL);
+    pthread_join(ct, NULL);
+    folio_io_fault_set(NULL);
+    CHECK(held, "the checkpoint never reached its rename");
+    CHECK(acked_while_held, "a registration waited for the checkpoint's rename");
+    CHECK(rcall.rc == 0, "register: %s", folio_err_name(rcall.rc));
+    CHECK(cc.rc == 0, "checkpoint: %s", folio_err_name(cc.rc));
+    CHECK(count_in_db(f, "checkpoints") >= 1, "no checkpoint file");
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
+    EXPECT_DOCS(f, "ck", "[{\"id\":1}]");
 }
 
 static uint64_t replay_hash_upto(const char *jdir, uint64_t upto, uint64_t *hash_end,
@@ -3758,6 +3856,7 @@ main(void)
         cmocka_unit_test_teardown(test_queries, teardown),
         cmocka_unit_test_teardown(test_restart, teardown),
         cmocka_unit_test_teardown(test_checkpoints_during_processing, teardown),
+        cmocka_unit_test_teardown(test_checkpoint_does_not_hold_acks, teardown),
         cmocka_unit_test_teardown(test_close_while_processing, teardown),
         cmocka_unit_test_teardown(test_cancel_stops_a_long_addition, teardown),
         cmocka_unit_test_teardown(test_close_stops_a_long_addition, teardown),

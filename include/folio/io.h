@@ -15,6 +15,9 @@
  *   tear  - a write writes only `bytes` bytes, then the process dies (SIGKILL)
  *   crash - the call completes, then the process dies (SIGKILL)
  *   before- the process dies (SIGKILL) before the call does anything
+ *   hold  - the call waits, before doing anything, until
+ *           folio_io_hold_release(); then it runs normally (a test can see
+ *           what the rest of the process does meanwhile)
  *
  * With lose_unsynced set, a death (tear, crash, before) is a power loss rather
  * than a process crash: before dying, every write not yet covered by a
@@ -51,6 +54,7 @@ enum folio_io_action {
     FOLIO_IO_ACT_TEAR,
     FOLIO_IO_ACT_CRASH,
     FOLIO_IO_ACT_BEFORE,
+    FOLIO_IO_ACT_HOLD,
 };
 
 struct folio_io_fault {
@@ -66,6 +70,9 @@ struct folio_io_fault {
 void folio_io_fault_set(const struct folio_io_fault *fault);
 /* Parses a plan from "op=..,nth=..,action=..[,errno=..][,bytes=..]". 0 or FOLIO_E_INVALID. */
 int folio_io_fault_parse(const char *spec, struct folio_io_fault *out);
+/* With a hold plan: whether its call is waiting now; and letting it go. */
+int folio_io_hold_waiting(void);
+void folio_io_hold_release(void);
 /* Calls of op made so far (since the last folio_io_fault_set). */
 uint64_t folio_io_count(enum folio_io_op op);
 const char *folio_io_op_name(enum folio_io_op op);
