@@ -59,6 +59,7 @@ struct folio_sched {
     atomic_bool must_stop;           /* a cancelation matched a task of the running batch */
     struct run_index *indexes;
     uint64_t events_since_ckpt;
+    bool ckpt_scaled;                /* checkpoint_every_events was left 0: see checkpoint_due */
     /* Written only on the journal writer thread (run_ack, run_after_acks). */
     uint64_t ack_events;             /* events applied since the frame's acks began */
     bool ack_snap;                   /* one of them may concern the snapshot lane */

@@ -1493,12 +1493,28 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
     pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * A checkpoint encodes the whole state under its lock, which holds back every
+ * acknowledgement meanwhile (run_checkpoint). With the default count, the
+ * events between two checkpoints grow with the state (at least 100,000, at
+ * least as many as it has tasks), so checkpoints cost a bounded amount per
+ * event however many tasks there are, and the tail a start-up replays stays
+ * a few events per task. A count set in the options is kept as it is.
+ */
 static bool
 checkpoint_due(struct folio_sched *s)
 {
+    uint64_t every = s->opts.checkpoint_every_events;
+    if (s->ckpt_scaled) {
+        const struct folio_sched_state *st = folio_sched_read_lock(s);
+        uint64_t tasks = folio_sched_state_task_count(st);
+        folio_sched_read_unlock(s);
+        if (tasks > every)
+            every = tasks;
+    }
     pthread_mutex_lock(&s->mu);
     bool due = s->events_since_ckpt > 0 &&
-               (s->events_since_ckpt >= s->opts.checkpoint_every_events ||
+               (s->events_since_ckpt >= every ||
                 (s->opts.checkpoint_every_ms != UINT32_MAX &&
                  folio_clock_mono_ns() - s->last_ckpt_mono_ns >=
                      (int64_t)s->opts.checkpoint_every_ms * 1000000));

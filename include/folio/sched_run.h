@@ -44,7 +44,8 @@ struct folio_sched_opts {
     uint64_t payload_bytes_max;      /* 0: 100 MiB (FOLIO_INDEX_PAYLOAD_BYTES_DEFAULT) */
     uint32_t inline_payload_max;     /* payloads up to this travel in the event; 0: 16 KiB;
                                         at most FOLIO_SCHED_INLINE_PAYLOAD_MAX */
-    uint64_t checkpoint_every_events;/* 0: 100000; UINT64_MAX: never by count */
+    uint64_t checkpoint_every_events;/* 0: 100000, or the state's task count if larger;
+                                        UINT64_MAX: never by count */
     uint32_t checkpoint_every_ms;    /* 0: 300000 (5 min); UINT32_MAX: never by time */
     uint32_t batch_tasks_max;        /* tasks in one index batch; 0: 1000 */
     bool paused;                     /* open without processing (folio_sched_resume) */
