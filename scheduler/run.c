@@ -602,7 +602,7 @@ folio_sched_open(const struct folio_sched_opts *opts, struct folio_sched **out,
         s->opts.payload_bytes_max = FOLIO_INDEX_PAYLOAD_BYTES_DEFAULT;
     if (s->opts.inline_payload_max == 0)
         s->opts.inline_payload_max = FOLIO_SCHED_INLINE_PAYLOAD_DEFAULT;
-    s->ckpt_scaled = s->opts.checkpoint_every_events == 0;
+    s->ckpt_scaled = s->opts.checkpoint_every_events == 0 || s->opts.checkpoint_scale;
     if (s->opts.checkpoint_every_events == 0)
         s->opts.checkpoint_every_events = 100000;
     if (s->opts.checkpoint_every_ms == 0)

@@ -1499,7 +1499,8 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
  * events between two checkpoints grow with the state (at least 100,000, at
  * least as many as it has tasks), so checkpoints cost a bounded amount per
  * event however many tasks there are, and the tail a start-up replays stays
- * a few events per task. A count set in the options is kept as it is.
+ * a few events per task. A count set in the options is kept as it is,
+ * unless checkpoint_scale asks for the same growth.
  */
 static bool
 checkpoint_due(struct folio_sched *s)

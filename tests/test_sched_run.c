@@ -2727,9 +2727,13 @@ test_close_while_processing(void **state)
     CHECK_BATCHES(f, 0);
 }
 
-/* task_requeued events of task uid in the whole journal. */
+/*
+ * Events of this type in the whole journal; for task_requeued, only those of
+ * task uid (ANY_TASK: all).
+ */
+#define ANY_TASK UINT32_MAX
 static unsigned
-requeues_of(struct fx *f, uint32_t uid)
+events_in_journal(struct fx *f, enum folio_event_type type, uint32_t uid)
 {
     struct folio_journal_reader *r = NULL;
     struct folio_journal_diag d;
@@ -2741,13 +2745,19 @@ requeues_of(struct fx *f, uint32_t uid)
     while ((rc = folio_journal_reader_next(r, &rec, &d)) == 0) {
         struct folio_event ev;
         CHECK(folio_event_decode(rec.data, rec.len, &ev) == 0, "event %" PRIu64, rec.seq);
-        n += ev.type == FOLIO_EV_TASK_REQUEUED && ev.u.task_requeued.task_uid == uid;
+        n += ev.type == type && (uid == ANY_TASK || (type == FOLIO_EV_TASK_REQUEUED &&
+                                                      ev.u.task_requeued.task_uid == uid));
         folio_event_clear(&ev);
     }
-    CHECK(rc == FOLIO_E_END, "reader_next: %s %s",
-          folio_err_name(rc), d.reason);
+    CHECK(rc == FOLIO_E_END, "reader_next: %s %s", folio_err_name(rc), d.reason);
     folio_journal_reader_close(r);
     return n;
+}
+
+static unsigned
+requeues_of(struct fx *f, uint32_t uid)
+{
+    return events_in_journal(f, FOLIO_EV_TASK_REQUEUED, uid);
 }
 
 /* One addition of n small documents (ids 0..n-1) to index uid; returns its task uid. */
@@ -2894,6 +2904,47 @@ test_close_stops_a_long_addition(void **state)
     CHECK(total == 100000, "documents %" PRIu64 ", expected 100000", total);
     CHECK(await_empty(f, "content") == 0, "content files left: %ld", count_in_db(f, "content"));
     CHECK_BATCHES(f, 0);
+}
+
+/*
+ * checkpoint_scale (and the default count): the events between checkpoints
+ * grow to the state's task count. The same 80 one-task batches, checkpointed
+ * every 10 events, then with the count growing: with 80 tasks in the end a
+ * gap reaches 80 events, so less than half as many checkpoints, and start-up
+ * still uses the newest one.
+ */
+static void
+test_checkpoint_interval_grows_with_state(void **state)
+{
+    (void)state;
+    unsigned counts[2];
+    for (int scale = 0; scale < 2; scale++) {
+        struct fx *f = fx_new(scale ? "run-ckscale" : "run-ckfixed");
+        f->opts.checkpoint_every_events = 10;
+        f->opts.checkpoint_every_ms = UINT32_MAX;
+        f->opts.checkpoint_scale = scale != 0;
+        fx_open(f, true);
+        REG(f, rq_create("cs", "id"));
+        settle(f);
+        for (int i = 0; i < 80; i++) {
+            char doc[64];
+            snprintf(doc, sizeof(doc), "[{\"id\":%d}]", i);
+            REG(f, rq_docs("cs", doc));
+            settle(f);
+        }
+        counts[scale] = events_in_journal(f, FOLIO_EV_CHECKPOINT_WRITTEN, ANY_TASK);
+        fx_close(f);
+        fx_open(f, true);
+        CHECK(f->info.replay.checkpoint_seq > 0, "start-up did not use a checkpoint");
+        EXPECT_STATUS(f, 80, SUCCEEDED);
+        teardown(NULL);
+    }
+    print_message("    checkpoints: %u every 10 events, %u growing with the state\n", counts[0],
+                  counts[1]);
+    /* seen: 40 and 14 (a one-task batch appends about 5 events; the gaps grow to 80) */
+    CHECK(counts[0] >= 15, "only %u checkpoints every 10 events", counts[0]);
+    CHECK(counts[1] >= 2 && counts[1] * 2 < counts[0],
+          "%u checkpoints with the count growing, %u without", counts[1], counts[0]);
 }
 
 struct ckpt_call {
@@ -3857,6 +3908,7 @@ main(void)
         cmocka_unit_test_teardown(test_restart, teardown),
         cmocka_unit_test_teardown(test_checkpoints_during_processing, teardown),
         cmocka_unit_test_teardown(test_checkpoint_does_not_hold_acks, teardown),
+        cmocka_unit_test_teardown(test_checkpoint_interval_grows_with_state, teardown),
         cmocka_unit_test_teardown(test_close_while_processing, teardown),
         cmocka_unit_test_teardown(test_cancel_stops_a_long_addition, teardown),
         cmocka_unit_test_teardown(test_close_stops_a_long_addition, teardown),

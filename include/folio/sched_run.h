@@ -46,6 +46,7 @@ struct folio_sched_opts {
                                         at most FOLIO_SCHED_INLINE_PAYLOAD_MAX */
     uint64_t checkpoint_every_events;/* 0: 100000, or the state's task count if larger;
                                         UINT64_MAX: never by count */
+    bool checkpoint_scale;           /* a count set above also grows to the task count */
     uint32_t checkpoint_every_ms;    /* 0: 300000 (5 min); UINT32_MAX: never by time */
     uint32_t batch_tasks_max;        /* tasks in one index batch; 0: 1000 */
     bool paused;                     /* open without processing (folio_sched_resume) */
