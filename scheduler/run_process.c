@@ -505,13 +505,6 @@ write_stopped(struct batch_ctx *b, int rc)
     return true;
 }
 
-/*
- * The stopped task had created b's index (ensure_index, after *before): the
- * index goes again, as if never made, since the task will be requeued (and
- * maybe canceled). Its mapping event is still pending, so it is dropped and
- * nothing durable names the index; a crash meanwhile leaves an orphan
- * directory, which the next open removes.
- */
 /* Closes b's index (b->idx already put back) and removes its files: b has no index after. */
 static void
 index_files_remove(struct batch_ctx *b)
@@ -524,6 +517,13 @@ index_files_remove(struct batch_ctx *b)
     b->uuid[0] = '\0';
 }
 
+/*
+ * The stopped task had created b's index (ensure_index, after *before): the
+ * index goes again, as if never made, since the task will be requeued (and
+ * maybe canceled). Its mapping event is still pending, so it is dropped and
+ * nothing durable names the index; a crash meanwhile leaves an orphan
+ * directory, which the next open removes.
+ */
 static void
 stopped_undo_creation(struct batch_ctx *b, const struct ob_pos *before)
 {
