@@ -1505,22 +1505,21 @@ process_batch(struct folio_sched *s, struct run_batch *rb)
 static bool
 checkpoint_due(struct folio_sched *s)
 {
-    uint64_t every = s->opts.checkpoint_every_events;
-    if (s->ckpt_scaled) {
-        const struct folio_sched_state *st = folio_sched_read_lock(s);
-        uint64_t tasks = folio_sched_state_task_count(st);
-        folio_sched_read_unlock(s);
-        if (tasks > every)
-            every = tasks;
-    }
     pthread_mutex_lock(&s->mu);
-    bool due = s->events_since_ckpt > 0 &&
-               (s->events_since_ckpt >= every ||
-                (s->opts.checkpoint_every_ms != UINT32_MAX &&
+    uint64_t since = s->events_since_ckpt;
+    bool timed = s->opts.checkpoint_every_ms != UINT32_MAX &&
                  folio_clock_mono_ns() - s->last_ckpt_mono_ns >=
-                     (int64_t)s->opts.checkpoint_every_ms * 1000000));
+                     (int64_t)s->opts.checkpoint_every_ms * 1000000;
     pthread_mutex_unlock(&s->mu);
-    return due;
+    if (since == 0 || timed)
+        return since > 0;
+    if (since < s->opts.checkpoint_every_events || !s->ckpt_scaled)
+        return since >= s->opts.checkpoint_every_events;
+    /* Only now the state's size: the lock is not taken after every batch. */
+    const struct folio_sched_state *st = folio_sched_read_lock(s);
+    uint64_t tasks = folio_sched_state_task_count(st);
+    folio_sched_read_unlock(s);
+    return since >= tasks;
 }
 
 void *

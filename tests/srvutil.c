@@ -511,11 +511,18 @@ json_t *
 su_run(const struct su_server *s, const char *method, const char *path, const char *body,
        const char *type, const char *index_uid, int timeout_ms)
 {
+    return su_wait_succeeded(s, su_enqueue(s, method, path, body, type, index_uid), timeout_ms);
+}
+
+long long
+su_enqueue(const struct su_server *s, const char *method, const char *path, const char *body,
+           const char *type, const char *index_uid)
+{
     struct su_resp r;
     su_json(s, method, path, body, &r);
     long long uid = su_expect_enqueued(&r, type, index_uid);
     su_resp_free(&r);
-    return su_wait_succeeded(s, uid, timeout_ms);
+    return uid;
 }
 
 void

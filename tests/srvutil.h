@@ -110,6 +110,9 @@ void su_expect_error(const struct su_resp *r, int status, const char *code);
 void su_expect_error_type(const struct su_resp *r, int status, const char *code, const char *type);
 /* A summarized task (202) of this index uid (NULL: null); returns its taskUid. */
 long long su_expect_enqueued(const struct su_resp *r, const char *type, const char *index_uid);
+/* su_json expecting a summarized task (202) of this type and index uid; returns its taskUid. */
+long long su_enqueue(const struct su_server *s, const char *method, const char *path,
+                     const char *body, const char *type, const char *index_uid);
 /* Polls GET /tasks/{uid} until finished; returns the task (caller json_decref). */
 json_t *su_wait_task(const struct su_server *s, long long uid, int timeout_ms);
 /* su_wait_task, asserting the task "succeeded" (it is printed otherwise). */

@@ -2793,6 +2793,37 @@ resume_until_started(struct fx *f, uint32_t uid)
     CHECK(false, "task %u never started", uid);
 }
 
+/* A scheduler with index `long` whose 100,000-document addition (*t) is being applied. */
+static struct fx *
+fx_long_addition_running(const char *tag, uint32_t *t)
+{
+    struct fx *f = fx_new(tag);
+    fx_open(f, true);
+    REG(f, rq_create("long", "id"));
+    settle(f);
+    *t = reg_long_addition(f, "long", 100000);
+    resume_until_started(f, *t);
+    return f;
+}
+
+/* Cancels task t by uid, waits for the queue to drain, checks t ended canceled by it. */
+static void
+cancel_and_expect_canceled(struct fx *f, uint32_t t)
+{
+    struct folio_sched_query q;
+    char query[32];
+    snprintf(query, sizeof(query), "?uids=%u", t);
+    uint32_t k = REG(f, rq_tasks(FOLIO_KIND_TASK_CANCELATION, &q, &t, 1, query));
+    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
+    EXPECT_STATUS(f, k, SUCCEEDED);
+    struct tinfo ti;
+    tinfo_get_at(f, t, &ti, __LINE__);
+    CHECK(ti.status == FOLIO_STATUS_CANCELED && ti.canceled_by == k,
+          "task %u ended %s, canceledBy %u (cancelation %u)", t,
+          folio_task_status_name(ti.status), ti.canceled_by, k);
+    tinfo_clear(&ti);
+}
+
 /*
  * A cancelation of the task being applied stops its index write part-way
  * (folio_index_set_stop): the task is requeued and canceled, none of its
@@ -2804,32 +2835,9 @@ static void
 test_cancel_stops_a_long_addition(void **state)
 {
     (void)state;
-    struct fx *f = fx_new("run-cancellong");
-    fx_open(f, true);
-    REG(f, rq_create("long", "id"));
-    settle(f);
-    uint32_t t = reg_long_addition(f, "long", 100000);
-    resume_until_started(f, t);
-    struct folio_sched_query q;
-    memset(&q, 0, sizeof(q));
-    uint32_t uids[] = {t};
-    q.uids = uids;
-    q.uid_count = 1;
-    q.uids_set = true;
-    struct folio_sched_request r = rq(FOLIO_KIND_TASK_CANCELATION, NULL);
-    r.filter = &q;
-    char query[32];
-    snprintf(query, sizeof(query), "?uids=%u", t);
-    r.query = folio_str_c(query);
-    uint32_t k = REG(f, r);
-    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
-    EXPECT_STATUS(f, k, SUCCEEDED);
-    struct tinfo ti;
-    tinfo_get_at(f, t, &ti, __LINE__);
-    CHECK(ti.status == FOLIO_STATUS_CANCELED && ti.canceled_by == k,
-          "the addition ended %s, canceledBy %u (cancelation %u)",
-          folio_task_status_name(ti.status), ti.canceled_by, k);
-    tinfo_clear(&ti);
+    uint32_t t;
+    struct fx *f = fx_long_addition_running("run-cancellong", &t);
+    cancel_and_expect_canceled(f, t);
     CHECK(requeues_of(f, t) == 1, "the addition was requeued %u times", requeues_of(f, t));
     uint64_t total = 7;
     json_decref(docs_at(f, "long", &total, __LINE__));
@@ -2849,16 +2857,7 @@ test_cancel_stops_a_long_addition(void **state)
     long dirs = count_in_db(f, "indexes");
     uint32_t fresh = reg_long_addition(f, "fresh", 100000);
     resume_until_started(f, fresh);
-    uids[0] = fresh;
-    snprintf(query, sizeof(query), "?uids=%u", fresh);
-    r.query = folio_str_c(query);
-    uint32_t k2 = REG(f, r);
-    CHECK(folio_sched_wait_idle(f->s, WAIT_MS) == 0, "wait_idle");
-    tinfo_get_at(f, fresh, &ti, __LINE__);
-    CHECK(ti.status == FOLIO_STATUS_CANCELED && ti.canceled_by == k2,
-          "the creating addition ended %s, canceledBy %u (cancelation %u)",
-          folio_task_status_name(ti.status), ti.canceled_by, k2);
-    tinfo_clear(&ti);
+    cancel_and_expect_canceled(f, fresh);
     CHECK(folio_sched_index_acquire(f->s, "fresh", 5, &idx) == FOLIO_E_NOT_FOUND,
           "index `fresh` exists after its creating addition was stopped and canceled");
     CHECK(count_in_db(f, "indexes") == dirs, "indexes/ holds %ld entries, expected %ld",
@@ -2882,12 +2881,8 @@ static void
 test_close_stops_a_long_addition(void **state)
 {
     (void)state;
-    struct fx *f = fx_new("run-closelong");
-    fx_open(f, true);
-    REG(f, rq_create("long", "id"));
-    settle(f);
-    uint32_t t = reg_long_addition(f, "long", 100000);
-    resume_until_started(f, t);
+    uint32_t t;
+    struct fx *f = fx_long_addition_running("run-closelong", &t);
     int64_t t0 = now_ns();
     fx_close(f);
     print_message("    close during a 100,000-document addition took %.1f ms\n",

@@ -91,11 +91,7 @@ static long long
 enqueue(struct su_fixture *f, const char *method, const char *path, const char *body,
         const char *type, const char *index_uid)
 {
-    struct su_resp r;
-    su_json(&f->srv, method, path, body, &r);
-    long long uid = su_expect_enqueued(&r, type, index_uid);
-    su_resp_free(&r);
-    return uid;
+    return su_enqueue(&f->srv, method, path, body, type, index_uid);
 }
 
 static long long

@@ -72,10 +72,7 @@ create_index(struct su_server *s, const char *uid)
 {
     char body[128];
     snprintf(body, sizeof(body), "{\"uid\":\"%s\",\"primaryKey\":\"id\"}", uid);
-    struct su_resp r;
-    su_req(s, "POST", "/indexes", "application/json", body, &r);
-    long long t = su_expect_enqueued(&r, "indexCreation", uid);
-    su_resp_free(&r);
+    long long t = su_enqueue(s, "POST", "/indexes", body, "indexCreation", uid);
     json_t *task = su_wait_task(s, t, 60000);
     assert_string_equal(su_jstr(task, "status"), "succeeded");
     json_decref(task);
@@ -956,11 +953,9 @@ test_hostile_input(void **state)
     su_start(s, (const char *const[]){"--http-payload-size-limit", "1MB", "--http-request-timeout",
                                       "4", NULL});
     create_index(s, "h");
-    struct su_resp r;
-    su_req(s, "POST", "/indexes/h/documents", "application/json",
-           "[{\"id\":1,\"t\":\"one\"},{\"id\":\"two\",\"t\":\"two\"}]", &r);
-    long long t = su_expect_enqueued(&r, "documentAdditionOrUpdate", "h");
-    su_resp_free(&r);
+    long long t = su_enqueue(s, "POST", "/indexes/h/documents",
+                             "[{\"id\":1,\"t\":\"one\"},{\"id\":\"two\",\"t\":\"two\"}]",
+                             "documentAdditionOrUpdate", "h");
     json_decref(su_wait_task(s, t, 60000));
 
     const char *json = "application/json", *docs = "/indexes/h/documents";
@@ -1122,6 +1117,45 @@ test_hostile_input(void **state)
     free(chunked_big);
 }
 
+/* POSTs n small documents to index uid in one request; returns the task uid. */
+static long long
+post_long_addition(struct su_server *s, const char *uid, int n)
+{
+    size_t cap = (size_t)n * 64 + 16, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"t\":\"long words %d\"}",
+                                i ? "," : "[", i, i % 977);
+    snprintf(body + len, cap - len, "]");
+    char path[96];
+    snprintf(path, sizeof(path), "/indexes/%s/documents", uid);
+    long long task = su_enqueue(s, "POST", path, body, "documentAdditionOrUpdate", uid);
+    free(body);
+    return task;
+}
+
+/* Waits until the task is processing; returns its batchUid then (-1: it finished first). */
+static long long
+until_processing(struct su_server *s, long long task)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tasks/%lld", task);
+    for (int64_t t0 = su_now_ms(); su_now_ms() - t0 < 60000; su_sleep_ms(2)) {
+        struct su_resp r;
+        su_get_ok(s, path, &r);
+        const char *st = su_jstr(r.json, "status");
+        long long batch = strcmp(st, "processing") == 0 ? su_jint(r.json, "batchUid")
+                          : strcmp(st, "enqueued") == 0 ? -2
+                                                         : -1;
+        su_resp_free(&r);
+        if (batch != -2)
+            return batch;
+    }
+    fail_msg("task %lld not processing after 60 s", task);
+    return -1;
+}
+
 /* True once foliod's log holds needle. */
 static bool
 log_has(const struct su_server *s, const char *needle)
@@ -1148,33 +1182,8 @@ test_sigterm_while_closing(void **state)
 {
     struct su_server *s = *state;
     su_start(s, NULL);
-    size_t cap = 64u << 20, len = 0;
-    char *body = malloc(cap);
-    assert_non_null(body);
-    body[len++] = '[';
-    for (int i = 0; i < 20000; i++)
-        len += (size_t)snprintf(body + len, cap - len,
-                                "%s{\"id\":%d,\"title\":\"closing words %d and more words\"}",
-                                i ? "," : "", i, i);
-    body[len++] = ']';
-    body[len] = '\0';
-    struct su_resp r;
-    su_req(s, "POST", "/indexes/closing/documents", "application/json", body, &r);
-    free(body);
-    long long uid = su_expect_enqueued(&r, "documentAdditionOrUpdate", "closing");
-    su_resp_free(&r);
     /* Wait until the task is processing (or already done, then the check is weaker). */
-    char path[64];
-    snprintf(path, sizeof(path), "/tasks/%lld", uid);
-    for (int64_t t0 = su_now_ms(); su_now_ms() - t0 < 30000;) {
-        su_get_ok(s, path, &r);
-        const char *st = su_jstr(r.json, "status");
-        bool waiting = st != NULL && strcmp(st, "enqueued") == 0;
-        su_resp_free(&r);
-        if (!waiting)
-            break;
-        su_sleep_ms(5);
-    }
+    (void)until_processing(s, post_long_addition(s, "closing", 20000));
     int64_t t0 = su_now_ms();
     assert_int_equal(kill(s->pid, SIGTERM), 0);
     /*
@@ -1202,48 +1211,6 @@ test_sigterm_while_closing(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-/* POSTs n small documents to index uid in one request; returns the task uid. */
-static long long
-post_long_addition(struct su_server *s, const char *uid, int n)
-{
-    size_t cap = (size_t)n * 64 + 16, len = 0;
-    char *body = malloc(cap);
-    assert_non_null(body);
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(body + len, cap - len, "%s{\"id\":%d,\"t\":\"long words %d\"}",
-                                i ? "," : "[", i, i % 977);
-    snprintf(body + len, cap - len, "]");
-    char path[96];
-    snprintf(path, sizeof(path), "/indexes/%s/documents", uid);
-    struct su_resp r;
-    su_req(s, "POST", path, "application/json", body, &r);
-    free(body);
-    long long task = su_expect_enqueued(&r, "documentAdditionOrUpdate", uid);
-    su_resp_free(&r);
-    return task;
-}
-
-/* Waits until the task is processing; returns its batchUid then (-1: it finished first). */
-static long long
-until_processing(struct su_server *s, long long task)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/tasks/%lld", task);
-    for (int64_t t0 = su_now_ms(); su_now_ms() - t0 < 60000; su_sleep_ms(2)) {
-        struct su_resp r;
-        su_get_ok(s, path, &r);
-        const char *st = su_jstr(r.json, "status");
-        long long batch = strcmp(st, "processing") == 0 ? su_jint(r.json, "batchUid")
-                          : strcmp(st, "enqueued") == 0 ? -2
-                                                         : -1;
-        su_resp_free(&r);
-        if (batch != -2)
-            return batch;
-    }
-    fail_msg("task %lld not processing after 60 s", task);
-    return -1;
-}
-
 /*
  * A long document addition stops part-way, over HTTP: canceling it while it
  * is processing ends it `canceled` with none of its documents, as Meilisearch
@@ -1257,8 +1224,7 @@ test_long_addition_stops(void **state)
     struct su_server *s = *state;
     su_start(s, NULL);
     /* The index first: a cancelation that comes before the write starts leaves no index. */
-    json_decref(su_run(s, "POST", "/indexes", "{\"uid\":\"long\",\"primaryKey\":\"id\"}",
-                       "indexCreation", "long", 120000));
+    create_index(s, "long");
     enum { DOCS = 100000 };
     long long t = post_long_addition(s, "long", DOCS);
     assert_true(until_processing(s, t) >= 0);

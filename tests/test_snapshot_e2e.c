@@ -140,12 +140,8 @@ add_docs(struct su_server *s, const char *uid, size_t from, size_t to, int timeo
     json_decref(arr);
     char path[128];
     snprintf(path, sizeof(path), "/indexes/%s/documents", uid);
-    struct su_resp r;
-    su_req(s, "POST", path, "application/json", body, &r);
+    json_decref(su_run(s, "POST", path, body, "documentAdditionOrUpdate", uid, timeout_ms));
     free(body);
-    long long t = su_expect_enqueued(&r, "documentAdditionOrUpdate", uid);
-    su_resp_free(&r);
-    json_decref(su_wait_succeeded(s, t, timeout_ms));
 }
 
 /* ---- comparisons --------------------------------------------------------------------- */
