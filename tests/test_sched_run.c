@@ -2936,7 +2936,7 @@ test_checkpoint_interval_grows_with_state(void **state)
     }
     print_message("    checkpoints: %u every 10 events, %u growing with the state\n", counts[0],
                   counts[1]);
-    /* seen: 40 and 14 (a one-task batch appends about 5 events; the gaps grow to 80) */
+    /* seen: 36-40 and 12-14 (a one-task batch appends about 5 events; the gaps grow to 80) */
     CHECK(counts[0] >= 15, "only %u checkpoints every 10 events", counts[0]);
     CHECK(counts[1] >= 2 && counts[1] * 2 < counts[0],
           "%u checkpoints with the count growing, %u without", counts[1], counts[0]);
