@@ -179,6 +179,9 @@ rescan(struct rescan *s, const char *buf, size_t len, bool keep_rest, size_t *nu
     return rc;
 }
 
+/* A string holding U+0000 (`\u0000`): folio keeps strings NUL-free. */
+#define NUL_REFUSED "\\u0000 (a NUL character) is not accepted in a string"
+
 static void
 error_set(json_error_t *jerr, size_t position, enum json_error_code code, const char *text)
 {
@@ -192,6 +195,16 @@ json_t *
 json_in_load(const char *buf, size_t len, size_t flags, json_error_t *jerr)
 {
     json_t *v = json_loadb(buf, len, flags, jerr);
+    if (v == NULL && json_error_code(jerr) == json_error_null_character) {
+        /*
+         * jansson's text names its own flag: say what is wrong instead, and
+         * point at the backslash (jansson is past the 6-byte escape), as the
+         * big-integer path below does.
+         */
+        size_t at = jerr->position >= 6 ? (size_t)jerr->position - 6 : 0;
+        error_set(jerr, at, json_error_null_character, NUL_REFUSED);
+        return NULL;
+    }
     if (v != NULL || json_error_code(jerr) != json_error_numeric_overflow)
         return v;
     struct rescan s = {0};
@@ -202,8 +215,7 @@ json_in_load(const char *buf, size_t len, size_t flags, json_error_t *jerr)
     if (rescan(&s, buf, len, keep_rest, &nul_at) != FOLIO_OK || s.count == 0) {
         /* Nothing in our range: jansson's first error stands. */
     } else if (nul_at != SIZE_MAX) {
-        error_set(jerr, nul_at + 1, json_error_null_character,
-                  "\\u0000 is not allowed without JSON_ALLOW_NUL");
+        error_set(jerr, nul_at + 1, json_error_null_character, NUL_REFUSED);
     } else {
         v = json_loadb(s.out.data, s.out.len, flags | JSON_ALLOW_NUL, jerr);
         jerr->position = (int)map_back(&s, (size_t)jerr->position);

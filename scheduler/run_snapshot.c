@@ -232,7 +232,7 @@ why_set(struct why *w, int rc, const char *step, const char *detail)
     return rc;
 }
 
-/* <uid>_<YYYYMMDDTHHMMSS.ffffffZ>[-N].idx.snapshot */
+/* <uid name>_<YYYYMMDDTHHMMSS.ffffffZ>[-N].idx.snapshot (folio_snapshot_uid_name) */
 static void
 archive_name(const char *uid, int64_t now_ns, unsigned n, char *out, size_t out_len)
 {
@@ -287,7 +287,7 @@ manifest_from_copy(struct folio_sched *s, const char *index_uid, const char *wor
 }
 
 /*
- * Writes the archive into <snapshot-dir>/indexes/<uid>/ under a fresh name;
+ * Writes the archive into <snapshot-dir>/indexes/<uid name>/ under a fresh name;
  * *rel receives its path relative to the snapshot directory.
  */
 static int
@@ -296,16 +296,18 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
 {
     *rel = NULL;
     char *top = NULL, *dir = NULL;
+    char uid_name[FOLIO_SNAPSHOT_UID_NAME_BYTES];
+    folio_snapshot_uid_name(index_uid, strlen(index_uid), uid_name);
     int rc = make_dir(s->snapshot_dir, "indexes", &top);
     if (rc == 0)
-        rc = make_dir(top, index_uid, &dir);
+        rc = make_dir(top, uid_name, &dir);
     folio_free(top);
     if (rc != 0) {
         char msg[600];
         snprintf(msg, sizeof(msg),
                  "cannot create `%s/indexes/%s/` (or it is not a directory: a "
                  "symbolic link is refused): %s",
-                 s->snapshot_dir, index_uid, folio_err_message(rc));
+                 s->snapshot_dir, uid_name, folio_err_message(rc));
         return why_set(w, rc, "writing the archive", msg);
     }
     struct folio_snapshot_write_opts wo;
@@ -318,7 +320,7 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     char name[FOLIO_INDEX_UID_MAX + 64];
     rc = FOLIO_E_EXISTS;
     for (unsigned n = 1; n <= NAME_SUFFIX_MAX && rc == FOLIO_E_EXISTS; n++) {
-        archive_name(index_uid, now, n, name, sizeof(name));
+        archive_name(uid_name, now, n, name, sizeof(name));
         char *path = run_path(dir, name);
         struct stat st;
         if (lstat(path, &st) == 0) {
@@ -335,9 +337,9 @@ write_archive(struct folio_sched *s, const char *index_uid, const char *work,
     if (rc == FOLIO_E_EXISTS)
         return why_set(w, rc, "writing the archive", "no free archive name");
     if (rc == 0) {
-        size_t len = strlen(index_uid) + strlen(name) + 16;
+        size_t len = strlen(uid_name) + strlen(name) + 16;
         *rel = folio_malloc(len);
-        snprintf(*rel, len, "indexes/%s/%s", index_uid, name);
+        snprintf(*rel, len, "indexes/%s/%s", uid_name, name);
     }
     return rc;
 }

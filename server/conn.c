@@ -73,6 +73,9 @@ req_free(struct srv_req *r)
     buf_free(&r->content_type);
     buf_free(&r->authorization);
     buf_free(&r->expect);
+    buf_free(&r->origin);
+    buf_free(&r->acr_method);
+    buf_free(&r->acr_headers);
     buf_free(&r->body);
     buf_free(&r->resp);
     folio_free(r);
@@ -153,7 +156,10 @@ capture_of(const struct srv_buf *name)
         enum srv_capture cap;
     } names[] = {{"content-type", CAP_CONTENT_TYPE},
                  {"authorization", CAP_AUTHORIZATION},
-                 {"expect", CAP_EXPECT}};
+                 {"expect", CAP_EXPECT},
+                 {"origin", CAP_ORIGIN},
+                 {"access-control-request-method", CAP_ACR_METHOD},
+                 {"access-control-request-headers", CAP_ACR_HEADERS}};
     for (size_t i = 0; i < FOLIO_ARRAY_LEN(names); i++)
         if (name->len == strlen(names[i].name) &&
             strncasecmp(name->ptr, names[i].name, name->len) == 0)
@@ -168,6 +174,9 @@ capture_buf(struct srv_req *r)
     case CAP_CONTENT_TYPE: return &r->content_type;
     case CAP_AUTHORIZATION: return &r->authorization;
     case CAP_EXPECT: return &r->expect;
+    case CAP_ORIGIN: return &r->origin;
+    case CAP_ACR_METHOD: return &r->acr_method;
+    case CAP_ACR_HEADERS: return &r->acr_headers;
     default: return NULL;
     }
 }

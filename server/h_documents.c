@@ -161,6 +161,7 @@ struct docs_job {
     char *uid;
     size_t uid_len;
     char *id;           /* one document; NULL: a page */
+    bool id_has_nul;    /* id held a NUL, shown as \u0000 in id: no document has it */
     char **fields;      /* NULL: every displayed field */
     size_t field_count;
     uint64_t offset, limit;
@@ -198,7 +199,9 @@ docs_run(struct srv_job *job)
     const char *const *fields = (const char *const *)j->fields;
     char *json = NULL;
     size_t len = 0;
-    if (j->id != NULL) {
+    if (j->id != NULL && j->id_has_nul) {
+        j->rc = FOLIO_E_DOCUMENT_NOT_FOUND;
+    } else if (j->id != NULL) {
         j->rc = folio_index_document_get(idx, j->id, fields, j->field_count, &json, &len, &j->err);
         if (j->rc == 0)
             buf_append(&j->body, json, len);
@@ -261,8 +264,8 @@ docs_job_new(struct srv_ctx *x)
  * answers); takes filter and ids.
  */
 static void
-docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, char *filter,
-            char **ids, size_t id_count)
+docs_submit(struct srv_ctx *x, uint64_t offset, uint64_t limit, char *filter, char **ids,
+            size_t id_count)
 {
     if (!check_index_uid(x, x->args[0], x->arg_lens[0])) {
         folio_free(filter);
@@ -270,13 +273,25 @@ docs_submit(struct srv_ctx *x, const char *id, uint64_t offset, uint64_t limit, 
         return;
     }
     struct docs_job *j = docs_job_new(x);
-    j->id = id != NULL ? folio_strdup(id) : NULL;
     j->fields = fields_param(x, &j->field_count);
     j->offset = offset;
     j->limit = limit;
     j->filter = filter;
     j->ids = ids;
     j->id_count = id_count;
+    srv_job_submit(x, &j->job);
+}
+
+/* GET of one document by id (has_nul: id is only shown, no document has it). */
+static void
+docs_submit_one(struct srv_ctx *x, const char *id, bool has_nul)
+{
+    if (!check_index_uid(x, x->args[0], x->arg_lens[0]))
+        return;
+    struct docs_job *j = docs_job_new(x);
+    j->id = folio_strdup(id);
+    j->id_has_nul = has_nul;
+    j->fields = fields_param(x, &j->field_count);
     srv_job_submit(x, &j->job);
 }
 
@@ -334,7 +349,7 @@ h_documents_get(struct srv_ctx *x)
         folio_free(filter);
         return;
     }
-    docs_submit(x, NULL, offset, limit, filter, ids, id_count);
+    docs_submit(x, offset, limit, filter, ids, id_count);
 }
 
 /* ---- POST /indexes/{uid}/documents/fetch ---------------------------------------------- */
@@ -479,7 +494,23 @@ h_document_get(struct srv_ctx *x)
     static const char *const known[] = {"fields", "retrieveVectors", NULL};
     if (!params_known(x, known) || !retrieve_vectors_ok(x, "invalid_document_retrieve_vectors"))
         return;
-    docs_submit(x, x->args[1], 0, 0, NULL, NULL, 0);
+    /* A NUL in the id must not end it early: `a%00b` is not document `a`. */
+    const char *id = x->args[1];
+    size_t id_len = x->arg_lens[1];
+    if (memchr(id, '\0', id_len) == NULL) {
+        docs_submit_one(x, id, false);
+        return;
+    }
+    struct srv_buf shown = {0};
+    for (size_t i = 0; i < id_len; i++) {
+        if (id[i] == '\0')
+            buf_append_str(&shown, "\\u0000");
+        else
+            buf_append(&shown, id + i, 1);
+    }
+    buf_append(&shown, "", 1);
+    docs_submit_one(x, shown.ptr, true);
+    buf_free(&shown);
 }
 
 /* ---- writes ----------------------------------------------------------------------------- */
@@ -564,6 +595,13 @@ h_documents_add(struct srv_ctx *x)
         return;
     }
     const struct srv_param *pk = param_get(x, "primaryKey");
+    if (pk != NULL && pk->val_len == 0) {
+        resp_error(r, 400, "invalid_index_primary_key",
+                   "Invalid value in parameter `primaryKey`: `` is not a valid primary key: it "
+                   "must be a UTF-8 string of 1 to %u bytes.",
+                   FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX);
+        return;
+    }
     req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
     req.method = r->method == HTTP_PUT ? FOLIO_DOC_UPDATE : FOLIO_DOC_REPLACE;
     req.payload = r->body.ptr;
@@ -652,19 +690,20 @@ h_documents_delete_batch(struct srv_ctx *x)
         json_t *v = json_array_get(body, i);
         if (json_is_string(v)) {
             ids[i] = (struct folio_str){json_string_value(v), (uint32_t)json_string_length(v)};
-        } else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        } else if (json_is_integer(v)) {
+            /* As a document's integer id is stored: its decimal text (`-1` too). */
             char buf[32];
             snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
             numbers[i] = folio_strdup(buf);
             ids[i] = folio_str_c(numbers[i]);
         } else {
-            char *found = json_value_description(v);
+            char *found = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             resp_error(x->req, 400, "invalid_document_id",
-                       "Document identifier %s is invalid. A document identifier can be of type "
-                       "integer or string, only composed of alphanumeric characters (a-z A-Z "
+                       "Document identifier `%.200s` is invalid. A document identifier can be of "
+                       "type integer or string, only composed of alphanumeric characters (a-z A-Z "
                        "0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.",
-                       found);
-            folio_free(found);
+                       found != NULL ? found : "?");
+            free(found);
             ok = false;
         }
     }

@@ -166,6 +166,24 @@ opt_string(struct srv_ctx *x, json_t *body, const char *key, const char *code,
     return true;
 }
 
+/*
+ * primaryKey: an optional string; "" is refused (the scheduler takes an empty
+ * key for none, and dropping it quietly would change the request's meaning).
+ */
+static bool
+opt_primary_key(struct srv_ctx *x, json_t *body, struct folio_str *out)
+{
+    if (!opt_string(x, body, "primaryKey", "invalid_index_primary_key", out))
+        return false;
+    if (out->ptr == NULL || out->len > 0)
+        return true;
+    resp_error(x->req, 400, "invalid_index_primary_key",
+               "Invalid value at `.primaryKey`: `` is not a valid primary key: it must be a UTF-8 "
+               "string of 1 to %u bytes.",
+               FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX);
+    return false;
+}
+
 static bool
 body_uid_valid(struct srv_ctx *x, const char *where, struct folio_str uid)
 {
@@ -210,7 +228,7 @@ h_index_create(struct srv_ctx *x)
         req.index_uid =
             (struct folio_str){json_string_value(uid), (uint32_t)json_string_length(uid)};
         if (body_uid_valid(x, ".uid", req.index_uid) &&
-            opt_string(x, body, "primaryKey", "invalid_index_primary_key", &req.primary_key))
+            opt_primary_key(x, body, &req.primary_key))
             srv_register(x, &req, 202);
     }
     json_decref(body);
@@ -227,7 +245,7 @@ h_index_update(struct srv_ctx *x)
         return;
     struct folio_sched_request req = {.kind = FOLIO_KIND_INDEX_UPDATE};
     req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};
-    if (opt_string(x, body, "primaryKey", "invalid_index_primary_key", &req.primary_key) &&
+    if (opt_primary_key(x, body, &req.primary_key) &&
         opt_string(x, body, "uid", "invalid_index_uid", &req.new_index_uid) &&
         (req.new_index_uid.ptr == NULL || body_uid_valid(x, ".uid", req.new_index_uid)))
         srv_register(x, &req, 202);

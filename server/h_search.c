@@ -913,6 +913,12 @@ query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p
     if (strcmp(p->key, "filter") == 0)
         return query_filter(x, q, p);
     if (strcmp(p->key, "attributesToRetrieve") == 0) {
+        /* A name cut at a NUL would retrieve another attribute. */
+        if (has_nul) {
+            resp_param_error(x, "invalid_search_attributes_to_retrieve", p->key,
+                             "a NUL character is not allowed");
+            return false;
+        }
         query_names(p, &q->attrs, &q->attr_count);
         return true;
     }

@@ -298,14 +298,14 @@ param_u32(struct srv_ctx *x, const char *name, const char *code, uint32_t *out)
 
 /*
  * Opens the directory the listing reads: the snapshot directory itself
- * (index_uid NULL) or its indexes/<uid>, without following a link below the
+ * (uid_name NULL) or its indexes/<uid name>, without following a link below the
  * snapshot directory. -1 with errno ENOENT when it does not exist.
  */
 static int
-open_listing_dir(const char *snapshot_dir, const char *index_uid)
+open_listing_dir(const char *snapshot_dir, const char *uid_name)
 {
     int root = open(snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0 || index_uid == NULL)
+    if (root < 0 || uid_name == NULL)
         return root;
     const int nofollow = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     int idx = openat(root, "indexes", nofollow);
@@ -315,7 +315,7 @@ open_listing_dir(const char *snapshot_dir, const char *index_uid)
         errno = e;
         return -1;
     }
-    int dfd = openat(idx, index_uid, nofollow);
+    int dfd = openat(idx, uid_name, nofollow);
     e = errno;
     close(idx);
     errno = e;
@@ -323,8 +323,9 @@ open_listing_dir(const char *snapshot_dir, const char *index_uid)
 }
 
 /*
- * Adds the archives of every indexes/<uid>/ (a directory, not a link, whose
- * name is a valid index uid) to l, for the listing of all snapshots.
+ * Adds the archives of every indexes/<uid name>/ (a directory, not a link,
+ * whose name is one folio_snapshot_uid_name gives) to l, for the listing of
+ * all snapshots.
  */
 static int
 scan_index_dirs(const char *snapshot_dir, struct snap_list *l)
@@ -345,14 +346,7 @@ scan_index_dirs(const char *snapshot_dir, struct snap_list *l)
     int rc = 0;
     struct dirent *de;
     while (rc == 0 && !l->truncated && (de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
-        bool valid = n > 0 && n <= FOLIO_INDEX_UID_MAX;
-        for (size_t i = 0; valid && i < n; i++) {
-            char c = de->d_name[i];
-            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_';
-        }
-        if (!valid)
+        if (!folio_snapshot_uid_name_valid(de->d_name))
             continue;
         int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -375,10 +369,15 @@ listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, u
 {
     struct snap_list l = {0};
     char prefix[FOLIO_INDEX_UID_MAX + 16] = "";
-    if (index_uid != NULL)
-        snprintf(prefix, sizeof(prefix), "indexes/%s/", index_uid);
-    /* No directory (or a link where indexes/<uid> should be): nothing to list. */
-    int dfd = snapshot_dir != NULL ? open_listing_dir(snapshot_dir, index_uid) : -1;
+    char uid_name[FOLIO_SNAPSHOT_UID_NAME_BYTES];
+    if (index_uid != NULL) {
+        folio_snapshot_uid_name(index_uid, strlen(index_uid), uid_name);
+        snprintf(prefix, sizeof(prefix), "indexes/%s/", uid_name);
+    }
+    /* No directory (or a link where indexes/<uid name> should be): nothing to list. */
+    int dfd = snapshot_dir != NULL
+                  ? open_listing_dir(snapshot_dir, index_uid != NULL ? uid_name : NULL)
+                  : -1;
     if (dfd < 0 && snapshot_dir != NULL && errno != ENOENT && errno != ENOTDIR &&
         errno != ELOOP) {
         snprintf(why, why_len, "%s", strerror(errno));

@@ -226,9 +226,12 @@ valid_day(unsigned y, unsigned m, unsigned d)
     return d <= mdays[m - 1] + (m == 2 && leap ? 1u : 0u);
 }
 
-/* The time part of an RFC 3339 date-time, from 'T': ns since midnight UTC (offset applied). */
+/*
+ * The time part of an RFC 3339 date-time, from 'T': seconds since midnight UTC
+ * (offset applied) and nanoseconds. The offset (`Z` or +hh:mm) is required.
+ */
 static bool
-parse_time_part(const char *s, size_t len, int64_t *ns)
+parse_time_part(const char *s, size_t len, int64_t *sec, int64_t *ns)
 {
     unsigned hh, mm, ss;
     if (len < 9 || (s[0] != 'T' && s[0] != 't' && s[0] != ' ') || s[3] != ':' || s[6] != ':' ||
@@ -248,20 +251,36 @@ parse_time_part(const char *s, size_t len, int64_t *ns)
         if (i == start)
             return false;
     }
-    int64_t offset_s = 0;
+    int64_t offset_s;
     if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
+        offset_s = 0;
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
         unsigned oh, om;
         if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
             return false;
         offset_s = (int64_t)(oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
-        i += 6;
-    }
-    if (i != len)
+    } else {
         return false;
-    *ns = ((int64_t)hh * 3600 + mm * 60 + (ss > 59 ? 59 : ss) - offset_s) * 1000000000 + frac;
+    }
+    *sec = (int64_t)hh * 3600 + mm * 60 + (ss > 59 ? 59 : ss) - offset_s;
+    *ns = frac;
     return true;
+}
+
+/*
+ * sec seconds and ns nanoseconds since the epoch, in nanoseconds. Dates past
+ * what int64 nanoseconds hold (before 1677-09-21, after 2262-04-11) saturate,
+ * so a bound before every task matches none and one after every task all.
+ */
+static int64_t
+epoch_ns(int64_t sec, int64_t ns)
+{
+    const int64_t G = 1000000000;
+    if (sec >= INT64_MAX / G)
+        return INT64_MAX;
+    if (sec <= INT64_MIN / G)
+        return INT64_MIN;
+    return sec * G + ns;
 }
 
 bool
@@ -271,16 +290,16 @@ parse_task_date(const char *s, size_t len, bool after, int64_t *out_ns)
     if (len < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
         !digits(s + 8, 2, &d) || !valid_day(y, m, d))
         return false;
-    int64_t day_ns = days_from_civil(y, m, d) * 86400 * (int64_t)1000000000;
+    int64_t day_s = days_from_civil(y, m, d) * 86400; /* years 0-9999: far inside int64 */
     if (len == 10) {
         /* A bare date: `before` its midnight, `after` the next one (Meilisearch). */
-        *out_ns = day_ns + (after ? 86400 * (int64_t)1000000000 : 0);
+        *out_ns = epoch_ns(day_s + (after ? 86400 : 0), 0);
         return true;
     }
-    int64_t t;
-    if (!parse_time_part(s + 10, len - 10, &t))
+    int64_t t_s, t_ns;
+    if (!parse_time_part(s + 10, len - 10, &t_s, &t_ns))
         return false;
-    *out_ns = day_ns + t;
+    *out_ns = epoch_ns(day_s + t_s, t_ns);
     return true;
 }
 
@@ -329,8 +348,12 @@ body_json(struct srv_ctx *x, json_t **out)
     json_error_t err;
     *out = json_loadb(r->body.ptr, r->body.len, JSON_DECODE_ANY, &err);
     if (*out == NULL) {
+        /* jansson's text for a \u0000 names its own flag: say what is wrong instead. */
+        const char *text = json_error_code(&err) == json_error_null_character
+                               ? "\\u0000 (a NUL character) is not accepted in a string"
+                               : err.text;
         resp_error(r, 400, "malformed_payload",
-                   "The json payload provided is malformed. `%s at line %d column %d`.", err.text,
+                   "The json payload provided is malformed. `%s at line %d column %d`.", text,
                    err.line, err.column);
         return -1;
     }

@@ -9,6 +9,7 @@
  * Meilisearch's do.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,61 @@ log_request(const struct srv_req *r)
               (unsigned long long)(r->conn != NULL ? r->conn->id : 0));
 }
 
+/*
+ * CORS as Meilisearch answers it (actix-cors: any origin, method and header,
+ * wildcard origin): a request that names an Origin gets
+ * Access-Control-Allow-Origin: *, whatever the route's answer.
+ */
+static void
+cors_headers(const struct srv_req *r, struct srv_buf *b)
+{
+    if (r->origin.len > 0)
+        buf_append_str(b, "Access-Control-Allow-Origin: *\r\n");
+}
+
+/* A header list fit to echo: token characters, commas and spaces, at most 1 KiB. */
+static bool
+header_list_ok(const struct srv_buf *v)
+{
+    if (v->len == 0 || v->len > 1024)
+        return false;
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned char ch = (unsigned char)v->ptr[i];
+        if (!(isalnum(ch) || ch == ',' || ch == ' ' || ch == '-' || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+void
+resp_preflight(struct srv_req *r)
+{
+    FOLIO_ASSERT(!r->ready);
+    struct srv_conn *c = r->conn;
+    if (c != NULL && c->draining)
+        r->close_after = true;
+    r->status = 200;
+    r->resp.len = 0;
+    buf_append_str(&r->resp, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                             "Access-Control-Allow-Origin: *\r\n"
+                             "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n"
+                             "Access-Control-Max-Age: 86400\r\n");
+    /* Any header may be sent: echo what the browser asks for (Authorization included). */
+    if (header_list_ok(&r->acr_headers)) {
+        buf_append_str(&r->resp, "Access-Control-Allow-Headers: ");
+        buf_append(&r->resp, r->acr_headers.ptr, r->acr_headers.len);
+        buf_append(&r->resp, "\r\n", 2);
+    }
+    if (r->close_after)
+        buf_append_str(&r->resp, "Connection: close\r\n");
+    else if (r->http10)
+        buf_append_str(&r->resp, "Connection: keep-alive\r\n");
+    buf_append(&r->resp, "\r\n", 2);
+    r->ready = true;
+    buf_free(&r->body);
+    log_request(r);
+}
+
 void
 resp_body(struct srv_req *r, int status, const char *content_type, const char *body, size_t len)
 {
@@ -178,12 +234,15 @@ resp_body(struct srv_req *r, int status, const char *content_type, const char *b
     }
     if (status == 503)
         buf_append_str(&r->resp, "Retry-After: 10\r\n");
+    cors_headers(r, &r->resp);
     if (r->close_after)
         buf_append_str(&r->resp, "Connection: close\r\n");
     else if (r->http10)
         buf_append_str(&r->resp, "Connection: keep-alive\r\n");
     buf_append(&r->resp, "\r\n", 2);
-    buf_append(&r->resp, body, len);
+    /* The answer to HEAD has the headers GET would have, and no content (RFC 9110 9.3.2). */
+    if (r->method != HTTP_HEAD)
+        buf_append(&r->resp, body, len);
     r->ready = true;
     /* The request body is not needed any more: give its memory back early. */
     buf_free(&r->body);
@@ -203,6 +262,7 @@ resp_stream_head(struct srv_req *r, int status, const char *content_type, bool c
                status, http_reason(status), content_type);
     if (chunked)
         buf_printf(&r->resp, "Transfer-Encoding: chunked\r\n");
+    cors_headers(r, &r->resp);
     if (r->close_after)
         buf_printf(&r->resp, "Connection: close\r\n");
     buf_append(&r->resp, "\r\n", 2);

@@ -280,6 +280,12 @@ no_route(struct srv_req *r, const struct segs *s, const char *path, size_t path_
 void
 route_dispatch(struct folio_server *srv, struct srv_req *r)
 {
+    /* A CORS preflight is answered before routing and auth, as actix-cors does. */
+    if (r->method == HTTP_OPTIONS && r->acr_method.len > 0) {
+        r->route = "preflight";
+        resp_preflight(r);
+        return;
+    }
     struct http_parser_url u;
     http_parser_url_init(&u);
     const char *url = r->url.ptr ? r->url.ptr : "";

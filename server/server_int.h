@@ -53,7 +53,15 @@ void buf_free(struct srv_buf *b);
 struct srv_conn;
 struct srv_stream;
 
-enum srv_capture { CAP_NONE, CAP_CONTENT_TYPE, CAP_AUTHORIZATION, CAP_EXPECT };
+enum srv_capture {
+    CAP_NONE,
+    CAP_CONTENT_TYPE,
+    CAP_AUTHORIZATION,
+    CAP_EXPECT,
+    CAP_ORIGIN,
+    CAP_ACR_METHOD,
+    CAP_ACR_HEADERS
+};
 
 struct srv_req {
     struct srv_req *next;
@@ -67,6 +75,8 @@ struct srv_req {
     bool in_field, in_value;          /* which header part the parser is in */
     bool has_content_type;
     struct srv_buf content_type, authorization, expect;
+    /* CORS: Origin, Access-Control-Request-Method and -Headers (response.c) */
+    struct srv_buf origin, acr_method, acr_headers;
     size_t header_bytes;
     bool headers_done;
     struct srv_buf body;
@@ -176,6 +186,8 @@ void server_conn_freed(struct folio_server *srv, bool refused);
 /* ---- responses (response.c) ----------------------------------------------- */
 
 /* Sets the response of r (status line, headers, body) and logs the request. */
+/* The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method). */
+void resp_preflight(struct srv_req *r);
 void resp_body(struct srv_req *r, int status, const char *content_type, const char *body,
                size_t len);
 void resp_json(struct srv_req *r, int status, json_t *body); /* steals body */

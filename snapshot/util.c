@@ -300,3 +300,43 @@ folio_snapshot_hash_files(const char *src_dir, struct folio_snapshot_manifest *m
     folio_free(buf);
     return rc;
 }
+
+void
+folio_snapshot_uid_name(const char *uid, size_t uid_len, char out[FOLIO_SNAPSHOT_UID_NAME_BYTES])
+{
+    if (uid_len <= FOLIO_SNAPSHOT_UID_NAME_MAX) {
+        memcpy(out, uid, uid_len);
+        out[uid_len] = '\0';
+        return;
+    }
+    memcpy(out, uid, FOLIO_SNAPSHOT_UID_NAME_KEEP);
+    snprintf(out + FOLIO_SNAPSHOT_UID_NAME_KEEP,
+             FOLIO_SNAPSHOT_UID_NAME_BYTES - FOLIO_SNAPSHOT_UID_NAME_KEEP, "~%016llx",
+             (unsigned long long)XXH3_64bits(uid, uid_len));
+}
+
+static bool
+uid_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+bool
+folio_snapshot_uid_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > FOLIO_SNAPSHOT_UID_NAME_MAX)
+        return false;
+    size_t keep = n;
+    if (n == FOLIO_SNAPSHOT_UID_NAME_KEEP + 17 && name[FOLIO_SNAPSHOT_UID_NAME_KEEP] == '~') {
+        for (size_t i = FOLIO_SNAPSHOT_UID_NAME_KEEP + 1; i < n; i++)
+            if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+                return false;
+        keep = FOLIO_SNAPSHOT_UID_NAME_KEEP;
+    }
+    for (size_t i = 0; i < keep; i++)
+        if (!uid_char(name[i]))
+            return false;
+    return true;
+}

@@ -980,7 +980,16 @@ test_settings(void **state)
     assert_string_equal(r.body, "[]");
     resp_free(&r);
     req_error(f, "PUT", "/indexes/s/settings/stop-words", "application/json", "\"the\"", 400,
-              "invalid_settings");
+              "invalid_settings_stop_words");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json",
+              "{\"displayedAttributes\":[1]}", 400, "invalid_settings_displayed_attributes");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json",
+              "{\"rankingRules\":[\"nope\"]}", 400, "invalid_settings_ranking_rules");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json",
+              "{\"synonyms\":{\"a\":\"b\"}}", 400, "invalid_settings_synonyms");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json",
+              "{\"distinctAttribute\":1}", 400, "invalid_settings_distinct_attribute");
+    req_error(f, "PATCH", "/indexes/s/settings", "application/json", "[]", 400, "bad_request");
     req_error(f, "GET", "/indexes/s/settings/typo-tolerance", NULL, NULL, 404, "not_found");
     req_error(f, "PUT", "/indexes/s/settings/nope", "application/json", "[]", 404, "not_found");
     req_error(f, "GET", "/indexes/none/settings/stop-words", NULL, NULL, 404, "index_not_found");

@@ -158,6 +158,22 @@ int folio_snapshot_write(const char *dest_path, const struct folio_snapshot_mani
                          const char *src_dir, const struct folio_snapshot_write_opts *opts,
                          char *archive_xxh128_hex, struct folio_snapshot_error *err);
 
+/*
+ * The name an index uid goes by in <snapshot-dir>/indexes/<name>/ and at the
+ * head of its archives' names. A uid of up to FOLIO_SNAPSHOT_UID_NAME_MAX
+ * bytes is its own name. A longer one (uids may have 400 bytes, file names
+ * only 255) is its first FOLIO_SNAPSHOT_UID_NAME_KEEP bytes, `~` and the 16
+ * lowercase hex digits of the XXH3-64 of the whole uid: `~` is in no uid, so
+ * the name cannot be another uid's. out needs FOLIO_SNAPSHOT_UID_NAME_BYTES.
+ */
+#define FOLIO_SNAPSHOT_UID_NAME_MAX 128u
+#define FOLIO_SNAPSHOT_UID_NAME_KEEP 96u
+#define FOLIO_SNAPSHOT_UID_NAME_BYTES (FOLIO_SNAPSHOT_UID_NAME_MAX + 1u)
+void folio_snapshot_uid_name(const char *uid, size_t uid_len,
+                             char out[FOLIO_SNAPSHOT_UID_NAME_BYTES]);
+/* True if name is what folio_snapshot_uid_name gives for some valid uid. */
+bool folio_snapshot_uid_name_valid(const char *name);
+
 /* True if name is a temporary file folio_snapshot_write left (for start-up clean-up). */
 bool folio_snapshot_is_temp_name(const char *name);
 
