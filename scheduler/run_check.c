@@ -6,8 +6,12 @@
  * checksums redone, crash folio_index_verify about once in eighty tries). So
  * before foliod opens an imported env it runs itself as `foliod
  * --check-index DIR` (opts.index_check_program), which opens and verifies
- * the env and reports through its exit status: a crash ends that child, and
- * the import fails with snapshot_invalid instead of taking the server down.
+ * the env, replaces it by a compacted copy of itself and verifies that, and
+ * reports through its exit status: a crash ends that child, and the import
+ * fails with snapshot_invalid instead of taking the server down. The copy is
+ * what makes the first write safe: LMDB's free-page list and last-page count
+ * are read only by write transactions, so no read-only check can vouch for
+ * the archive's; a compacted copy has an empty list and its own count.
  *
  * The child is started with posix_spawn (no fork of this multithreaded
  * process), its stdin is /dev/null, its stdout and stderr come back through a
@@ -22,6 +26,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +34,7 @@
 #include "folio/clock.h"
 #include "folio/common.h"
 #include "folio/error.h"
+#include "folio/io.h"
 #include "run_int.h"
 
 #define CHECK_OUTPUT_MAX 600
@@ -37,19 +43,81 @@
 
 extern char **environ;
 
-/* The check itself, in this process: 0, FOLIO_E_SNAPSHOT_INVALID or another error. */
+/* Where check_here writes the compacted env, inside the env's directory; removed after. */
+#define CHECK_COMPACT_DIR ".compact"
+
+/*
+ * Replaces dir/data.mdb by a compacted copy of the verified env idx, which
+ * this closes. The copy holds what the env's B-trees reach and nothing else:
+ * no free-page list (which read-only transactions never read, so the check
+ * cannot vouch for it, and which the first write would trust), and a last
+ * page that is the file's own. 0, or an error with err set.
+ */
 static int
-check_here(const char *dir, char *why, size_t why_len)
+compact_in_place(struct folio_index *idx, const char *dir, struct folio_index_error *err)
+{
+    char *sub = run_path(dir, CHECK_COMPACT_DIR);
+    char *copy = run_path(sub, "data.mdb");
+    char *data = run_path(dir, "data.mdb");
+    unlink(copy); /* a check that was killed may have left one */
+    int rc = FOLIO_OK;
+    if (mkdir(sub, 0700) != 0 && errno != EEXIST) {
+        snprintf(err->message, sizeof(err->message), "cannot create `%s`: %s", sub,
+                 strerror(errno));
+        rc = folio_err_from_errno(errno);
+    }
+    if (rc == FOLIO_OK)
+        rc = folio_index_copy_compact(idx, sub, err);
+    folio_index_free(idx);
+    if (rc == FOLIO_OK && (folio_io_rename(copy, data) != 0 || folio_io_fsync_dir(dir) != 0)) {
+        snprintf(err->message, sizeof(err->message), "cannot put the compacted copy in place: %s",
+                 strerror(errno));
+        rc = folio_err_from_errno(errno);
+    }
+    unlink(copy);
+    rmdir(sub);
+    folio_free(data);
+    folio_free(copy);
+    folio_free(sub);
+    return rc;
+}
+
+/* Opens dir's env read-only and verifies it; *out is the open index on 0. */
+static int
+open_verified(const char *dir, struct folio_index **out, struct folio_index_error *err)
 {
     struct folio_index_options o;
     folio_index_options_default(&o);
     o.read_only = true;
     o.no_lock = true;
+    *out = NULL;
+    int rc = folio_index_open(dir, &o, out, err);
+    if (rc == 0)
+        rc = folio_index_verify(*out, err);
+    if (rc != 0) {
+        folio_index_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/*
+ * The check itself, in this process: 0, FOLIO_E_SNAPSHOT_INVALID or another
+ * error. On 0 dir/data.mdb is a compacted copy of what was verified, verified
+ * again: the server opens only that.
+ */
+static int
+check_here(const char *dir, char *why, size_t why_len)
+{
     struct folio_index *idx = NULL;
     struct folio_index_error err = {{0}};
-    int rc = folio_index_open(dir, &o, &idx, &err);
+    int rc = open_verified(dir, &idx, &err);
+    if (rc == 0) {
+        rc = compact_in_place(idx, dir, &err); /* closes idx */
+        idx = NULL;
+    }
     if (rc == 0)
-        rc = folio_index_verify(idx, &err);
+        rc = open_verified(dir, &idx, &err);
     folio_index_free(idx);
     if (rc == 0)
         return FOLIO_OK;

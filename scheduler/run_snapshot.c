@@ -745,6 +745,7 @@ import_extract(struct folio_sched *s, const struct snap_task *t, const char *wor
     ro.stop = stop;
     ro.kind = FOLIO_SNAPSHOT_KIND_INDEX;
     ro.root_dir = s->snapshot_dir;
+    ro.room_for_copy = true; /* the check compacts each env next to itself (run_check.c) */
     struct folio_snapshot_error serr = {0};
     int rc = folio_snapshot_extract(t->snapshot_path, work, &ro, m, hex, &serr);
     if (rc == FOLIO_E_INVALID)

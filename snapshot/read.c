@@ -556,16 +556,21 @@ check_dest_empty(struct rctx *r, const char *dest_dir)
 /*
  * Extraction writes at most the sizes the manifest declares (each entry is
  * held to its declared size). Their sum, saturating, must fit in the free
- * space of dest_dir's file system with SNAP_FREE_RESERVE_BYTES to spare, or
+ * space of dest_dir's file system (with the largest file once more, for
+ * opts.room_for_copy) with SNAP_FREE_RESERVE_BYTES to spare, or
  * nothing is extracted: a small archive that inflates to a huge declared
  * size is refused up front instead of filling the disk the journal shares.
  */
 static int
 check_free_space(struct rctx *r, const struct folio_snapshot_manifest *m)
 {
-    uint64_t need = 0;
-    for (uint32_t i = 0; i < m->file_count; i++)
+    uint64_t need = 0, largest = 0;
+    for (uint32_t i = 0; i < m->file_count; i++) {
         need = m->files[i].size > UINT64_MAX - need ? UINT64_MAX : need + m->files[i].size;
+        largest = m->files[i].size > largest ? m->files[i].size : largest;
+    }
+    if (r->opts->room_for_copy)
+        need = largest > UINT64_MAX - need ? UINT64_MAX : need + largest;
     struct statvfs sv;
     if (fstatvfs(r->dest_fd, &sv) != 0)
         return snap_fail(r->err, snap_errno_code(errno), "free space of the destination: %s",

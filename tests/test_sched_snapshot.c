@@ -1646,6 +1646,142 @@ test_create_not_through_links(void **state)
     folio_free(outside);
 }
 
+/*
+ * LMDB's free-page list is read by write transactions only, so a check that
+ * opens an env read-only cannot vouch for it. An archive whose env carries a
+ * forged free list (one record claiming 8,388,608 free pages and holding
+ * one: the write that allocates a page reads past it) passes every read-only
+ * check; the import's first write to it (the marker) then crashed the
+ * process. The import must refuse it, in its check child, and the scheduler
+ * must go on: the env a server opens is a compacted copy with no free list.
+ */
+#define LMDB_PAGE 4096u
+#define META_OFF 16u               /* MDB_meta after the page header */
+#define META_FREE_DB (META_OFF + 24u)
+#define META_LAST_PG (META_OFF + 120u)
+#define META_TXNID (META_OFF + 128u)
+
+static uint64_t
+le64_at(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void
+set64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static void
+set16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+
+/* Appends a forged free-list leaf to dir/data.mdb and makes the newest meta page point at it. */
+static void
+forge_free_list(const char *dir)
+{
+    char *path = tu_path(dir, "data.mdb");
+    size_t len = 0;
+    uint8_t *old = tu_read_file(path, &len);
+    CHECK(old != NULL && len >= 2 * LMDB_PAGE && len % LMDB_PAGE == 0, "data.mdb of %zu bytes",
+          len);
+    uint8_t *db = folio_calloc(1, len + LMDB_PAGE);
+    memcpy(db, old, len);
+    folio_free(old);
+    uint8_t *meta = le64_at(db + META_TXNID) >= le64_at(db + LMDB_PAGE + META_TXNID)
+                        ? db
+                        : db + LMDB_PAGE;
+    CHECK(le64_at(meta + META_LAST_PG) + 1 == len / LMDB_PAGE, "last page %" PRIu64 " of %zu",
+          le64_at(meta + META_LAST_PG), len / LMDB_PAGE);
+    uint64_t pg = len / LMDB_PAGE;
+    uint8_t *page = db + len;
+    set64(page, pg);                          /* mp_pgno */
+    set16(page + 10, 0x02);                   /* P_LEAF */
+    set16(page + 12, 16 + 2);                 /* mp_lower: one node pointer */
+    uint16_t node = LMDB_PAGE - (8 + 8 + 16); /* node header, txnid key, IDL of 2 words */
+    set16(page + 14, node);                   /* mp_upper */
+    set16(page + 16, node);                   /* mp_ptrs[0] */
+    set16(page + node, 16);                   /* data size */
+    set16(page + node + 6, 8);                /* key size */
+    set64(page + node + 8, 1);                /* key: freed by txn 1, so any writer may use it */
+    set64(page + node + 16, 8388608);         /* the IDL claims 8M page numbers... */
+    set64(page + node + 24, 3);               /* ...and holds one */
+    uint8_t *free_db = meta + META_FREE_DB;
+    set16(free_db + 6, 1);                    /* depth */
+    set64(free_db + 16, 1);                   /* leaf pages */
+    set64(free_db + 32, 1);                   /* entries */
+    set64(free_db + 40, pg);                  /* root */
+    set64(meta + META_LAST_PG, pg);
+    tu_write_file(path, db, len + LMDB_PAGE);
+    folio_free(db);
+    folio_free(path);
+}
+
+static void
+test_import_forged_free_list(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("snap-freelist");
+#ifdef FOLIO_FOLIOD_PATH
+    f->opts.index_check_program = FOLIO_FOLIOD_PATH; /* a crash in the check ends only the child */
+#endif
+    fx_open(f, false);
+    build_index(f->s, "books", 300, 80, true);
+    json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
+    char *rel = CHECK_ARCHIVE(f, t, "books");
+    json_decref(t);
+
+    /* The archive again, with the forged list in its env and the checksums redone. */
+    char *src = tu_path(f->snap, rel);
+    char *work = tu_path(f->root, "forge");
+    CHECK(mkdir(work, 0700) == 0, "mkdir %s", work);
+    struct folio_snapshot_manifest *m = NULL;
+    struct folio_snapshot_error err;
+    memset(&err, 0, sizeof(err));
+    CHECK(folio_snapshot_extract(src, work, NULL, &m, NULL, &err) == 0, "extract: %s",
+          err.message);
+    forge_free_list(work);
+    CHECK(folio_snapshot_hash_files(work, m, NULL, NULL, NULL, &err) == 0, "hash: %s",
+          err.message);
+    struct folio_snapshot_write_opts wo;
+    folio_snapshot_write_opts_default(&wo);
+    wo.threads = 1;
+    char *forged = tu_path(f->snap, "forged.idx.snapshot");
+    CHECK(folio_snapshot_write(forged, m, work, &wo, NULL, &err) == 0, "write: %s", err.message);
+    folio_snapshot_manifest_free(m);
+    memset(&err, 0, sizeof(err));
+    CHECK(folio_snapshot_verify(forged, NULL, NULL, NULL, &err) == 0,
+          "the archive itself is sound: %s", err.message);
+
+    char *map0 = mapping_dump(f->s);
+    t = WAIT_FAILED(f->s, REG(f->s, rq_import("forged.idx.snapshot", NULL, "forged")),
+                    "snapshot_invalid", "invalid_request");
+    json_decref(t);
+    char *map1 = mapping_dump(f->s);
+    CHECK(strcmp(map0, map1) == 0, "the mapping changed: %s -> %s", map0, map1);
+    TMP_EMPTY(f->db);
+    /* The scheduler goes on: writes to an index, and imports the sound archive. */
+    char *docs = make_docs(1000, 10, 40, 3);
+    json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "books", docs)));
+    folio_free(docs);
+    json_decref(WAIT_OK(f->s, REG(f->s, rq_import(rel, NULL, "copy"))));
+    docs = make_docs(2000, 10, 40, 5);
+    json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "copy", docs)));
+    folio_free(docs);
+    TMP_EMPTY(f->db);
+    folio_free(map0);
+    folio_free(map1);
+    folio_free(forged);
+    folio_free(work);
+    folio_free(src);
+    folio_free(rel);
+}
+
 int
 main(void)
 {
@@ -1662,6 +1798,7 @@ main(void)
         cmocka_unit_test_teardown(test_crash_import, teardown),
         cmocka_unit_test_teardown(test_crash_two_lanes, teardown),
         cmocka_unit_test_teardown(test_import_path_swapped, teardown),
+        cmocka_unit_test_teardown(test_import_forged_free_list, teardown),
         cmocka_unit_test_teardown(test_import_foreign_content, teardown),
         cmocka_unit_test_teardown(test_leftovers_not_through_links, teardown),
         cmocka_unit_test_teardown(test_create_not_through_links, teardown),

@@ -205,6 +205,12 @@ struct folio_snapshot_read_opts {
      * component swapped after an earlier check is still refused.
      */
     const char *root_dir;
+    /*
+     * The free-space check before extraction also leaves room for one more
+     * copy of the largest file: for a caller that rewrites each extracted
+     * file next to itself (the scheduler compacts every imported env).
+     */
+    bool room_for_copy;
 };
 
 void folio_snapshot_read_opts_default(struct folio_snapshot_read_opts *o);
