@@ -552,6 +552,22 @@ su_fixture_setup(void **state, const char *prefix)
     return 0;
 }
 
+void
+su_fixture_start(struct su_fixture *f, const char *const *extra, int io_timeout_ms)
+{
+    char *db = tu_path(f->dir, "db"), *snaps = tu_path(f->dir, "snapshots");
+    char *log = tu_path(f->dir, "foliod.log");
+    const char *args[40] = {"--log-level", "debug"};
+    size_t n = 2;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 39; i++)
+        args[n++] = extra[i];
+    f->srv.io_timeout_ms = io_timeout_ms;
+    su_start_at(&f->srv, db, snaps, log, args);
+    folio_free(db);
+    folio_free(snaps);
+    folio_free(log);
+}
+
 int
 su_fixture_teardown(void **state)
 {

@@ -80,6 +80,11 @@ struct su_fixture {
     struct su_server srv;
 };
 int su_fixture_setup(void **state, const char *prefix);
+/*
+ * Starts foliod on f->dir's db/ and snapshots/ (log foliod.log) at
+ * --log-level debug, with extra arguments after it (NULL-terminated).
+ */
+void su_fixture_start(struct su_fixture *f, const char *const *extra, int io_timeout_ms);
 int su_fixture_teardown(void **state);
 
 /* Connects (blocking connect, then the socket is used with poll). 0 or -1. */

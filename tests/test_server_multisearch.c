@@ -38,17 +38,11 @@ setup(void **state)
 static void
 start(struct su_fixture *f, const char *const *extra)
 {
-    char *db = tu_path(f->dir, "db"), *snaps = tu_path(f->dir, "snapshots");
-    char *log = tu_path(f->dir, "foliod.log");
-    const char *args[16] = {"--log-level", "debug", "--search-threads", "2"};
-    size_t n = 4;
+    const char *args[16] = {"--search-threads", "2"};
+    size_t n = 2;
     for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
         args[n++] = extra[i];
-    f->srv.io_timeout_ms = IO_TIMEOUT_MS;
-    su_start_at(&f->srv, db, snaps, log, args);
-    folio_free(db);
-    folio_free(snaps);
-    folio_free(log);
+    su_fixture_start(f, args, IO_TIMEOUT_MS);
 }
 
 /* ---- the documents and what a search of them finds -------------------------------------------- */

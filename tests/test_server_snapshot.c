@@ -47,16 +47,7 @@ fpath(struct su_fixture *f, const char *rel)
 static void
 start(struct su_fixture *f, const char *const *extra)
 {
-    char *db = fpath(f, "db"), *snaps = fpath(f, "snapshots"), *log = fpath(f, "foliod.log");
-    const char *args[40] = {"--log-level", "debug"};
-    size_t n = 2;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 39; i++)
-        args[n++] = extra[i];
-    f->srv.io_timeout_ms = IO_TIMEOUT_MS;
-    su_start_at(&f->srv, db, snaps, log, args);
-    folio_free(db);
-    folio_free(snaps);
-    folio_free(log);
+    su_fixture_start(f, extra, IO_TIMEOUT_MS);
 }
 
 static void
