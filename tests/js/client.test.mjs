@@ -288,7 +288,10 @@ describe("foliod with the meilisearch JavaScript client", () => {
 
   test("cancel tasks", async (t) => {
     // Tasks enqueued in a burst: each ends either succeeded (it ran before the
-    // cancelation) or canceled by it.
+    // cancelation) or canceled by it. The index exists first: when the
+    // cancelation comes before the first addition has finished (it stops a
+    // running one), no task of the burst would create it.
+    assert.equal((await client.createIndex("burst").waitTask()).status, "succeeded");
     const burst = [];
     for (let i = 0; i < 10; i++) {
       const docs = Array.from({ length: 200 }, (_, k) => ({ id: i * 1000 + k, n: "x".repeat(50) }));
