@@ -198,11 +198,22 @@ json_in_load(const char *buf, size_t len, size_t flags, json_error_t *jerr)
     if (v == NULL && json_error_code(jerr) == json_error_null_character) {
         /*
          * jansson's text names its own flag: say what is wrong instead, and
-         * point at the backslash (jansson is past the 6-byte escape), as the
-         * big-integer path below does.
+         * point at the escape's backslash, as the big-integer path below
+         * does (jansson stops at the end of the string that holds it).
          */
-        size_t at = jerr->position >= 6 ? (size_t)jerr->position - 6 : 0;
-        error_set(jerr, at, json_error_null_character, NUL_REFUSED);
+        size_t end = jerr->position > 0 && (size_t)jerr->position < len ? (size_t)jerr->position
+                                                                         : len;
+        size_t at = end;
+        for (size_t i = end; i >= 6 && at == end; i--) {
+            if (memcmp(buf + i - 6, "\\u0000", 6) != 0)
+                continue;
+            size_t slashes = 0; /* an escaped backslash before it makes it text */
+            while (i - 6 > slashes && buf[i - 7 - slashes] == '\\')
+                slashes++;
+            if (slashes % 2 == 0)
+                at = i - 6;
+        }
+        error_set(jerr, at + 1, json_error_null_character, NUL_REFUSED);
         return NULL;
     }
     if (v != NULL || json_error_code(jerr) != json_error_numeric_overflow)

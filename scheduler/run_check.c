@@ -5,8 +5,8 @@
  * process that opens it (random bytes rewritten in a real index, with the
  * checksums redone, crash folio_index_verify about once in eighty tries). So
  * before foliod opens an imported env it runs itself as `foliod
- * --check-index DIR` (opts.index_check_program), which opens and verifies
- * the env, replaces it by a compacted copy of itself and verifies that, and
+ * --check-index DIR` (opts.index_check_program), which opens the env,
+ * replaces it by a compacted copy of itself, verifies that copy, and
  * reports through its exit status: a crash ends that child, and the import
  * fails with snapshot_invalid instead of taking the server down. The copy is
  * what makes the first write safe: LMDB's free-page list and last-page count
@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,9 +83,9 @@ compact_in_place(struct folio_index *idx, const char *dir, struct folio_index_er
     return rc;
 }
 
-/* Opens dir's env read-only and verifies it; *out is the open index on 0. */
+/* Opens dir's env read-only (verifying it when verify); *out is the open index on 0. */
 static int
-open_verified(const char *dir, struct folio_index **out, struct folio_index_error *err)
+open_ro(const char *dir, bool verify, struct folio_index **out, struct folio_index_error *err)
 {
     struct folio_index_options o;
     folio_index_options_default(&o);
@@ -92,7 +93,7 @@ open_verified(const char *dir, struct folio_index **out, struct folio_index_erro
     o.no_lock = true;
     *out = NULL;
     int rc = folio_index_open(dir, &o, out, err);
-    if (rc == 0)
+    if (rc == 0 && verify)
         rc = folio_index_verify(*out, err);
     if (rc != 0) {
         folio_index_free(*out);
@@ -103,38 +104,52 @@ open_verified(const char *dir, struct folio_index **out, struct folio_index_erro
 
 /*
  * The check itself, in this process: 0, FOLIO_E_SNAPSHOT_INVALID or another
- * error. On 0 dir/data.mdb is a compacted copy of what was verified, verified
- * again: the server opens only that.
+ * error. The env is copied compacted first and the copy is what is verified
+ * (a malformed tree fails the copy, or crashes the child that makes it); on
+ * 0 dir/data.mdb is that verified copy, and the server opens only that.
  */
 static int
 check_here(const char *dir, char *why, size_t why_len)
 {
     struct folio_index *idx = NULL;
     struct folio_index_error err = {{0}};
-    int rc = open_verified(dir, &idx, &err);
+    bool local = false; /* a failure of this machine (no room, I/O), not of the file */
+    int rc = open_ro(dir, false, &idx, &err);
     if (rc == 0) {
         rc = compact_in_place(idx, dir, &err); /* closes idx */
         idx = NULL;
+        local = rc != FOLIO_OK && rc != FOLIO_E_CORRUPT;
     }
     if (rc == 0)
-        rc = open_verified(dir, &idx, &err);
+        rc = open_ro(dir, true, &idx, &err);
     folio_index_free(idx);
     if (rc == 0)
         return FOLIO_OK;
     snprintf(why, why_len, "%s", err.message[0] ? err.message : folio_err_message(rc));
-    bool bad = rc == FOLIO_E_CORRUPT || rc == FOLIO_E_VERSION || rc == FOLIO_E_NOT_FOUND;
+    bool bad = !local && (rc == FOLIO_E_CORRUPT || rc == FOLIO_E_VERSION || rc == FOLIO_E_NOT_FOUND);
     return bad ? FOLIO_E_SNAPSHOT_INVALID : rc;
 }
 
 int
 folio_sched_check_index_main(const char *dir)
 {
+    /*
+     * This child writes in the import's work directory: it must not outlive
+     * the server that started it, whose next start empties tmp/.
+     */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+        printf("the server that started the check is gone\n");
+        return FOLIO_CHECK_INDEX_UNCHECKED;
+    }
     char why[700];
     int rc = check_here(dir, why, sizeof(why));
     if (rc == FOLIO_OK)
         return FOLIO_CHECK_INDEX_SOUND;
     printf("%s\n", why);
     fflush(stdout);
+    if (rc == FOLIO_E_NOSPC)
+        return FOLIO_CHECK_INDEX_NOSPC;
     return rc == FOLIO_E_SNAPSHOT_INVALID ? FOLIO_CHECK_INDEX_INVALID : FOLIO_CHECK_INDEX_UNCHECKED;
 }
 
@@ -264,6 +279,10 @@ run_check_index(const char *program, const char *dir, const atomic_bool *stop, c
     if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_INVALID) {
         snprintf(why, why_len, "%s", out);
         return FOLIO_E_SNAPSHOT_INVALID;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_NOSPC) {
+        snprintf(why, why_len, "%s", out);
+        return FOLIO_E_NOSPC;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == FOLIO_CHECK_INDEX_UNCHECKED) {
         snprintf(why, why_len, "%s", out);

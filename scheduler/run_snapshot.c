@@ -652,27 +652,26 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
     if (m->file_count != 1)
         return iwhy(w, FOLIO_E_SNAPSHOT_INVALID, "The snapshot `%s` holds no `data.mdb`.",
                     t->snapshot_path);
-    /* The whole env checked in a child first, when there is a program for it (run_check.c). */
-    bool checked = s->opts.index_check_program != NULL;
-    if (checked) {
-        char why[700];
-        int crc = run_check_index(s->opts.index_check_program, work, stop, why, sizeof(why));
-        if (crc == FOLIO_E_CANCELED)
-            return crc;
-        if (crc != 0)
-            return iwhy(w, crc, "The index in snapshot `%s` %s: %s", t->snapshot_path,
-                        crc == FOLIO_E_SNAPSHOT_INVALID ? "is not a valid folio index"
-                                                        : "cannot be checked",
-                        why);
-    }
+    /*
+     * The whole env checked and replaced by a verified compacted copy of
+     * itself, in a child when there is a program for it, else here
+     * (run_check.c): only then is it opened read-write.
+     */
+    char why[700];
+    int crc = run_check_index(s->opts.index_check_program, work, stop, why, sizeof(why));
+    if (crc == FOLIO_E_CANCELED)
+        return crc;
+    if (crc != 0)
+        return iwhy(w, crc, "The index in snapshot `%s` %s: %s", t->snapshot_path,
+                    crc == FOLIO_E_SNAPSHOT_INVALID ? "is not a valid folio index"
+                                                    : "cannot be checked",
+                    why);
     struct folio_index *idx = NULL;
     struct folio_index_error ierr = {{0}};
     struct folio_index_stats *stats = NULL;
     int rc = folio_index_open(work, &s->index_opts, &idx, &ierr);
     if (rc == 0)
         rc = folio_index_stats_get(idx, &stats, &ierr);
-    if (rc == 0 && !checked)
-        rc = folio_index_verify(idx, &ierr);
     if (rc != 0) {
         folio_index_stats_free(stats);
         folio_index_free(idx);

@@ -385,6 +385,17 @@ listing_page(const char *snapshot_dir, const char *index_uid, uint32_t offset, u
     }
     const char *suffix = index_uid ? FOLIO_SNAPSHOT_SUFFIX : FOLIO_SNAPSHOT_INSTANCE_SUFFIX;
     int rc = dfd >= 0 ? scan_dir(dfd, prefix, suffix, &l) : 0;
+    /* A long uid's archives written before folio_snapshot_uid_name sit under the whole uid. */
+    size_t uid_len = index_uid != NULL ? strlen(index_uid) : 0;
+    if (rc == 0 && snapshot_dir != NULL && uid_len > FOLIO_SNAPSHOT_UID_NAME_MAX &&
+        uid_len <= FOLIO_SNAPSHOT_UID_NAME_LEGACY_MAX) {
+        int old = open_listing_dir(snapshot_dir, index_uid);
+        if (old >= 0) {
+            char old_prefix[FOLIO_INDEX_UID_MAX + 16];
+            snprintf(old_prefix, sizeof(old_prefix), "indexes/%s/", index_uid);
+            rc = scan_dir(old, old_prefix, suffix, &l);
+        }
+    }
     /* GET /snapshots lists every index's archives too. */
     if (rc == 0 && index_uid == NULL && snapshot_dir != NULL)
         rc = scan_index_dirs(snapshot_dir, &l);

@@ -185,9 +185,9 @@ void server_conn_freed(struct folio_server *srv, bool refused);
 
 /* ---- responses (response.c) ----------------------------------------------- */
 
-/* Sets the response of r (status line, headers, body) and logs the request. */
 /* The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method). */
 void resp_preflight(struct srv_req *r);
+/* Sets the response of r (status line, headers, body) and logs the request. */
 void resp_body(struct srv_req *r, int status, const char *content_type, const char *body,
                size_t len);
 void resp_json(struct srv_req *r, int status, json_t *body); /* steals body */

@@ -326,7 +326,7 @@ bool
 folio_snapshot_uid_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > FOLIO_SNAPSHOT_UID_NAME_MAX)
+    if (n == 0 || n > FOLIO_SNAPSHOT_UID_NAME_LEGACY_MAX)
         return false;
     size_t keep = n;
     if (n == FOLIO_SNAPSHOT_UID_NAME_KEEP + 17 && name[FOLIO_SNAPSHOT_UID_NAME_KEEP] == '~') {

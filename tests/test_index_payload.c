@@ -143,6 +143,10 @@ test_json(void **state)
     assert_bad(J, "[{\"id\":1},\n{\"s\":\"\\u0000\"}]", FOLIO_E_MALFORMED_PAYLOAD,
                "\\u0000 (a NUL character) is not accepted in a string");
     assert_contains(E.message, "(line 2, column 7)");
+    /* Not at the end of its string either, after an escaped backslash's `\\u0000` text. */
+    assert_bad(J, "[{\"id\":1},\n{\"s\":\"a\\\\u0000b\\u0000cd\"}]", FOLIO_E_MALFORMED_PAYLOAD,
+               "\\u0000 (a NUL character) is not accepted in a string");
+    assert_contains(E.message, "(line 2, column 16)");
     assert_bad(J, "[{\"s\":\"\xff\"}]", FOLIO_E_MALFORMED_PAYLOAD, NULL);
 }
 

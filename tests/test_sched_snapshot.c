@@ -1681,16 +1681,21 @@ set16(uint8_t *p, uint16_t v)
     memcpy(p, &v, 2);
 }
 
-/* Appends a forged free-list leaf to dir/data.mdb and makes the newest meta page point at it. */
-static void
-forge_free_list(const char *dir)
+/*
+ * Appends a free-list leaf to dir/data.mdb and makes the newest meta page
+ * point at it. Forged: its one record claims 8,388,608 free page numbers and
+ * holds one. Honest: a free page is appended too, and the record lists it
+ * alone (a list as a non-compacted env has one). Returns the new file size.
+ */
+static size_t
+forge_free_list(const char *dir, bool honest)
 {
     char *path = tu_path(dir, "data.mdb");
     size_t len = 0;
     uint8_t *old = tu_read_file(path, &len);
     CHECK(old != NULL && len >= 2 * LMDB_PAGE && len % LMDB_PAGE == 0, "data.mdb of %zu bytes",
           len);
-    uint8_t *db = folio_calloc(1, len + LMDB_PAGE);
+    uint8_t *db = folio_calloc(1, len + 2 * LMDB_PAGE);
     memcpy(db, old, len);
     folio_free(old);
     uint8_t *meta = le64_at(db + META_TXNID) >= le64_at(db + LMDB_PAGE + META_TXNID)
@@ -1698,6 +1703,11 @@ forge_free_list(const char *dir)
                         : db + LMDB_PAGE;
     CHECK(le64_at(meta + META_LAST_PG) + 1 == len / LMDB_PAGE, "last page %" PRIu64 " of %zu",
           le64_at(meta + META_LAST_PG), len / LMDB_PAGE);
+    uint64_t free_pg = len / LMDB_PAGE;
+    if (honest) {
+        set64(db + len, free_pg); /* a page nothing uses */
+        len += LMDB_PAGE;
+    }
     uint64_t pg = len / LMDB_PAGE;
     uint8_t *page = db + len;
     set64(page, pg);                          /* mp_pgno */
@@ -1709,17 +1719,49 @@ forge_free_list(const char *dir)
     set16(page + node, 16);                   /* data size */
     set16(page + node + 6, 8);                /* key size */
     set64(page + node + 8, 1);                /* key: freed by txn 1, so any writer may use it */
-    set64(page + node + 16, 8388608);         /* the IDL claims 8M page numbers... */
-    set64(page + node + 24, 3);               /* ...and holds one */
+    set64(page + node + 16, honest ? 1 : 8388608); /* the IDL's count... */
+    set64(page + node + 24, honest ? free_pg : 3);  /* ...and its one page number */
     uint8_t *free_db = meta + META_FREE_DB;
     set16(free_db + 6, 1);                    /* depth */
     set64(free_db + 16, 1);                   /* leaf pages */
     set64(free_db + 32, 1);                   /* entries */
     set64(free_db + 40, pg);                  /* root */
     set64(meta + META_LAST_PG, pg);
-    tu_write_file(path, db, len + LMDB_PAGE);
+    len += LMDB_PAGE;
+    tu_write_file(path, db, len);
     folio_free(db);
     folio_free(path);
+    return len;
+}
+
+/* Writes snap/name: the archive at rel with its env's free list forged (or honest); its env's size. */
+static size_t
+forged_archive(struct fx *f, const char *rel, const char *name, bool honest)
+{
+    char *src = tu_path(f->snap, rel);
+    char *work = tu_path(f->root, name);
+    CHECK(mkdir(work, 0700) == 0, "mkdir %s", work);
+    struct folio_snapshot_manifest *m = NULL;
+    struct folio_snapshot_error err;
+    memset(&err, 0, sizeof(err));
+    CHECK(folio_snapshot_extract(src, work, NULL, &m, NULL, &err) == 0, "extract: %s",
+          err.message);
+    size_t size = forge_free_list(work, honest);
+    CHECK(folio_snapshot_hash_files(work, m, NULL, NULL, NULL, &err) == 0, "hash: %s",
+          err.message);
+    struct folio_snapshot_write_opts wo;
+    folio_snapshot_write_opts_default(&wo);
+    wo.threads = 1;
+    char *dest = tu_path(f->snap, name);
+    CHECK(folio_snapshot_write(dest, m, work, &wo, NULL, &err) == 0, "write: %s", err.message);
+    folio_snapshot_manifest_free(m);
+    memset(&err, 0, sizeof(err));
+    CHECK(folio_snapshot_verify(dest, NULL, NULL, NULL, &err) == 0,
+          "the archive itself is sound: %s", err.message);
+    folio_free(dest);
+    folio_free(work);
+    folio_free(src);
+    return size;
 }
 
 static void
@@ -1735,28 +1777,8 @@ test_import_forged_free_list(void **state)
     json_t *t = WAIT_OK(f->s, REG_CREATE_SNAPSHOT(f->s, "books"));
     char *rel = CHECK_ARCHIVE(f, t, "books");
     json_decref(t);
-
-    /* The archive again, with the forged list in its env and the checksums redone. */
-    char *src = tu_path(f->snap, rel);
-    char *work = tu_path(f->root, "forge");
-    CHECK(mkdir(work, 0700) == 0, "mkdir %s", work);
-    struct folio_snapshot_manifest *m = NULL;
-    struct folio_snapshot_error err;
-    memset(&err, 0, sizeof(err));
-    CHECK(folio_snapshot_extract(src, work, NULL, &m, NULL, &err) == 0, "extract: %s",
-          err.message);
-    forge_free_list(work);
-    CHECK(folio_snapshot_hash_files(work, m, NULL, NULL, NULL, &err) == 0, "hash: %s",
-          err.message);
-    struct folio_snapshot_write_opts wo;
-    folio_snapshot_write_opts_default(&wo);
-    wo.threads = 1;
-    char *forged = tu_path(f->snap, "forged.idx.snapshot");
-    CHECK(folio_snapshot_write(forged, m, work, &wo, NULL, &err) == 0, "write: %s", err.message);
-    folio_snapshot_manifest_free(m);
-    memset(&err, 0, sizeof(err));
-    CHECK(folio_snapshot_verify(forged, NULL, NULL, NULL, &err) == 0,
-          "the archive itself is sound: %s", err.message);
+    forged_archive(f, rel, "forged.idx.snapshot", false);
+    size_t honest_size = forged_archive(f, rel, "honest.idx.snapshot", true);
 
     char *map0 = mapping_dump(f->s);
     t = WAIT_FAILED(f->s, REG(f->s, rq_import("forged.idx.snapshot", NULL, "forged")),
@@ -1765,20 +1787,46 @@ test_import_forged_free_list(void **state)
     char *map1 = mapping_dump(f->s);
     CHECK(strcmp(map0, map1) == 0, "the mapping changed: %s -> %s", map0, map1);
     TMP_EMPTY(f->db);
-    /* The scheduler goes on: writes to an index, and imports the sound archive. */
-    char *docs = make_docs(1000, 10, 40, 3);
+
+    /* An honest free list imports; the env put in place is a compacted copy, and takes writes. */
+    json_decref(WAIT_OK(f->s, REG(f->s, rq_import("honest.idx.snapshot", NULL, "honest"))));
+    char uuid[37];
+    CHECK(mapping_get(f->s, "honest", uuid, NULL), "honest is not in the mapping");
+    char *idx_dir = tu_path(f->db, "indexes");
+    char *env_dir = tu_path(idx_dir, uuid);
+    char *env = tu_path(env_dir, "data.mdb");
+    /*
+     * Page n + 1 held the list's leaf. Had the archive's file been kept, the
+     * import's marker write would have left that page alone (pages it frees
+     * are reused only after it commits), so the record would still be there.
+     */
+    size_t env_len = 0;
+    uint8_t *bytes = tu_read_file(env, &env_len);
+    uint64_t n = honest_size / LMDB_PAGE - 2;
+    const uint8_t *leaf = bytes + (n + 1) * LMDB_PAGE;
+    uint16_t node = LMDB_PAGE - (8 + 8 + 16);
+    bool kept = env_len >= (n + 2) * LMDB_PAGE && le64_at(leaf) == n + 1 &&
+                le64_at(leaf + node + 8) == 1 && le64_at(leaf + node + 16) == 1 &&
+                le64_at(leaf + node + 24) == n;
+    CHECK(!kept, "the imported env is the archive's file, free list and all (%zu bytes)",
+          env_len);
+    folio_free(bytes);
+    char *dump = dir_dump(env_dir);
+    CHECK(strstr(dump, ".compact") == NULL, "%s holds %s", env_dir, dump);
+    folio_free(dump);
+    char *docs = make_docs(2000, 10, 40, 5);
+    json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "honest", docs)));
+    folio_free(docs);
+    /* The scheduler goes on with the other indexes too. */
+    docs = make_docs(1000, 10, 40, 3);
     json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "books", docs)));
     folio_free(docs);
-    json_decref(WAIT_OK(f->s, REG(f->s, rq_import(rel, NULL, "copy"))));
-    docs = make_docs(2000, 10, 40, 5);
-    json_decref(WAIT_OK(f->s, REG_DOCS(f->s, "copy", docs)));
-    folio_free(docs);
     TMP_EMPTY(f->db);
+    folio_free(env);
+    folio_free(env_dir);
+    folio_free(idx_dir);
     folio_free(map0);
     folio_free(map1);
-    folio_free(forged);
-    folio_free(work);
-    folio_free(src);
     folio_free(rel);
 }
 

@@ -80,6 +80,7 @@ void folio_sched_opts_default(struct folio_sched_opts *opts);
 #define FOLIO_CHECK_INDEX_SOUND 0
 #define FOLIO_CHECK_INDEX_INVALID 3    /* not a valid folio index: stdout says why */
 #define FOLIO_CHECK_INDEX_UNCHECKED 4  /* could not be checked (I/O, memory) */
+#define FOLIO_CHECK_INDEX_NOSPC 5      /* no room for the compacted copy */
 
 /*
  * The index check: opens the env in dir read-only, without its lock file,

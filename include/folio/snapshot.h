@@ -171,7 +171,12 @@ int folio_snapshot_write(const char *dest_path, const struct folio_snapshot_mani
 #define FOLIO_SNAPSHOT_UID_NAME_BYTES (FOLIO_SNAPSHOT_UID_NAME_MAX + 1u)
 void folio_snapshot_uid_name(const char *uid, size_t uid_len,
                              char out[FOLIO_SNAPSHOT_UID_NAME_BYTES]);
-/* True if name is what folio_snapshot_uid_name gives for some valid uid. */
+/*
+ * True if name is what folio_snapshot_uid_name gives for some valid uid, or
+ * a whole uid of up to FOLIO_SNAPSHOT_UID_NAME_LEGACY_MAX bytes: before
+ * folio_snapshot_uid_name, uids of 129 to 197 bytes were written whole.
+ */
+#define FOLIO_SNAPSHOT_UID_NAME_LEGACY_MAX 255u
 bool folio_snapshot_uid_name_valid(const char *name);
 
 /* True if name is a temporary file folio_snapshot_write left (for start-up clean-up). */
