@@ -18,6 +18,7 @@ index_errorf(struct folio_index_error *err, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
         va_end(ap);
+        err->setting[0] = '\0';
     }
     return code;
 }

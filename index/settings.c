@@ -204,6 +204,8 @@ settings_apply_patch(const json_t *overrides, const json_t *patch, json_t **out,
         }
         json_t *norm = NULL;
         int rc = setting_normalise(def, value, &norm, err);
+        if (rc != FOLIO_OK && err != NULL)
+            snprintf(err->setting, sizeof(err->setting), "%s", def->name);
         if (rc != FOLIO_OK) {
             json_decref(next);
             return rc;

@@ -112,7 +112,7 @@ static int
 check_here(const char *dir, char *why, size_t why_len)
 {
     struct folio_index *idx = NULL;
-    struct folio_index_error err = {{0}};
+    struct folio_index_error err = {0};
     bool local = false; /* a failure of this machine (no room, I/O), not of the file */
     int rc = open_ro(dir, false, &idx, &err);
     if (rc == 0) {

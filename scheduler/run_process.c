@@ -734,7 +734,7 @@ do_documents(struct batch_ctx *b, const struct task_copy *t)
     uint8_t *oc;
     struct folio_index_marker m;
     success_marker(b, t->uid, ok, ok_len, &oc, &m);
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
     struct ob_pos before = ob_mark(&b->out);
     bool had_index = b->uuid[0] != '\0';
@@ -870,7 +870,7 @@ do_deletion(struct batch_ctx *b, const struct task_copy *t)
     }
     size_t fail_len;
     uint8_t *failed = details_encode(t->kind, &d, &fail_len);
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     int rc = ensure_index(b, t, false, NULL, &ierr);
     if (rc != 0) {
         if (rc == FOLIO_E_NOT_FOUND) {
@@ -924,7 +924,7 @@ do_settings(struct batch_ctx *b, const struct task_copy *t)
     uint8_t *ok = details_encode(t->kind, &d, &ok_len), *oc;
     struct folio_index_marker m;
     success_marker(b, t->uid, ok, ok_len, &oc, &m);
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     bool create = !t->c.allow_index_creation_set || t->c.allow_index_creation;
     struct ob_pos before = ob_mark(&b->out);
     bool had_index = b->uuid[0] != '\0';
@@ -986,7 +986,7 @@ do_index_creation(struct batch_ctx *b, const struct task_copy *t)
     } else {
         struct folio_index_marker m;
         success_marker(b, t->uid, ok, ok_len, &oc, &m);
-        struct folio_index_error ierr = {{0}};
+        struct folio_index_error ierr = {0};
         int rc = ensure_index(b, t, true, &m, &ierr);
         if (rc == 0) {
             add_outcome(b, t->uid, false, ok, ok_len, NULL, 0);
@@ -1082,7 +1082,7 @@ do_index_update(struct batch_ctx *b, const struct task_copy *t)
         folio_free(ok);
         return;
     }
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     int rc = 0;
     char pk[FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX + 1] = "";
     mapping_has(b->s, b->index_uid, NULL, pk, sizeof(pk));

@@ -91,26 +91,25 @@ run_error_code(int folio_err, const char **code, const char **type, int *http_st
 }
 
 /*
- * Meilisearch's code for a bad settings value names the setting:
- * `Invalid value ... at `.stopWords...` → invalid_settings_stop_words. The
- * validator (index/settings.c) names it first thing after "at `."; a message
- * that names none (the body is not an object) is bad_request, as there.
+ * Meilisearch's code for a bad settings value names the setting the validator
+ * names (index/settings.c): stopWords → invalid_settings_stop_words. A bad
+ * body that names no setting (not an object) is bad_request, as there.
  */
 static void
-settings_error_code(const char *message, char *code, size_t code_len)
+settings_error_code(const char *setting, char *code, size_t code_len)
 {
-    const char *at = strstr(message, "at `.");
-    if (at == NULL || !((at[5] >= 'a' && at[5] <= 'z') || (at[5] >= 'A' && at[5] <= 'Z'))) {
+    if (setting[0] == '\0') {
         snprintf(code, code_len, "bad_request");
         return;
     }
-    size_t n = (size_t)snprintf(code, code_len, "invalid_settings");
-    for (const char *p = at + 5; ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) &&
-                                 n + 3 < code_len;
-         p++) {
-        if (p == at + 5 || (*p >= 'A' && *p <= 'Z'))
+    size_t n = (size_t)snprintf(code, code_len, "invalid_settings_");
+    for (const char *p = setting; *p != '\0' && n + 3 < code_len; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
             code[n++] = '_';
-        code[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+            code[n++] = (char)(*p - 'A' + 'a');
+        } else {
+            code[n++] = *p;
+        }
     }
     code[n] = '\0';
 }
@@ -123,7 +122,7 @@ reg_index_error(struct folio_sched_error *err, int rc, const struct folio_index_
     run_error_code(rc, &code, &type, &http);
     char settings_code[64];
     if (rc == FOLIO_E_INVALID_SETTINGS) {
-        settings_error_code(ierr->message, settings_code, sizeof(settings_code));
+        settings_error_code(ierr->setting, settings_code, sizeof(settings_code));
         code = settings_code;
     }
     return reg_error(err, rc, http, code, "%s", ierr->message);

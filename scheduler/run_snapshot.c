@@ -258,7 +258,7 @@ manifest_from_copy(struct folio_sched *s, const char *index_uid, const char *wor
     o.read_only = true;
     o.no_lock = true;
     struct folio_index *copy = NULL;
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     struct folio_index_stats *stats = NULL;
     int rc = folio_index_open(work, &o, &copy, &ierr);
     if (rc == 0)
@@ -351,7 +351,7 @@ create_steps(struct folio_sched *s, uint32_t batch_uid, const struct snap_task *
 {
     run_progress(s, batch_uid, "copying the index", 1, CREATION_STEPS);
     struct folio_index *idx = NULL;
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     int rc = run_index_get(s, uuid, &idx);
     if (rc == 0) {
         rc = folio_index_copy_compact(idx, work, &ierr);
@@ -667,7 +667,7 @@ import_check(struct folio_sched *s, uint64_t batch_seq, const struct snap_task *
                                                     : "cannot be checked",
                     why);
     struct folio_index *idx = NULL;
-    struct folio_index_error ierr = {{0}};
+    struct folio_index_error ierr = {0};
     struct folio_index_stats *stats = NULL;
     int rc = folio_index_open(work, &s->index_opts, &idx, &ierr);
     if (rc == 0)

@@ -596,10 +596,7 @@ h_documents_add(struct srv_ctx *x)
     }
     const struct srv_param *pk = param_get(x, "primaryKey");
     if (pk != NULL && pk->val_len == 0) {
-        resp_error(r, 400, "invalid_index_primary_key",
-                   "Invalid value in parameter `primaryKey`: `` is not a valid primary key: it "
-                   "must be a UTF-8 string of 1 to %u bytes.",
-                   FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX);
+        resp_empty_primary_key(r, "in parameter `primaryKey`");
         return;
     }
     req.index_uid = (struct folio_str){x->args[0], (uint32_t)x->arg_lens[0]};

@@ -166,10 +166,7 @@ opt_string(struct srv_ctx *x, json_t *body, const char *key, const char *code,
     return true;
 }
 
-/*
- * primaryKey: an optional string; "" is refused (the scheduler takes an empty
- * key for none, and dropping it quietly would change the request's meaning).
- */
+/* primaryKey: an optional string, not "" (resp_empty_primary_key). */
 static bool
 opt_primary_key(struct srv_ctx *x, json_t *body, struct folio_str *out)
 {
@@ -177,10 +174,7 @@ opt_primary_key(struct srv_ctx *x, json_t *body, struct folio_str *out)
         return false;
     if (out->ptr == NULL || out->len > 0)
         return true;
-    resp_error(x->req, 400, "invalid_index_primary_key",
-               "Invalid value at `.primaryKey`: `` is not a valid primary key: it must be a UTF-8 "
-               "string of 1 to %u bytes.",
-               FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX);
+    resp_empty_primary_key(x->req, "at `.primaryKey`");
     return false;
 }
 

@@ -885,14 +885,19 @@ query_filter(struct srv_ctx *x, struct search_query *q, const struct srv_param *
 static bool
 query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p)
 {
-    bool has_nul = strlen(p->val) != p->val_len;
-    if (has_nul && (strcmp(p->key, "q") == 0 || strcmp(p->key, "filter") == 0 ||
-                    strcmp(p->key, "facets") == 0)) {
-        char code[64];
-        snprintf(code, sizeof(code), "invalid_search_%s", p->key);
-        resp_param_error(x, code, p->key, "a NUL character is not allowed");
-        return false;
-    }
+    /* Text cut at a NUL would mean something else (attributesToRetrieve: another attribute). */
+    static const struct {
+        const char *key, *code;
+    } no_nul[] = {{"q", "invalid_search_q"},
+                  {"filter", "invalid_search_filter"},
+                  {"facets", "invalid_search_facets"},
+                  {"attributesToRetrieve", "invalid_search_attributes_to_retrieve"}};
+    if (strlen(p->val) != p->val_len)
+        for (size_t i = 0; i < FOLIO_ARRAY_LEN(no_nul); i++)
+            if (strcmp(p->key, no_nul[i].key) == 0) {
+                resp_param_error(x, no_nul[i].code, p->key, "a NUL character is not allowed");
+                return false;
+            }
     if (strcmp(p->key, "q") == 0) {
         folio_free(q->q);
         q->q = folio_strndup(p->val, p->val_len);
@@ -913,12 +918,6 @@ query_param(struct srv_ctx *x, struct search_query *q, const struct srv_param *p
     if (strcmp(p->key, "filter") == 0)
         return query_filter(x, q, p);
     if (strcmp(p->key, "attributesToRetrieve") == 0) {
-        /* A name cut at a NUL would retrieve another attribute. */
-        if (has_nul) {
-            resp_param_error(x, "invalid_search_attributes_to_retrieve", p->key,
-                             "a NUL character is not allowed");
-            return false;
-        }
         query_names(p, &q->attrs, &q->attr_count);
         return true;
     }

@@ -437,3 +437,14 @@ json_fields_known(struct srv_ctx *x, const json_t *obj, const char *const *known
     }
     return true;
 }
+
+/* ---- primary keys --------------------------------------------------------------------------- */
+
+void
+resp_empty_primary_key(struct srv_req *r, const char *where)
+{
+    resp_error(r, 400, "invalid_index_primary_key",
+               "Invalid value %s: `` is not a valid primary key: it must be a UTF-8 string of 1 "
+               "to %u bytes.",
+               where, FOLIO_INDEX_PRIMARY_KEY_BYTES_MAX);
+}

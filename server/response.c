@@ -154,18 +154,6 @@ log_request(const struct srv_req *r)
               (unsigned long long)(r->conn != NULL ? r->conn->id : 0));
 }
 
-/*
- * CORS as Meilisearch answers it (actix-cors: any origin, method and header,
- * wildcard origin): a request that names an Origin gets
- * Access-Control-Allow-Origin: *, whatever the route's answer.
- */
-static void
-cors_headers(const struct srv_req *r, struct srv_buf *b)
-{
-    if (r->origin.len > 0)
-        buf_append_str(b, "Access-Control-Allow-Origin: *\r\n");
-}
-
 /* A header list fit to echo: token characters, commas and spaces, at most 1 KiB. */
 static bool
 header_list_ok(const struct srv_buf *v)
@@ -180,33 +168,29 @@ header_list_ok(const struct srv_buf *v)
     return true;
 }
 
-void
-resp_preflight(struct srv_req *r)
+/*
+ * CORS as Meilisearch allows it (actix-cors: any origin, method and header,
+ * wildcard origin): an answer to a request that names an Origin, or to a
+ * preflight, gets Access-Control-Allow-Origin: *, whatever the route's
+ * answer; a preflight also gets the methods, the asked-for headers (Authorization
+ * among them, which a wildcard would not cover) and how long to keep them.
+ */
+static void
+cors_headers(const struct srv_req *r, struct srv_buf *b)
 {
-    FOLIO_ASSERT(!r->ready);
-    struct srv_conn *c = r->conn;
-    if (c != NULL && c->draining)
-        r->close_after = true;
-    r->status = 200;
-    r->resp.len = 0;
-    buf_append_str(&r->resp, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                             "Access-Control-Allow-Origin: *\r\n"
-                             "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n"
-                             "Access-Control-Max-Age: 86400\r\n");
-    /* Any header may be sent: echo what the browser asks for (Authorization included). */
+    bool preflight = r->method == HTTP_OPTIONS && r->acr_method.len > 0;
+    if (r->origin.len == 0 && !preflight)
+        return;
+    buf_append_str(b, "Access-Control-Allow-Origin: *\r\n");
+    if (!preflight)
+        return;
+    buf_append_str(b, "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n"
+                      "Access-Control-Max-Age: 86400\r\n");
     if (header_list_ok(&r->acr_headers)) {
-        buf_append_str(&r->resp, "Access-Control-Allow-Headers: ");
-        buf_append(&r->resp, r->acr_headers.ptr, r->acr_headers.len);
-        buf_append(&r->resp, "\r\n", 2);
+        buf_append_str(b, "Access-Control-Allow-Headers: ");
+        buf_append(b, r->acr_headers.ptr, r->acr_headers.len);
+        buf_append(b, "\r\n", 2);
     }
-    if (r->close_after)
-        buf_append_str(&r->resp, "Connection: close\r\n");
-    else if (r->http10)
-        buf_append_str(&r->resp, "Connection: keep-alive\r\n");
-    buf_append(&r->resp, "\r\n", 2);
-    r->ready = true;
-    buf_free(&r->body);
-    log_request(r);
 }
 
 void

@@ -185,8 +185,6 @@ void server_conn_freed(struct folio_server *srv, bool refused);
 
 /* ---- responses (response.c) ----------------------------------------------- */
 
-/* The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method). */
-void resp_preflight(struct srv_req *r);
 /* Sets the response of r (status line, headers, body) and logs the request. */
 void resp_body(struct srv_req *r, int status, const char *content_type, const char *body,
                size_t len);
@@ -242,6 +240,12 @@ bool parse_u32(const char *s, size_t len, uint32_t *out);
 bool parse_u64(const char *s, size_t len, uint64_t *out);
 bool parse_bool(const char *s, size_t len, bool *out);
 /* Answers the Meilisearch error for an invalid query parameter value. */
+/*
+ * 400 invalid_index_primary_key for a primaryKey given as "" (where: "at
+ * `.primaryKey`" or "in parameter `primaryKey`"): the scheduler takes an
+ * empty key for none, and dropping it quietly would change the request.
+ */
+void resp_empty_primary_key(struct srv_req *r, const char *where);
 void resp_param_error(struct srv_ctx *x, const char *code, const char *param, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
 /* Percent-decodes (plus as space when form is true) into a new NUL-terminated string. */

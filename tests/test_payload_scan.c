@@ -55,7 +55,7 @@ static void
 jansson_count(enum folio_index_format f, const char *data, size_t len, struct outcome *o)
 {
     struct folio_index_payload p = {.format = f, .data = data, .len = len};
-    struct folio_index_error e = {{0}};
+    struct folio_index_error e = {0};
     struct payload_reader r;
     json_t *doc = NULL;
     uint64_t n = 0;
@@ -104,7 +104,7 @@ check(enum folio_index_format f, const char *data, size_t len, struct outcome *r
         fail();
     }
     struct folio_index_payload p = {.format = f, .data = data, .len = len};
-    struct folio_index_error e = {{0}};
+    struct folio_index_error e = {0};
     uint64_t n = 12345;
     int rc = folio_index_payload_count(&p, &n, &e);
     if (rc != ref->rc || (rc == 0 && n != ref->count) || (rc != 0 && n != 12345) ||

@@ -64,6 +64,8 @@ struct folio_index;      /* an open index; thread-safe */
 /* Filled by every call that can fail (when not NULL). Always NUL-terminated. */
 struct folio_index_error {
     char message[512];
+    /* FOLIO_E_INVALID_SETTINGS: the setting whose value is bad ("" when none is) */
+    char setting[32];
 };
 
 /*
